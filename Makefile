@@ -1,0 +1,85 @@
+# flamewatch build. `make` installs missing Debian build packages, then builds the
+# CLI (build/flamewatch) and the agent extension for every CPython 3.9-3.13 found
+# (python3 on PATH, $(pyenv root)/versions/*, or PYTHONS="...").
+
+CC      ?= cc
+CSTD     = -std=c11 -D_GNU_SOURCE
+WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+OPT     ?= -O2 -g
+CFLAGS_FW = $(CSTD) $(WARN) $(OPT) -fPIC -pthread -Icommon
+SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+BUILD    = build
+
+COMMON_SRC = $(wildcard common/*.c)
+CLI_SRC    = $(wildcard cli/*.c)
+UNIT_SRC   = $(wildcard tests/unit/test_*.c)
+UNIT_BINS  = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+UNIT_ASAN  = $(patsubst tests/unit/%.c,$(BUILD)/asan/tests/%,$(UNIT_SRC))
+CLI_LIBS   = -lz -lpthread
+
+PYTHON_LIST := $(shell sh scripts/find-pythons.sh)
+
+.PHONY: all deps agent cli unit-tests test lint demo clean bench
+all: deps cli agent
+
+deps:
+	@sh scripts/ensure-deps.sh build
+
+cli: $(BUILD)/flamewatch
+
+# ---- common objects, normal and sanitizer builds ----
+$(BUILD)/obj/%.o: %.c $(wildcard common/*.h agent/*.h cli/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_FW) -c $< -o $@
+
+$(BUILD)/asan/obj/%.o: %.c $(wildcard common/*.h agent/*.h cli/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_FW) -O1 $(SAN) -c $< -o $@
+
+COMMON_OBJ      = $(patsubst %.c,$(BUILD)/obj/%.o,$(COMMON_SRC))
+COMMON_ASAN_OBJ = $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(COMMON_SRC))
+CLI_OBJ         = $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRC))
+# Unit tests may exercise CLI modules too; main.c is the only file they must not link.
+CLI_LIB_OBJ      = $(filter-out $(BUILD)/obj/cli/main.o,$(CLI_OBJ))
+CLI_LIB_ASAN_OBJ = $(patsubst $(BUILD)/obj/%,$(BUILD)/asan/obj/%,$(CLI_LIB_OBJ))
+
+$(BUILD)/flamewatch: $(CLI_OBJ) $(COMMON_OBJ)
+	$(CC) $(CFLAGS_FW) -o $@ $^ $(CLI_LIBS)
+
+# ---- the agent extension, once per interpreter ----
+agent:
+	@for py in $(PYTHON_LIST); do \
+	  $(MAKE) --no-print-directory -f mk/agent.mk PY=$$py BUILD=$(BUILD) || exit 1; \
+	done
+	@mkdir -p $(BUILD)/python/flamewatch
+	@cp -r python/flamewatch/. $(BUILD)/python/flamewatch/
+	@find $(BUILD)/python -name __pycache__ -prune -exec rm -rf {} +
+
+# ---- unit tests (cmocka), normal and ASan+UBSan ----
+$(BUILD)/tests/%: tests/unit/%.c $(COMMON_OBJ) $(CLI_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_FW) -Icli -o $@ $^ -lcmocka $(CLI_LIBS)
+
+$(BUILD)/asan/tests/%: tests/unit/%.c $(COMMON_ASAN_OBJ) $(CLI_LIB_ASAN_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_FW) -Icli -O1 $(SAN) -o $@ $^ -lcmocka $(CLI_LIBS)
+
+unit-tests: $(UNIT_BINS) $(UNIT_ASAN)
+
+test:
+	@sh scripts/ensure-deps.sh test
+	@$(MAKE) --no-print-directory all unit-tests
+	@python3 scripts/run-tests.py --build $(BUILD) $(PYTHON_LIST)
+
+lint:
+	@sh scripts/ensure-deps.sh lint
+	@sh scripts/lint.sh
+
+demo: all
+	@python3 demo/run_demo.py --build $(BUILD)
+
+bench: all
+	@python3 bench/run_all.py --build $(BUILD)
+
+clean:
+	rm -rf $(BUILD)

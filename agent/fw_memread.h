@@ -1,0 +1,25 @@
+/*
+ * fw_memread: checked copies of this process's own memory.
+ *
+ * The sampler reads CPython's structures while other threads mutate and free them. A plain
+ * load from a freed page would crash the host program, so every such read goes through
+ * process_vm_readv(2) on our own pid: the kernel copies what is mapped and reports EFAULT for
+ * what is not. The copy may still be stale or torn (the memory can change under us); callers
+ * validate what they read and treat nonsense as "skip this frame", never as a fatal error.
+ * No signal handler is installed and no lock is taken.
+ */
+#ifndef FW_MEMREAD_H
+#define FW_MEMREAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Must be called after fork() in the child: the pid used for reads changes. */
+void fw_memread_init(void);
+/* Copies len bytes from addr into dst. False if any byte could not be read. */
+bool fw_memread(void *dst, uintptr_t addr, size_t len);
+/* Several copies in one system call; false unless every byte of every range was read. */
+bool fw_memread_many(void *const *dst, const uintptr_t *addr, const size_t *len, size_t n);
+
+#endif

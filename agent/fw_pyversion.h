@@ -1,0 +1,69 @@
+/*
+ * fw_pyversion: the one place that knows CPython's internal structures.
+ *
+ * fw_pyversion.c is compiled against the internal headers of the interpreter the extension is
+ * built for (one build per CPython 3.9-3.13), so every offset and size comes from the real struct
+ * definitions. Everything version-specific lives there, behind the version-neutral views below:
+ *   - where the thread-state list and each thread's top frame are;
+ *   - how a frame links to its caller, which code object it runs and which instruction;
+ *   - which frames are not Python frames (3.12+ C-stack shims, 3.11+ incomplete frames);
+ *   - how a code object's names and line table are laid out, and how to decode the line table
+ *     (co_lnotab on 3.9, the PEP 626 table on 3.10, the PEP 657 location table on 3.11+).
+ * All readers go through fw_memread and may be called from a thread that does not hold the
+ * GIL; they return false when memory could not be read or does not look right.
+ */
+#ifndef FW_PYVERSION_H
+#define FW_PYVERSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    uintptr_t next;            /* next thread state, 0 at the end */
+    uint64_t pthread_id;       /* tstate->thread_id (pthread_t), the `threading.get_ident()` value */
+    int64_t native_tid;        /* Linux tid if this version records it, else 0 */
+    uintptr_t top_frame;       /* innermost frame (version-specific frame type), 0 if none */
+} fw_py_thread;
+
+typedef struct {
+    uintptr_t previous;        /* caller frame, 0 at the bottom */
+    uintptr_t code;            /* code object address; 0 when the frame runs no code object */
+    int32_t instr_offset;      /* offset in bytes of the executing instruction in co_code */
+    uintptr_t first_local;     /* value of the first local (for self/cls on 3.9/3.10), 0 if none */
+    bool skip;                 /* not a Python frame to report (shim or incomplete) */
+} fw_py_frame;
+
+enum { FW_PY_ARG_NONE = 0, FW_PY_ARG_SELF = 1, FW_PY_ARG_CLS = 2 };
+
+#define FW_PY_NAME_MAX 1024   /* longer names are truncated on a UTF-8 boundary */
+
+typedef struct {
+    char *qualname;            /* UTF-8, malloc'd: co_qualname (3.11+) or co_name */
+    char *filename;            /* UTF-8, malloc'd */
+    int32_t firstlineno;
+    int first_arg;             /* FW_PY_ARG_*: first positional parameter named self/cls (3.9/3.10 only) */
+    uint8_t *linetable;        /* malloc'd copy of the version's line table */
+    size_t linetable_len;
+    uint64_t fingerprint;      /* cheap identity check: changes if the address now holds another code object */
+} fw_py_code;
+
+/* With the GIL held, once per process (and again after fork): records the interpreter's
+ * address and the type objects used for validation. False if this build cannot sample. */
+bool fw_py_init(void);
+uintptr_t fw_py_thread_head(void);
+bool fw_py_read_thread(uintptr_t tstate, fw_py_thread *out);
+bool fw_py_read_frame(uintptr_t frame, fw_py_frame *out);
+bool fw_py_read_code(uintptr_t code, fw_py_code *out);
+void fw_py_code_clear(fw_py_code *code);
+/* Re-reads only what fingerprint covers; true if `code` still holds the same code object. */
+bool fw_py_code_still_valid(uintptr_t code, uint64_t fingerprint);
+/* The class name of `obj` (FW_PY_ARG_SELF) or of the class `obj` itself (FW_PY_ARG_CLS). */
+bool fw_py_read_class_name(uintptr_t obj, int first_arg, char *buf, size_t buflen);
+/* Line executing at byte offset `instr_offset`, decoded from this version's line table;
+ * -1 where CPython's co_lines() says None. */
+int fw_py_addr2line(const uint8_t *table, size_t len, int32_t firstlineno, int32_t instr_offset);
+/* Size in bytes of one instruction unit (2 on 3.6+), for tests that step through co_code. */
+int fw_py_code_unit(void);
+
+#endif

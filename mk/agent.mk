@@ -1,0 +1,25 @@
+# Builds the agent extension for one interpreter: make -f mk/agent.mk PY=/path/to/python3
+# The compile flags come from the interpreter's own sysconfig, so 3.12 and 3.13
+# (which have no setuptools) build the same way as older versions.
+PY    ?= python3
+BUILD ?= build
+CC    ?= cc
+PYINFO := $(shell $(PY) -c 'import sysconfig as s; print(s.get_config_var("INCLUDEPY"), s.get_config_var("EXT_SUFFIX"), "%s.%s" % __import__("sys").version_info[:2])')
+INCLUDEPY  := $(word 1,$(PYINFO))
+EXT_SUFFIX := $(word 2,$(PYINFO))
+PYVER      := $(word 3,$(PYINFO))
+OBJDIR     := $(BUILD)/agent/$(PYVER)
+OUT        := $(BUILD)/python/flamewatch/_agent$(EXT_SUFFIX)
+CFLAGS_AGENT := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+                -O2 -g -fPIC -pthread -fvisibility=hidden -Icommon -Iagent -I$(INCLUDEPY)
+SRC := $(wildcard agent/*.c) $(wildcard common/*.c)
+OBJ := $(patsubst %.c,$(OBJDIR)/%.o,$(SRC))
+HDR := $(wildcard agent/*.h common/*.h)
+
+$(OUT): $(OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -shared -pthread -o $@ $^ -lz
+
+$(OBJDIR)/%.o: %.c $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_AGENT) -c $< -o $@
