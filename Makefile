@@ -11,11 +11,11 @@ SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 BUILD    = build
 
 COMMON_SRC = $(wildcard common/*.c)
-CLI_SRC    = $(wildcard cli/*.c)
+CLI_SRC    = $(wildcard cli/*.c server/*.c)
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 UNIT_BINS  = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 UNIT_ASAN  = $(patsubst tests/unit/%.c,$(BUILD)/asan/tests/%,$(UNIT_SRC))
-CLI_LIBS   = -lz -lpthread
+CLI_LIBS   = -lz -lpthread -lmicrohttpd -lcurl -lm
 
 PYTHON_LIST := $(shell sh scripts/find-pythons.sh)
 
@@ -28,11 +28,11 @@ deps:
 cli: $(BUILD)/flamewatch
 
 # ---- common objects, normal and sanitizer builds ----
-$(BUILD)/obj/%.o: %.c $(wildcard common/*.h agent/*.h cli/*.h)
+$(BUILD)/obj/%.o: %.c $(wildcard common/*.h agent/*.h cli/*.h server/*.h store/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_FW) -c $< -o $@
 
-$(BUILD)/asan/obj/%.o: %.c $(wildcard common/*.h agent/*.h cli/*.h)
+$(BUILD)/asan/obj/%.o: %.c $(wildcard common/*.h agent/*.h cli/*.h server/*.h store/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_FW) -O1 $(SAN) -c $< -o $@
 

@@ -19,6 +19,7 @@
 
 #include "fw_ingest.h"
 #include "fw_json.h"
+#include "fw_render.h"
 #include "fw_server.h"
 #include "fw_util.h"
 
@@ -135,6 +136,32 @@ static int fw_explain(const fw_http_req *req)
 {
     const char *e = fw_http_arg(req, "explain");
     return e && strcmp(e, "sql") == 0;
+}
+
+/* Sends a rendered buffer (ownership moves to the response), or 500 if rendering failed. */
+static void fw_send_rendered(fw_http_resp *resp, int rc, fw_buf *b, const char *ctype)
+{
+    if (rc != 0) {
+        fw_buf_free(b);
+        fw_http_error(resp, 500, "cannot render the result (out of memory)");
+        return;
+    }
+    fw_http_text(resp, 200, ctype, (char *)b->data, b->len);
+}
+
+static int fw_parse_format(const fw_http_req *req, const char *const *choices, int *out, fw_http_resp *resp)
+{
+    const char *v = fw_http_arg(req, "format");
+    *out = 0;
+    if (!v)
+        return 0;
+    for (int i = 0; choices[i]; i++)
+        if (strcmp(v, choices[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+    fw_http_error(resp, 400, "format: '%.32s' is not supported here", v);
+    return -1;
 }
 
 static void fw_send_sql_only(fw_server *s, fw_store_sql_kind kind, const fw_store_query *q,
@@ -361,6 +388,10 @@ static void fw_h_flame(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
     if (fw_parse_query(req, &q, &f, resp) != 0 || fw_parse_granularity(req, &opt.gran, resp) != 0 ||
         fw_parse_size(req, "maxNodes", 1024, FW_MAX_TREE_NODES, &opt.max_nodes, resp) != 0)
         return;
+    static const char *const fmts[] = {"json", "folded", "pprof", NULL};
+    int fmt;
+    if (fw_parse_format(req, fmts, &fmt, resp) != 0)
+        return;
     if (fw_explain(req)) {
         fw_send_sql_only(s, FW_STORE_SQL_TREE, &q, NULL, 0, NULL, resp);
         return;
@@ -369,6 +400,13 @@ static void fw_h_flame(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
     fw_store_status st = fw_store_tree_query(s->store, &q, &opt, &t);
     if (st != FW_STORE_OK) {
         fw_store_error(resp, st, NULL);
+        return;
+    }
+    if (fmt) {
+        fw_buf b = {0};
+        int rc = fmt == 1 ? fw_render_folded(&t, &b) : fw_render_pprof(&t, q.type, t.unit, q.from, q.until, &b);
+        fw_store_tree_free(&t);
+        fw_send_rendered(resp, rc, &b, fmt == 1 ? "text/plain; charset=utf-8" : "application/octet-stream");
         return;
     }
     fw_json j;
@@ -424,6 +462,10 @@ static void fw_h_table(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
     if (fw_parse_query(req, &q, &f, resp) != 0 || fw_parse_granularity(req, &opt.gran, resp) != 0 ||
         fw_parse_sort(req, &opt.sort, resp) != 0 || fw_parse_size(req, "limit", 0, 1000000, &opt.limit, resp) != 0)
         return;
+    static const char *const fmts[] = {"json", "text", NULL};
+    int fmt;
+    if (fw_parse_format(req, fmts, &fmt, resp) != 0)
+        return;
     if (fw_explain(req)) {
         fw_send_sql_only(s, FW_STORE_SQL_TABLE, &q, NULL, 0, &opt, resp);
         return;
@@ -432,6 +474,13 @@ static void fw_h_table(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
     fw_store_status st = fw_store_table_query(s->store, &q, &opt, &t);
     if (st != FW_STORE_OK) {
         fw_store_error(resp, st, NULL);
+        return;
+    }
+    if (fmt) {
+        fw_buf b = {0};
+        int rc = fw_render_table_text(&t, &b);
+        fw_store_table_free(&t);
+        fw_send_rendered(resp, rc, &b, "text/plain; charset=utf-8");
         return;
     }
     fw_json j;
@@ -504,6 +553,10 @@ static void fw_h_diff(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
         fw_parse_granularity(req, &opt.gran, resp) != 0 ||
         fw_parse_size(req, "maxNodes", 1024, FW_MAX_TREE_NODES, &opt.max_nodes, resp) != 0)
         return;
+    static const char *const fmts[] = {"json", "text", NULL};
+    int fmt;
+    if (fw_parse_format(req, fmts, &fmt, resp) != 0)
+        return;
     if (fw_explain(req)) {
         fw_send_sql_only(s, FW_STORE_SQL_DIFF, &base, &q, 0, NULL, resp);
         return;
@@ -512,6 +565,13 @@ static void fw_h_diff(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
     fw_store_status st = fw_store_diff_query(s->store, &base, &q, &opt, &d);
     if (st != FW_STORE_OK) {
         fw_store_error(resp, st, NULL);
+        return;
+    }
+    if (fmt) {
+        fw_buf b = {0};
+        int rc = fw_render_diff_text(&d, &b);
+        fw_store_diff_free(&d);
+        fw_send_rendered(resp, rc, &b, "text/plain; charset=utf-8");
         return;
     }
     fw_json j;
@@ -586,6 +646,8 @@ static void fw_h_sql(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
     }
     const fw_jmember *qm = fw_jobject_get(&o, "query");
     const fw_jmember *mr = fw_jobject_get(&o, "maxRows");
+    const fw_jmember *fm = fw_jobject_get(&o, "format");
+    int tsv = fm && fm->type == FW_JV_STRING && strcmp(fm->str, "tsv") == 0;
     if (!qm || qm->type != FW_JV_STRING || !*qm->str) {
         fw_jobject_free(&o);
         fw_http_error(resp, 400, "missing string member 'query'");
@@ -603,6 +665,13 @@ static void fw_h_sql(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
             fw_http_error(resp, 403, "read-only SQL: only SELECT statements are allowed%s%s", err[0] ? ": " : "", err);
         else
             fw_store_error(resp, st, err);
+        return;
+    }
+    if (tsv) {
+        fw_buf b = {0};
+        int rc = fw_render_sql_tsv(&r, &b);
+        fw_store_sql_result_free(&r);
+        fw_send_rendered(resp, rc, &b, "text/tab-separated-values; charset=utf-8");
         return;
     }
     fw_json j;
