@@ -11,11 +11,11 @@ SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 BUILD    = build
 
 COMMON_SRC = $(wildcard common/*.c)
-CLI_SRC    = $(wildcard cli/*.c server/*.c)
+CLI_SRC    = $(wildcard cli/*.c server/*.c store/*.c)
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 UNIT_BINS  = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 UNIT_ASAN  = $(patsubst tests/unit/%.c,$(BUILD)/asan/tests/%,$(UNIT_SRC))
-CLI_LIBS   = -lz -lpthread -lmicrohttpd -lcurl -lm
+CLI_LIBS   = -lz -lpthread -lmicrohttpd -lcurl -lm -lsqlite3
 
 PYTHON_LIST := $(shell sh scripts/find-pythons.sh)
 
