@@ -550,9 +550,9 @@ def sql_console_is_read_only():
         j = json.loads(body)
         eq(j["columns"], ["one", "s"])
         eq(j["rows"], [[1, "x"]])
-        for q in ["DELETE FROM stacks", "DROP TABLE stacks", "INSERT INTO x VALUES (1)",
+        for q in ["DELETE FROM stacks", "DROP TABLE stacks", "INSERT INTO meta VALUES ('x', 1)",
                   "ATTACH DATABASE '/tmp/x.db' AS x", "PRAGMA writable_schema=1", "CREATE TABLE t(x)",
-                  "SELECT 1; DELETE FROM stacks", "UPDATE settings SET app='x'", "VACUUM"]:
+                  "SELECT 1; DELETE FROM stacks", "UPDATE settings SET enabled=0", "VACUUM"]:
             expect_error(s.request("POST", "/api/v1/sql", json.dumps({"query": q}).encode()), 403, 403, q)
         expect_error(s.request("POST", "/api/v1/sql", json.dumps({"query": "SELEC nonsense"}).encode()), 400, 400, "syntax")
         expect_error(s.request("POST", "/api/v1/sql", b"not json"), 400, 400, "not json")
