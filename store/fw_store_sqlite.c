@@ -529,7 +529,7 @@ static fw_store_status fw_sq_load_cache(fw_sq *s, char *err, size_t errlen)
     for (int k = 0; k < 4; k++) {
         sqlite3_stmt *st = NULL;
         int rc = sqlite3_prepare_v2(s->w, q[k], -1, &st, NULL);
-        while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        while ((rc == SQLITE_OK || rc == SQLITE_ROW) && (rc = sqlite3_step(st)) == SQLITE_ROW) {
             int64_t id = sqlite3_column_int64(st, 0);
             int bad;
             if (id <= 0 || id >= (int64_t)UINT32_MAX - 1) {
@@ -1383,7 +1383,7 @@ static fw_store_status fw_sq_begin(sqlite3 *db, const fw_store_query *q, fw_sq_s
         return fw_sq_status(rc);
     sqlite3_stmt *st = NULL;
     rc = sqlite3_prepare_v2(db, "SELECT key, value FROM meta WHERE key LIKE 'wm_%'", -1, &st, NULL);
-    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc == SQLITE_OK || rc == SQLITE_ROW) && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         long long r = atoll((const char *)sqlite3_column_text(st, 0) + 3);
         for (int l = 0; l < FW_SQ_NLEVELS; l++)
             if (fw_sq_res[l] == r)
@@ -1671,7 +1671,7 @@ static fw_store_status fw_sq_fetch_rows(sqlite3 *db, const char *sql, fw_sq_rows
 {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc == SQLITE_OK || rc == SQLITE_ROW) && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(st, 0);
         if (id <= 0 || id >= (int64_t)UINT32_MAX)
             continue;
@@ -1912,7 +1912,8 @@ static int fw_sq_emit(fw_sq_pruner *p, uint32_t n, int32_t parent, int32_t depth
     for (uint32_t c = tn->first_child; c; c = p->t->n[c].next_sibling)
         if (p->kept[c])
             kids[nk++] = (fw_sq_rank){p->score[c], c};
-    qsort(kids, nk, sizeof *kids, fw_sq_rank_cmp);
+    if (nk > 1)
+        qsort(kids, nk, sizeof *kids, fw_sq_rank_cmp);
     int64_t rest[2] = {tn->total[0] - tn->self[0], tn->total[1] - tn->self[1]};
     int64_t crest[2] = {tn->ctotal[0] - tn->cself[0], tn->ctotal[1] - tn->cself[1]};
     for (size_t i = 0; i < nk; i++) {
@@ -2247,7 +2248,8 @@ static fw_store_status fw_sq_table(fw_store *base, const fw_store_query *q, cons
     if (st == FW_STORE_OK) {
         pthread_mutex_lock(&fw_sq_sort_lock);
         fw_sq_sort_mode = opt->sort;
-        qsort(out->rows, out->nrows, sizeof *out->rows, fw_sq_row_cmp);
+        if (out->nrows > 1)
+            qsort(out->rows, out->nrows, sizeof *out->rows, fw_sq_row_cmp);
         pthread_mutex_unlock(&fw_sq_sort_lock);
         if (opt->limit && out->nrows > opt->limit) {
             for (size_t i = opt->limit; i < out->nrows; i++) {
@@ -2377,7 +2379,7 @@ static fw_store_status fw_sq_apps(fw_store *base, fw_store_apps *out)
     out->sql = fw_sq_take(fw_sq_build(&snap, FW_STORE_SQL_APPS, NULL, NULL, 0, NULL, 0));
     sqlite3_stmt *stt = NULL;
     int rc = out->sql ? sqlite3_prepare_v2(db, out->sql, -1, &stt, NULL) : SQLITE_NOMEM;
-    while (rc == SQLITE_OK && (rc = sqlite3_step(stt)) == SQLITE_ROW) {
+    while ((rc == SQLITE_OK || rc == SQLITE_ROW) && (rc = sqlite3_step(stt)) == SQLITE_ROW) {
         const char *app = (const char *)sqlite3_column_text(stt, 0);
         if (!out->napps || strcmp(out->apps[out->napps - 1].app, app) != 0) {
             fw_store_app *na = realloc(out->apps, (out->napps + 1) * sizeof *na);
@@ -2680,7 +2682,7 @@ static fw_store_status fw_sq_agents_list(fw_store *base, const char *app, fw_sto
                                 " ORDER BY last_fetch DESC, host, pid", -1, &st, NULL);
     if (rc == SQLITE_OK)
         sqlite3_bind_text(st, 1, app, -1, SQLITE_STATIC);
-    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc == SQLITE_OK || rc == SQLITE_ROW) && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         fw_store_agent *na = realloc(out->agents, (out->nagents + 1) * sizeof *na);
         if (!na) {
             rc = SQLITE_NOMEM;
