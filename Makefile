@@ -19,6 +19,7 @@ CLI_LIBS   = -lz -lpthread -lmicrohttpd -lcurl -lm -lsqlite3
 
 PYTHON_LIST := $(shell sh scripts/find-pythons.sh)
 
+.SECONDARY:
 .PHONY: all deps agent cli unit-tests test lint demo clean bench
 all: deps cli agent
 

@@ -46,6 +46,7 @@ typedef struct {
     uint8_t *linetable;        /* malloc'd copy of the version's line table */
     size_t linetable_len;
     uint64_t fingerprint;      /* cheap identity check: changes if the address now holds another code object */
+    int32_t first_traceable;   /* byte offset of the first traceable instruction (3.11+), else 0 */
 } fw_py_code;
 
 /* With the GIL held, once per process (and again after fork): records the interpreter's
@@ -63,6 +64,37 @@ bool fw_py_read_class_name(uintptr_t obj, int first_arg, char *buf, size_t bufle
 /* Line executing at byte offset `instr_offset`, decoded from this version's line table;
  * -1 where CPython's co_lines() says None. */
 int fw_py_addr2line(const uint8_t *table, size_t len, int32_t firstlineno, int32_t instr_offset);
+/* Like fw_py_read_frame, but leaves to the caller the two checks that need the code object
+ * (which a caller with a code cache usually has): out->code is not verified to be a code
+ * object (fw_py_read_code and fw_py_code_still_valid verify the type), and when
+ * *check_incomplete is set the frame is incomplete, and must be skipped, if
+ * out->instr_offset < fw_py_code.first_traceable. Saves one or two reads per frame. */
+bool fw_py_read_frame_fast(uintptr_t frame, fw_py_frame *out, bool *check_incomplete);
+/* A read-ahead window for frame chains. Every fw_memread is a system call (about a
+ * microsecond), and on 3.11+ a thread's frames sit next to each other in its data stack, the
+ * caller below the callee; so a frame read copies the page(s) below the frame too, and the
+ * next frames are usually served from the copy. The copy is one snapshot, which is no less
+ * consistent than separate reads. Reset it before each walk. */
+#define FW_PY_WINDOW_SIZE 8192
+typedef struct {
+    uintptr_t base;
+    size_t len;
+    _Alignas(16) unsigned char data[FW_PY_WINDOW_SIZE + 1024];
+} fw_py_window;
+void fw_py_window_reset(fw_py_window *w);
+/* fw_py_read_frame_fast through a window (which may be NULL: plain reads). */
+bool fw_py_read_frame_win(fw_py_window *w, uintptr_t frame, fw_py_frame *out,
+                          bool *check_incomplete);
+/* For batched validation: fw_py_code_still_valid(code, fp) is equivalent to reading
+ * fw_py_code_fingerprint_span() bytes at `code` into buf and comparing
+ * fw_py_code_fingerprint_of(buf) with fp. buf must be suitably aligned for a pointer. */
+size_t fw_py_code_fingerprint_span(void);
+uint64_t fw_py_code_fingerprint_of(const void *buf);
+/* Address of obj's ob_type field, so that callers can batch the read of several types. */
+uintptr_t fw_py_type_field(uintptr_t obj);
+/* Decodes a str object into UTF-8 (NUL-terminated, at most min(buflen - 1, FW_PY_NAME_MAX)
+ * bytes, cut on a character boundary). False if it is not a readable str. */
+bool fw_py_read_str(uintptr_t str, char *buf, size_t buflen);
 /* Size in bytes of one instruction unit (2 on 3.6+), for tests that step through co_code. */
 int fw_py_code_unit(void);
 

@@ -24,6 +24,8 @@ typedef struct {
 
 void fw_buf_free(fw_buf *b);
 int fw_buf_append(fw_buf *b, const void *data, size_t len);  /* 0 or -1 (no memory) */
+/* Makes room for `extra` more bytes after len without changing len: 0 or -1 (no memory). */
+int fw_buf_reserve(fw_buf *b, size_t extra);
 
 /* Encodes `p` as an uncompressed pprof message appended to `out`. */
 fw_status fw_pprof_encode(const fw_profile *p, fw_buf *out);

@@ -27,6 +27,7 @@
 #define FW_PROFILE_MAX_SAMPLES    (1u << 22)
 #define FW_PROFILE_MAX_DEPTH      1024  /* frames per sample */
 #define FW_PROFILE_MAX_LABELS     64    /* labels per sample */
+#define FW_PROFILE_MAX_STRING_LEN (1u << 20)  /* bytes per interned string */
 
 typedef enum {
     FW_OK = 0,
@@ -96,6 +97,18 @@ fw_status fw_profile_add(fw_profile *p, const uint64_t *location_ids, size_t dep
 
 size_t fw_profile_sample_count(const fw_profile *p);
 fw_status fw_profile_get_sample(const fw_profile *p, size_t i, fw_sample_view *out);
+
+/* Additions for callers that already hold string indexes (the pprof decoder, merge, the
+ * server): they skip hashing strings again. Same contracts as the calls above. */
+/* 1 and *out = index when `s` is already interned, else 0; never changes the profile. */
+int fw_profile_find_string(const fw_profile *p, const char *s, size_t len, uint64_t *out);
+fw_status fw_profile_function_indexed(fw_profile *p, uint64_t name, uint64_t filename,
+                                      int64_t start_line, uint64_t *out_id);
+fw_status fw_profile_add_indexed(fw_profile *p, const uint64_t *location_ids, size_t depth,
+                                 const uint64_t *label_keys, const uint64_t *label_values,
+                                 size_t nlabels, const int64_t *values);
+/* 1 if `s` is well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
+int fw_utf8_valid(const char *s, size_t len);
 
 /* Profile-wide metadata (pprof fields). */
 void fw_profile_set_time(fw_profile *p, int64_t time_nanos, int64_t duration_nanos);
