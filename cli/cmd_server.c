@@ -95,7 +95,7 @@ int fw_cmd_server(int argc, char **argv)
     fw_server_config cfg = {
         .listen = "127.0.0.1:4040",
         .data_dir = "flamewatch-data",
-        .retention_s = 7 * 86400,
+        .retention_s = 7 * 86400LL,
         .threads = 8,
         .maintenance_s = 10,
     };

@@ -668,7 +668,7 @@ static int fw_parse_payload(const fw_ingest_request *req, const char *suffix, fw
     int multipart = req->content_type && strncasecmp(req->content_type, "multipart/form-data", 19) == 0;
     if (multipart && (!req->format || !*req->format))
         fmt = "pprof";
-    if (strcmp(fmt, "pprof") && strcmp(fmt, "folded") && strcmp(fmt, "lines")) {
+    if (strcmp(fmt, "pprof") != 0 && strcmp(fmt, "folded") != 0 && strcmp(fmt, "lines") != 0) {
         *reason = FW_REJECT_FORMAT;
         fw_seterr(err, errlen, "format: '%.32s' is not supported (expected pprof, folded or lines)", fmt);
         return 400;

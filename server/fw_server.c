@@ -151,7 +151,7 @@ static int fw_path_safe(const char *path)
 
 static void fw_static(const fw_http_req *req, fw_http_resp *resp)
 {
-    if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD")) {
+    if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
         fw_http_error(resp, 405, "method %s not allowed on %s", req->method, req->path);
         return;
     }
@@ -430,7 +430,7 @@ static void fw_drain(fw_server *s, struct MHD_Daemon *d)
         close(lfd);
     /* Let in-flight requests finish: at most 10 s, then stop regardless. */
     for (int i = 0; i < 1000 && atomic_load(&s->metrics.in_flight) > 0; i++) {
-        struct timespec ts = {0, 10 * 1000 * 1000};
+        struct timespec ts = {0, 10L * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
     MHD_stop_daemon(d);

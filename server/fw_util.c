@@ -29,7 +29,7 @@ static int fw_unit_seconds(char u, int64_t *mult)
     case 'm': *mult = 60; return 0;
     case 'h': *mult = 3600; return 0;
     case 'd': *mult = 86400; return 0;
-    case 'w': *mult = 7 * 86400; return 0;
+    case 'w': *mult = 7LL * 86400; return 0;
     default: return -1;
     }
 }
