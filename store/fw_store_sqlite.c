@@ -74,11 +74,10 @@ static const int64_t fw_sq_res[FW_SQ_NLEVELS] = {60, 900, 3600, 86400};   /* fin
 
 static void fw_sq_err(char *err, size_t errlen, const char *fmt, ...)
 {
-    if (!err || !errlen)
-        return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
+    if (err && errlen)
+        vsnprintf(err, errlen, fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized): va_start is above; analyzer false positive */
     va_end(ap);
 }
 
@@ -688,7 +687,7 @@ fw_store_status fw_store_open_sqlite(const char *path, const fw_store_options *o
     st = FW_STORE_ERR_IO;
 
     s->nr = opt->readers ? opt->readers : 4;
-    s->r = calloc((size_t)s->nr, sizeof *s->r);
+    s->r = calloc((size_t)s->nr, sizeof(sqlite3 *));
     s->rbusy = calloc((size_t)s->nr, sizeof *s->rbusy);
     if (!s->r || !s->rbusy) {
         s->nr = 0;
@@ -1500,6 +1499,8 @@ static void fw_sq_sql_src(sqlite3_str *b, const char *name, const fw_store_query
                           int64_t step, int labels_only)
 {
     fw_sq_piece p[FW_SQ_MAX_PIECES];
+    if (!q)
+        return;
     size_t n = fw_sq_plan(wm, q->from, q->until, step, p);
     sqlite3_str_appendf(b, "%s(t, labelset_id, stack_id, value, count) AS (", name);
     for (size_t i = 0; i < n; i++) {
@@ -1912,7 +1913,7 @@ static int fw_sq_emit(fw_sq_pruner *p, uint32_t n, int32_t parent, int32_t depth
         return -1;
     nk = 0;
     for (uint32_t c = tn->first_child; c; c = p->t->n[c].next_sibling)
-        if (p->kept[c])
+        if (p->kept[c] && kids)
             kids[nk++] = (fw_sq_rank){p->score[c], c};
     if (nk > 1)
         qsort(kids, nk, sizeof *kids, fw_sq_rank_cmp);
@@ -2396,7 +2397,6 @@ static fw_store_status fw_sq_apps(fw_store *base, fw_store_apps *out)
                 rc = SQLITE_NOMEM;
                 break;
             }
-            rc = SQLITE_OK;
         }
         fw_store_app *a = &out->apps[out->napps - 1];
         fw_store_type_info *nt = realloc(a->types, (a->ntypes + 1) * sizeof *nt);

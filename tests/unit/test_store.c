@@ -133,8 +133,11 @@ static char *sqlite3_cli(const char *db, const char *sql)
     size_t k;
     while ((k = fread(out + n, 1, cap - n - 1, pp)) > 0) {
         n += k;
-        if (n + 1 == cap)
-            out = realloc(out, cap *= 2);
+        if (n + 1 == cap) {
+            char *bigger = realloc(out, cap *= 2);
+            assert_non_null(bigger);
+            out = bigger;
+        }
     }
     out[n] = '\0';
     assert_int_equal(pclose(pp), 0);
