@@ -44,6 +44,21 @@ CLI_OBJ         = $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRC))
 CLI_LIB_OBJ      = $(filter-out $(BUILD)/obj/cli/main.o,$(CLI_OBJ))
 CLI_LIB_ASAN_OBJ = $(patsubst $(BUILD)/obj/%,$(BUILD)/asan/obj/%,$(CLI_LIB_OBJ))
 
+# ---- the web console (web/, docs/CONSOLE.md): npm ci when needed, assets compiled into the binary ----
+WEB_GEN = $(BUILD)/gen/fw_web_assets_data.c
+CLI_OBJ += $(BUILD)/obj/gen/fw_web_assets_data.o
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+$(WEB_GEN): scripts/embed-assets.py node_modules/.package-lock.json $(shell find web -type f 2>/dev/null)
+	python3 scripts/embed-assets.py --out $@
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c server/fw_web_assets.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_FW) -Iserver -c $< -o $@
+$(BUILD)/asan/obj/gen/%.o: $(BUILD)/gen/%.c server/fw_web_assets.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_FW) -O1 $(SAN) -Iserver -c $< -o $@
+
 $(BUILD)/flamewatch: $(CLI_OBJ) $(COMMON_OBJ)
 	$(CC) $(CFLAGS_FW) -o $@ $^ $(CLI_LIBS)
 

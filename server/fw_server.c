@@ -44,6 +44,7 @@
 
 #include "fw_json.h"
 #include "fw_pprof.h"
+#include "fw_web_assets.h"
 
 typedef struct {
     fw_buf body;
@@ -125,13 +126,7 @@ void fw_http_json(fw_http_resp *resp, int status, fw_json *j)
     fw_json_free(j);
 }
 
-/* ---- static files (placeholder console, served from memory) ---- */
-
-static const char fw_index_html[] =
-    "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>flamewatch</title></head>\n"
-    "<body><h1>flamewatch</h1><p>The console will be served here. Meanwhile the JSON API is under "
-    "<code>/api/v1/</code> (see docs/API.md), health at <a href=\"/healthz\">/healthz</a> and metrics at "
-    "<a href=\"/metrics\">/metrics</a>.</p></body></html>\n";
+/* ---- static files: the web console, built into the binary (fw_web_assets.h) ---- */
 
 /* Refuses dot segments, backslashes and leftover escapes (double encoding) in a decoded path. */
 static int fw_path_safe(const char *path)
@@ -159,13 +154,15 @@ static void fw_static(const fw_http_req *req, fw_http_resp *resp)
         fw_http_error(resp, 400, "invalid path");
         return;
     }
-    if (strcmp(req->path, "/") == 0 || strcmp(req->path, "/index.html") == 0) {
-        char *b = strdup(fw_index_html);
+    const fw_web_asset *a = fw_web_asset_find(req->path);
+    if (a) {
+        char *b = malloc(a->length + 1);
         if (!b) {
             fw_http_error(resp, 500, "out of memory");
             return;
         }
-        fw_http_text(resp, 200, "text/html; charset=utf-8", b, strlen(b));
+        memcpy(b, a->bytes, a->length);
+        fw_http_text(resp, 200, a->content_type, b, a->length);
         return;
     }
     fw_http_error(resp, 404, "not found: %s", req->path);
@@ -233,6 +230,10 @@ static enum MHD_Result fw_send(struct MHD_Connection *conn, fw_server *s, fw_htt
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type ? resp->content_type : "application/json");
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    if (resp->content_type && strncmp(resp->content_type, "text/html", 9) == 0)
+        MHD_add_response_header(r, "Content-Security-Policy",
+                                "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+                                "object-src 'none'; base-uri 'none'; frame-ancestors 'none'");
     if (resp->status == 401)
         MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"flamewatch\"");
     int cls = resp->status / 100;
