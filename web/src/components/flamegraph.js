@@ -25,9 +25,17 @@ const ROOT_COLOR = '#c7ccd4';
 const DIM_COLOR = '#e3e6ea';
 const MATCH_COLOR = '#d946ef';
 
+const colorCache = new Map();
 export function moduleColor(name, file) {
-  const mod = moduleOf(name, file);
-  return PALETTE[hashString(mod) % PALETTE.length];
+  // One lookup per distinct file (or per name prefix for frames without a file).
+  const key = file || (name.indexOf('.') > 0 ? name.slice(0, name.indexOf('.')) : name);
+  let c = colorCache.get(key);
+  if (c === undefined) {
+    c = PALETTE[hashString(moduleOf(name, file)) % PALETTE.length];
+    if (colorCache.size > 50000) colorCache.clear();
+    colorCache.set(key, c);
+  }
+  return c;
 }
 
 // Diff colours: neutral → red (share grew) or blue (share shrank).
@@ -95,6 +103,7 @@ export class FlameGraph {
 
   /** nodes: the API's pre-order list. unit: the profile's unit. */
   setData(nodes, unit) {
+    const tStart = performance.now();
     const n = nodes.length;
     this.nodes = nodes;
     this.unit = unit;
@@ -134,6 +143,7 @@ export class FlameGraph {
     this.matches = null;
     this.setSearch(this.search, false);
     this.updateCrumbs();
+    this.lastLayoutMs = performance.now() - tStart;
     this.render();
   }
 

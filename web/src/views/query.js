@@ -120,8 +120,10 @@ export function mountQuery(container) {
       summary.textContent = f.total
         ? `${rangeLabel(s.from, s.to)} · total ${fmtValue(f.total, f.unit)} · ${f.nodes.length.toLocaleString()} nodes${Object.keys(s.filters).length ? ' · filtered' : ''}`
         : '';
+      panes.hidden = !f.total;
       if (!f.total) resultCard.message('empty', 'No samples match this application, type, range and filters. Widen the time range or clear the filters.');
     }, resultCard);
+    if (!r && my === gen) { panes.hidden = true; summary.textContent = ''; }
     if (r && !r[0].total) resultCard.message('empty', 'No samples match this application, type, range and filters. Widen the time range or clear the filters.');
     await tP;
     if (my !== gen) return;
