@@ -180,6 +180,7 @@ export function mountCompare(container) {
     try {
       await controls.loadApps();
     } catch (e) {
+      controls.bar.hidden = controls.filterBar.hidden = true;
       emptyBox.hidden = false;
       clear(emptyBox).append(el('div', { class: 'error-box', role: 'alert' }, e.message));
       for (const c of [trendCard, flameCard, tableCard, analysisCard]) c.root.hidden = true;
@@ -187,6 +188,7 @@ export function mountCompare(container) {
     }
     loaded = true;
     if (!controls.apps.length) {
+      controls.bar.hidden = controls.filterBar.hidden = true;
       emptyBox.hidden = false;
       clear(emptyBox).append(noProfiles());
       for (const c of [trendCard, flameCard, tableCard, analysisCard]) c.root.hidden = true;

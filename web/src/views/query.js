@@ -157,11 +157,13 @@ export function mountQuery(container) {
     try {
       await controls.loadApps();
     } catch (e) {
+      controls.bar.hidden = controls.filterBar.hidden = true;
       showEmpty(true, el('div', { class: 'error-box', role: 'alert' }, e.message));
       return;
     }
     loaded = true;
     if (!controls.apps.length) {
+      controls.bar.hidden = controls.filterBar.hidden = true;
       showEmpty(true, noProfiles());
       return;
     }
@@ -180,9 +182,12 @@ export function mountQuery(container) {
 
 export function noProfiles() {
   return el('div', { class: 'empty-state' }, el('h2', {}, 'No profiles yet'),
-    el('p', {}, 'No application has sent profiles to this server. Start a Python program under the agent:'),
-    el('pre', {}, 'flamewatch run --server http://127.0.0.1:4040 -- python app.py'),
-    el('p', {}, 'or upload a pprof or folded profile to ', el('code', {}, 'POST /ingest'), ' (see docs/API.md).'));
+    el('p', {}, 'No application has sent profiles to this server yet. Profile a Python program with the agent and upload what it writes:'),
+    el('pre', {}, `flamewatch run --app shop --output profiles -- python app.py
+for f in profiles/*.pprof.gz; do
+  curl -s --data-binary @"$f" '${location.origin}/ingest?name=shop&format=pprof'
+done`),
+    el('p', {}, 'Any Pyroscope-compatible client can send pprof or folded profiles to ', el('code', {}, 'POST /ingest'), ' too (see docs/API.md).'));
 }
 
 export function labelFor(d, gran) {
