@@ -11,11 +11,11 @@ SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 BUILD    = build
 
 COMMON_SRC = $(wildcard common/*.c)
-CLI_SRC    = $(wildcard cli/*.c)
+CLI_SRC    = $(wildcard cli/*.c server/*.c store/*.c)
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 UNIT_BINS  = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 UNIT_ASAN  = $(patsubst tests/unit/%.c,$(BUILD)/asan/tests/%,$(UNIT_SRC))
-CLI_LIBS   = -lz -lpthread
+CLI_LIBS   = -lz -lpthread -lmicrohttpd -lcurl -lm -lsqlite3
 
 PYTHON_LIST := $(shell sh scripts/find-pythons.sh)
 
@@ -29,11 +29,11 @@ deps:
 cli: $(BUILD)/flamewatch
 
 # ---- common objects, normal and sanitizer builds ----
-$(BUILD)/obj/%.o: %.c $(wildcard common/*.h agent/*.h cli/*.h)
+$(BUILD)/obj/%.o: %.c $(wildcard common/*.h agent/*.h cli/*.h server/*.h store/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_FW) -c $< -o $@
 
-$(BUILD)/asan/obj/%.o: %.c $(wildcard common/*.h agent/*.h cli/*.h)
+$(BUILD)/asan/obj/%.o: %.c $(wildcard common/*.h agent/*.h cli/*.h server/*.h store/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_FW) -O1 $(SAN) -c $< -o $@
 
@@ -43,6 +43,21 @@ CLI_OBJ         = $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRC))
 # Unit tests may exercise CLI modules too; main.c is the only file they must not link.
 CLI_LIB_OBJ      = $(filter-out $(BUILD)/obj/cli/main.o,$(CLI_OBJ))
 CLI_LIB_ASAN_OBJ = $(patsubst $(BUILD)/obj/%,$(BUILD)/asan/obj/%,$(CLI_LIB_OBJ))
+
+# ---- the web console (web/, docs/CONSOLE.md): npm ci when needed, assets compiled into the binary ----
+WEB_GEN = $(BUILD)/gen/fw_web_assets_data.c
+CLI_OBJ += $(BUILD)/obj/gen/fw_web_assets_data.o
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+$(WEB_GEN): scripts/embed-assets.py node_modules/.package-lock.json $(shell find web -type f 2>/dev/null)
+	python3 scripts/embed-assets.py --out $@
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c server/fw_web_assets.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_FW) -Iserver -c $< -o $@
+$(BUILD)/asan/obj/gen/%.o: $(BUILD)/gen/%.c server/fw_web_assets.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_FW) -O1 $(SAN) -Iserver -c $< -o $@
 
 $(BUILD)/flamewatch: $(CLI_OBJ) $(COMMON_OBJ)
 	$(CC) $(CFLAGS_FW) -o $@ $^ $(CLI_LIBS)

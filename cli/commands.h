@@ -9,5 +9,9 @@
 
 int fw_cmd_run(int argc, char **argv);
 int fw_cmd_convert(int argc, char **argv);
+int fw_cmd_server(int argc, char **argv);
+int fw_cmd_query(int argc, char **argv);
+int fw_cmd_diff(int argc, char **argv);
+int fw_cmd_sql(int argc, char **argv);
 
 #endif

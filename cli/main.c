@@ -16,6 +16,10 @@ typedef struct {
 static const fw_command fw_commands[] = {
     {"run", fw_cmd_run, "run a Python program under the profiling agent"},
     {"convert", fw_cmd_convert, "merge pprof files and print them as folded stacks or JSON"},
+    {"server", fw_cmd_server, "run the profile server (ingest, query API, console)"},
+    {"query", fw_cmd_query, "fetch a merged profile from a server (folded, JSON, table or pprof)"},
+    {"diff", fw_cmd_diff, "compare two time ranges or label sets on a server"},
+    {"sql", fw_cmd_sql, "run a read-only SQL query on a server's store"},
 };
 
 static void fw_usage(FILE *out)

@@ -1,0 +1,106 @@
+/*
+ * `flamewatch server`: argument parsing only; the server lives in server/fw_server.c.
+ *
+ * Flags are validated here so that every usage error exits 2 with a message naming the flag,
+ * before anything is opened or bound. Defaults: loopback on port 4040, ./flamewatch-data,
+ * 7 days of retention, no authentication (which is why binding elsewhere needs --insecure).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "../server/fw_server.h"
+#include "../server/fw_util.h"
+
+static void fw_server_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: flamewatch server [--listen HOST:PORT] [--data DIR] [--retention DURATION]\n"
+            "                         [--tokens FILE] [--insecure] [--threads N]\n"
+            "                         [--maintenance-interval SECONDS] [--sync-full]\n\n"
+            "  --listen HOST:PORT   address to serve on (default 127.0.0.1:4040; [::1]:4040 for IPv6)\n"
+            "  --data DIR           data directory (default ./flamewatch-data)\n"
+            "  --retention D        keep profiles this long: 7d, 12h, 30m, 3600 (default 7d)\n"
+            "  --tokens FILE        enable authentication; lines 'TOKEN ROLE [name]', ROLE ingest|read|admin\n"
+            "  --insecure           allow a non-loopback --listen without --tokens\n"
+            "  --threads N          HTTP worker threads (default 8)\n"
+            "  --maintenance-interval S  seconds between retention/rollup passes (default 10)\n"
+            "  --sync-full          fsync every commit (survives power loss, slower ingest)\n");
+}
+
+static int fw_flag_value(int argc, char **argv, int *i, const char **out)
+{
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "flamewatch server: %s needs a value\n", argv[*i]);
+        return -1;
+    }
+    *out = argv[++*i];
+    return 0;
+}
+
+static int fw_server_parse(int argc, char **argv, fw_server_config *cfg)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fw_server_usage(stdout);
+            return 1;
+        } else if (strcmp(a, "--insecure") == 0) {
+            cfg->insecure = 1;
+        } else if (strcmp(a, "--sync-full") == 0) {
+            cfg->sync_full = 1;
+        } else if (strcmp(a, "--listen") == 0) {
+            if (fw_flag_value(argc, argv, &i, &cfg->listen))
+                return -1;
+        } else if (strcmp(a, "--data") == 0) {
+            if (fw_flag_value(argc, argv, &i, &cfg->data_dir))
+                return -1;
+        } else if (strcmp(a, "--tokens") == 0) {
+            if (fw_flag_value(argc, argv, &i, &cfg->tokens_file))
+                return -1;
+        } else if (strcmp(a, "--retention") == 0) {
+            if (fw_flag_value(argc, argv, &i, &v))
+                return -1;
+            if (fw_duration_parse(v, &cfg->retention_s) != 0) {
+                fprintf(stderr, "flamewatch server: invalid value for --retention: '%s' (expected e.g. 7d, 12h, 30m, 3600)\n", v);
+                return -1;
+            }
+        } else if (strcmp(a, "--threads") == 0 || strcmp(a, "--maintenance-interval") == 0) {
+            if (fw_flag_value(argc, argv, &i, &v))
+                return -1;
+            char *end = NULL;
+            long n = strtol(v, &end, 10);
+            int threads = strcmp(a, "--threads") == 0;
+            if (!*v || *end || n < 1 || n > (threads ? 256 : 3600)) {
+                fprintf(stderr, "flamewatch server: invalid value for %s: '%s' (expected an integer from 1 to %d)\n",
+                        a, v, threads ? 256 : 3600);
+                return -1;
+            }
+            if (threads)
+                cfg->threads = (int)n;
+            else
+                cfg->maintenance_s = n;
+        } else {
+            fprintf(stderr, "flamewatch server: unknown option '%s'\n", a);
+            fw_server_usage(stderr);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int fw_cmd_server(int argc, char **argv)
+{
+    fw_server_config cfg = {
+        .listen = "127.0.0.1:4040",
+        .data_dir = "flamewatch-data",
+        .retention_s = 7 * 86400LL,
+        .threads = 8,
+        .maintenance_s = 10,
+    };
+    int rc = fw_server_parse(argc, argv, &cfg);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    return fw_server_run(&cfg);
+}

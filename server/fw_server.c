@@ -1,0 +1,506 @@
+/*
+ * fw_server: HTTP glue over libmicrohttpd, authentication, static files and the lifecycle.
+ *
+ * Threads. libmicrohttpd runs a pool of worker threads, each with its own epoll loop; a
+ * handler runs to completion on the worker that owns the connection. Store calls block, which
+ * is fine: the store serializes writers itself and keeps a pool of read connections, so
+ * queries and uploads proceed in parallel up to the pool size. One more thread runs
+ * maintenance (rollups and retention) every few seconds, and the main thread only waits for
+ * a signal. SIGINT/SIGTERM are blocked in every thread and taken with sigwait() in main, so no
+ * handler ever runs in signal context.
+ *
+ * Shutdown. On a signal we quiesce the daemon (close the listening socket, so new connections
+ * are refused), wait until the in-flight request counter drops to zero (bounded), stop the
+ * daemon, stop maintenance, and close the store, which checkpoints the WAL. An upload that
+ * was acknowledged was committed before its 200, so nothing acknowledged is lost even on
+ * kill -9; a graceful stop simply lets the last uploads finish.
+ *
+ * Bodies. Uploads arrive in chunks; we accumulate them with a hard cap (16 MB). A request
+ * whose Content-Length already exceeds the cap gets 413 before we read the body; a chunked
+ * request that grows past it is drained and answered 413 without buffering the rest.
+ *
+ * Auth and exposure. Without a tokens file the server is an unauthenticated loopback service;
+ * binding elsewhere needs --insecure, so nobody exposes profiles to the network by accident.
+ * Static paths are resolved only against an in-memory table (no filesystem access at all
+ * today), and paths with dot segments or backslashes are refused before lookup, so the
+ * console can later move to files without opening a traversal hole.
+ */
+#include "fw_server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fw_json.h"
+#include "fw_pprof.h"
+#include "fw_web_assets.h"
+
+typedef struct {
+    fw_buf body;
+    int too_large;
+    int started;
+} fw_conn_ctx;
+
+/* ---- request accessors ---- */
+
+const char *fw_http_arg(const fw_http_req *r, const char *key)
+{
+    return MHD_lookup_connection_value((struct MHD_Connection *)r->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+typedef struct {
+    const char *key;
+    const char **vals;
+    size_t n, max;
+} fw_args_iter;
+
+static enum MHD_Result fw_args_cb(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    fw_args_iter *it = cls;
+    if (strcmp(key, it->key) == 0 && it->n < it->max)
+        it->vals[it->n++] = value ? value : "";
+    return MHD_YES;
+}
+
+size_t fw_http_args(const fw_http_req *r, const char *key, const char **vals, size_t max)
+{
+    fw_args_iter it = {key, vals, 0, max};
+    MHD_get_connection_values((struct MHD_Connection *)r->conn, MHD_GET_ARGUMENT_KIND, fw_args_cb, &it);
+    return it.n;
+}
+
+const char *fw_http_header(const fw_http_req *r, const char *name)
+{
+    return MHD_lookup_connection_value((struct MHD_Connection *)r->conn, MHD_HEADER_KIND, name);
+}
+
+/* ---- response helpers ---- */
+
+void fw_http_text(fw_http_resp *resp, int status, const char *ctype, char *body, size_t len)
+{
+    free(resp->body);
+    resp->status = status;
+    resp->content_type = ctype;
+    resp->body = body;
+    resp->len = len;
+}
+
+void fw_http_error(fw_http_resp *resp, int status, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fw_json j;
+    fw_json_init(&j);
+    fw_json_obj_begin(&j);
+    fw_json_kv_str(&j, "error", msg);
+    fw_json_obj_end(&j);
+    fw_http_json(resp, status, &j);
+}
+
+void fw_http_json(fw_http_resp *resp, int status, fw_json *j)
+{
+    if (fw_json_finish(j) != 0) {
+        fw_json_free(j);
+        static const char oom[] = "{\"error\":\"out of memory building the response\"}";
+        char *b = strdup(oom);
+        fw_http_text(resp, 500, "application/json", b, b ? strlen(b) : 0);
+        return;
+    }
+    fw_http_text(resp, status, "application/json", j->data, j->len);
+    j->data = NULL; /* ownership moved to resp */
+    fw_json_free(j);
+}
+
+/* ---- static files: the web console, built into the binary (fw_web_assets.h) ---- */
+
+/* Refuses dot segments, backslashes and leftover escapes (double encoding) in a decoded path. */
+static int fw_path_safe(const char *path)
+{
+    if (path[0] != '/' || strchr(path, '\\') || strchr(path, '%'))
+        return 0;
+    const char *seg = path + 1;
+    for (;;) {
+        size_t n = strcspn(seg, "/");
+        if ((n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
+            return 0;
+        if (!seg[n])
+            return 1;
+        seg += n + 1;
+    }
+}
+
+static void fw_static(const fw_http_req *req, fw_http_resp *resp)
+{
+    if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
+        fw_http_error(resp, 405, "method %s not allowed on %s", req->method, req->path);
+        return;
+    }
+    if (!fw_path_safe(req->path)) {
+        fw_http_error(resp, 400, "invalid path");
+        return;
+    }
+    const fw_web_asset *a = fw_web_asset_find(req->path);
+    if (a) {
+        char *b = malloc(a->length + 1);
+        if (!b) {
+            fw_http_error(resp, 500, "out of memory");
+            return;
+        }
+        memcpy(b, a->bytes, a->length);
+        fw_http_text(resp, 200, a->content_type, b, a->length);
+        return;
+    }
+    fw_http_error(resp, 404, "not found: %s", req->path);
+}
+
+/* ---- authorization ---- */
+
+/* The role a request needs: FW_ROLE_NONE means public. */
+static fw_role fw_required_role(const fw_http_req *req, int *any_role)
+{
+    *any_role = 0;
+    if (strcmp(req->path, "/ingest") == 0)
+        return FW_ROLE_INGEST;
+    if (strcmp(req->path, "/metrics") == 0)
+        return FW_ROLE_READ;
+    if (strncmp(req->path, "/api/", 5) != 0)
+        return FW_ROLE_NONE; /* /healthz and the console's static files */
+    size_t n = strlen(req->path);
+    if (strncmp(req->path, "/api/v1/apps/", 13) == 0 && n > 9 && strcmp(req->path + n - 9, "/settings") == 0) {
+        if (strcmp(req->method, "GET") == 0) {
+            *any_role = 1; /* agents poll their settings with an ingest token */
+            return FW_ROLE_READ;
+        }
+        return FW_ROLE_ADMIN;
+    }
+    return FW_ROLE_READ;
+}
+
+/* 0 if allowed; otherwise fills resp with 401/403. */
+static int fw_authorize(fw_server *s, fw_http_req *req, fw_http_resp *resp)
+{
+    if (!s->auth) {
+        req->role = FW_ROLE_ADMIN;
+        return 0;
+    }
+    req->role = fw_auth_check(s->auth, fw_http_header(req, MHD_HTTP_HEADER_AUTHORIZATION), &req->token_name);
+    int any = 0;
+    fw_role need = fw_required_role(req, &any);
+    if (need == FW_ROLE_NONE)
+        return 0;
+    if (req->role == FW_ROLE_NONE) {
+        fw_http_error(resp, 401, "authentication required: send 'Authorization: Bearer TOKEN'");
+        return -1;
+    }
+    if ((any && req->role != FW_ROLE_NONE) || fw_role_allows(req->role, need))
+        return 0;
+    fw_http_error(resp, 403, "a token with role '%s' cannot do this (needs %s)", fw_role_name(req->role),
+                  fw_role_name(need));
+    return -1;
+}
+
+/* ---- libmicrohttpd callbacks ---- */
+
+static enum MHD_Result fw_send(struct MHD_Connection *conn, fw_server *s, fw_http_resp *resp)
+{
+    if (!resp->body) {
+        resp->body = strdup("");
+        resp->len = 0;
+    }
+    struct MHD_Response *r = MHD_create_response_from_buffer(resp->len, resp->body, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(resp->body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type ? resp->content_type : "application/json");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    if (resp->content_type && strncmp(resp->content_type, "text/html", 9) == 0)
+        MHD_add_response_header(r, "Content-Security-Policy",
+                                "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+                                "object-src 'none'; base-uri 'none'; frame-ancestors 'none'");
+    if (resp->status == 401)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"flamewatch\"");
+    int cls = resp->status / 100;
+    if (cls >= 1 && cls <= 5)
+        atomic_fetch_add_explicit(&s->metrics.requests[cls], 1, memory_order_relaxed);
+    enum MHD_Result ret = MHD_queue_response(conn, (unsigned)resp->status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static void fw_reject_early(fw_server *s, const char *url, fw_reject_reason why)
+{
+    if (strcmp(url, "/ingest") == 0)
+        atomic_fetch_add_explicit(&s->metrics.rejected[why], 1, memory_order_relaxed);
+}
+
+static enum MHD_Result fw_on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                     const char *method, const char *version, const char *upload_data,
+                                     size_t *upload_data_size, void **con_cls)
+{
+    (void)version;
+    fw_server *s = cls;
+    fw_conn_ctx *ctx = *con_cls;
+    if (!ctx) {
+        ctx = calloc(1, sizeof *ctx);
+        if (!ctx)
+            return MHD_NO;
+        *con_cls = ctx;
+        atomic_fetch_add(&s->metrics.in_flight, 1);
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        /* Bodies a little over the cap are drained so the client reads our 413 instead of a
+         * reset; absurd declared sizes are refused at once and the connection closed. */
+        if (cl && strtoull(cl, NULL, 10) > 4 * (unsigned long long)FW_INGEST_MAX_BODY) {
+            fw_http_resp resp = {0};
+            fw_reject_early(s, url, FW_REJECT_TOO_LARGE);
+            fw_http_error(&resp, 413, "request body exceeds %u MB", FW_INGEST_MAX_BODY >> 20);
+            return fw_send(conn, s, &resp);
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (!ctx->too_large && ctx->body.len + *upload_data_size > FW_INGEST_MAX_BODY) {
+            ctx->too_large = 1;
+            fw_buf_free(&ctx->body);
+        }
+        if (!ctx->too_large && fw_buf_append(&ctx->body, upload_data, *upload_data_size) != 0)
+            return MHD_NO;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    fw_http_resp resp = {0};
+    fw_http_req req = {conn, method, url, ctx->body.data, ctx->body.len, FW_ROLE_NONE, NULL, (int64_t)time(NULL)};
+    if (ctx->too_large) {
+        fw_reject_early(s, url, FW_REJECT_TOO_LARGE);
+        fw_http_error(&resp, 413, "request body exceeds %u MB", FW_INGEST_MAX_BODY >> 20);
+    } else if (fw_authorize(s, &req, &resp) != 0) {
+        fw_reject_early(s, url, FW_REJECT_AUTH);
+    } else if (!fw_api_dispatch(s, &req, &resp)) {
+        fw_static(&req, &resp);
+    }
+    return fw_send(conn, s, &resp);
+}
+
+static void fw_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                            enum MHD_RequestTerminationCode toe)
+{
+    (void)conn;
+    (void)toe;
+    fw_server *s = cls;
+    fw_conn_ctx *ctx = *con_cls;
+    if (!ctx)
+        return;
+    fw_buf_free(&ctx->body);
+    free(ctx);
+    *con_cls = NULL;
+    atomic_fetch_sub(&s->metrics.in_flight, 1);
+}
+
+/* ---- listening address ---- */
+
+static int fw_parse_listen(const char *listen, struct sockaddr_storage *ss, int *v6, int *loopback,
+                           char *err, size_t errlen)
+{
+    char host[256];
+    const char *port;
+    if (listen[0] == '[') {
+        const char *close = strchr(listen, ']');
+        if (!close || close[1] != ':' || (size_t)(close - listen - 1) >= sizeof host) {
+            snprintf(err, errlen, "--listen: '%s' is not [IPV6]:PORT", listen);
+            return -1;
+        }
+        memcpy(host, listen + 1, (size_t)(close - listen - 1));
+        host[close - listen - 1] = '\0';
+        port = close + 2;
+    } else {
+        const char *colon = strrchr(listen, ':');
+        if (!colon || (size_t)(colon - listen) >= sizeof host) {
+            snprintf(err, errlen, "--listen: '%s' is not HOST:PORT", listen);
+            return -1;
+        }
+        memcpy(host, listen, (size_t)(colon - listen));
+        host[colon - listen] = '\0';
+        port = colon + 1;
+    }
+    char *end = NULL;
+    long p = strtol(port, &end, 10);
+    if (!*port || *end || p < 0 || p > 65535) {
+        snprintf(err, errlen, "--listen: invalid port '%s'", port);
+        return -1;
+    }
+    struct addrinfo hints = {0}, *ai = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    if (getaddrinfo(host[0] ? host : NULL, port, &hints, &ai) != 0 || !ai) {
+        snprintf(err, errlen, "--listen: cannot resolve '%s'", host);
+        return -1;
+    }
+    memset(ss, 0, sizeof *ss);
+    memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+    freeaddrinfo(ai);
+    *v6 = ss->ss_family == AF_INET6;
+    if (*v6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        *loopback = IN6_IS_ADDR_LOOPBACK(&a->sin6_addr);
+    } else {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        *loopback = (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+    }
+    return 0;
+}
+
+/* ---- maintenance thread ---- */
+
+static void *fw_maintenance_main(void *arg)
+{
+    fw_server *s = arg;
+    pthread_mutex_lock(&s->mu);
+    while (!s->stopping) {
+        pthread_mutex_unlock(&s->mu);
+        fw_store_status st = fw_store_maintain(s->store, (int64_t)time(NULL));
+        if (st != FW_STORE_OK)
+            fprintf(stderr, "flamewatch server: maintenance: %s\n", fw_store_strerror(st));
+        pthread_mutex_lock(&s->mu);
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += s->cfg.maintenance_s;
+        while (!s->stopping && pthread_cond_timedwait(&s->cv, &s->mu, &until) != ETIMEDOUT) {
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* ---- lifecycle ---- */
+
+static int fw_open_store(fw_server *s, const fw_server_config *cfg)
+{
+    if (mkdir(cfg->data_dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "flamewatch server: cannot create data directory %s: %s\n", cfg->data_dir, strerror(errno));
+        return -1;
+    }
+    char path[4096], err[512] = "";
+    snprintf(path, sizeof path, "%s/flamewatch.db", cfg->data_dir);
+    fw_store_options opt = {cfg->retention_s, cfg->sync_full ? FW_STORE_SYNC_FULL : FW_STORE_SYNC_NORMAL, 0};
+    fw_store_status st = fw_store_open_sqlite(path, &opt, &s->store, err, sizeof err);
+    if (st != FW_STORE_OK) {
+        fprintf(stderr, "flamewatch server: cannot open store %s: %s\n", path, err[0] ? err : fw_store_strerror(st));
+        return -1;
+    }
+    return 0;
+}
+
+static struct MHD_Daemon *fw_start_http(fw_server *s, const struct sockaddr_storage *ss, int v6)
+{
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    if (v6)
+        flags |= MHD_USE_IPv6;
+    uint16_t port = ntohs(v6 ? ((const struct sockaddr_in6 *)ss)->sin6_port : ((const struct sockaddr_in *)ss)->sin_port);
+    return MHD_start_daemon(flags, port, NULL, NULL, fw_on_request, s,
+                            MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)ss,
+                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->cfg.threads,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+                            MHD_OPTION_NOTIFY_COMPLETED, fw_on_completed, s,
+                            MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+                            MHD_OPTION_END);
+}
+
+static void fw_drain(fw_server *s, struct MHD_Daemon *d)
+{
+    MHD_socket lfd = MHD_quiesce_daemon(d);
+    if (lfd != MHD_INVALID_SOCKET)
+        close(lfd);
+    /* Let in-flight requests finish: at most 10 s, then stop regardless. */
+    for (int i = 0; i < 1000 && atomic_load(&s->metrics.in_flight) > 0; i++) {
+        struct timespec ts = {0, 10L * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    MHD_stop_daemon(d);
+}
+
+int fw_server_run(const fw_server_config *cfg)
+{
+    static fw_server srv; /* static: libmicrohttpd threads hold pointers into it */
+    fw_server *s = &srv;
+    memset(s, 0, sizeof *s);
+    s->cfg = *cfg;
+    char err[512];
+    struct sockaddr_storage ss;
+    int v6 = 0, loopback = 0;
+    if (fw_parse_listen(cfg->listen, &ss, &v6, &loopback, err, sizeof err) != 0) {
+        fprintf(stderr, "flamewatch server: %s\n", err);
+        return 2;
+    }
+    if (!loopback && !cfg->tokens_file && !cfg->insecure) {
+        fprintf(stderr, "flamewatch server: refusing to listen on non-loopback address %s without --tokens "
+                        "(anyone could read and write profiles); pass --tokens FILE, or --insecure if you really mean it\n",
+                cfg->listen);
+        return 2;
+    }
+    if (cfg->tokens_file) {
+        s->auth = fw_auth_load(cfg->tokens_file, err, sizeof err);
+        if (!s->auth) {
+            fprintf(stderr, "flamewatch server: --tokens: %s\n", err);
+            return 2;
+        }
+    }
+    /* Block the stop signals everywhere; main takes them with sigwait(). */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (fw_open_store(s, cfg) != 0) {
+        fw_auth_free(s->auth);
+        return 1;
+    }
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    struct MHD_Daemon *d = fw_start_http(s, &ss, v6);
+    if (!d) {
+        fprintf(stderr, "flamewatch server: cannot listen on %s (address in use or not available)\n", cfg->listen);
+        fw_store_close(s->store);
+        fw_auth_free(s->auth);
+        return 1;
+    }
+    pthread_t maint;
+    int have_maint = pthread_create(&maint, NULL, fw_maintenance_main, s) == 0;
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    fprintf(stderr, "flamewatch server: listening on %s (port %u), data in %s, retention %llds, auth %s\n",
+            cfg->listen, info ? (unsigned)info->port : 0u, cfg->data_dir, (long long)cfg->retention_s,
+            s->auth ? "on" : "off");
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    fprintf(stderr, "flamewatch server: %s received, finishing in-flight requests\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    fw_drain(s, d);
+    pthread_mutex_lock(&s->mu);
+    s->stopping = 1;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    if (have_maint)
+        pthread_join(maint, NULL);
+    fw_store_close(s->store);
+    fw_auth_free(s->auth);
+    fprintf(stderr, "flamewatch server: stopped\n");
+    return 0;
+}

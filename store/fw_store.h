@@ -1,0 +1,390 @@
+/*
+ * fw_store: the server's profile store, behind a backend-neutral interface.
+ *
+ * The HTTP server talks only to this header. A store is an opaque handle whose first member
+ * is a table of backend operations (SQLite today, ClickHouse next); the fw_store_* functions
+ * below dispatch through it, so callers never know which backend answers.
+ *
+ * Conventions shared by every call:
+ *   - Time is in whole seconds since the Unix epoch (int64). Ranges are half-open [from, until).
+ *     Ingest takes the profile's own time_nanos and converts it.
+ *   - Functions return an fw_store_status. Results are written into caller-provided structs and
+ *     freed with the matching fw_store_*_free(); on error the struct is left empty (safe to free).
+ *   - Every result that answers a query carries `sql`: the SQL text, with literal values inlined,
+ *     that a user can run with the `sqlite3` CLI on the data file to get the same numbers.
+ *   - Strings inside results are owned by the result.
+ *   - A store handle is thread safe: one writer (ingest, maintenance, settings) is serialized
+ *     internally; queries run on a pool of read-only connections concurrently with ingest.
+ */
+#ifndef FW_STORE_H
+#define FW_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fw_profile.h"
+
+typedef enum {
+    FW_STORE_OK = 0,
+    FW_STORE_ERR_NOMEM = -1,
+    FW_STORE_ERR_INVALID = -2,   /* bad input or arguments: HTTP 400 */
+    FW_STORE_ERR_NOTFOUND = -3,  /* unknown app/type: HTTP 404 */
+    FW_STORE_ERR_DENIED = -4,    /* read-only SQL refused a statement: HTTP 403 */
+    FW_STORE_ERR_TIMEOUT = -5,   /* read-only SQL ran past its time limit: HTTP 408/503 */
+    FW_STORE_ERR_IO = -6,        /* database error (disk full, corrupt file): HTTP 500 */
+    FW_STORE_ERR_BUSY = -7,      /* could not get the database lock in time: HTTP 503 */
+} fw_store_status;
+
+const char *fw_store_strerror(fw_store_status s);
+
+typedef struct fw_store fw_store;
+
+/* ---------------------------------------------------------------- opening */
+
+typedef enum {
+    FW_STORE_SYNC_NORMAL = 0,  /* WAL, synchronous=NORMAL: survives kill -9, not power loss */
+    FW_STORE_SYNC_FULL = 1,    /* WAL, synchronous=FULL: survives power loss too */
+} fw_store_sync;
+
+typedef struct {
+    int64_t retention_s;      /* 0 = default, 7 days */
+    fw_store_sync sync;       /* default FW_STORE_SYNC_NORMAL (see docs/STORAGE.md) */
+    int readers;              /* read connections in the pool; 0 = default 4 */
+} fw_store_options;
+
+/* Opens (creating if needed) the SQLite store at `path`. On failure returns NULL-store with a
+ * status and a one-line reason in err. */
+fw_store_status fw_store_open_sqlite(const char *path, const fw_store_options *opt,
+                                     fw_store **out, char *err, size_t errlen);
+void fw_store_close(fw_store *s);
+
+/* ---------------------------------------------------------------- ingest */
+
+typedef struct {
+    const char *app;              /* required, 1-128 bytes */
+    const fw_profile *profile;    /* every sample type becomes one (app, type) series */
+    int64_t time_s;               /* 0 = use the profile's time_nanos (or now when that is 0) */
+    const fw_label *labels;       /* extra labels added to every sample (e.g. from ?name=app{k=v}) */
+    size_t nlabels;
+} fw_store_ingest_req;
+
+typedef struct {
+    size_t stack_values;  /* rows written: samples x sample types with a non-zero value */
+    size_t new_stacks;    /* stacks seen for the first time */
+} fw_store_ingest_result;
+
+/* One transaction: either the whole profile is stored and committed (durable per the sync mode)
+ * before this returns FW_STORE_OK, or nothing is. Answer 2xx only after FW_STORE_OK. */
+fw_store_status fw_store_ingest(fw_store *s, const fw_store_ingest_req *req,
+                                fw_store_ingest_result *res, char *err, size_t errlen);
+
+/* Periodic maintenance, call every ~10 s: rolls up closed time buckets, deletes data older than
+ * the retention, checkpoints the WAL. Does a bounded amount of work per call. */
+fw_store_status fw_store_maintain(fw_store *s, int64_t now_s);
+
+/* ---------------------------------------------------------------- query inputs */
+
+typedef struct {
+    const char *app;
+    const char *type;           /* profile type, e.g. "cpu" */
+    int64_t from, until;        /* seconds, [from, until) */
+    const fw_label *filters;    /* AND across keys, OR among values of the same key */
+    size_t nfilters;
+} fw_store_query;
+
+typedef enum {
+    FW_STORE_GRAN_FUNCTION = 0,  /* frames merged by function name + file */
+    FW_STORE_GRAN_LINE = 1,      /* frames merged by name + file + line */
+} fw_store_granularity;
+
+/* ---------------------------------------------------------------- applications */
+
+typedef struct {
+    char *type;
+    char *unit;
+    char *description;   /* "CPU time per stack", ...; generic text for unknown types */
+} fw_store_type_info;
+
+typedef struct {
+    char *app;
+    fw_store_type_info *types;
+    size_t ntypes;
+} fw_store_app;
+
+typedef struct {
+    fw_store_app *apps;
+    size_t napps;
+    char *sql;
+} fw_store_apps;
+
+fw_store_status fw_store_list_apps(fw_store *s, fw_store_apps *out);
+void fw_store_apps_free(fw_store_apps *a);
+/* Description for a profile type (static string, never NULL). */
+const char *fw_store_type_description(const char *type);
+
+/* ---------------------------------------------------------------- labels */
+
+typedef struct {
+    char *key;
+    char **values;     /* sorted */
+    size_t nvalues;
+} fw_store_label_key;
+
+typedef struct {
+    fw_store_label_key *keys;  /* sorted by key */
+    size_t nkeys;
+    char *sql;                 /* rows (key, value) */
+} fw_store_labels;
+
+/* Label keys and values present for q (app, type, range); q->filters are ignored. */
+fw_store_status fw_store_label_values(fw_store *s, const fw_store_query *q, fw_store_labels *out);
+void fw_store_labels_free(fw_store_labels *l);
+
+/* ---------------------------------------------------------------- trend */
+
+typedef struct {
+    int64_t t;       /* step start, seconds */
+    int64_t value;   /* sum of values in [t, t+step) */
+    int64_t count;   /* sum of sample counts */
+} fw_store_point;
+
+typedef struct {
+    int64_t step_s;          /* chosen so that the range has at most ~300 points */
+    fw_store_point *points;  /* every step of the range, zeros included, ascending */
+    size_t npoints;
+    char *unit;
+    char *sql;               /* rows (t, value, count), only non-empty steps */
+} fw_store_trend;
+
+/* step_s = 0 chooses the step automatically. */
+fw_store_status fw_store_trend_query(fw_store *s, const fw_store_query *q, int64_t step_s,
+                                     fw_store_trend *out);
+void fw_store_trend_free(fw_store_trend *t);
+
+/* ---------------------------------------------------------------- flame graph */
+
+typedef struct {
+    int32_t parent;     /* index into nodes, -1 for the root */
+    int32_t depth;      /* root = 0 */
+    char *name;         /* function name; "total" for the root; "other" for folded nodes */
+    char *file;
+    int64_t line;       /* 0 in function granularity */
+    int is_other;       /* 1: a fold of the parent's smallest children */
+    int64_t total, self;
+    int64_t count_total, count_self;  /* sample counts */
+} fw_store_node;
+
+typedef struct {
+    fw_store_node *nodes;   /* pre-order: a node's children follow it, largest total first */
+    size_t nnodes;
+    char *unit;
+    char *sql;              /* rows (stack_id, path, value, count): the flat stacks the tree sums */
+} fw_store_tree;
+
+typedef struct {
+    fw_store_granularity gran;
+    size_t max_nodes;       /* 0 = 1024; includes the root and "other" nodes */
+} fw_store_tree_opts;
+
+fw_store_status fw_store_tree_query(fw_store *s, const fw_store_query *q,
+                                    const fw_store_tree_opts *opt, fw_store_tree *out);
+void fw_store_tree_free(fw_store_tree *t);
+
+/* ---------------------------------------------------------------- table */
+
+typedef enum {
+    FW_STORE_SORT_SELF = 0,   /* descending */
+    FW_STORE_SORT_TOTAL = 1,  /* descending */
+    FW_STORE_SORT_NAME = 2,   /* ascending by name, file, line */
+} fw_store_sort;
+
+typedef struct {
+    char *name;
+    char *file;
+    int64_t line;          /* 0 in function granularity */
+    int64_t self, total;   /* total counts a function once per stack, even under recursion */
+    int64_t count_self, count_total;
+} fw_store_row;
+
+typedef struct {
+    fw_store_row *rows;
+    size_t nrows;
+    int64_t grand_total;   /* sum over all stacks, for percentages */
+    char *unit;
+    char *sql;             /* rows (name, file, line, self, total) in the same order */
+} fw_store_table;
+
+typedef struct {
+    fw_store_granularity gran;
+    fw_store_sort sort;
+    size_t limit;          /* 0 = all */
+} fw_store_table_opts;
+
+fw_store_status fw_store_table_query(fw_store *s, const fw_store_query *q,
+                                     const fw_store_table_opts *opt, fw_store_table *out);
+void fw_store_table_free(fw_store_table *t);
+
+/* ---------------------------------------------------------------- diff */
+
+typedef struct {
+    int32_t parent, depth;
+    char *name;
+    char *file;
+    int64_t line;
+    int is_other;
+    int64_t base_total, base_self, cmp_total, cmp_self;
+    int64_t base_count, cmp_count;     /* sample counts under the node (total) */
+    double base_share, cmp_share;      /* node total / root total, 0..1 */
+    double z;                          /* two-proportion z statistic on counts; + = share grew */
+    int significant;                   /* +1 grew, -1 shrank, 0 within sampling noise */
+} fw_store_diff_node;
+
+typedef struct {
+    fw_store_diff_node *nodes;  /* pre-order, as fw_store_tree */
+    size_t nnodes;
+    char *unit;
+    char *sql;                  /* rows (stack_id, path, base_value, base_count, cmp_value, cmp_count) */
+} fw_store_diff;
+
+/* |z| at or above this is flagged significant (see docs/STORAGE.md, "Diff significance"). */
+#define FW_STORE_Z_SIGNIFICANT 3.0
+
+fw_store_status fw_store_diff_query(fw_store *s, const fw_store_query *base, const fw_store_query *cmp,
+                                    const fw_store_tree_opts *opt, fw_store_diff *out);
+void fw_store_diff_free(fw_store_diff *d);
+
+/* ---------------------------------------------------------------- SQL text alone */
+
+typedef enum {
+    FW_STORE_SQL_APPS, FW_STORE_SQL_LABELS, FW_STORE_SQL_TREND, FW_STORE_SQL_TREE,
+    FW_STORE_SQL_TABLE, FW_STORE_SQL_DIFF,
+} fw_store_sql_kind;
+
+/* The SQL a query of `kind` would run, without running it (cmp only for DIFF, step_s only for
+ * TREND, table_opts only for TABLE; others may be NULL/0). *out is malloc'ed. */
+fw_store_status fw_store_sql_text(fw_store *s, fw_store_sql_kind kind, const fw_store_query *q,
+                                  const fw_store_query *cmp, int64_t step_s,
+                                  const fw_store_table_opts *table_opts, char **out);
+
+/* ---------------------------------------------------------------- read-only SQL */
+
+typedef enum {
+    FW_STORE_VAL_NULL = 0, FW_STORE_VAL_INT, FW_STORE_VAL_REAL, FW_STORE_VAL_TEXT, FW_STORE_VAL_BLOB,
+} fw_store_val_type;
+
+typedef struct {
+    fw_store_val_type type;
+    int64_t i;
+    double d;
+    char *s;        /* TEXT (NUL-terminated) or BLOB bytes */
+    size_t len;     /* bytes in s */
+} fw_store_value;
+
+typedef struct {
+    char **columns;
+    size_t ncolumns;
+    fw_store_value *cells;   /* row-major: cells[row * ncolumns + col] */
+    size_t nrows;
+    int truncated;           /* 1: more rows existed than max_rows */
+} fw_store_sql_result;
+
+typedef struct {
+    size_t max_rows;         /* 0 = 10000 */
+    int64_t timeout_ms;      /* 0 = 5000 */
+} fw_store_sql_limits;
+
+/* Runs one SELECT on a read-only connection. Anything but reading (INSERT, UPDATE, DELETE, CREATE,
+ * DROP, ATTACH, PRAGMA, ...) gives FW_STORE_ERR_DENIED; syntax errors FW_STORE_ERR_INVALID; the time
+ * limit FW_STORE_ERR_TIMEOUT. err gets SQLite's message. */
+fw_store_status fw_store_sql_run(fw_store *s, const char *sql, const fw_store_sql_limits *lim,
+                                 fw_store_sql_result *out, char *err, size_t errlen);
+void fw_store_sql_result_free(fw_store_sql_result *r);
+
+/* ---------------------------------------------------------------- agent settings */
+
+typedef struct {
+    int enabled;              /* master switch */
+    int cpu;                  /* 0/1 */
+    int cpu_interval_ms;      /* 1-1000 */
+    int wall;                 /* 0/1 */
+    int memory;               /* 0/1 */
+    int memory_threshold_kb;  /* >= 1 */
+    int64_t updated_at;       /* seconds; 0 when never set (defaults returned) */
+} fw_store_settings;
+
+/* Defaults: enabled, cpu on at 10 ms, wall off, memory off at 1024 KB. */
+void fw_store_settings_default(fw_store_settings *st);
+/* Returns the app's settings, or the defaults (updated_at = 0) when none were put. */
+fw_store_status fw_store_settings_get(fw_store *s, const char *app, fw_store_settings *out);
+/* Validates ranges (FW_STORE_ERR_INVALID), stores with updated_at = now_s. */
+fw_store_status fw_store_settings_put(fw_store *s, const char *app, const fw_store_settings *st,
+                                      int64_t now_s);
+
+typedef struct {
+    char *host;
+    int64_t pid;
+    int64_t last_fetch;          /* seconds */
+    int64_t settings_updated_at; /* the updated_at of the settings it received */
+} fw_store_agent;
+
+typedef struct {
+    fw_store_agent *agents;      /* most recent fetch first */
+    size_t nagents;
+} fw_store_agents;
+
+/* Records that agent (app, host, pid) fetched settings (with that updated_at) at now_s. */
+fw_store_status fw_store_agent_seen(fw_store *s, const char *app, const char *host, int64_t pid,
+                                    int64_t settings_updated_at, int64_t now_s);
+fw_store_status fw_store_agents_list(fw_store *s, const char *app, fw_store_agents *out);
+void fw_store_agents_free(fw_store_agents *a);
+
+/* ---------------------------------------------------------------- stats */
+
+typedef struct {
+    int64_t size_bytes;     /* database file + WAL */
+    int64_t profiles;       /* uploads ingested since the store was created */
+    int64_t stack_values;   /* stack values ingested since the store was created */
+    int64_t stacks;         /* distinct stacks stored */
+    int64_t rows;           /* raw sample rows currently kept (approximate) */
+} fw_store_stats;
+
+fw_store_status fw_store_get_stats(fw_store *s, fw_store_stats *out);
+
+/* ---------------------------------------------------------------- backend vtable */
+
+/* Backends implement these; callers use the fw_store_* wrappers above. */
+typedef struct {
+    const char *name;
+    void (*close)(fw_store *s);
+    fw_store_status (*ingest)(fw_store *s, const fw_store_ingest_req *req,
+                              fw_store_ingest_result *res, char *err, size_t errlen);
+    fw_store_status (*maintain)(fw_store *s, int64_t now_s);
+    fw_store_status (*list_apps)(fw_store *s, fw_store_apps *out);
+    fw_store_status (*label_values)(fw_store *s, const fw_store_query *q, fw_store_labels *out);
+    fw_store_status (*trend)(fw_store *s, const fw_store_query *q, int64_t step_s, fw_store_trend *out);
+    fw_store_status (*tree)(fw_store *s, const fw_store_query *q, const fw_store_tree_opts *opt,
+                            fw_store_tree *out);
+    fw_store_status (*table)(fw_store *s, const fw_store_query *q, const fw_store_table_opts *opt,
+                             fw_store_table *out);
+    fw_store_status (*diff)(fw_store *s, const fw_store_query *base, const fw_store_query *cmp,
+                            const fw_store_tree_opts *opt, fw_store_diff *out);
+    fw_store_status (*sql_text)(fw_store *s, fw_store_sql_kind kind, const fw_store_query *q,
+                                const fw_store_query *cmp, int64_t step_s,
+                                const fw_store_table_opts *table_opts, char **out);
+    fw_store_status (*sql_run)(fw_store *s, const char *sql, const fw_store_sql_limits *lim,
+                               fw_store_sql_result *out, char *err, size_t errlen);
+    fw_store_status (*settings_get)(fw_store *s, const char *app, fw_store_settings *out);
+    fw_store_status (*settings_put)(fw_store *s, const char *app, const fw_store_settings *st,
+                                    int64_t now_s);
+    fw_store_status (*agent_seen)(fw_store *s, const char *app, const char *host, int64_t pid,
+                                  int64_t settings_updated_at, int64_t now_s);
+    fw_store_status (*agents_list)(fw_store *s, const char *app, fw_store_agents *out);
+    fw_store_status (*stats)(fw_store *s, fw_store_stats *out);
+} fw_store_ops;
+
+/* Every backend's handle starts with this. */
+struct fw_store {
+    const fw_store_ops *ops;
+};
+
+#endif

@@ -1,0 +1,752 @@
+/*
+ * Unit tests of the SQLite store. Profiles are built only through fw_profile.h, with known
+ * values and counts, so every expected number below is computed by hand. The SQL shown to users
+ * is checked against the store's answers by running it with the sqlite3 command-line shell on the
+ * same file (a different process, reading the WAL) and through the read-only SQL endpoint.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../store/fw_store.h"
+#include "../../store/fw_store_sqlite.h"
+
+#define T0 1700000000   /* a Tuesday, 22:13:20 UTC; bucket-aligned */
+#define MS 1000000LL    /* nanoseconds */
+
+typedef struct {
+    char dir[64];
+    char path[128];
+    fw_store *s;
+} fx;
+
+static int fx_setup(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/fw_store_test_XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->path, sizeof f->path, "%s/fw.db", f->dir);
+    char err[256] = "";
+    assert_int_equal(fw_store_open_sqlite(f->path, NULL, &f->s, err, sizeof err), FW_STORE_OK);
+    *state = f;
+    return 0;
+}
+
+static int fx_teardown(void **state)
+{
+    fx *f = *state;
+    fw_store_close(f->s);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, getenv("KEEP") ? "true %s" : "rm -rf '%s'", f->dir);
+    if (system(cmd) != 0)
+        return -1;
+    free(f);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- building profiles */
+
+static fw_profile *new_cpu_profile(void)
+{
+    fw_sample_type t[] = {{"cpu", "nanoseconds"}, {"wall", "nanoseconds"}};
+    fw_profile *p = fw_profile_new(t, 2);
+    assert_non_null(p);
+    fw_profile_set_period(p, "cpu", "nanoseconds", 10 * MS);
+    return p;
+}
+
+/* Adds a sample whose stack is "root;...;leaf" (function names, file "app.py", line = 10 * depth). */
+static void add(fw_profile *p, const char *folded, int64_t cpu, int64_t wall, const char *thread, const char *host)
+{
+    uint64_t locs[64];
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", folded);
+    const char *names[64];
+    size_t n = 0;
+    for (char *tok = strtok(buf, ";"); tok; tok = strtok(NULL, ";"))
+        names[n++] = tok;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t fid, lid;
+        assert_int_equal(fw_profile_function(p, names[i], "app.py", 1, &fid), FW_OK);
+        assert_int_equal(fw_profile_location(p, fid, (int64_t)(10 * (i + 1)), &lid), FW_OK);
+        locs[n - 1 - i] = lid;   /* leaf first */
+    }
+    fw_label labels[] = {{"thread_name", thread}, {"host_ip", host}};
+    int64_t v[] = {cpu, wall};
+    assert_int_equal(fw_profile_add(p, locs, n, labels, 2, v), FW_OK);
+}
+
+static void ingest(fw_store *s, const char *app, fw_profile *p, int64_t t)
+{
+    fw_store_ingest_req r = {app, p, t, NULL, 0};
+    fw_store_ingest_result res;
+    char err[256] = "";
+    fw_store_status st = fw_store_ingest(s, &r, &res, err, sizeof err);
+    if (st != FW_STORE_OK)
+        fail_msg("ingest: %s (%s)", fw_store_strerror(st), err);
+}
+
+/* The standard profile: 100 ms of CPU over three stacks and two threads. */
+static fw_profile *standard(void)
+{
+    fw_profile *p = new_cpu_profile();
+    add(p, "main;a;b", 30 * MS, 40 * MS, "t1", "10.0.0.1");
+    add(p, "main;a;c", 20 * MS, 20 * MS, "t2", "10.0.0.1");
+    add(p, "main;d", 50 * MS, 60 * MS, "t1", "10.0.0.2");
+    return p;
+}
+
+static const fw_store_node *child(const fw_store_tree *t, int parent, const char *name)
+{
+    for (size_t i = 0; i < t->nnodes; i++)
+        if (t->nodes[i].parent == parent && strcmp(t->nodes[i].name, name) == 0)
+            return &t->nodes[i];
+    return NULL;
+}
+
+static int idx(const fw_store_tree *t, const fw_store_node *n) { return (int)(n - t->nodes); }
+
+/* ---------------------------------------------------------------- running SQL elsewhere */
+
+/* Runs sql with the sqlite3 shell, read-only, and returns its '|'-separated output. */
+static char *sqlite3_cli(const char *db, const char *sql)
+{
+    char sqlfile[] = "/tmp/fw_store_sql_XXXXXX";
+    int fd = mkstemp(sqlfile);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fprintf(f, "%s;\n", sql);
+    fclose(f);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "sqlite3 -readonly -batch -noheader -separator '|' '%s' < '%s'", db, sqlfile);
+    FILE *pp = popen(cmd, "r");
+    assert_non_null(pp);
+    size_t cap = 1 << 16, n = 0;
+    char *out = malloc(cap);
+    size_t k;
+    while ((k = fread(out + n, 1, cap - n - 1, pp)) > 0) {
+        n += k;
+        if (n + 1 == cap) {
+            char *bigger = realloc(out, cap *= 2);
+            assert_non_null(bigger);
+            out = bigger;
+        }
+    }
+    out[n] = '\0';
+    assert_int_equal(pclose(pp), 0);
+    unlink(sqlfile);
+    return out;
+}
+
+/* Sum of column `col` (0-based) over the CLI's output rows. */
+static int64_t sum_col(const char *out, int col)
+{
+    int64_t sum = 0;
+    const char *line = out;
+    while (*line) {
+        const char *p = line;
+        for (int c = 0; c < col && p; c++) {
+            p = strchr(p, '|');
+            if (p)
+                p++;
+        }
+        if (p)
+            sum += strtoll(p, NULL, 10);
+        const char *nl = strchr(line, '\n');
+        if (!nl)
+            break;
+        line = nl + 1;
+    }
+    return sum;
+}
+
+/* ---------------------------------------------------------------- tests */
+
+static fw_store_query q_cpu(int64_t from, int64_t until)
+{
+    fw_store_query q = {"shop", "cpu", from, until, NULL, 0};
+    return q;
+}
+
+static void test_ingest_tree_exact(void **state)
+{
+    fx *f = *state;
+    fw_profile *p = standard();
+    ingest(f->s, "shop", p, T0);
+    fw_profile_free(p);
+
+    fw_store_query q = q_cpu(T0 - 60, T0 + 60);
+    fw_store_tree t;
+    assert_int_equal(fw_store_tree_query(f->s, &q, NULL, &t), FW_STORE_OK);
+    assert_string_equal(t.unit, "nanoseconds");
+    assert_int_equal(t.nodes[0].total, 100 * MS);
+    assert_int_equal(t.nodes[0].count_total, 10);   /* 3 + 2 + 5 samples of 10 ms */
+    const fw_store_node *m = child(&t, 0, "main");
+    assert_non_null(m);
+    assert_int_equal(m->total, 100 * MS);
+    assert_int_equal(m->self, 0);
+    const fw_store_node *a = child(&t, idx(&t, m), "a");
+    assert_int_equal(a->total, 50 * MS);
+    const fw_store_node *b = child(&t, idx(&t, a), "b");
+    assert_int_equal(b->self, 30 * MS);
+    assert_int_equal(b->count_self, 3);
+    assert_int_equal(child(&t, idx(&t, m), "d")->total, 50 * MS);
+    /* Children come after their parent, largest first. */
+    for (size_t i = 1; i < t.nnodes; i++)
+        assert_true(t.nodes[i].parent < (int)i);
+    fw_store_tree_free(&t);
+
+    /* The wall series got its own values. */
+    q.type = "wall";
+    assert_int_equal(fw_store_tree_query(f->s, &q, NULL, &t), FW_STORE_OK);
+    assert_int_equal(t.nodes[0].total, 120 * MS);
+    fw_store_tree_free(&t);
+
+    /* Outside the range: nothing. Unknown type: not found. */
+    q.type = "cpu";
+    q.from = T0 + 60;
+    q.until = T0 + 120;
+    assert_int_equal(fw_store_tree_query(f->s, &q, NULL, &t), FW_STORE_OK);
+    assert_int_equal(t.nodes[0].total, 0);
+    fw_store_tree_free(&t);
+    q.type = "alloc_space";
+    assert_int_equal(fw_store_tree_query(f->s, &q, NULL, &t), FW_STORE_ERR_NOTFOUND);
+
+    fw_store_apps apps;
+    assert_int_equal(fw_store_list_apps(f->s, &apps), FW_STORE_OK);
+    assert_int_equal(apps.napps, 1);
+    assert_string_equal(apps.apps[0].app, "shop");
+    assert_int_equal(apps.apps[0].ntypes, 2);
+    assert_string_equal(apps.apps[0].types[0].type, "cpu");
+    assert_string_equal(apps.apps[0].types[0].description, "CPU time per stack");
+    assert_string_equal(apps.apps[0].types[1].description, "Wall-clock time per stack, idle threads included");
+    fw_store_apps_free(&apps);
+    assert_string_equal(fw_store_type_description("goroutines"), "Profile values per stack (type reported by the agent)");
+}
+
+static void test_max_nodes_other(void **state)
+{
+    fx *f = *state;
+    fw_profile *p = new_cpu_profile();
+    char stack[64];
+    for (int i = 0; i < 20; i++) {
+        snprintf(stack, sizeof stack, "main;f%02d", i);
+        add(p, stack, (i + 1) * MS, 0, "t1", "h");
+    }
+    ingest(f->s, "shop", p, T0);
+    fw_profile_free(p);
+    fw_store_query q = q_cpu(T0, T0 + 10);
+    fw_store_tree_opts o = {FW_STORE_GRAN_FUNCTION, 6};
+    fw_store_tree t;
+    assert_int_equal(fw_store_tree_query(f->s, &q, &o, &t), FW_STORE_OK);
+    assert_true(t.nnodes <= 6);
+    int64_t sum = 0;
+    int others = 0;
+    const fw_store_node *m = child(&t, 0, "main");
+    for (size_t i = 0; i < t.nnodes; i++)
+        if (t.nodes[i].parent == idx(&t, m)) {
+            sum += t.nodes[i].total;
+            others += t.nodes[i].is_other;
+        }
+    assert_int_equal(others, 1);
+    assert_int_equal(sum, m->total);   /* totals preserved */
+    assert_int_equal(m->total, 210 * MS);
+    assert_non_null(child(&t, idx(&t, m), "f19"));   /* the largest survive */
+    fw_store_tree_free(&t);
+}
+
+static void test_table_recursion_and_lines(void **state)
+{
+    fx *f = *state;
+    fw_profile *p = new_cpu_profile();
+    add(p, "main;r;r;r", 10 * MS, 0, "t1", "h");
+    add(p, "main;r;x", 5 * MS, 0, "t1", "h");
+    ingest(f->s, "shop", p, T0);
+    fw_profile_free(p);
+    fw_store_query q = q_cpu(T0, T0 + 10);
+    fw_store_table_opts o = {FW_STORE_GRAN_FUNCTION, FW_STORE_SORT_TOTAL, 0};
+    fw_store_table t;
+    assert_int_equal(fw_store_table_query(f->s, &q, &o, &t), FW_STORE_OK);
+    assert_int_equal(t.grand_total, 15 * MS);
+    assert_int_equal(t.nrows, 3);
+    /* Equal totals: ties go to the larger self. */
+    assert_string_equal(t.rows[0].name, "r");
+    assert_int_equal(t.rows[0].total, 15 * MS);   /* once per stack, not 35 */
+    assert_int_equal(t.rows[0].self, 10 * MS);
+    assert_string_equal(t.rows[1].name, "main");
+    assert_int_equal(t.rows[1].total, 15 * MS);
+    assert_string_equal(t.rows[2].name, "x");
+    fw_store_table_free(&t);
+
+    /* Line granularity: r appears at lines 20, 30, 40. */
+    o.gran = FW_STORE_GRAN_LINE;
+    o.sort = FW_STORE_SORT_NAME;
+    assert_int_equal(fw_store_table_query(f->s, &q, &o, &t), FW_STORE_OK);
+    assert_int_equal(t.nrows, 5);
+    assert_string_equal(t.rows[1].name, "r");
+    assert_int_equal(t.rows[1].line, 20);
+    assert_int_equal(t.rows[1].total, 15 * MS);
+    assert_int_equal(t.rows[3].line, 40);
+    assert_int_equal(t.rows[3].self, 10 * MS);
+    fw_store_table_free(&t);
+
+    fw_store_tree_opts to = {FW_STORE_GRAN_LINE, 0};
+    fw_store_tree tr;
+    assert_int_equal(fw_store_tree_query(f->s, &q, &to, &tr), FW_STORE_OK);
+    const fw_store_node *r = child(&tr, idx(&tr, child(&tr, 0, "main")), "r");
+    assert_int_equal(r->line, 20);
+    assert_int_equal(r->total, 15 * MS);
+    fw_store_tree_free(&tr);
+}
+
+static void test_label_filters(void **state)
+{
+    fx *f = *state;
+    fw_profile *p = standard();
+    ingest(f->s, "shop", p, T0);
+    fw_profile_free(p);
+    fw_store_query q = q_cpu(T0, T0 + 10);
+    fw_store_tree t;
+
+    fw_label f1[] = {{"thread_name", "t1"}};
+    q.filters = f1;
+    q.nfilters = 1;
+    assert_int_equal(fw_store_tree_query(f->s, &q, NULL, &t), FW_STORE_OK);
+    assert_int_equal(t.nodes[0].total, 80 * MS);
+    fw_store_tree_free(&t);
+
+    fw_label f2[] = {{"thread_name", "t1"}, {"host_ip", "10.0.0.1"}};   /* AND across keys */
+    q.filters = f2;
+    q.nfilters = 2;
+    assert_int_equal(fw_store_tree_query(f->s, &q, NULL, &t), FW_STORE_OK);
+    assert_int_equal(t.nodes[0].total, 30 * MS);
+    fw_store_tree_free(&t);
+
+    fw_label f3[] = {{"thread_name", "t1"}, {"thread_name", "t2"}};   /* OR within a key */
+    q.filters = f3;
+    assert_int_equal(fw_store_tree_query(f->s, &q, NULL, &t), FW_STORE_OK);
+    assert_int_equal(t.nodes[0].total, 100 * MS);
+    fw_store_tree_free(&t);
+
+    fw_label f4[] = {{"thread_name", "nope"}};
+    q.filters = f4;
+    q.nfilters = 1;
+    assert_int_equal(fw_store_tree_query(f->s, &q, NULL, &t), FW_STORE_OK);
+    assert_int_equal(t.nodes[0].total, 0);
+    fw_store_tree_free(&t);
+
+    fw_store_labels l;
+    q.nfilters = 0;
+    assert_int_equal(fw_store_label_values(f->s, &q, &l), FW_STORE_OK);
+    assert_int_equal(l.nkeys, 2);
+    assert_string_equal(l.keys[0].key, "host_ip");
+    assert_int_equal(l.keys[0].nvalues, 2);
+    assert_string_equal(l.keys[1].key, "thread_name");
+    assert_string_equal(l.keys[1].values[1], "t2");
+    fw_store_labels_free(&l);
+}
+
+/* Data over three days, rolled up; every answer must equal the raw sum, and the SQL shown must
+ * give the same numbers in the sqlite3 shell. */
+static void test_rollups_and_sql_equality(void **state)
+{
+    fx *f = *state;
+    int64_t start = T0 - 3 * 86400;
+    int n = 0;
+    for (int64_t t = start; t < T0; t += 1800, n++) {
+        fw_profile *p = standard();
+        if (n % 3 == 0)
+            add(p, "main;late;z", 7 * MS, 0, "t3", "10.0.0.3");
+        ingest(f->s, "shop", p, t);
+        fw_profile_free(p);
+    }
+    fw_store_query q = q_cpu(start + 1234, T0 - 777);   /* not aligned to anything */
+    fw_store_tree before;
+    assert_int_equal(fw_store_tree_query(f->s, &q, NULL, &before), FW_STORE_OK);
+    for (int i = 0; i < 50; i++)
+        assert_int_equal(fw_store_maintain(f->s, T0), FW_STORE_OK);
+    fw_store_tree t;
+    assert_int_equal(fw_store_tree_query(f->s, &q, NULL, &t), FW_STORE_OK);
+    assert_int_equal(t.nodes[0].total, before.nodes[0].total);
+    assert_int_equal(t.nodes[0].count_total, before.nodes[0].count_total);
+    assert_non_null(strstr(t.sql, "FROM rollups"));   /* the plan did use roll-ups */
+    assert_non_null(strstr(t.sql, "res = 86400"));
+    char *out = sqlite3_cli(f->path, t.sql);
+    assert_int_equal(sum_col(out, 2), t.nodes[0].total);
+    assert_int_equal(sum_col(out, 3), t.nodes[0].count_total);
+    /* The stack main;a;b appears with exactly its node's value. */
+    const fw_store_node *b = child(&t, idx(&t, child(&t, idx(&t, child(&t, 0, "main")), "a")), "b");
+    char expect[128];
+    snprintf(expect, sizeof expect, "|main;a;b|%lld|", (long long)b->total);
+    assert_non_null(strstr(out, expect));
+    free(out);
+    fw_store_tree_free(&before);
+
+    /* Filtered tree after roll-ups, against the shell. */
+    fw_label fl[] = {{"thread_name", "t3"}};
+    fw_store_query qf = q;
+    qf.filters = fl;
+    qf.nfilters = 1;
+    fw_store_tree tf;
+    assert_int_equal(fw_store_tree_query(f->s, &qf, NULL, &tf), FW_STORE_OK);
+    assert_true(tf.nodes[0].total > 0);
+    assert_int_equal(tf.nodes[0].total % (7 * MS), 0);
+    out = sqlite3_cli(f->path, tf.sql);
+    assert_int_equal(sum_col(out, 2), tf.nodes[0].total);
+    free(out);
+    fw_store_tree_free(&tf);
+
+    /* Table: every row equal, in the same order. */
+    fw_store_table_opts to = {FW_STORE_GRAN_FUNCTION, FW_STORE_SORT_SELF, 0};
+    for (int g = 0; g < 2; g++) {
+        to.gran = g ? FW_STORE_GRAN_LINE : FW_STORE_GRAN_FUNCTION;
+        fw_store_table tb;
+        assert_int_equal(fw_store_table_query(f->s, &q, &to, &tb), FW_STORE_OK);
+        out = sqlite3_cli(f->path, tb.sql);
+        char *line = out;
+        for (size_t i = 0; i < tb.nrows; i++) {
+            char want[512];
+            snprintf(want, sizeof want, "%s|%s|%lld|%lld|%lld\n", tb.rows[i].name, tb.rows[i].file,
+                     (long long)tb.rows[i].line, (long long)tb.rows[i].self, (long long)tb.rows[i].total);
+            assert_memory_equal(line, want, strlen(want));
+            line += strlen(want);
+        }
+        assert_string_equal(line, "");
+        free(out);
+        fw_store_table_free(&tb);
+    }
+
+    /* Trend: points from the SQL equal the non-empty points. Three days -> 900 s steps. */
+    fw_store_trend tr;
+    assert_int_equal(fw_store_trend_query(f->s, &q, 0, &tr), FW_STORE_OK);
+    assert_true(tr.npoints >= 100 && tr.npoints <= 300);
+    out = sqlite3_cli(f->path, tr.sql);
+    int64_t tsum = 0;
+    for (size_t i = 0; i < tr.npoints; i++) {
+        tsum += tr.points[i].value;
+        if (tr.points[i].value) {
+            char want[128];
+            snprintf(want, sizeof want, "%lld|%lld|%lld\n", (long long)tr.points[i].t,
+                     (long long)tr.points[i].value, (long long)tr.points[i].count);
+            assert_non_null(strstr(out, want));
+        }
+    }
+    assert_int_equal(tsum, t.nodes[0].total);
+    assert_int_equal(sum_col(out, 1), tsum);
+    free(out);
+    fw_store_trend_free(&tr);
+
+    /* Hourly trend over the same range uses the 1 h roll-up and still sums the same. */
+    assert_int_equal(fw_store_trend_query(f->s, &q, 3600, &tr), FW_STORE_OK);
+    tsum = 0;
+    for (size_t i = 0; i < tr.npoints; i++)
+        tsum += tr.points[i].value;
+    assert_int_equal(tsum, t.nodes[0].total);
+    fw_store_trend_free(&tr);
+
+    /* Labels through the read-only SQL endpoint (a separate read-only connection). */
+    fw_store_labels l;
+    assert_int_equal(fw_store_label_values(f->s, &q, &l), FW_STORE_OK);
+    fw_store_sql_result r;
+    char err[256];
+    assert_int_equal(fw_store_sql_run(f->s, l.sql, NULL, &r, err, sizeof err), FW_STORE_OK);
+    size_t nv = 0;
+    for (size_t i = 0; i < l.nkeys; i++)
+        nv += l.keys[i].nvalues;
+    assert_int_equal(r.nrows, nv);
+    assert_int_equal(nv, 6);   /* host_ip and thread_name, three values each */
+    fw_store_sql_result_free(&r);
+    fw_store_labels_free(&l);
+    fw_store_tree_free(&t);
+}
+
+static void test_diff_significance(void **state)
+{
+    fx *f = *state;
+    /* Baseline: A and B 500 samples each. Shift: A 700, B 300. Noise: A 510, B 490. */
+    struct { int64_t t; int a, b; } runs[] = {{T0, 500, 500}, {T0 + 3600, 700, 300}, {T0 + 7200, 510, 490}};
+    for (int i = 0; i < 3; i++) {
+        fw_profile *p = new_cpu_profile();
+        add(p, "main;A", runs[i].a * 10 * MS, 0, "t1", "h");
+        add(p, "main;B", runs[i].b * 10 * MS, 0, "t1", "h");
+        ingest(f->s, "shop", p, runs[i].t);
+        fw_profile_free(p);
+    }
+    fw_store_query base = q_cpu(T0, T0 + 60), shift = q_cpu(T0 + 3600, T0 + 3660), noise = q_cpu(T0 + 7200, T0 + 7260);
+    fw_store_diff d;
+    assert_int_equal(fw_store_diff_query(f->s, &base, &shift, NULL, &d), FW_STORE_OK);
+    int seen = 0;
+    for (size_t i = 0; i < d.nnodes; i++) {
+        if (strcmp(d.nodes[i].name, "A") == 0) {
+            assert_int_equal(d.nodes[i].base_count, 500);
+            assert_int_equal(d.nodes[i].cmp_count, 700);
+            assert_int_equal(d.nodes[i].significant, 1);
+            assert_true(d.nodes[i].z > 8.0);   /* 0.5 -> 0.7 with n = 1000 each: z ~ 9.1 */
+            seen++;
+        } else if (strcmp(d.nodes[i].name, "B") == 0) {
+            assert_int_equal(d.nodes[i].significant, -1);
+            seen++;
+        } else if (strcmp(d.nodes[i].name, "main") == 0) {
+            assert_int_equal(d.nodes[i].significant, 0);   /* 100% of both */
+        }
+    }
+    assert_int_equal(seen, 2);
+    char *out = sqlite3_cli(f->path, d.sql);
+    assert_int_equal(sum_col(out, 2), d.nodes[0].base_total);
+    assert_int_equal(sum_col(out, 3), d.nodes[0].base_count);
+    assert_int_equal(sum_col(out, 4), d.nodes[0].cmp_total);
+    assert_int_equal(sum_col(out, 5), d.nodes[0].cmp_count);
+    free(out);
+    fw_store_diff_free(&d);
+
+    assert_int_equal(fw_store_diff_query(f->s, &base, &noise, NULL, &d), FW_STORE_OK);
+    for (size_t i = 0; i < d.nnodes; i++)
+        assert_int_equal(d.nodes[i].significant, 0);   /* 0.50 -> 0.51: z ~ 0.45 */
+    fw_store_diff_free(&d);
+
+    /* Two filter sets over the same range also work. */
+    fw_label fa[] = {{"thread_name", "t1"}}, fb[] = {{"thread_name", "none"}};
+    base.filters = fa;
+    base.nfilters = 1;
+    fw_store_query other = base;
+    other.filters = fb;
+    assert_int_equal(fw_store_diff_query(f->s, &base, &other, NULL, &d), FW_STORE_OK);
+    assert_int_equal(d.nodes[0].base_total, 1000 * 10 * MS);
+    assert_int_equal(d.nodes[0].cmp_total, 0);
+    fw_store_diff_free(&d);
+}
+
+static void test_retention(void **state)
+{
+    fx *f = *state;
+    fw_profile *p = standard();
+    ingest(f->s, "shop", p, T0 - 8 * 86400);   /* older than the 7-day default */
+    ingest(f->s, "shop", p, T0 - 3600);
+    fw_profile_free(p);
+    fw_store_query q = q_cpu(T0 - 9 * 86400, T0);
+    fw_store_tree t;
+    assert_int_equal(fw_store_tree_query(f->s, &q, NULL, &t), FW_STORE_OK);
+    assert_int_equal(t.nodes[0].total, 200 * MS);
+    fw_store_tree_free(&t);
+    for (int i = 0; i < 400; i++)
+        assert_int_equal(fw_store_maintain(f->s, T0), FW_STORE_OK);
+    assert_int_equal(fw_store_tree_query(f->s, &q, NULL, &t), FW_STORE_OK);
+    assert_int_equal(t.nodes[0].total, 100 * MS);
+    fw_store_tree_free(&t);
+    char *out = sqlite3_cli(f->path, "SELECT count(*) FROM samples WHERE t < 1700000000 - 7 * 86400");
+    assert_string_equal(out, "0\n");
+    free(out);
+    out = sqlite3_cli(f->path, "SELECT count(*) FROM rollups WHERE t < 1700000000 - 7 * 86400");
+    assert_string_equal(out, "0\n");
+    free(out);
+}
+
+static void test_reopen(void **state)
+{
+    fx *f = *state;
+    fw_profile *p = standard();
+    ingest(f->s, "shop", p, T0);
+    fw_profile_free(p);
+    fw_store_close(f->s);
+    char err[256];
+    assert_int_equal(fw_store_open_sqlite(f->path, NULL, &f->s, err, sizeof err), FW_STORE_OK);
+    p = standard();
+    add(p, "main;new", 1 * MS, 0, "t1", "h");
+    ingest(f->s, "shop", p, T0);   /* same stacks again must reuse the stored ids */
+    fw_profile_free(p);
+    fw_store_query q = q_cpu(T0, T0 + 10);
+    fw_store_tree t;
+    assert_int_equal(fw_store_tree_query(f->s, &q, NULL, &t), FW_STORE_OK);
+    assert_int_equal(t.nodes[0].total, 201 * MS);
+    fw_store_tree_free(&t);
+    fw_store_stats st;
+    assert_int_equal(fw_store_get_stats(f->s, &st), FW_STORE_OK);
+    assert_int_equal(st.profiles, 2);
+    assert_int_equal(st.stacks, 6);   /* main, main;a, main;a;b, main;a;c, main;d, main;new */
+    assert_int_equal(st.stack_values, 6 + 7);   /* cpu+wall for 3 stacks, twice, + 1 cpu */
+    assert_true(st.size_bytes > 0);
+}
+
+static void test_failed_ingest_stores_nothing(void **state)
+{
+    fx *f = *state;
+    fw_profile *p = standard();
+    ingest(f->s, "shop", p, T0);
+    fw_profile_free(p);
+    fw_store_stats before;
+    assert_int_equal(fw_store_get_stats(f->s, &before), FW_STORE_OK);
+
+    p = standard();
+    add(p, "other;deep;stack", 5 * MS, 0, "t9", "10.9.9.9");
+    fw_store_sqlite_fail_after(f->s, 3);   /* dies after 3 fact rows, new stacks already written */
+    fw_store_ingest_req r = {"shop", p, T0 + 20, NULL, 0};
+    char err[256] = "";
+    assert_int_equal(fw_store_ingest(f->s, &r, NULL, err, sizeof err), FW_STORE_ERR_IO);
+    fw_store_stats after;
+    assert_int_equal(fw_store_get_stats(f->s, &after), FW_STORE_OK);
+    assert_int_equal(after.profiles, before.profiles);
+    assert_int_equal(after.stacks, before.stacks);
+    char *out = sqlite3_cli(f->path, "SELECT (SELECT count(*) FROM samples WHERE t >= 1700000020),"
+                                     " (SELECT count(*) FROM stacks), (SELECT count(*) FROM labelsets)"
+                                     " || '|' || (SELECT count(*) FROM functions WHERE name = 'deep')");
+    assert_string_equal(out, "0|5|3|0\n");
+    free(out);
+
+    /* Bad input: a negative value is refused before anything is written. */
+    fw_profile *bad = new_cpu_profile();
+    add(bad, "main;neg", -5, 0, "t1", "h");
+    r.profile = bad;
+    assert_int_equal(fw_store_ingest(f->s, &r, NULL, err, sizeof err), FW_STORE_ERR_INVALID);
+    assert_non_null(strstr(err, "negative"));
+    fw_profile_free(bad);
+
+    /* The cache was rolled back with the file: the same upload now succeeds, ids stay consistent. */
+    ingest(f->s, "shop", p, T0 + 20);
+    fw_profile_free(p);
+    fw_store_query q = q_cpu(T0 + 20, T0 + 30);
+    fw_store_tree t;
+    assert_int_equal(fw_store_tree_query(f->s, &q, NULL, &t), FW_STORE_OK);
+    assert_int_equal(t.nodes[0].total, 105 * MS);
+    assert_non_null(child(&t, 0, "other"));
+    fw_store_tree_free(&t);
+}
+
+static void test_readonly_sql(void **state)
+{
+    fx *f = *state;
+    fw_profile *p = standard();
+    ingest(f->s, "shop", p, T0);
+    fw_profile_free(p);
+    static const char *const refused[] = {
+        "INSERT INTO meta(key, value) VALUES ('x', 1)",
+        "UPDATE meta SET value = 0",
+        "DELETE FROM samples",
+        "CREATE TABLE x(a)",
+        "DROP TABLE samples",
+        "ATTACH DATABASE '/tmp/x.db' AS x",
+        "PRAGMA journal_mode=DELETE",
+        "PRAGMA table_info(samples)",
+        "SELECT 1; DELETE FROM samples",
+        "BEGIN",
+    };
+    fw_store_sql_result r;
+    char err[256];
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        fw_store_status st = fw_store_sql_run(f->s, refused[i], NULL, &r, err, sizeof err);
+        if (st != FW_STORE_ERR_DENIED)
+            fail_msg("'%s' gave %s (%s)", refused[i], fw_store_strerror(st), err);
+    }
+    assert_int_equal(fw_store_sql_run(f->s, "SELEC nonsense", NULL, &r, err, sizeof err), FW_STORE_ERR_INVALID);
+
+    assert_int_equal(fw_store_sql_run(f->s, "SELECT app, type, 1.5, NULL FROM series ORDER BY type", NULL, &r,
+                                      err, sizeof err), FW_STORE_OK);
+    assert_int_equal(r.ncolumns, 4);
+    assert_string_equal(r.columns[0], "app");
+    assert_int_equal(r.nrows, 2);
+    assert_int_equal(r.cells[0].type, FW_STORE_VAL_TEXT);
+    assert_string_equal(r.cells[1].s, "cpu");
+    assert_int_equal(r.cells[2].type, FW_STORE_VAL_REAL);
+    assert_int_equal(r.cells[3].type, FW_STORE_VAL_NULL);
+    fw_store_sql_result_free(&r);
+
+    fw_store_sql_limits lim = {3, 0};
+    assert_int_equal(fw_store_sql_run(f->s, "SELECT * FROM stack_paths", &lim, &r, err, sizeof err), FW_STORE_OK);
+    assert_int_equal(r.nrows, 3);
+    assert_int_equal(r.truncated, 1);
+    fw_store_sql_result_free(&r);
+
+    fw_store_sql_limits quick = {0, 100};
+    assert_int_equal(fw_store_sql_run(f->s, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c)"
+                                            " SELECT count(*) FROM c", &quick, &r, err, sizeof err),
+                     FW_STORE_ERR_TIMEOUT);
+    /* The connection is clean afterwards: normal queries still work. */
+    fw_store_query q = q_cpu(T0, T0 + 10);
+    fw_store_tree t;
+    assert_int_equal(fw_store_tree_query(f->s, &q, NULL, &t), FW_STORE_OK);
+    assert_int_equal(t.nodes[0].total, 100 * MS);
+    fw_store_tree_free(&t);
+}
+
+static void test_settings_and_agents(void **state)
+{
+    fx *f = *state;
+    fw_store_settings st;
+    assert_int_equal(fw_store_settings_get(f->s, "shop", &st), FW_STORE_OK);
+    assert_int_equal(st.updated_at, 0);
+    assert_int_equal(st.cpu_interval_ms, 10);
+    assert_int_equal(st.memory_threshold_kb, 1024);
+    st.wall = 1;
+    st.cpu_interval_ms = 20;
+    assert_int_equal(fw_store_settings_put(f->s, "shop", &st, T0), FW_STORE_OK);
+    fw_store_settings got;
+    assert_int_equal(fw_store_settings_get(f->s, "shop", &got), FW_STORE_OK);
+    assert_int_equal(got.wall, 1);
+    assert_int_equal(got.cpu_interval_ms, 20);
+    assert_int_equal(got.updated_at, T0);
+    st.cpu_interval_ms = 0;
+    assert_int_equal(fw_store_settings_put(f->s, "shop", &st, T0), FW_STORE_ERR_INVALID);
+
+    assert_int_equal(fw_store_agent_seen(f->s, "shop", "web-1", 42, T0, T0 + 5), FW_STORE_OK);
+    assert_int_equal(fw_store_agent_seen(f->s, "shop", "web-2", 7, 0, T0 - 5), FW_STORE_OK);
+    assert_int_equal(fw_store_agent_seen(f->s, "shop", "web-1", 42, T0, T0 + 35), FW_STORE_OK);
+    fw_store_agents a;
+    assert_int_equal(fw_store_agents_list(f->s, "shop", &a), FW_STORE_OK);
+    assert_int_equal(a.nagents, 2);
+    assert_string_equal(a.agents[0].host, "web-1");
+    assert_int_equal(a.agents[0].last_fetch, T0 + 35);
+    assert_int_equal(a.agents[0].settings_updated_at, T0);
+    fw_store_agents_free(&a);
+}
+
+static void test_trend_steps(void **state)
+{
+    fx *f = *state;
+    for (int i = 0; i < 6; i++) {
+        fw_profile *p = new_cpu_profile();
+        add(p, "main", (i + 1) * MS, 0, "t1", "h");
+        ingest(f->s, "shop", p, T0 + i * 15);
+        fw_profile_free(p);
+    }
+    fw_store_query q = q_cpu(T0, T0 + 900);   /* 15 minutes -> 10 s steps, 90 points */
+    fw_store_trend tr;
+    assert_int_equal(fw_store_trend_query(f->s, &q, 0, &tr), FW_STORE_OK);
+    assert_int_equal(tr.step_s, 10);
+    assert_int_equal(tr.npoints, 90);
+    /* uploads at +0, +15, +30, +45, +60, +75 land in buckets 0, 10, 30, 40, 60, 70 */
+    assert_int_equal(tr.points[0].value, 1 * MS);
+    assert_int_equal(tr.points[1].value, 2 * MS);
+    assert_int_equal(tr.points[2].value, 0);
+    assert_int_equal(tr.points[7].value, 6 * MS);
+    fw_store_trend_free(&tr);
+    q.until = T0 + 7 * 86400;
+    assert_int_equal(fw_store_trend_query(f->s, &q, 0, &tr), FW_STORE_OK);
+    assert_int_equal(tr.step_s, 3600);
+    assert_int_equal(tr.points[0].value, 21 * MS);
+    fw_store_trend_free(&tr);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_ingest_tree_exact, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_max_nodes_other, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_table_recursion_and_lines, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_label_filters, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_rollups_and_sql_equality, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_diff_significance, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_retention, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_reopen, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_failed_ingest_stores_nothing, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_readonly_sql, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_settings_and_agents, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_trend_steps, fx_setup, fx_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
