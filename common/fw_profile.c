@@ -740,9 +740,9 @@ fw_status fw_profile_add_indexed(fw_profile *p, const uint64_t *location_ids, si
             const fw_sample_rec *r = &p->samples[pos];
             if (r->hash != hash || !fw_sample_equal(p, r, location_ids, depth, pairs, n))
                 continue;
-            int64_t *row = p->values + pos * p->ntypes;
+            /* A profile without sample types has no value rows (values may be NULL). */
             for (size_t t = 0; t < p->ntypes; t++)
-                row[t] = fw_sat_add(row[t], values[t]);
+                p->values[pos * p->ntypes + t] = fw_sat_add(p->values[pos * p->ntypes + t], values[t]);
             return FW_OK;
         }
     }

@@ -1,0 +1,283 @@
+/*
+ * fw_agent: the start/stop/fork state machine of the one agent a process has.
+ *
+ * States. STOPPED -> (start) -> RUNNING -> (stop) -> STOPPING -> STOPPED. STOPPING exists
+ * because stop() gives up the GIL while it joins the threads: a second stop() (atexit racing an
+ * explicit call, or os._exit from another thread) that arrives meanwhile sees STOPPING and
+ * returns at once instead of joining a thread twice, and start() refuses to begin.
+ *
+ * Resources. Everything the threads share (registry, resolver, aggregates, the worker's
+ * buffers) is allocated by start() before any thread exists and freed by stop() after both are
+ * joined, so neither thread ever sees a half-built agent and a stopped agent holds no memory
+ * beyond this struct (its counters stay readable through stats()).
+ *
+ * Stopping. The caller holds the GIL. The joins run with the GIL released, because the worker
+ * may be waiting for the GIL to read thread names and would otherwise never finish. Then, with
+ * the GIL, the caller names every live thread itself (the worker is gone), and without the GIL
+ * it writes the final profile. That order also makes stop() safe at interpreter exit with
+ * daemon threads still running: atexit callbacks run before finalization starts, so taking the
+ * GIL back always succeeds.
+ *
+ * Fork. The mutex is taken in before_fork() (called with the GIL from os.register_at_fork) and
+ * released in the parent; this is safe because no agent thread waits for the GIL while holding
+ * it. Holding it across fork() means the child inherits a registry, resolver and aggregates that
+ * are not in the middle of an update. The child still throws all of them away: the samples are
+ * the parent's (the parent writes them), the sampler and worker do not exist in the child (they
+ * are forgotten, never joined), and the mutex is initialized afresh. Memory that only the
+ * parent's worker thread referenced at the moment of the fork (a profile it was building) is
+ * unreachable in the child: a one-time leak bounded by one profile. The child then re-reads the
+ * interpreter (fw_memread_init, fw_py_init), takes its own pid, restarts SEQ at 1 (a stop and
+ * start in one process continues SEQ instead, so no file is overwritten) and starts fresh
+ * threads, whose first tick is a CPU baseline.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "fw_agent.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fw_memread.h"
+#include "fw_pyversion.h"
+#include "fw_worker.h"
+
+#define FW_RESOLVER_CODES 16384
+#define FW_RESOLVER_FUNCTIONS 32768
+
+typedef enum { FW_PHASE_STOPPED, FW_PHASE_RUNNING, FW_PHASE_STOPPING } fw_phase_internal;
+
+static fw_agent fw_the_agent = {.lock = PTHREAD_MUTEX_INITIALIZER, .tid_offset = -1};
+static fw_phase_internal fw_phase = FW_PHASE_STOPPED;
+static atomic_int fw_log_level = FW_LOG_WARNING;
+
+fw_agent *fw_agent_get(void)
+{
+    return &fw_the_agent;
+}
+
+/* ---- small utilities ---- */
+
+uint64_t fw_now_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int64_t fw_now_real_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void fw_log_set_level(int level)
+{
+    atomic_store(&fw_log_level, level);
+}
+
+void fw_log(int level, const char *fmt, ...)
+{
+    char line[1024];
+    if (level < atomic_load(&fw_log_level) || level >= FW_LOG_QUIET)
+        return;
+    int n = snprintf(line, sizeof line, "flamewatch: ");
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
+    if (len > sizeof line - 2)
+        len = sizeof line - 2;
+    line[len++] = '\n';
+    /* One write(2): no stdio lock, which an application thread could hold at fork. */
+    ssize_t w = write(STDERR_FILENO, line, len);
+    (void)w;
+}
+
+/* ---- resources ---- */
+
+static void fw_agent_free_resources(fw_agent *a)
+{
+    fw_worker_release(a);
+    fw_agg_free(a->active);
+    a->active = NULL;
+    fw_stack_resolver_free(a->resolver);
+    a->resolver = NULL;
+    fw_threads_free(a->threads);
+    a->threads = NULL;
+}
+
+static int fw_agent_alloc_resources(fw_agent *a)
+{
+    a->threads = fw_threads_new();
+    a->resolver = fw_stack_resolver_new(FW_RESOLVER_CODES, FW_RESOLVER_FUNCTIONS);
+    a->active = fw_agg_new();
+    if (!a->threads || !a->resolver || !a->active || fw_worker_init(a) != 0) {
+        fw_agent_free_resources(a);
+        return ENOMEM;
+    }
+    return 0;
+}
+
+/* Counters and per-run state, before the threads (re)start. */
+static void fw_agent_reset_run(fw_agent *a)
+{
+    memset(&a->stats, 0, sizeof a->stats);
+    a->pid = getpid();
+    a->files_written = 0;
+    a->flush_errors = 0;
+    a->samples_dropped = 0;
+    a->last_path[0] = '\0';
+    a->interval_start_mono = fw_now_mono_ns();
+    a->interval_start_real = fw_now_real_ns();
+    atomic_store(&a->names_wanted, false);
+    atomic_store(&a->skip_pthread, 0);
+}
+
+static int fw_agent_start_threads(fw_agent *a, char *err, size_t errlen)
+{
+    int rc = fw_worker_start(a);
+    if (rc == 0) {
+        rc = fw_sampler_start(a);
+        if (rc != 0)
+            fw_worker_stop(a);
+    }
+    if (rc != 0)
+        snprintf(err, errlen, "cannot start the agent threads: %s", strerror(rc));
+    return rc;
+}
+
+/* ---- start / stop ---- */
+
+int fw_agent_start(const fw_agent_config *cfg, char *err, size_t errlen)
+{
+    fw_agent *a = &fw_the_agent;
+    if (fw_phase != FW_PHASE_STOPPED) {
+        snprintf(err, errlen, "the agent is already running");
+        return EBUSY;
+    }
+    assert(cfg->interval_ns > 0 && cfg->upload_interval_ns > 0);
+    a->cfg = *cfg;
+    fw_log_set_level(cfg->log_level);
+    fw_memread_init();
+    if (!fw_py_init()) {
+        snprintf(err, errlen, "this interpreter cannot be sampled (its thread states are unreadable)");
+        return ENOTSUP;
+    }
+    fw_host_info(a->hostname, sizeof a->hostname, a->host_ip, sizeof a->host_ip);
+    a->need_tid_offset = PY_VERSION_HEX < 0x030B0000;
+    a->tid_offset = -1;
+    if (a->need_tid_offset)
+        fw_tid_offset_candidates(&a->tid_candidates);
+    if (fw_agent_alloc_resources(a) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return ENOMEM;
+    }
+    fw_agent_reset_run(a);
+    int rc = fw_agent_start_threads(a, err, errlen);
+    if (rc != 0) {
+        fw_agent_free_resources(a);
+        return rc;
+    }
+    fw_phase = FW_PHASE_RUNNING;
+    a->phase = FW_AGENT_RUNNING;
+    fw_log(FW_LOG_DEBUG, "agent started: app=%s pid=%ld interval=%llums cpu=%d wall=%d output=%s",
+           cfg->app, (long)a->pid, (unsigned long long)(cfg->interval_ns / 1000000u), cfg->cpu,
+           cfg->wall, cfg->output_dir);
+    return 0;
+}
+
+int fw_agent_stop(char *path, size_t pathlen)
+{
+    fw_agent *a = &fw_the_agent;
+    path[0] = '\0';
+    if (fw_phase != FW_PHASE_RUNNING)
+        return 0;
+    fw_phase = FW_PHASE_STOPPING;
+    /* Without the GIL: the worker may be waiting for it, and would never finish. */
+    PyThreadState *ts = PyEval_SaveThread();
+    fw_sampler_stop(a);
+    fw_worker_stop(a);
+    PyEval_RestoreThread(ts);
+    (void)fw_worker_refresh_names(a, true, true);
+    ts = PyEval_SaveThread();
+    int rc = fw_worker_flush(a, true);
+    PyEval_RestoreThread(ts);
+    if (rc > 0 && strlen(a->last_path) < pathlen)
+        memcpy(path, a->last_path, strlen(a->last_path) + 1);
+    fw_agent_free_resources(a);
+    a->phase = FW_AGENT_STOPPED;
+    fw_phase = FW_PHASE_STOPPED;
+    fw_log(FW_LOG_DEBUG, "agent stopped; %llu file(s) written, last %s",
+           (unsigned long long)a->files_written, rc > 0 ? path : "(none)");
+    return rc < 0 ? -1 : 0;
+}
+
+bool fw_agent_is_running(void)
+{
+    return fw_phase == FW_PHASE_RUNNING;
+}
+
+/* ---- fork ---- */
+
+void fw_agent_before_fork(void)
+{
+    fw_agent *a = &fw_the_agent;
+    if (fw_phase != FW_PHASE_RUNNING || a->fork_locked)
+        return;
+    pthread_mutex_lock(&a->lock);
+    a->fork_locked = true;
+}
+
+void fw_agent_after_fork_parent(void)
+{
+    fw_agent *a = &fw_the_agent;
+    if (!a->fork_locked)
+        return;
+    a->fork_locked = false;
+    pthread_mutex_unlock(&a->lock);
+}
+
+int fw_agent_after_fork_child(char *err, size_t errlen)
+{
+    fw_agent *a = &fw_the_agent;
+    pthread_mutex_init(&a->lock, NULL);
+    a->fork_locked = false;
+    /* The threads do not exist here: forget them, never join them. */
+    a->sampler_started = false;
+    a->worker_started = false;
+    if (fw_phase != FW_PHASE_RUNNING) {
+        if (fw_phase == FW_PHASE_STOPPING)
+            fw_agent_free_resources(a);  /* the parent's stop() was mid-way: nothing to keep */
+        fw_phase = FW_PHASE_STOPPED;
+        a->phase = FW_AGENT_STOPPED;
+        return 0;
+    }
+    fw_agent_free_resources(a);
+    fw_memread_init();
+    int rc = ENOTSUP;
+    if (!fw_py_init())
+        snprintf(err, errlen, "this interpreter cannot be sampled after fork");
+    else if ((rc = fw_agent_alloc_resources(a)) != 0)
+        snprintf(err, errlen, "out of memory");
+    else {
+        fw_agent_reset_run(a);
+        a->seq = 0;   /* a new process: SEQ counts from 000001 again */
+        rc = fw_agent_start_threads(a, err, errlen);
+    }
+    if (rc != 0) {
+        fw_agent_free_resources(a);
+        fw_phase = FW_PHASE_STOPPED;
+        a->phase = FW_AGENT_STOPPED;
+        return rc;
+    }
+    fw_log(FW_LOG_DEBUG, "agent restarted in forked child pid=%ld", (long)a->pid);
+    return 0;
+}

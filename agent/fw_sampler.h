@@ -1,0 +1,73 @@
+/*
+ * fw_sampler: the native sampling thread and the aggregate it fills.
+ *
+ * The sampler never takes the GIL and never calls the Python API. Every interval it walks the
+ * interpreter's thread states, reads each thread's CPU clock by tid, walks the stack when there
+ * is something to charge, and adds (stack, thread slot) -> (cpu ns, wall ns) into an fw_agg.
+ * The worker swaps the aggregate out at each upload interval (see fw_worker.h).
+ */
+#ifndef FW_SAMPLER_H
+#define FW_SAMPLER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fw_stack.h"
+
+/* Pseudo function ids, outside any resolver's id range. */
+#define FW_FN_DROPPED   UINT32_MAX           /* "[dropped]": the aggregate was full */
+#define FW_FN_UNKNOWN   (UINT32_MAX - 1u)    /* "[unknown]": no Python frame could be read */
+
+#define FW_AGG_MAX_ENTRIES 50000u
+#define FW_AGG_MAX_FRAMES  (1u << 20)        /* frames stored across all entries (8 MiB) */
+
+typedef struct fw_agg fw_agg;
+
+typedef struct {
+    uint32_t slot;          /* fw_threads slot index */
+    uint32_t depth;
+    const fw_frame *frames; /* leaf first */
+    int64_t cpu_ns;
+    int64_t wall_ns;
+} fw_agg_entry;
+
+fw_agg *fw_agg_new(void);
+void fw_agg_free(fw_agg *a);
+/* Empties the table; keeps its memory (bounded by the caps) for the next interval. */
+void fw_agg_clear(fw_agg *a);
+/* Adds to (slot, frames). When the table is full the values go to the slot's "[dropped]"
+ * stack, so totals stay right. Returns the index of the entry charged (-1: none). */
+int64_t fw_agg_add(fw_agg *a, uint32_t slot, const fw_frame *frames, uint32_t depth,
+                   int64_t cpu_ns, int64_t wall_ns);
+/* Adds cpu to entry `index` if it still is an entry of `slot`; false otherwise. */
+bool fw_agg_add_to(fw_agg *a, int64_t index, uint32_t slot, int64_t cpu_ns);
+size_t fw_agg_count(const fw_agg *a);
+void fw_agg_get(const fw_agg *a, size_t i, fw_agg_entry *out);
+uint64_t fw_agg_dropped(const fw_agg *a);   /* samples charged to "[dropped]" */
+
+struct fw_agent;
+
+/* Counters; written by the sampler under the agent mutex. */
+typedef struct {
+    uint64_t ticks;            /* ticks processed */
+    uint64_t expected_ticks;   /* ticks the interval called for since the first one */
+    uint64_t late_ticks;       /* ticks skipped because the sampler woke up late */
+    uint64_t stacks_walked;
+    uint64_t walk_ns;          /* time spent in fw_stack_walk */
+    uint64_t walk_failures;
+    uint64_t cpu_to_last_running;  /* deltas of off-CPU threads charged where they last ran */
+    uint64_t threads_seen;     /* thread states visited, all ticks */
+    uint64_t cpu_read_failures;
+    uint64_t registry_full;
+    uint64_t list_errors;      /* walks of the thread list that failed part way */
+    uint64_t first_tick_ns;
+    uint64_t last_tick_ns;
+} fw_sampler_stats;
+
+/* Starts the sampler thread for `agent`; 0 or an errno value. */
+int fw_sampler_start(struct fw_agent *agent);
+/* Asks the sampler to stop and joins it. Call without the agent mutex. */
+void fw_sampler_stop(struct fw_agent *agent);
+
+#endif
