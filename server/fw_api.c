@@ -121,6 +121,9 @@ static int fw_parse_query(const fw_http_req *req, fw_store_query *q, fw_filters 
     if (fw_parse_time_arg(req, "from", NULL, "now-15m", &q->from, resp) != 0 ||
         fw_parse_time_arg(req, "to", "until", "now", &q->until, resp) != 0)
         return -1;
+    /* 'to' is inclusive to the second: an upload stamped in the current second belongs to a
+     * query that ends "now". The store's ranges are half-open, hence the +1. */
+    q->until += 1;
     if (q->until <= q->from) {
         fw_http_error(resp, 400, "the range is empty: 'to' (%lld) must be after 'from' (%lld)",
                       (long long)q->until, (long long)q->from);
@@ -532,6 +535,8 @@ static int fw_parse_baseline(const fw_http_req *req, const fw_store_query *cmp, 
         fw_http_error(resp, 400, "baseFrom/baseTo: not a time (unix seconds, RFC 3339, 'now' or 'now-15m')");
         return -1;
     }
+    if (bto)
+        base->until += 1;   /* inclusive, as for 'to' */
     if (base->until <= base->from) {
         fw_http_error(resp, 400, "the baseline range is empty");
         return -1;
