@@ -511,7 +511,7 @@ int fw_cmd_convert(int argc, char **argv)
     fw_convert_opts o = {0};
     o.labels = calloc((size_t)argc + 1, sizeof *o.labels);
     o.files = calloc((size_t)argc + 1, sizeof *o.files);
-    fw_profile **profs = calloc((size_t)argc + 1, sizeof *profs);
+    fw_profile **profs = calloc((size_t)argc + 1, sizeof(fw_profile *));
     int status = 1;
     if (!o.labels || !o.files || !profs) {
         fputs("flamewatch convert: out of memory\n", stderr);
