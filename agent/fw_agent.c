@@ -45,7 +45,9 @@
 
 #include "fw_memread.h"
 #include "fw_pyversion.h"
+#include "fw_upload.h"
 #include "fw_worker.h"
+#include "fw_memory.h"
 
 #define FW_RESOLVER_CODES 16384
 #define FW_RESOLVER_FUNCTIONS 32768
@@ -105,6 +107,7 @@ void fw_log(int level, const char *fmt, ...)
 
 static void fw_agent_free_resources(fw_agent *a)
 {
+    fw_upload_release(a);
     fw_worker_release(a);
     fw_agg_free(a->active);
     a->active = NULL;
@@ -119,7 +122,8 @@ static int fw_agent_alloc_resources(fw_agent *a)
     a->threads = fw_threads_new();
     a->resolver = fw_stack_resolver_new(FW_RESOLVER_CODES, FW_RESOLVER_FUNCTIONS);
     a->active = fw_agg_new();
-    if (!a->threads || !a->resolver || !a->active || fw_worker_init(a) != 0) {
+    if (!a->threads || !a->resolver || !a->active || fw_worker_init(a) != 0 ||
+        fw_upload_init(a) != 0) {
         fw_agent_free_resources(a);
         return ENOMEM;
     }
@@ -134,6 +138,9 @@ static void fw_agent_reset_run(fw_agent *a)
     a->files_written = 0;
     a->flush_errors = 0;
     a->samples_dropped = 0;
+    a->last_build_cpu_ns = 0;
+    a->profiles_built = 0;
+    a->rebaseline = false;
     a->last_path[0] = '\0';
     a->interval_start_mono = fw_now_mono_ns();
     a->interval_start_real = fw_now_real_ns();
@@ -143,12 +150,16 @@ static void fw_agent_reset_run(fw_agent *a)
 
 static int fw_agent_start_threads(fw_agent *a, char *err, size_t errlen)
 {
-    int rc = fw_worker_start(a);
+    int rc = fw_upload_start(a);
+    if (rc == 0)
+        rc = fw_worker_start(a);
     if (rc == 0) {
         rc = fw_sampler_start(a);
         if (rc != 0)
             fw_worker_stop(a);
     }
+    if (rc != 0)
+        (void)fw_upload_stop(a, fw_now_mono_ns());
     if (rc != 0)
         snprintf(err, errlen, "cannot start the agent threads: %s", strerror(rc));
     return rc;
@@ -188,9 +199,20 @@ int fw_agent_start(const fw_agent_config *cfg, char *err, size_t errlen)
     }
     fw_phase = FW_PHASE_RUNNING;
     a->phase = FW_AGENT_RUNNING;
-    fw_log(FW_LOG_DEBUG, "agent started: app=%s pid=%ld interval=%llums cpu=%d wall=%d output=%s",
-           cfg->app, (long)a->pid, (unsigned long long)(cfg->interval_ns / 1000000u), cfg->cpu,
-           cfg->wall, cfg->output_dir);
+    if (cfg->memory) {
+        /* A memory profiler that cannot start leaves the rest of the agent running. */
+        char merr[256];
+        if (fw_memory_enable(a, cfg->memory_threshold_kb, merr, sizeof merr) != 0) {
+            fw_log(FW_LOG_WARNING, "memory profiling is off: %s", merr);
+            a->cfg.memory = false;
+        } else if (!cfg->enabled) {
+            fw_memory_set_paused(true);
+        }
+    }
+    fw_log(FW_LOG_DEBUG, "agent started: app=%s pid=%ld enabled=%d interval=%llums cpu=%d wall=%d "
+           "output=%s server=%s", cfg->app, (long)a->pid, cfg->enabled,
+           (unsigned long long)(cfg->interval_ns / 1000000u), cfg->cpu, cfg->wall,
+           cfg->output_dir[0] ? cfg->output_dir : "(none)", cfg->server[0] ? cfg->server : "(none)");
     return 0;
 }
 
@@ -201,6 +223,9 @@ int fw_agent_stop(char *path, size_t pathlen)
     if (fw_phase != FW_PHASE_RUNNING)
         return 0;
     fw_phase = FW_PHASE_STOPPING;
+    /* With the GIL: unhook the allocators first; live samples stay for the final profile. */
+    fw_memory_disable(false);
+    uint64_t deadline = fw_now_mono_ns() + FW_EXIT_DEADLINE_NS;
     /* Without the GIL: the worker may be waiting for it, and would never finish. */
     PyThreadState *ts = PyEval_SaveThread();
     fw_sampler_stop(a);
@@ -209,10 +234,13 @@ int fw_agent_stop(char *path, size_t pathlen)
     (void)fw_worker_refresh_names(a, true, true);
     ts = PyEval_SaveThread();
     int rc = fw_worker_flush(a, true);
+    /* The final profile (and any still queued) goes out within the exit deadline. */
+    (void)fw_upload_stop(a, deadline);
     PyEval_RestoreThread(ts);
     if (rc > 0 && strlen(a->last_path) < pathlen)
         memcpy(path, a->last_path, strlen(a->last_path) + 1);
     fw_agent_free_resources(a);
+    fw_memory_release();
     a->phase = FW_AGENT_STOPPED;
     fw_phase = FW_PHASE_STOPPED;
     fw_log(FW_LOG_DEBUG, "agent stopped; %llu file(s) written, last %s",
@@ -233,6 +261,7 @@ void fw_agent_before_fork(void)
     if (fw_phase != FW_PHASE_RUNNING || a->fork_locked)
         return;
     pthread_mutex_lock(&a->lock);
+    fw_upload_before_fork();
     a->fork_locked = true;
 }
 
@@ -242,6 +271,7 @@ void fw_agent_after_fork_parent(void)
     if (!a->fork_locked)
         return;
     a->fork_locked = false;
+    fw_upload_after_fork_parent();
     pthread_mutex_unlock(&a->lock);
 }
 
@@ -249,6 +279,7 @@ int fw_agent_after_fork_child(char *err, size_t errlen)
 {
     fw_agent *a = &fw_the_agent;
     pthread_mutex_init(&a->lock, NULL);
+    fw_upload_after_fork_child();
     a->fork_locked = false;
     /* The threads do not exist here: forget them, never join them. */
     a->sampler_started = false;
@@ -274,6 +305,8 @@ int fw_agent_after_fork_child(char *err, size_t errlen)
     }
     if (rc != 0) {
         fw_agent_free_resources(a);
+        fw_memory_disable(true);   /* nobody would flush its samples in this child */
+        fw_memory_release();
         fw_phase = FW_PHASE_STOPPED;
         a->phase = FW_AGENT_STOPPED;
         return rc;

@@ -31,6 +31,9 @@ enum { FW_LOG_DEBUG = 0, FW_LOG_INFO = 1, FW_LOG_WARNING = 2, FW_LOG_QUIET = 3 }
 #define FW_TAGS_MAX 32
 #define FW_TAG_KEY_MAX 64
 #define FW_TAG_VALUE_MAX 256
+#define FW_URL_MAX 1024
+#define FW_TOKEN_MAX 512
+#define FW_EXIT_DEADLINE_NS 2000000000ull   /* stop(): the final upload may take this long */
 
 typedef struct {
     char key[FW_TAG_KEY_MAX + 1];
@@ -39,10 +42,19 @@ typedef struct {
 
 typedef struct {
     char app[FW_APP_MAX + 1];
-    char output_dir[FW_PATH_MAX];
+    char output_dir[FW_PATH_MAX]; /* "" = no files */
+    char server[FW_URL_MAX];      /* "" = no uploads */
+    char token[FW_TOKEN_MAX];     /* "" = no Authorization header */
+    uint64_t settings_interval_ns;
+    uint32_t queue_max;           /* profiles kept while the server is away */
+    /* The live settings below may be changed by the uploader (remote settings) under `lock`;
+     * readers outside `lock` may see a value one tick late, never a torn one that matters. */
+    bool enabled;                 /* master switch */
     uint64_t interval_ns;         /* cpu sampling interval */
     bool cpu;
     bool wall;
+    bool memory;                  /* stored for the memory profiler */
+    uint32_t memory_threshold_kb;
     fw_tag tags[FW_TAGS_MAX];
     size_t ntags;
     uint64_t upload_interval_ns;
@@ -75,6 +87,9 @@ typedef struct fw_agent {
     fw_agg *active;               /* the sampler adds here */
     uint64_t agg_epoch;           /* incremented each time `active` is swapped out */
     fw_sampler_stats stats;
+    bool rebaseline;              /* collection was switched back on: fresh CPU baselines */
+    uintptr_t tick_context;       /* sampler only: context of the thread being sampled */
+    bool threads_changed;         /* sampler only: the next tick must walk the thread list */
     uint64_t interval_start_mono; /* start of the interval `active` covers */
     int64_t interval_start_real;
 
@@ -100,6 +115,8 @@ typedef struct fw_agent {
     uint64_t files_written;
     uint64_t flush_errors;
     uint64_t samples_dropped;     /* entries the profile could not take (limits) */
+    uint64_t last_build_cpu_ns;   /* worker CPU time to build, encode and gzip the last profile */
+    uint64_t profiles_built;
     char last_path[FW_LAST_PATH_MAX];
 } fw_agent;
 

@@ -24,6 +24,7 @@ typedef struct {
     uint64_t pthread_id;       /* tstate->thread_id (pthread_t), the `threading.get_ident()` value */
     int64_t native_tid;        /* Linux tid if this version records it, else 0 */
     uintptr_t top_frame;       /* innermost frame (version-specific frame type), 0 if none */
+    uintptr_t context;         /* tstate->context: the current contextvars.Context, 0 if none yet */
 } fw_py_thread;
 
 typedef struct {
@@ -95,6 +96,15 @@ uintptr_t fw_py_type_field(uintptr_t obj);
 /* Decodes a str object into UTF-8 (NUL-terminated, at most min(buflen - 1, FW_PY_NAME_MAX)
  * bytes, cut on a character boundary). False if it is not a readable str. */
 bool fw_py_read_str(uintptr_t str, char *buf, size_t buflen);
+/* The thread state that holds the GIL right now, or 0 if nobody does (or it cannot be read).
+ * Used to tell a thread that runs Python from one that waits for the GIL to come back. */
+uintptr_t fw_py_gil_holder(void);
+/* With the GIL held, once: records the type objects of contexts and HAMT nodes. */
+bool fw_py_context_init(void);
+/* The value of context variable `key` (whose hash() is key_hash) in the contextvars.Context at
+ * `context` (fw_py_thread.context), as CPython's HAMT lookup would find it, without the GIL.
+ * 1: found (*value set); 0: not set; -1: unreadable or not a context. */
+int fw_py_read_context_value(uintptr_t context, uintptr_t key, int64_t key_hash, uintptr_t *value);
 /* Size in bytes of one instruction unit (2 on 3.6+), for tests that step through co_code. */
 int fw_py_code_unit(void);
 

@@ -22,13 +22,17 @@
  *   - read its CPU clock by tid; the delta cpu_now - cpu_prev is charged only when positive,
  *     so an idle thread costs one clock read and no walk. A thread seen at the first tick starts
  *     from a baseline; a thread first seen later is charged all its CPU time, because all of it
- *     was spent after the agent started. When the delta is positive the clock is read once
- *     more: if it moved, the thread is on a CPU now and the delta goes to its current stack;
- *     if not, the thread ran earlier and went off CPU (a burst, then a sleep), so the delta goes
- *     to the stack where it was last seen running in this interval (fw_sampler_account), not
- *     to the sleep it is found in;
+ *     was spent after the agent started. Whether the delta belongs to the current stack
+ *     depends on whether the thread runs now: the GIL holder (read once per tick) does; another
+ *     thread does if its clock, read once more, has moved. A thread found off CPU ran earlier (a
+ *     burst, then a sleep or a wait for the GIL), so its delta goes to the stack where it was
+ *     last seen holding the GIL in this interval (fw_sampler_account), not to the sleep it is
+ *     found in;
  *   - with the wall profile on, charge every thread the monotonic time since its previous tick.
  * The thread's stack is walked at most once per tick and only when something is charged.
+ * That is a full tick. Most ticks are quick ones (fw_sampler_quick_tick): they read the CPU
+ * clocks of the threads already known, and a thread state only for a thread that used CPU; the
+ * full walk comes back every FW_FULL_WALK_EVERY ticks and whenever the thread set looks changed.
  * The resolver (fw_stack) is used under the mutex too, because the worker copies new function
  * names out of it under the same mutex.
  *
@@ -42,7 +46,9 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -52,18 +58,24 @@
 
 #include "fw_agent.h"
 #include "fw_pyversion.h"
+#include "fw_tags.h"
 #include "fw_threads.h"
 
 #define FW_AGG_HARD_ENTRIES (FW_AGG_MAX_ENTRIES + FW_THREADS_MAX)
 #define FW_AGG_HARD_FRAMES  (FW_AGG_MAX_FRAMES + FW_THREADS_MAX)
 #define FW_SAMPLER_MAX_THREADS 100000   /* a thread list longer than this is a torn read */
 #define FW_SLEEP_CHUNK_NS 50000000ull   /* re-check the stop flag at least this often */
+#define FW_FULL_WALK_EVERY 25            /* ticks between walks of the whole thread list */
+#define FW_QUIET_AFTER 3                 /* quiet ticks before a thread's clock is read less often */
+#define FW_QUIET_STRIDE 4                /* a quiet thread's clock is read every this many ticks */
+#define FW_DISABLED_POLL_NS 100000000ull  /* master switch off: look at it this often */
 
 typedef struct {
     uint64_t hash;
     uint32_t slot;
     uint32_t depth;
     uint32_t frames_off;
+    uint32_t tags;        /* dynamic tag-set id (fw_tags), 0 = none: part of the key */
     int64_t cpu_ns;
     int64_t wall_ns;
 } fw_agg_rec;
@@ -122,15 +134,24 @@ void fw_agg_get(const fw_agg *a, size_t i, fw_agg_entry *out)
     assert(i < a->nrecs);
     const fw_agg_rec *r = &a->recs[i];
     out->slot = r->slot;
+    out->tags = r->tags;
     out->depth = r->depth;
     out->frames = &a->frames[r->frames_off];
     out->cpu_ns = r->cpu_ns;
     out->wall_ns = r->wall_ns;
 }
 
-static uint64_t fw_agg_hash(uint32_t slot, const fw_frame *frames, uint32_t depth)
+size_t fw_agg_nonzero(const fw_agg *a)
 {
-    uint64_t h = 0xcbf29ce484222325ull ^ slot;
+    size_t n = 0;
+    for (size_t i = 0; i < a->nrecs; i++)
+        n += a->recs[i].cpu_ns != 0 || a->recs[i].wall_ns != 0;
+    return n;
+}
+
+static uint64_t fw_agg_hash(uint32_t slot, uint32_t tags, const fw_frame *frames, uint32_t depth)
+{
+    uint64_t h = 0xcbf29ce484222325ull ^ slot ^ ((uint64_t)tags << 32);
     for (uint32_t i = 0; i < depth; i++) {
         h ^= ((uint64_t)frames[i].function << 32) | (uint32_t)frames[i].line;
         h *= 0x100000001b3ull;
@@ -140,20 +161,20 @@ static uint64_t fw_agg_hash(uint32_t slot, const fw_frame *frames, uint32_t dept
 }
 
 static bool fw_agg_same(const fw_agg *a, const fw_agg_rec *r, uint64_t hash, uint32_t slot,
-                        const fw_frame *frames, uint32_t depth)
+                        uint32_t tags, const fw_frame *frames, uint32_t depth)
 {
-    return r->hash == hash && r->slot == slot && r->depth == depth &&
+    return r->hash == hash && r->slot == slot && r->tags == tags && r->depth == depth &&
            memcmp(&a->frames[r->frames_off], frames, depth * sizeof *frames) == 0;
 }
 
 /* Index position of the entry, or of the empty position where it would go. */
-static size_t fw_agg_probe(const fw_agg *a, uint64_t hash, uint32_t slot, const fw_frame *frames,
-                           uint32_t depth)
+static size_t fw_agg_probe(const fw_agg *a, uint64_t hash, uint32_t slot, uint32_t tags,
+                           const fw_frame *frames, uint32_t depth)
 {
     size_t mask = a->index_cap - 1;
     size_t pos = (size_t)hash & mask;
     while (a->index[pos] != 0) {
-        if (fw_agg_same(a, &a->recs[a->index[pos] - 1], hash, slot, frames, depth))
+        if (fw_agg_same(a, &a->recs[a->index[pos] - 1], hash, slot, tags, frames, depth))
             break;
         pos = (pos + 1) & mask;
     }
@@ -211,12 +232,13 @@ static bool fw_agg_reserve(fw_agg *a, uint32_t depth, size_t max_recs, size_t ma
 
 /* Adds into an existing entry or creates one within the given caps. */
 /* Returns the entry's index, or -1 when it is not there and the caps forbid a new one. */
-static int64_t fw_agg_put(fw_agg *a, uint32_t slot, const fw_frame *frames, uint32_t depth,
-                          int64_t cpu_ns, int64_t wall_ns, size_t max_recs, size_t max_frames)
+static int64_t fw_agg_put(fw_agg *a, uint32_t slot, uint32_t tags, const fw_frame *frames,
+                          uint32_t depth, int64_t cpu_ns, int64_t wall_ns, size_t max_recs,
+                          size_t max_frames)
 {
-    uint64_t hash = fw_agg_hash(slot, frames, depth);
+    uint64_t hash = fw_agg_hash(slot, tags, frames, depth);
     if (a->index_cap) {
-        size_t pos = fw_agg_probe(a, hash, slot, frames, depth);
+        size_t pos = fw_agg_probe(a, hash, slot, tags, frames, depth);
         if (a->index[pos] != 0) {
             fw_agg_rec *r = &a->recs[a->index[pos] - 1];
             r->cpu_ns += cpu_ns;
@@ -226,11 +248,12 @@ static int64_t fw_agg_put(fw_agg *a, uint32_t slot, const fw_frame *frames, uint
     }
     if (!fw_agg_reserve(a, depth, max_recs, max_frames))
         return -1;
-    size_t pos = fw_agg_probe(a, hash, slot, frames, depth);
+    size_t pos = fw_agg_probe(a, hash, slot, tags, frames, depth);
     assert(a->index[pos] == 0);
     fw_agg_rec *r = &a->recs[a->nrecs];
     r->hash = hash;
     r->slot = slot;
+    r->tags = tags;
     r->depth = depth;
     r->frames_off = (uint32_t)a->nframes;
     r->cpu_ns = cpu_ns;
@@ -245,17 +268,23 @@ static int64_t fw_agg_put(fw_agg *a, uint32_t slot, const fw_frame *frames, uint
 int64_t fw_agg_add(fw_agg *a, uint32_t slot, const fw_frame *frames, uint32_t depth,
                    int64_t cpu_ns, int64_t wall_ns)
 {
+    return fw_agg_add_tagged(a, slot, 0, frames, depth, cpu_ns, wall_ns);
+}
+
+int64_t fw_agg_add_tagged(fw_agg *a, uint32_t slot, uint32_t tags, const fw_frame *frames,
+                          uint32_t depth, int64_t cpu_ns, int64_t wall_ns)
+{
     if (depth == 0) {
         frames = &fw_frame_unknown;
         depth = 1;
     }
-    int64_t i = fw_agg_put(a, slot, frames, depth, cpu_ns, wall_ns, FW_AGG_MAX_ENTRIES,
+    int64_t i = fw_agg_put(a, slot, tags, frames, depth, cpu_ns, wall_ns, FW_AGG_MAX_ENTRIES,
                            FW_AGG_MAX_FRAMES);
     if (i >= 0)
         return i;
     a->dropped++;
     /* The reserve beyond the soft caps holds one "[dropped]" entry per thread slot. */
-    return fw_agg_put(a, slot, &fw_frame_dropped, 1, cpu_ns, wall_ns, FW_AGG_HARD_ENTRIES,
+    return fw_agg_put(a, slot, tags, &fw_frame_dropped, 1, cpu_ns, wall_ns, FW_AGG_HARD_ENTRIES,
                       FW_AGG_HARD_FRAMES);
 }
 
@@ -284,6 +313,26 @@ static bool fw_thread_cpu_ns(int64_t tid, int64_t *out)
     return true;
 }
 
+/* True if the kernel has the thread runnable ('R': on a CPU, or waiting for one), from
+ * /proc/self/task/TID/stat. A second read of a running thread's CPU clock does not always
+ * move (some kernels and hypervisors update it only at scheduler ticks), and a thread the
+ * machine preempted does not move either; the scheduler's state tells both from asleep. */
+static bool fw_thread_runnable(int64_t tid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/self/task/%lld/stat", (long long)tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    const char *paren = strrchr(buf, ')');   /* the command name may itself contain ')' */
+    return paren && paren[1] == ' ' && paren[2] == 'R';
+}
+
 static int64_t fw_sampler_tid(const fw_agent *a, const fw_py_thread *t)
 {
     if (t->native_tid > 0)
@@ -291,13 +340,21 @@ static int64_t fw_sampler_tid(const fw_agent *a, const fw_py_thread *t)
     return fw_tid_from_pthread(t->pthread_id, a->tid_offset);
 }
 
-/* CPU nanoseconds to charge this tick; updates the slot's baseline. *running tells whether the
- * thread is on a CPU right now: its clock, read again, has moved. */
+/* Where a thread is at a tick, as far as its CPU delta is concerned. */
+typedef enum {
+    FW_RUN_OFF = 0,   /* off CPU: asleep, blocked, or waiting for the GIL */
+    FW_RUN_GIL,       /* holds the GIL: runs Python, or C code called from the line we see */
+    FW_RUN_NOGIL,     /* runnable without the GIL: C code that released it, or taking it back */
+} fw_run_state;
+
+/* CPU nanoseconds to charge this tick; updates the slot's baseline and tells where the thread
+ * is now. The GIL holder is running by definition. Any other thread whose delta is positive
+ * has its clock read once more: if it moved, the thread is on a CPU right now. */
 static int64_t fw_sampler_cpu_delta(fw_agent *a, fw_thread_slot *s, int64_t tid, bool created,
-                                    bool first_tick, bool *running)
+                                    bool first_tick, bool holds_gil, fw_run_state *state)
 {
     int64_t now = 0, again = 0;
-    *running = false;
+    *state = FW_RUN_OFF;
     if (!a->cfg.cpu || tid <= 0)
         return 0;
     if (!fw_thread_cpu_ns(tid, &now)) {
@@ -313,8 +370,19 @@ static int64_t fw_sampler_cpu_delta(fw_agent *a, fw_thread_slot *s, int64_t tid,
         delta = now - s->cpu_prev_ns;
     s->cpu_prev_ns = now;
     s->cpu_known = true;
-    if (delta > 0)
-        *running = fw_thread_cpu_ns(tid, &again) && again > now;
+    if (delta > 0) {
+        if (holds_gil)
+            *state = FW_RUN_GIL;
+        else if (delta >= (int64_t)(a->cfg.interval_ns / 2) &&
+                 ((fw_thread_cpu_ns(tid, &again) && again > now) || fw_thread_runnable(tid)))
+            *state = FW_RUN_NOGIL;   /* on a CPU, or preempted from one, without the GIL */
+        /* Otherwise off CPU. C code that runs without the GIL keeps a core busy, so its thread
+         * used at least half the interval. Threads that share the GIL use their share of one
+         * core (a third each for three busy threads), and threads queued for the GIL wake up
+         * every few milliseconds and show tiny deltas: such a thread found runnable is taking
+         * the GIL back, not computing, and asking the kernel about each of them would cost
+         * more than the rest of the tick. */
+    }
     return delta > 0 ? delta : 0;
 }
 
@@ -338,6 +406,8 @@ static int64_t fw_sampler_charge(fw_agent *a, uint32_t slot, uintptr_t top_frame
 {
     fw_frame frames[FW_STACK_MAX_DEPTH];   /* 4 KiB of the sampler's own stack */
     uint64_t t0 = fw_now_mono_ns();
+    /* The dynamic tags of the context the thread runs in now (fw_tags.c), read with the stack. */
+    uint32_t tags = fw_tags_of_context(a->tick_context);
     int depth = fw_stack_walk(a->resolver, top_frame, frames, FW_STACK_MAX_DEPTH);
     a->stats.walk_ns += fw_now_mono_ns() - t0;
     a->stats.stacks_walked++;
@@ -345,36 +415,54 @@ static int64_t fw_sampler_charge(fw_agent *a, uint32_t slot, uintptr_t top_frame
         a->stats.walk_failures++;
         depth = 0;
     }
-    return fw_agg_add(a->active, slot, frames, (uint32_t)depth, cpu, wall);
+    return fw_agg_add_tagged(a->active, slot, tags, frames, (uint32_t)depth, cpu, wall);
 }
 
 /* Where a thread's CPU delta goes. The delta is what the thread used since the previous tick;
- * the stack it is in now is where it used it only if it is running now. A thread found off CPU
- * (asleep after a short burst, say) used its delta where it last ran, so the delta goes to the
- * stack it was last seen running in during this interval; that needs no walk at all. Only
- * when there is no such stack yet (first tick of an interval) does the current stack take it,
- * so the totals stay exact either way. */
+ * the stack it is in now is where it used it only if it is running now.
+ *   - Holding the GIL: the current stack takes the delta, and becomes the thread's "last
+ *     running" stack.
+ *   - Off CPU (asleep after a short burst, queued for the GIL, or preempted): the thread used
+ *     its delta where it last ran, so the delta goes to its last running stack; that needs no
+ *     walk at all.
+ *   - On a CPU without the GIL: either C code that released the GIL (say, hashing a large
+ *     buffer), or the short moment of taking the GIL back after a sleep. The first is sustained
+ *     and the second is not, so only a thread seen running without the GIL twice in a row
+ *     (off-CPU ticks in between do not count) charges its current stack, which then becomes its last running stack too (so that
+ *     ticks where the machine preempted it still go there); the first such tick counts as off
+ *     CPU. Charging the sleep line with a burst's CPU because the thread was caught re-taking
+ *     the GIL is the error this avoids.
+ * When there is no last running stack yet the current stack takes the delta, so the totals
+ * stay exact in every case. Last running stacks survive the flush (fw_sampler_carry_last_running). */
 static void fw_sampler_account(fw_agent *a, fw_thread_slot *s, uint32_t slot, uintptr_t top_frame,
-                               int64_t cpu, bool running, int64_t wall)
+                               int64_t cpu, fw_run_state state, int64_t wall)
 {
     bool have_last = s->last_epoch == a->agg_epoch && s->last_entry >= 0;
-    if (cpu > 0 && !running && have_last && fw_agg_add_to(a->active, s->last_entry, slot, cpu)) {
+    /* Seen running without the GIL now and the previous time it was seen running at all
+     * (ticks where the machine had preempted it do not break the run). */
+    bool sustained_nogil = state == FW_RUN_NOGIL && s->nogil_prev;
+    if (state != FW_RUN_OFF)
+        s->nogil_prev = state == FW_RUN_NOGIL;
+    if (cpu > 0 && state != FW_RUN_GIL && !sustained_nogil && have_last &&
+        fw_agg_add_to(a->active, s->last_entry, slot, cpu)) {
         a->stats.cpu_to_last_running++;
         cpu = 0;
     }
     if (cpu <= 0 && wall <= 0)
         return;
     int64_t entry = fw_sampler_charge(a, slot, top_frame, cpu, wall);
-    if (cpu > 0 && (running || !have_last)) {
+    if (cpu > 0 && (state == FW_RUN_GIL || sustained_nogil || !have_last)) {
         s->last_entry = entry;
         s->last_epoch = a->agg_epoch;
     }
 }
 
 static void fw_sampler_thread_tick(fw_agent *a, uintptr_t tstate, const fw_py_thread *t,
-                                   uint64_t now, uint64_t prev_tick, uint64_t tick)
+                                   uint64_t now, uint64_t prev_tick, uint64_t tick,
+                                   uintptr_t gil_holder)
 {
-    bool created = false, running = false;
+    bool created = false;
+    fw_run_state state = FW_RUN_OFF;
     if (t->pthread_id == atomic_load_explicit(&a->skip_pthread, memory_order_relaxed))
         return;
     int64_t tid = fw_sampler_tid(a, t);
@@ -390,16 +478,100 @@ static void fw_sampler_thread_tick(fw_agent *a, uintptr_t tstate, const fw_py_th
         atomic_store_explicit(&a->names_wanted, true, memory_order_relaxed);
     }
     bool first_tick = prev_tick == 0;
-    int64_t cpu = fw_sampler_cpu_delta(a, s, tid, created, first_tick, &running);
+    int64_t cpu = fw_sampler_cpu_delta(a, s, tid, created, first_tick, tstate == gil_holder, &state);
     int64_t wall = fw_sampler_wall_delta(a, s, created, now, prev_tick);
-    fw_sampler_account(a, s, (uint32_t)idx, t->top_frame, cpu, running, wall);
+    a->tick_context = t->context;
+    fw_sampler_account(a, s, (uint32_t)idx, t->top_frame, cpu, state, wall);
 }
 
-static void fw_sampler_tick(fw_agent *a, uint64_t now)
+/* Collection was switched back on (remote settings): every baseline covers the time it was
+ * off, so this tick starts afresh, as the first tick after start does. */
+static void fw_sampler_rebaseline(fw_agent *a, uint64_t now)
+{
+    for (int32_t i = 0; i < (int32_t)fw_threads_span(a->threads); i++) {
+        fw_thread_slot *s = fw_threads_slot(a->threads, i);
+        if (!s)
+            continue;
+        s->cpu_known = false;
+        s->wall_prev_ns = now;
+        s->last_entry = -1;
+    }
+    a->rebaseline = false;
+}
+
+/* One tick; returns the interval to the next one (the live setting, read under the mutex). */
+/* A tick that does not walk the thread list. Between full walks (every FW_FULL_WALK_EVERY ticks,
+ * and whenever something looks different) the sampler only reads the CPU clock of each thread
+ * it knows, and reads a thread state only for a thread that used CPU. An idle or GIL-waiting
+ * thread then costs one clock read per tick instead of one or two memory reads plus the clock,
+ * which is what makes 50 threads cheap. Anything unexpected (a clock that cannot be read: the
+ * thread is gone; a thread state that now belongs to another thread; a GIL holder we do not
+ * know: a new thread) asks for a full walk at the next tick. New threads are therefore found
+ * within one tick if they run Python, and within FW_FULL_WALK_EVERY ticks otherwise; CPU they
+ * used before is not lost, because a thread first seen late is charged all of it. */
+static void fw_sampler_quick_tick(fw_agent *a, uint64_t tick, uintptr_t gil_holder)
+{
+    bool holder_known = gil_holder == 0;
+    for (int32_t i = 0; i < (int32_t)fw_threads_span(a->threads); i++) {
+        fw_thread_slot *s = fw_threads_slot(a->threads, i);
+        if (!s || !s->alive)
+            continue;
+        s->seen_tick = tick;
+        if (s->tstate == gil_holder)
+            holder_known = true;
+        if (s->tid <= 0 || s->pthread_id == atomic_load_explicit(&a->skip_pthread, memory_order_relaxed))
+            continue;
+        bool holds_gil = s->tstate == gil_holder;
+        /* A thread that has shown next to no CPU for a while (asleep, or queued for the GIL) is
+         * read every FW_QUIET_STRIDE ticks only, staggered by slot: its CPU accumulates in the
+         * clock meanwhile, and it would go to its last running stack anyway. It is read at once
+         * when it takes the GIL. */
+        if (!holds_gil && s->quiet_ticks >= FW_QUIET_AFTER &&
+            (tick + (uint64_t)i) % FW_QUIET_STRIDE != 0) {
+            a->stats.clock_reads_saved++;
+            continue;
+        }
+        uint64_t failures = a->stats.cpu_read_failures;
+        fw_run_state state = FW_RUN_OFF;
+        int64_t cpu = fw_sampler_cpu_delta(a, s, s->tid, false, false, holds_gil, &state);
+        if (a->stats.cpu_read_failures != failures) {
+            a->threads_changed = true;
+            continue;
+        }
+        if (!holds_gil && cpu < (int64_t)(a->cfg.interval_ns / 8)) {
+            if (s->quiet_ticks < UINT8_MAX)
+                s->quiet_ticks++;
+        } else {
+            s->quiet_ticks = 0;
+        }
+        if (cpu <= 0)
+            continue;
+        fw_py_thread t;
+        if (!fw_py_read_thread(s->tstate, &t) || t.pthread_id != s->pthread_id ||
+            (t.native_tid > 0 && t.native_tid != s->tid)) {
+            a->threads_changed = true;
+            continue;
+        }
+        a->tick_context = t.context;
+        fw_sampler_account(a, s, (uint32_t)i, t.top_frame, cpu, state, 0);
+    }
+    if (!holder_known)
+        a->threads_changed = true;
+}
+
+static uint64_t fw_sampler_tick(fw_agent *a, uint64_t now)
 {
     pthread_mutex_lock(&a->lock);
+    if (!a->cfg.enabled) {
+        /* Master switch off: no thread is looked at; check again in 100 ms. */
+        pthread_mutex_unlock(&a->lock);
+        return FW_DISABLED_POLL_NS;
+    }
+    bool fresh = a->rebaseline;
+    if (fresh)
+        fw_sampler_rebaseline(a, now);
     fw_sampler_stats *st = &a->stats;
-    uint64_t prev_tick = st->ticks ? st->last_tick_ns : 0;
+    uint64_t prev_tick = st->ticks && !fresh ? st->last_tick_ns : 0;
     uint64_t tick = ++st->ticks;
     if (tick == 1)
         st->first_tick_ns = now;
@@ -408,21 +580,36 @@ static void fw_sampler_tick(fw_agent *a, uint64_t now)
 
     bool complete = true;
     size_t n = 0;
-    for (uintptr_t ts = fw_py_thread_head(); ts != 0;) {
-        fw_py_thread t;
-        if (++n > FW_SAMPLER_MAX_THREADS || !fw_py_read_thread(ts, &t)) {
-            complete = false;
-            break;
+    struct timespec cpu0, cpu1;
+    (void)clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu0);
+    uintptr_t gil_holder = fw_py_gil_holder();
+    bool full = a->cfg.wall || fresh || prev_tick == 0 || a->threads_changed ||
+                tick % FW_FULL_WALK_EVERY == 0;
+    if (full) {
+        a->threads_changed = false;
+        for (uintptr_t ts = fw_py_thread_head(); ts != 0;) {
+            fw_py_thread t;
+            if (++n > FW_SAMPLER_MAX_THREADS || !fw_py_read_thread(ts, &t)) {
+                complete = false;
+                break;
+            }
+            fw_sampler_thread_tick(a, ts, &t, now, prev_tick, tick, gil_holder);
+            ts = t.next;
         }
-        fw_sampler_thread_tick(a, ts, &t, now, prev_tick, tick);
-        ts = t.next;
+        st->threads_seen += n;
+        if (complete)
+            fw_threads_end_tick(a->threads, tick);
+        else
+            st->list_errors++;
+    } else {
+        st->quick_ticks++;
+        fw_sampler_quick_tick(a, tick, gil_holder);
     }
-    st->threads_seen += n;
-    if (complete)
-        fw_threads_end_tick(a->threads, tick);
-    else
-        st->list_errors++;
+    (void)clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu1);
+    st->tick_cpu_ns += (uint64_t)((cpu1.tv_sec - cpu0.tv_sec) * 1000000000ll + (cpu1.tv_nsec - cpu0.tv_nsec));
+    uint64_t interval = a->cfg.interval_ns;
     pthread_mutex_unlock(&a->lock);
+    return interval;
 }
 
 /* Sleeps until `deadline` (absolute, monotonic) or until asked to stop. */
@@ -494,7 +681,12 @@ static void *fw_sampler_main(void *arg)
             a->stats.late_ticks += missed;
             pthread_mutex_unlock(&a->lock);
         }
-        fw_sampler_tick(a, now);
+        uint64_t next = fw_sampler_tick(a, now);
+        if (next != interval) {
+            /* The interval changed (remote settings) or collection is off: restart the grid. */
+            interval = next;
+            deadline = now;
+        }
         deadline += interval;
     }
     return NULL;
@@ -522,4 +714,24 @@ void fw_sampler_stop(fw_agent *a)
     atomic_store(&a->sampler_stop, true);
     pthread_join(a->sampler_thread, NULL);
     a->sampler_started = false;
+}
+
+/* Called by the worker under the agent mutex, right after `old` was swapped out and before
+ * agg_epoch moves on. A thread's last running stack must outlive the interval: otherwise the
+ * first off-CPU delta of every interval would go to wherever the thread sleeps. Each such stack
+ * is copied into the new aggregate with zero values (fw_agg_nonzero does not count it) and the
+ * slot is pointed at the copy. Function ids must still be valid, so the caller skips this when
+ * it is about to reset the function registry. */
+void fw_sampler_carry_last_running(fw_agent *a, const fw_agg *old)
+{
+    for (int32_t i = 0; i < (int32_t)fw_threads_span(a->threads); i++) {
+        fw_thread_slot *s = fw_threads_slot(a->threads, i);
+        if (!s || s->last_epoch != a->agg_epoch || s->last_entry < 0 ||
+            (size_t)s->last_entry >= fw_agg_count(old))
+            continue;
+        fw_agg_entry e;
+        fw_agg_get(old, (size_t)s->last_entry, &e);
+        s->last_entry = fw_agg_add_tagged(a->active, e.slot, e.tags, e.frames, e.depth, 0, 0);
+        s->last_epoch = a->agg_epoch + 1;
+    }
 }

@@ -26,6 +26,7 @@ typedef struct fw_agg fw_agg;
 
 typedef struct {
     uint32_t slot;          /* fw_threads slot index */
+    uint32_t tags;          /* dynamic tag-set id (fw_tags.h), 0 = none */
     uint32_t depth;
     const fw_frame *frames; /* leaf first */
     int64_t cpu_ns;
@@ -40,10 +41,15 @@ void fw_agg_clear(fw_agg *a);
  * stack, so totals stay right. Returns the index of the entry charged (-1: none). */
 int64_t fw_agg_add(fw_agg *a, uint32_t slot, const fw_frame *frames, uint32_t depth,
                    int64_t cpu_ns, int64_t wall_ns);
+/* The same, for samples taken inside a dynamic tag block: (slot, tags, frames) is the key. */
+int64_t fw_agg_add_tagged(fw_agg *a, uint32_t slot, uint32_t tags, const fw_frame *frames,
+                          uint32_t depth, int64_t cpu_ns, int64_t wall_ns);
 /* Adds cpu to entry `index` if it still is an entry of `slot`; false otherwise. */
 bool fw_agg_add_to(fw_agg *a, int64_t index, uint32_t slot, int64_t cpu_ns);
 size_t fw_agg_count(const fw_agg *a);
 void fw_agg_get(const fw_agg *a, size_t i, fw_agg_entry *out);
+/* Entries with a non-zero value (carried-over "last running" stacks have none). */
+size_t fw_agg_nonzero(const fw_agg *a);
 uint64_t fw_agg_dropped(const fw_agg *a);   /* samples charged to "[dropped]" */
 
 struct fw_agent;
@@ -55,6 +61,9 @@ typedef struct {
     uint64_t late_ticks;       /* ticks skipped because the sampler woke up late */
     uint64_t stacks_walked;
     uint64_t walk_ns;          /* time spent in fw_stack_walk */
+    uint64_t tick_cpu_ns;      /* the sampler's own CPU time inside ticks */
+    uint64_t quick_ticks;      /* ticks that did not walk the thread list */
+    uint64_t clock_reads_saved; /* clock reads skipped for quiet threads */
     uint64_t walk_failures;
     uint64_t cpu_to_last_running;  /* deltas of off-CPU threads charged where they last ran */
     uint64_t threads_seen;     /* thread states visited, all ticks */
@@ -69,5 +78,8 @@ typedef struct {
 int fw_sampler_start(struct fw_agent *agent);
 /* Asks the sampler to stop and joins it. Call without the agent mutex. */
 void fw_sampler_stop(struct fw_agent *agent);
+/* With the agent mutex held, right after `old` was swapped out: keeps each thread's last
+ * running stack (see fw_sampler_account) valid in the new aggregate. */
+void fw_sampler_carry_last_running(struct fw_agent *agent, const fw_agg *old);
 
 #endif

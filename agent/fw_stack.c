@@ -98,6 +98,7 @@ struct fw_stack_resolver {
     fw_function_slot *functions;
     size_t function_cap;
     size_t function_count;
+    bool fn_index_dirty;     /* fn_index holds something: clearing must zero it */
     uint32_t *fn_index;      /* open addressing: id + 1, 0 = empty */
     size_t fn_index_mask;
     /* per-walk scratch, allocated once */
@@ -175,6 +176,7 @@ static uint32_t fw_register(fw_stack_resolver *r, const char *qualname, const ch
     r->functions[id].info.firstlineno = firstlineno;
     r->functions[id].hash = h;
     r->fn_index[i] = id + 1;
+    r->fn_index_dirty = true;
     return id;
 }
 
@@ -184,7 +186,12 @@ static void fw_functions_clear(fw_stack_resolver *r) {
         free((char *)r->functions[i].info.filename);
     }
     r->function_count = 0;
-    memset(r->fn_index, 0, (r->fn_index_mask + 1) * sizeof *r->fn_index);
+    /* A fresh index came from calloc: zeroing it again would fault in every page of it,
+     * which costs more CPU at start-up than the rest of the agent's start together. */
+    if (r->fn_index_dirty) {
+        memset(r->fn_index, 0, (r->fn_index_mask + 1) * sizeof *r->fn_index);
+        r->fn_index_dirty = false;
+    }
     /* The reserved ids are registered first, so they get 0, 1 and 2. */
     uint32_t a = fw_register(r, "[truncated]", "", 0);
     uint32_t b = fw_register(r, "[unknown]", "", 0);
@@ -377,9 +384,8 @@ fw_stack_resolver *fw_stack_resolver_new(size_t max_code_entries, size_t max_fun
     for (size_t i = 0; i < nb; i++) {
         r->buckets[i] = FW_NO_ENTRY;
     }
-    for (size_t i = 0; i < max_code_entries; i++) {
-        r->entries[i].chain = FW_NO_ENTRY;
-    }
+    /* Entries past entry_count are untouched (their pages never faulted in): each gets its
+     * chain when fw_cache_insert first hands it out. */
     r->epoch = 1;
     fw_functions_clear(r);
     return r;

@@ -44,7 +44,8 @@
 struct fw_threads {
     fw_thread_slot slots[FW_THREADS_MAX];
     int32_t buckets[FW_THREADS_BUCKETS];
-    int32_t free_head;     /* free slots chained through .chain */
+    int32_t free_head;     /* recycled slots (below span) chained through .chain, -1 if none */
+    int32_t span;          /* one past the highest slot index ever handed out */
     size_t in_use;
     size_t live;
 };
@@ -59,13 +60,15 @@ void fw_threads_clear(fw_threads *t)
 {
     for (size_t i = 0; i < FW_THREADS_BUCKETS; i++)
         t->buckets[i] = -1;
-    for (size_t i = 0; i < FW_THREADS_MAX; i++) {
+    /* Only slots below the span were ever handed out; the rest are still as calloc left them,
+     * and touching them would fault in the whole array for nothing. */
+    for (int32_t i = 0; i < t->span; i++) {
         uint32_t gen = t->slots[i].generation;
         memset(&t->slots[i], 0, sizeof t->slots[i]);
         t->slots[i].generation = gen;
-        t->slots[i].chain = (i + 1 < FW_THREADS_MAX) ? (int32_t)(i + 1) : -1;
     }
-    t->free_head = 0;
+    t->free_head = -1;
+    t->span = 0;
     t->in_use = 0;
     t->live = 0;
 }
@@ -81,6 +84,11 @@ fw_threads *fw_threads_new(void)
 void fw_threads_free(fw_threads *t)
 {
     free(t);
+}
+
+size_t fw_threads_span(const fw_threads *t)
+{
+    return (size_t)t->span;
 }
 
 size_t fw_threads_capacity(const fw_threads *t)
@@ -115,12 +123,17 @@ static int32_t fw_threads_find(const fw_threads *t, size_t bucket, uintptr_t tst
 static int32_t fw_threads_create(fw_threads *t, size_t bucket, uintptr_t tstate,
                                  uint64_t pthread_id, int64_t tid)
 {
+    /* Recycled slots first, then a never-used one: the span grows only with the number of
+     * threads alive at once. */
     int32_t i = t->free_head;
-    if (i < 0)
+    if (i >= 0)
+        t->free_head = t->slots[i].chain;
+    else if (t->span < FW_THREADS_MAX)
+        i = t->span++;
+    else
         return -1;
     fw_thread_slot *s = &t->slots[i];
     assert(!s->in_use);
-    t->free_head = s->chain;
     uint32_t gen = s->generation + 1;
     memset(s, 0, sizeof *s);
     s->generation = gen;
@@ -158,7 +171,8 @@ int32_t fw_threads_lookup(fw_threads *t, uintptr_t tstate, uint64_t pthread_id, 
 
 void fw_threads_end_tick(fw_threads *t, uint64_t tick)
 {
-    for (size_t i = 0; i < FW_THREADS_MAX; i++) {
+    /* Runs every tick: only the slots ever used are visited, not all FW_THREADS_MAX. */
+    for (int32_t i = 0; i < t->span; i++) {
         fw_thread_slot *s = &t->slots[i];
         if (s->in_use && s->alive && s->seen_tick != tick) {
             s->alive = false;
@@ -182,7 +196,7 @@ static void fw_threads_unchain(fw_threads *t, int32_t index)
 size_t fw_threads_recycle_dead(fw_threads *t)
 {
     size_t n = 0;
-    for (int32_t i = 0; i < FW_THREADS_MAX; i++) {
+    for (int32_t i = 0; i < t->span; i++) {
         fw_thread_slot *s = &t->slots[i];
         if (!s->in_use || s->alive)
             continue;

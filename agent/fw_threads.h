@@ -40,6 +40,8 @@ typedef struct {
     uint64_t wall_prev_ns;      /* monotonic time of this thread's previous tick */
     int64_t last_entry;         /* aggregate entry where it was last seen running, -1 if none */
     uint64_t last_epoch;        /* fw_agent.agg_epoch of last_entry */
+    bool nogil_prev;            /* the last time it was seen running, it ran without the GIL */
+    uint8_t quiet_ticks;        /* consecutive quick ticks with next to no CPU, without the GIL */
     uint64_t seen_tick;
     int32_t chain;              /* next slot in the same hash bucket, -1 at the end */
     char name[FW_THREAD_NAME_MAX];
@@ -58,6 +60,9 @@ int32_t fw_threads_lookup(fw_threads *t, uintptr_t tstate, uint64_t pthread_id, 
                           uint64_t tick, bool *created);
 fw_thread_slot *fw_threads_slot(fw_threads *t, int32_t index);
 size_t fw_threads_capacity(const fw_threads *t);
+/* One past the highest slot index ever used: loops over slots stop here. Free slots are
+ * reused lowest-recycled first, so the span stays close to the largest number of threads alive. */
+size_t fw_threads_span(const fw_threads *t);
 size_t fw_threads_live(const fw_threads *t);
 /* After a complete walk: every slot not seen at `tick` is dead. */
 void fw_threads_end_tick(fw_threads *t, uint64_t tick);

@@ -54,6 +54,9 @@
 #include "fw_gzip.h"
 #include "fw_pprof.h"
 #include "fw_profile.h"
+#include "fw_tags.h"
+#include "fw_upload.h"
+#include "fw_memory.h"
 
 #define FW_WORKER_POLL_NS 10000000ull        /* new threads are named within ~10 ms */
 #define FW_NAMES_REFRESH_NS 1000000000ull    /* every live thread renamed each second */
@@ -116,7 +119,7 @@ static void fw_names_collect(fw_agent *a, fw_name_batch *b, bool all)
 {
     b->n = 0;
     pthread_mutex_lock(&a->lock);
-    for (int32_t i = 0; i < FW_THREADS_MAX && a->threads; i++) {
+    for (int32_t i = 0; a->threads && i < (int32_t)fw_threads_span(a->threads); i++) {
         const fw_thread_slot *s = fw_threads_slot(a->threads, i);
         if (!s || !s->alive || (!all && s->named))
             continue;
@@ -284,6 +287,13 @@ size_t fw_worker_refresh_names(fw_agent *a, bool all, bool have_gil)
 
 /* ---- flushing ---- */
 
+static uint64_t fw_worker_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* Under the mutex: copies functions the resolver added since the last flush. */
 static void fw_fns_sync(fw_agent *a)
 {
@@ -314,7 +324,7 @@ static void fw_fns_sync(fw_agent *a)
 /* Under the mutex: the names of the interval being written. */
 static void fw_slot_names_copy(fw_agent *a)
 {
-    for (int32_t i = 0; i < FW_THREADS_MAX; i++) {
+    for (int32_t i = 0; i < (int32_t)fw_threads_span(a->threads); i++) {
         const fw_thread_slot *s = fw_threads_slot(a->threads, i);
         char *dst = a->slot_names[i];
         if (!s)
@@ -338,6 +348,9 @@ static void fw_flush_swap(fw_agent *a, fw_interval *iv)
     fw_agg *old = a->active;
     a->active = a->spare;
     a->spare = old;
+    bool reset_fns = fw_stack_functions_nearly_full(a->resolver);
+    if (!reset_fns)
+        fw_sampler_carry_last_running(a, old);
     a->agg_epoch++;   /* entries remembered by thread slots now refer to the old table */
     uint64_t now_mono = fw_now_mono_ns();
     iv->agg = old;
@@ -348,7 +361,7 @@ static void fw_flush_swap(fw_agent *a, fw_interval *iv)
     fw_fns_sync(a);
     fw_slot_names_copy(a);
     (void)fw_threads_recycle_dead(a->threads);
-    if (fw_stack_functions_nearly_full(a->resolver)) {
+    if (reset_fns) {
         fw_stack_reset_functions(a->resolver);
         a->fns_reset_pending = true;
         fw_log(FW_LOG_DEBUG, "function registry nearly full: reset");
@@ -414,8 +427,23 @@ static fw_status fw_build_entry(fw_agent *a, fw_build *b, const fw_agg_entry *e)
     fw_thread_group(name, b->group, sizeof b->group);
     b->labels[b->nbase] = (fw_label){"thread_name", name};
     b->labels[b->nbase + 1] = (fw_label){"thread_group", b->group};
-    int64_t values[2] = {e->cpu_ns, e->wall_ns};
-    return fw_profile_add(b->p, locs, depth, b->labels, b->nbase + 2, values);
+    int64_t values[6] = {e->cpu_ns, e->wall_ns, 0, 0, 0, 0};   /* memory types: fw_memory.c */
+    fw_tagset_view tv;
+    if (e->tags == 0 || !fw_tags_get(e->tags, &tv))
+        return fw_profile_add(b->p, locs, depth, b->labels, b->nbase + 2, values);
+    /* Dynamic tags: the block's pairs, replacing a static tag of the same key. */
+    fw_label labels[FW_PROFILE_MAX_LABELS];
+    size_t n = 0;
+    for (size_t i = 0; i < b->nbase + 2; i++) {
+        bool shadowed = false;
+        for (size_t k = 0; k < tv.n && !shadowed; k++)
+            shadowed = strcmp(b->labels[i].key, tv.key[k]) == 0;
+        if (!shadowed)
+            labels[n++] = b->labels[i];
+    }
+    for (size_t k = 0; k < tv.n && n < FW_PROFILE_MAX_LABELS; k++)
+        labels[n++] = (fw_label){tv.key[k], tv.value[k]};
+    return fw_profile_add(b->p, locs, depth, labels, n, values);
 }
 
 static void fw_build_labels(fw_agent *a, fw_build *b)
@@ -434,11 +462,13 @@ static void fw_build_labels(fw_agent *a, fw_build *b)
 /* Builds and encodes the interval's profile into `gz`; false on failure. */
 static bool fw_build_profile(fw_agent *a, const fw_interval *iv, fw_buf *gz)
 {
-    static const fw_sample_type types[2] = {{"cpu", "nanoseconds"}, {"wall", "nanoseconds"}};
+    static const fw_sample_type types[6] = {{"cpu", "nanoseconds"}, {"wall", "nanoseconds"},
+                                            {"alloc_space", "bytes"}, {"alloc_objects", "count"},
+                                            {"inuse_space", "bytes"}, {"inuse_objects", "count"}};
     fw_build b = {0};
     fw_buf raw = {0};
     bool ok = false;
-    b.p = fw_profile_new(types, 2);
+    b.p = fw_profile_new(types, 6);
     b.fmap = calloc(a->nfns ? a->nfns : 1, sizeof *b.fmap);
     if (!b.p || !b.fmap)
         goto out;
@@ -448,12 +478,20 @@ static bool fw_build_profile(fw_agent *a, const fw_interval *iv, fw_buf *gz)
     for (size_t i = 0; i < fw_agg_count(iv->agg); i++) {
         fw_agg_entry e;
         fw_agg_get(iv->agg, i, &e);
+        if (e.cpu_ns == 0 && e.wall_ns == 0)
+            continue;   /* a carried-over last running stack that saw no time */
         fw_status st = fw_build_entry(a, &b, &e);
         if (st == FW_ERR_NOMEM)
             goto out;
         if (st != FW_OK)
             a->samples_dropped++;
     }
+    /* The memory profiler's snapshot, taken by fw_worker_flush right after the swap. */
+    fw_status mst = fw_memory_add_samples(b.p, b.labels, b.nbase);
+    if (mst == FW_ERR_NOMEM)
+        goto out;
+    if (mst != FW_OK)
+        a->samples_dropped++;
     ok = fw_pprof_encode(b.p, &raw) == FW_OK &&
          fw_gzip_compress(raw.data, raw.len, FW_GZIP_LEVEL, gz) == FW_GZIP_OK;
 out:
@@ -524,19 +562,31 @@ int fw_worker_flush(fw_agent *a, bool final)
 {
     fw_interval iv;
     int rc = 0;
+    /* Memory first: threads that exited in this interval still have their registry slots
+     * (and names) until the swap recycles them. */
+    size_t mem_entries = fw_memory_snapshot(a);
     fw_flush_swap(a, &iv);
-    size_t entries = fw_agg_count(iv.agg);
+    size_t entries = fw_agg_nonzero(iv.agg) + mem_entries;
     if (entries > 0 || final) {
         fw_buf gz = {0};
-        rc = -1;
-        if (fw_build_profile(a, &iv, &gz) && fw_write_file(a, a->seq + 1, &gz)) {
-            a->seq++;
-            a->files_written++;
-            rc = 1;
-            fw_log(FW_LOG_DEBUG, "wrote %s (%zu stacks)", a->last_path, entries);
-        } else {
-            a->flush_errors++;
+        uint64_t cpu0 = fw_worker_cpu_ns();
+        bool built = fw_build_profile(a, &iv, &gz);
+        a->last_build_cpu_ns = fw_worker_cpu_ns() - cpu0;
+        rc = built ? 0 : -1;
+        if (built && a->cfg.output_dir[0]) {
+            rc = fw_write_file(a, a->seq + 1, &gz) ? 1 : -1;
+            if (rc > 0) {
+                a->seq++;
+                a->files_written++;
+                fw_log(FW_LOG_DEBUG, "wrote %s (%zu stacks)", a->last_path, entries);
+            }
         }
+        if (built && a->cfg.server[0]) {
+            fw_log(FW_LOG_DEBUG, "profile of %zu stacks (%zu bytes) queued for upload", entries, gz.len);
+            fw_upload_push(a, &gz, iv.start_real, iv.start_real + iv.duration);
+        }
+        a->profiles_built += built;
+        a->flush_errors += rc < 0;
         fw_buf_free(&gz);
     }
     fw_agg_clear(iv.agg);

@@ -10,11 +10,13 @@
  * not one per interpreter, so there is no per-module state to isolate.
  *
  * Functions:
- *   start(app, output_dir, cpu_interval_ms, cpu, wall, tags, upload_interval_s, log_level)
+ *   start(app, output_dir, cpu_interval_ms, cpu, wall, tags, upload_interval_s, log_level,
+ *         enabled, server, token, settings_interval_s, upload_queue)  (output_dir "" = no files)
  *   stop() -> path of the final profile, or None
  *   is_running() -> bool
  *   stats() -> dict of counters (ticks, expected_ticks, stacks_walked, walk_ns, ...)
  *   before_fork(), after_fork_parent(), after_fork_child()  (os.register_at_fork hooks)
+ *   TagSet, tagset(items), set_tag_var(var), _current_tag_id()  (dynamic tags, fw_tags.c)
  * and the walker's debug hooks (_walk_threads, ...) when agent/fw_debug.h is present.
  */
 #define PY_SSIZE_T_CLEAN
@@ -23,6 +25,9 @@
 #include <string.h>
 
 #include "fw_agent.h"
+#include "fw_tags.h"
+#include "fw_memory.h"
+#include "fw_upload.h"
 
 #if defined(__has_include)
 #if __has_include("fw_debug.h")
@@ -85,25 +90,34 @@ static bool fw_mod_tags(fw_agent_config *cfg, PyObject *tags)
 static PyObject *fw_mod_start(PyObject *self, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"app", "output_dir", "cpu_interval_ms", "cpu", "wall", "tags",
-                             "upload_interval_s", "log_level", NULL};
-    PyObject *app, *output, *tags = Py_None;
-    int interval_ms = 10, cpu = 1, wall = 0;
-    double upload_s = 15.0;
+                             "upload_interval_s", "log_level", "enabled", "server", "token",
+                             "settings_interval_s", "upload_queue", "memory",
+                             "memory_threshold_kb", NULL};
+    PyObject *app, *output, *tags = Py_None, *server = NULL, *token = NULL;
+    int interval_ms = 10, cpu = 1, wall = 0, enabled = 1, queue = 20, memory = 0;
+    int memory_kb = (int)FW_MEM_THRESHOLD_DEFAULT_KB;
+    double upload_s = 15.0, settings_s = 30.0;
     const char *level = "warning";
     static fw_agent_config cfg;   /* large (tags): not on the stack; guarded by the GIL */
     char err[256];
     (void)self;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "UU|ippOds:start", kwlist, &app, &output,
-                                     &interval_ms, &cpu, &wall, &tags, &upload_s, &level))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "UU|ippOdspUUdipi:start", kwlist, &app, &output,
+                                     &interval_ms, &cpu, &wall, &tags, &upload_s, &level,
+                                     &enabled, &server, &token, &settings_s, &queue, &memory,
+                                     &memory_kb))
         return NULL;
     memset(&cfg, 0, sizeof cfg);
     if (!fw_mod_copy(cfg.app, sizeof cfg.app, app, "app") ||
         !fw_mod_copy(cfg.output_dir, sizeof cfg.output_dir, output, "output_dir") ||
+        (server && !fw_mod_copy(cfg.server, sizeof cfg.server, server, "server")) ||
+        (token && !fw_mod_copy(cfg.token, sizeof cfg.token, token, "token")) ||
         !fw_mod_tags(&cfg, tags))
         return NULL;
     cfg.log_level = fw_mod_level(level);
     if (cfg.app[0] == '\0' || interval_ms < 1 || interval_ms > 1000 || !(upload_s >= 0.1) ||
-        upload_s > 3600 || cfg.log_level < 0) {
+        upload_s > 3600 || cfg.log_level < 0 || !(settings_s >= 0.1) || settings_s > 86400 ||
+        queue < 1 || queue > 10000 || (cfg.output_dir[0] == '\0' && cfg.server[0] == '\0') ||
+        memory_kb < (int)FW_MEM_THRESHOLD_MIN_KB || memory_kb > (int)FW_MEM_THRESHOLD_MAX_KB) {
         PyErr_SetString(PyExc_ValueError, "invalid agent configuration");
         return NULL;
     }
@@ -111,6 +125,11 @@ static PyObject *fw_mod_start(PyObject *self, PyObject *args, PyObject *kw)
     cfg.upload_interval_ns = (uint64_t)(upload_s * 1e9);
     cfg.cpu = cpu != 0;
     cfg.wall = wall != 0;
+    cfg.enabled = enabled != 0;
+    cfg.memory = memory != 0;
+    cfg.memory_threshold_kb = (uint32_t)memory_kb;
+    cfg.settings_interval_ns = (uint64_t)(settings_s * 1e9);
+    cfg.queue_max = (uint32_t)queue;
     if (fw_agent_start(&cfg, err, sizeof err) != 0) {
         PyErr_SetString(PyExc_RuntimeError, err);
         return NULL;
@@ -162,7 +181,10 @@ static PyObject *fw_mod_stats(PyObject *self, PyObject *unused)
     if (a->threads)
         live = fw_threads_live(a->threads);
     int32_t tid_offset = a->tid_offset;
+    fw_agent_config cur = a->cfg;
     pthread_mutex_unlock(&a->lock);
+    fw_upload_stats up;
+    fw_upload_get_stats(&up);
     PyObject *d = PyDict_New();
     if (!d)
         return NULL;
@@ -175,6 +197,9 @@ static PyObject *fw_mod_stats(PyObject *self, PyObject *unused)
         fw_mod_set(d, "late_ticks", PyLong_FromUnsignedLongLong(s.late_ticks)) < 0 ||
         fw_mod_set(d, "stacks_walked", PyLong_FromUnsignedLongLong(s.stacks_walked)) < 0 ||
         fw_mod_set(d, "walk_ns", PyLong_FromUnsignedLongLong(s.walk_ns)) < 0 ||
+        fw_mod_set(d, "tick_cpu_ns", PyLong_FromUnsignedLongLong(s.tick_cpu_ns)) < 0 ||
+        fw_mod_set(d, "quick_ticks", PyLong_FromUnsignedLongLong(s.quick_ticks)) < 0 ||
+        fw_mod_set(d, "clock_reads_saved", PyLong_FromUnsignedLongLong(s.clock_reads_saved)) < 0 ||
         fw_mod_set(d, "us_per_stack", PyFloat_FromDouble(us)) < 0 ||
         fw_mod_set(d, "walk_failures", PyLong_FromUnsignedLongLong(s.walk_failures)) < 0 ||
         fw_mod_set(d, "cpu_to_last_running", PyLong_FromUnsignedLongLong(s.cpu_to_last_running)) < 0 ||
@@ -187,7 +212,28 @@ static PyObject *fw_mod_stats(PyObject *self, PyObject *unused)
         fw_mod_set(d, "files_written", PyLong_FromUnsignedLongLong(a->files_written)) < 0 ||
         fw_mod_set(d, "flush_errors", PyLong_FromUnsignedLongLong(a->flush_errors)) < 0 ||
         fw_mod_set(d, "samples_dropped", PyLong_FromUnsignedLongLong(a->samples_dropped)) < 0 ||
-        fw_mod_set(d, "seq", PyLong_FromUnsignedLong(a->seq)) < 0) {
+        fw_mod_set(d, "seq", PyLong_FromUnsignedLong(a->seq)) < 0 ||
+        fw_mod_set(d, "profiles_built", PyLong_FromUnsignedLongLong(a->profiles_built)) < 0 ||
+        fw_mod_set(d, "last_build_cpu_ns", PyLong_FromUnsignedLongLong(a->last_build_cpu_ns)) < 0 ||
+        fw_mod_set(d, "enabled", PyBool_FromLong(cur.enabled)) < 0 ||
+        fw_mod_set(d, "cpu", PyBool_FromLong(cur.cpu)) < 0 ||
+        fw_mod_set(d, "wall", PyBool_FromLong(cur.wall)) < 0 ||
+        fw_mod_set(d, "cpu_interval_ms", PyLong_FromUnsignedLongLong(cur.interval_ns / 1000000u)) < 0 ||
+        fw_mod_set(d, "memory", PyBool_FromLong(cur.memory)) < 0 ||
+        fw_mod_set(d, "memory_threshold_kb", PyLong_FromUnsignedLong(cur.memory_threshold_kb)) < 0 ||
+        fw_mod_set(d, "uploads", PyLong_FromUnsignedLongLong(up.uploads)) < 0 ||
+        fw_mod_set(d, "upload_bytes", PyLong_FromUnsignedLongLong(up.upload_bytes)) < 0 ||
+        fw_mod_set(d, "upload_attempts", PyLong_FromUnsignedLongLong(up.attempts)) < 0 ||
+        fw_mod_set(d, "upload_failures", PyLong_FromUnsignedLongLong(up.failures)) < 0 ||
+        fw_mod_set(d, "uploads_rejected", PyLong_FromUnsignedLongLong(up.rejected)) < 0 ||
+        fw_mod_set(d, "profiles_dropped", PyLong_FromUnsignedLongLong(up.dropped)) < 0 ||
+        fw_mod_set(d, "upload_queued", PyLong_FromUnsignedLongLong(up.queued)) < 0 ||
+        fw_mod_set(d, "upload_cpu_ns", PyLong_FromUnsignedLongLong(up.upload_cpu_ns)) < 0 ||
+        fw_mod_set(d, "last_upload_cpu_ns", PyLong_FromUnsignedLongLong(up.last_upload_cpu_ns)) < 0 ||
+        fw_mod_set(d, "settings_fetches", PyLong_FromUnsignedLongLong(up.settings_fetches)) < 0 ||
+        fw_mod_set(d, "settings_applied", PyLong_FromUnsignedLongLong(up.settings_applied)) < 0 ||
+        fw_mod_set(d, "settings_invalid", PyLong_FromUnsignedLongLong(up.settings_invalid)) < 0 ||
+        fw_mod_set(d, "settings_updated_at", PyLong_FromLongLong(up.settings_updated_at)) < 0) {
         Py_DECREF(d);
         return NULL;
     }
@@ -228,7 +274,8 @@ static PyObject *fw_mod_after_fork_child(PyObject *self, PyObject *unused)
 static PyMethodDef fw_mod_methods[] = {
     {"start", (PyCFunction)(void (*)(void))fw_mod_start, METH_VARARGS | METH_KEYWORDS,
      "start(app, output_dir, cpu_interval_ms=10, cpu=True, wall=False, tags=None, "
-     "upload_interval_s=15.0, log_level='warning')"},
+     "upload_interval_s=15.0, log_level='warning', enabled=True, server=None, token=None, "
+     "settings_interval_s=30.0, upload_queue=20, memory=False, memory_threshold_kb=1024)"},
     {"stop", fw_mod_stop, METH_NOARGS, "Stops the agent and writes the final profile; its path or None."},
     {"is_running", fw_mod_is_running, METH_NOARGS, "True while the agent runs."},
     {"stats", fw_mod_stats, METH_NOARGS, "The agent's counters as a dict."},
@@ -252,6 +299,10 @@ PyMODINIT_FUNC PyInit__agent(void)
     PyObject *m = PyModule_Create(&fw_module);
     if (!m)
         return NULL;
+    if (fw_tags_add_to_module(m) < 0 || fw_memory_add_to_module(m) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
 #ifdef FW_HAVE_DEBUG
     if (fw_debug_add_functions(m) < 0) {
         Py_DECREF(m);

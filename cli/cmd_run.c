@@ -50,8 +50,16 @@ static void fw_run_usage(FILE *out)
             "  --cpu-interval MS      CPU sampling interval, 1-1000 ms (FLAMEWATCH_CPU_INTERVAL; 10)\n"
             "  --no-cpu               no CPU profile (FLAMEWATCH_CPU=0)\n"
             "  --wall                 wall-clock profile too, idle threads included (FLAMEWATCH_WALL=1)\n"
+            "  --memory               memory profiles too: allocations and live memory\n"
+            "                         (FLAMEWATCH_MEMORY=1)\n"
+            "  --memory-threshold KB  mean KB allocated between two memory samples, 1-1048576\n"
+            "                         (FLAMEWATCH_MEMORY_THRESHOLD; 1024)\n"
             "  --tag K=V              a label on every sample, repeatable (FLAMEWATCH_TAGS=k=v,k2=v2)\n"
             "  --upload-interval S    seconds between profiles, 0.1-3600 (FLAMEWATCH_UPLOAD_INTERVAL; 15)\n"
+            "  --server URL           upload every profile to this flamewatch (or Pyroscope) server and\n"
+            "                         apply its settings live (FLAMEWATCH_SERVER); without --output,\n"
+            "                         no files are written\n"
+            "  --token TOKEN          bearer token for the server (FLAMEWATCH_TOKEN)\n"
             "  --disable              load the agent switched off (FLAMEWATCH_ENABLED=0)\n"
             "  --log LEVEL            debug, info, warning or quiet (FLAMEWATCH_LOG; warning)\n"
             "  -h, --help             this help\n"
@@ -180,7 +188,9 @@ int fw_cmd_run(int argc, char **argv)
 
     /* The output directory: absolute (children may run elsewhere) and created now, so that a
      * directory that cannot exist is a usage error before the program starts, not a warning
-     * from the agent later. A disabled agent writes nothing, so nothing is created then. */
+     * from the agent later. A disabled agent writes nothing, so nothing is created then, and
+     * with a server but no output directory given, profiles are only uploaded. */
+    bool want_files = cfg->output_set || !cfg->server_set;
     const char *where = args.output ? "--output" : "FLAMEWATCH_OUTPUT";
     const char *given = cfg->output_set ? cfg->output : "flamewatch-profiles";
     char abs_out[FW_RUN_PATH_BYTES];
@@ -190,7 +200,7 @@ int fw_cmd_run(int argc, char **argv)
         free(cfg);
         return 2;
     }
-    if (!(cfg->enabled_set && !cfg->enabled) && fw_mkdirs(abs_out) != 0) {
+    if (want_files && !(cfg->enabled_set && !cfg->enabled) && fw_mkdirs(abs_out) != 0) {
         char expected[FW_RUN_PATH_BYTES + 64];
         snprintf(expected, sizeof expected, "expected a directory that exists or can be created: %s",
                  strerror(errno));
@@ -205,7 +215,7 @@ int fw_cmd_run(int argc, char **argv)
         return 2;
     }
     snprintf(cfg->output, sizeof cfg->output, "%s", abs_out);
-    cfg->output_set = true;
+    cfg->output_set = want_files;
 
     /* The bootstrap must exist, or the program would run silently unprofiled. */
     char root[FW_RUN_PATH_BYTES];

@@ -117,6 +117,26 @@ bool fw_run_check_output(const char *v, const char **expected)
     return true;
 }
 
+bool fw_run_check_memory_threshold(const char *v, int *out, const char **expected)
+{
+    static const char exp[] = "expected an integer number of KB from 1 to 1048576";
+    long n = 0;
+    size_t i = 0;
+    for (; v[i]; i++) {
+        if (v[i] < '0' || v[i] > '9' || i >= 8) {  /* 8 digits are already out of range */
+            *expected = exp;
+            return false;
+        }
+        n = n * 10 + (v[i] - '0');
+    }
+    if (i == 0 || n < 1 || n > 1048576) {
+        *expected = exp;
+        return false;
+    }
+    *out = (int)n;
+    return true;
+}
+
 bool fw_run_check_cpu_interval(const char *v, int *out, const char **expected)
 {
     static const char exp[] = "expected an integer from 1 to 1000";
@@ -194,6 +214,29 @@ bool fw_run_check_log(const char *v, char *out, size_t outlen, const char **expe
     }
     *expected = "expected one of debug, info, warning, quiet";
     return false;
+}
+
+bool fw_run_check_server(const char *v, const char **expected)
+{
+    size_t skip = strncmp(v, "http://", 7) == 0 ? 7 : strncmp(v, "https://", 8) == 0 ? 8 : 0;
+    size_t len = strlen(v);
+    bool ok = skip > 0 && len > skip && len <= 1000 && v[skip] != '/' && v[skip] != '?';
+    for (size_t i = 0; ok && i < len; i++)
+        ok = (unsigned char)v[i] > 0x20 && (unsigned char)v[i] < 0x7f;
+    if (!ok)
+        *expected = "expected an http:// or https:// URL such as http://127.0.0.1:4040";
+    return ok;
+}
+
+bool fw_run_check_token(const char *v, const char **expected)
+{
+    size_t len = strlen(v);
+    bool ok = len >= 1 && len <= 511;
+    for (size_t i = 0; ok && i < len; i++)
+        ok = (unsigned char)v[i] > 0x20 && (unsigned char)v[i] < 0x7f;
+    if (!ok)
+        *expected = "expected 1 to 511 printable ASCII characters";
+    return ok;
 }
 
 bool fw_run_check_tag(const char *v, size_t len, fw_run_tag *out, const char **expected)
@@ -283,7 +326,8 @@ bool fw_run_check_tags(const char *v, fw_run_tag *out, size_t *ntags, const char
 /* ---- step 1: the command line ---- */
 
 typedef enum { FW_OPT_APP, FW_OPT_OUTPUT, FW_OPT_CPU_INTERVAL, FW_OPT_UPLOAD, FW_OPT_LOG,
-               FW_OPT_TAG, FW_OPT_NO_CPU, FW_OPT_WALL, FW_OPT_DISABLE, FW_OPT_HELP } fw_opt_id;
+               FW_OPT_TAG, FW_OPT_NO_CPU, FW_OPT_WALL, FW_OPT_DISABLE, FW_OPT_HELP,
+               FW_OPT_SERVER, FW_OPT_TOKEN, FW_OPT_MEMORY, FW_OPT_MEMORY_THRESHOLD } fw_opt_id;
 
 typedef struct {
     const char *name;
@@ -298,8 +342,12 @@ static const fw_opt fw_opts[] = {
     {"--upload-interval", FW_OPT_UPLOAD, "S"},
     {"--log", FW_OPT_LOG, "LEVEL"},
     {"--tag", FW_OPT_TAG, "K=V"},
+    {"--server", FW_OPT_SERVER, "URL"},
+    {"--token", FW_OPT_TOKEN, "TOKEN"},
     {"--no-cpu", FW_OPT_NO_CPU, NULL},
     {"--wall", FW_OPT_WALL, NULL},
+    {"--memory-threshold", FW_OPT_MEMORY_THRESHOLD, "KB"},
+    {"--memory", FW_OPT_MEMORY, NULL},
     {"--disable", FW_OPT_DISABLE, NULL},
     {"--help", FW_OPT_HELP, NULL},
     {"-h", FW_OPT_HELP, NULL},
@@ -396,11 +444,28 @@ fw_run_parse_status fw_run_parse_args(int argc, char **argv, fw_run_args *args,
                 }
             }
             break;
+        case FW_OPT_SERVER:
+            ok = fw_run_check_server(val, &expected);
+            args->server = val;
+            break;
+        case FW_OPT_TOKEN:
+            ok = fw_run_check_token(val, &expected);
+            args->token = val;
+            if (!ok)
+                val = "***";   /* never echo a secret */
+            break;
         case FW_OPT_NO_CPU:
             args->no_cpu = true;
             break;
         case FW_OPT_WALL:
             args->wall = true;
+            break;
+        case FW_OPT_MEMORY:
+            args->memory = true;
+            break;
+        case FW_OPT_MEMORY_THRESHOLD:
+            ok = fw_run_check_memory_threshold(val, &ms, &expected);
+            args->memory_threshold = val;
             break;
         case FW_OPT_DISABLE:
             args->disable = true;
@@ -495,6 +560,24 @@ bool fw_run_resolve(const fw_run_args *args, char *const *envp, fw_run_config *c
         cfg->wall_set = true;
     }
 
+    if (args->memory) {
+        cfg->memory_set = true;
+        cfg->memory = true;
+    } else if ((v = fw_env_get(envp, "FLAMEWATCH_MEMORY")) != NULL) {
+        if (!fw_run_check_bool(v, &cfg->memory, &expected))
+            FW_ENV_FAIL("FLAMEWATCH_MEMORY", v, expected);
+        cfg->memory_set = true;
+    }
+
+    if (args->memory_threshold) {
+        cfg->memory_threshold_set = fw_run_check_memory_threshold(
+            args->memory_threshold, &cfg->memory_threshold_kb, &expected);
+    } else if ((v = fw_env_get(envp, "FLAMEWATCH_MEMORY_THRESHOLD")) != NULL) {
+        if (!fw_run_check_memory_threshold(v, &cfg->memory_threshold_kb, &expected))
+            FW_ENV_FAIL("FLAMEWATCH_MEMORY_THRESHOLD", v, expected);
+        cfg->memory_threshold_set = true;
+    }
+
     if (args->disable) {
         cfg->enabled_set = true;
         cfg->enabled = false;
@@ -520,6 +603,26 @@ bool fw_run_resolve(const fw_run_args *args, char *const *envp, fw_run_config *c
         if (!fw_run_check_log(v, cfg->log, sizeof cfg->log, &expected))
             FW_ENV_FAIL("FLAMEWATCH_LOG", v, expected);
         cfg->log_set = true;
+    }
+
+    if (args->server) {
+        snprintf(cfg->server, sizeof cfg->server, "%s", args->server);
+        cfg->server_set = true;
+    } else if ((v = fw_env_get(envp, "FLAMEWATCH_SERVER")) != NULL) {
+        if (!fw_run_check_server(v, &expected))
+            FW_ENV_FAIL("FLAMEWATCH_SERVER", v, expected);
+        snprintf(cfg->server, sizeof cfg->server, "%s", v);
+        cfg->server_set = true;
+    }
+
+    if (args->token) {
+        snprintf(cfg->token, sizeof cfg->token, "%s", args->token);
+        cfg->token_set = true;
+    } else if ((v = fw_env_get(envp, "FLAMEWATCH_TOKEN")) != NULL) {
+        if (!fw_run_check_token(v, &expected))
+            FW_ENV_FAIL("FLAMEWATCH_TOKEN", "***", expected);
+        snprintf(cfg->token, sizeof cfg->token, "%s", v);
+        cfg->token_set = true;
     }
 
     /* Tags merge per key: the environment's tags, then the flags' (a flag wins on the same key).
@@ -583,12 +686,22 @@ int fw_run_exports(const fw_run_config *cfg, const char *default_app, fw_run_exp
         rc |= fw_export_put(out, &n, "FLAMEWATCH_CPU", cfg->cpu ? "1" : "0");
     if (rc == 0 && cfg->wall_set)
         rc |= fw_export_put(out, &n, "FLAMEWATCH_WALL", cfg->wall ? "1" : "0");
+    if (rc == 0 && cfg->memory_set)
+        rc |= fw_export_put(out, &n, "FLAMEWATCH_MEMORY", cfg->memory ? "1" : "0");
+    if (rc == 0 && cfg->memory_threshold_set) {
+        snprintf(num, sizeof num, "%d", cfg->memory_threshold_kb);
+        rc |= fw_export_put(out, &n, "FLAMEWATCH_MEMORY_THRESHOLD", num);
+    }
     if (rc == 0 && cfg->enabled_set)
         rc |= fw_export_put(out, &n, "FLAMEWATCH_ENABLED", cfg->enabled ? "1" : "0");
     if (rc == 0 && cfg->upload_interval_set)
         rc |= fw_export_put(out, &n, "FLAMEWATCH_UPLOAD_INTERVAL", cfg->upload_interval);
     if (rc == 0 && cfg->log_set)
         rc |= fw_export_put(out, &n, "FLAMEWATCH_LOG", cfg->log);
+    if (rc == 0 && cfg->server_set)
+        rc |= fw_export_put(out, &n, "FLAMEWATCH_SERVER", cfg->server);
+    if (rc == 0 && cfg->token_set)
+        rc |= fw_export_put(out, &n, "FLAMEWATCH_TOKEN", cfg->token);
     if (rc == 0 && cfg->tags_set) {
         size_t len = 1;
         for (size_t i = 0; i < cfg->ntags; i++)

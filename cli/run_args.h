@@ -50,8 +50,12 @@ typedef struct {
     const char *cpu_interval;
     const char *upload_interval;
     const char *log;
+    const char *server;
+    const char *token;
     bool no_cpu;
     bool wall;
+    bool memory;
+    const char *memory_threshold;
     bool disable;
     const char *tags[FW_RUN_MAX_TAGS];  /* "K=V" as given, validated */
     size_t ntags;
@@ -76,6 +80,10 @@ typedef struct {
     bool cpu;
     bool wall_set;
     bool wall;
+    bool memory_set;
+    bool memory;
+    bool memory_threshold_set;
+    int memory_threshold_kb;
     bool enabled_set;
     bool enabled;
     bool upload_interval_set;
@@ -85,6 +93,10 @@ typedef struct {
     bool tags_set;
     fw_run_tag tags[FW_RUN_MAX_TAGS];
     size_t ntags;
+    bool server_set;
+    char server[1024];
+    bool token_set;
+    char token[512];
 } fw_run_config;
 
 typedef struct {
@@ -92,7 +104,7 @@ typedef struct {
     char *value;   /* malloc'd; fw_run_exports_free() */
 } fw_run_export;
 
-#define FW_RUN_MAX_EXPORTS 10
+#define FW_RUN_MAX_EXPORTS 14
 
 /* Step 1. argv[0] is "run". */
 fw_run_parse_status fw_run_parse_args(int argc, char **argv, fw_run_args *args,
@@ -131,8 +143,14 @@ bool fw_run_check_app(const char *v, const char **expected);
 bool fw_run_check_output(const char *v, const char **expected);
 bool fw_run_check_cpu_interval(const char *v, int *out, const char **expected);
 bool fw_run_check_bool(const char *v, bool *out, const char **expected);
+/* KB between allocation samples: an integer from 1 to 1048576. */
+bool fw_run_check_memory_threshold(const char *v, int *out, const char **expected);
 bool fw_run_check_upload_interval(const char *v, const char **expected);
 bool fw_run_check_log(const char *v, char *out, size_t outlen, const char **expected);
+/* An http:// or https:// URL with a host, at most 1000 bytes, no spaces. */
+bool fw_run_check_server(const char *v, const char **expected);
+/* 1-511 printable ASCII characters. */
+bool fw_run_check_token(const char *v, const char **expected);
 /* One "K=V" tag. */
 bool fw_run_check_tag(const char *v, size_t len, fw_run_tag *out, const char **expected);
 /* "k=v,k2=v2" (empty: no tags). */

@@ -25,6 +25,7 @@ _APP_EXPECTED = "expected 1 to 128 characters without '{', '}', ',' or '='"
 _INTERVAL_EXPECTED = "expected an integer from 1 to 1000"
 _UPLOAD_EXPECTED = "expected seconds from 0.1 to 3600, a decimal number such as 15 or 0.5"
 _LOG_EXPECTED = "expected one of debug, info, warning, quiet"
+_MEMORY_THRESHOLD_EXPECTED = "expected an integer number of KB from 1 to 1048576"
 _KEY_EXPECTED = "expected K=V with a key of 1 to 64 characters matching [A-Za-z_][A-Za-z0-9_.]*"
 _VALUE_EXPECTED = "expected K=V with a value of at most 256 characters without ','"
 _TAGS_EXPECTED = "expected k=v pairs separated by ',', e.g. team=web,region=eu"
@@ -38,7 +39,8 @@ class Config(object):
     """A validated configuration. ``log`` is one of debug/info/warning/quiet."""
 
     __slots__ = ("app", "output", "cpu_interval_ms", "cpu", "wall", "tags",
-                 "upload_interval_s", "enabled", "log")
+                 "upload_interval_s", "enabled", "log", "server", "token", "settings_interval_s",
+                 "upload_queue", "memory", "memory_threshold_kb")
 
     def __init__(self, **kw):
         for name in self.__slots__:
@@ -127,6 +129,49 @@ def _check_upload(where, value):
     if not 0.1 <= seconds <= 3600.0:
         raise _invalid(where, value, _UPLOAD_EXPECTED)
     return seconds
+
+
+_SERVER_EXPECTED = "expected an http:// or https:// URL such as http://127.0.0.1:4040"
+_TOKEN_EXPECTED = "expected 1 to 511 printable ASCII characters"
+_SETTINGS_EXPECTED = "expected seconds from 0.1 to 86400, a decimal number such as 30 or 0.5"
+_QUEUE_EXPECTED = "expected an integer from 1 to 10000"
+
+
+def _check_server(where, value):
+    if (not isinstance(value, str) or not re.match(r"https?://[^\s/?#]+(/[^\s?#]*)?\Z", value)
+            or len(value) > 1000):
+        raise _invalid(where, value, _SERVER_EXPECTED)
+    return value.rstrip("/")
+
+
+def _check_token(where, value):
+    if not isinstance(value, str) or not re.match(r"[\x21-\x7e]{1,511}\Z", value):
+        raise _invalid(where, "***" if isinstance(value, str) else value, _TOKEN_EXPECTED)
+    return value
+
+
+def _check_settings_interval(where, value):
+    if isinstance(value, bool):
+        raise _invalid(where, value, _SETTINGS_EXPECTED)
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    elif isinstance(value, str) and len(value) <= 24 and re.match(r"([0-9]+\.?[0-9]*|\.[0-9]+)\Z", value):
+        seconds = float(value)
+    else:
+        raise _invalid(where, value, _SETTINGS_EXPECTED)
+    if not 0.1 <= seconds <= 86400.0:
+        raise _invalid(where, value, _SETTINGS_EXPECTED)
+    return seconds
+
+
+def _check_queue(where, value):
+    if isinstance(value, bool):
+        raise _invalid(where, value, _QUEUE_EXPECTED)
+    if isinstance(value, str) and re.match(r"[0-9]{1,6}\Z", value):
+        value = int(value)
+    if not isinstance(value, int) or not 1 <= value <= 10000:
+        raise _invalid(where, value, _QUEUE_EXPECTED)
+    return value
 
 
 def _check_log(where, value):
@@ -218,16 +263,37 @@ def _sanitize_app(name):
     return name or "python"
 
 
+def _check_memory_threshold(where, value):
+    """Mean bytes between two allocation samples, in KB (KiB): 1 KB to 1 GB."""
+    if isinstance(value, bool):
+        raise _invalid(where, value, _MEMORY_THRESHOLD_EXPECTED)
+    if isinstance(value, int):
+        n = value
+    elif isinstance(value, str) and re.match(r"[0-9]{1,8}\Z", value):
+        n = int(value)
+    else:
+        raise _invalid(where, value, _MEMORY_THRESHOLD_EXPECTED)
+    if not 1 <= n <= 1048576:
+        raise _invalid(where, value, _MEMORY_THRESHOLD_EXPECTED)
+    return n
+
+
 _ENV = (
     ("app", "FLAMEWATCH_APP", _check_app),
     ("output", "FLAMEWATCH_OUTPUT", _check_output),
     ("cpu_interval_ms", "FLAMEWATCH_CPU_INTERVAL", _check_interval),
     ("cpu", "FLAMEWATCH_CPU", _check_bool),
     ("wall", "FLAMEWATCH_WALL", _check_bool),
+    ("memory", "FLAMEWATCH_MEMORY", _check_bool),
+    ("memory_threshold_kb", "FLAMEWATCH_MEMORY_THRESHOLD", _check_memory_threshold),
     ("tags", "FLAMEWATCH_TAGS", _check_tags_env),
     ("upload_interval_s", "FLAMEWATCH_UPLOAD_INTERVAL", _check_upload),
     ("enabled", "FLAMEWATCH_ENABLED", _check_bool),
     ("log", "FLAMEWATCH_LOG", _check_log),
+    ("server", "FLAMEWATCH_SERVER", _check_server),
+    ("token", "FLAMEWATCH_TOKEN", _check_token),
+    ("settings_interval_s", "FLAMEWATCH_SETTINGS_INTERVAL", _check_settings_interval),
+    ("upload_queue", "FLAMEWATCH_UPLOAD_QUEUE", _check_queue),
 )
 
 _KW_CHECKS = {"tags": _check_tags_kw}
@@ -240,10 +306,16 @@ def _defaults():
         "cpu_interval_ms": 10,
         "cpu": True,
         "wall": False,
+        "memory": False,
+        "memory_threshold_kb": 1024,
         "tags": {},
         "upload_interval_s": 15.0,
         "enabled": True,
         "log": "warning",
+        "server": None,
+        "token": None,
+        "settings_interval_s": 30.0,
+        "upload_queue": 20,
     }
 
 
@@ -264,5 +336,10 @@ def resolve(kwargs=None, environ=None):
     if values["app"] is None:
         values["app"] = default_app()
     if values["output"] == DEFAULT_OUTPUT:
-        values["output"] = _check_output("output", DEFAULT_OUTPUT)
+        # With a server and no output directory given, profiles are only uploaded.
+        output_given = kwargs.get("output") is not None or "FLAMEWATCH_OUTPUT" in environ
+        if values["server"] and not output_given:
+            values["output"] = None
+        else:
+            values["output"] = _check_output("output", DEFAULT_OUTPUT)
     return Config(**values)

@@ -476,6 +476,83 @@ static void test_invalid_message_escapes(void **state)
     assert_non_null(strstr(e2, "...' (expected y)"));
 }
 
+/* --memory and --memory-threshold, FLAMEWATCH_MEMORY and FLAMEWATCH_MEMORY_THRESHOLD (issue 5). */
+static const char *export_value(const fw_run_export *ex, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(ex[i].name, name) == 0)
+            return ex[i].value;
+    return NULL;
+}
+
+static void test_memory_settings(void **state)
+{
+    (void)state;
+    fw_run_args a;
+    fw_run_config c;
+    fw_run_export ex[FW_RUN_MAX_EXPORTS];
+    char **argv = ARGV("run", "--memory", "--memory-threshold", "64", "--", "prog");
+    assert_int_equal(parse(6, argv, &a), FW_RUN_PARSE_OK);
+    assert_true(a.memory);
+    assert_string_equal(a.memory_threshold, "64");
+    assert_true(fw_run_resolve(&a, NULL, &c, err, sizeof err));
+    assert_true(c.memory_set && c.memory);
+    assert_true(c.memory_threshold_set);
+    assert_int_equal(c.memory_threshold_kb, 64);
+    int n = fw_run_exports(&c, "prog", ex);
+    assert_true(n > 0 && n <= FW_RUN_MAX_EXPORTS);
+    assert_string_equal(export_value(ex, n, "FLAMEWATCH_MEMORY"), "1");
+    assert_string_equal(export_value(ex, n, "FLAMEWATCH_MEMORY_THRESHOLD"), "64");
+    fw_run_exports_free(ex, n);
+
+    /* Limits, and the contract's message. */
+    char **edge = ARGV("run", "--memory-threshold=1048576", "prog");
+    assert_int_equal(parse(3, edge, &a), FW_RUN_PARSE_OK);
+    char **one = ARGV("run", "--memory-threshold", "1", "prog");
+    assert_int_equal(parse(4, one, &a), FW_RUN_PARSE_OK);
+    const char *bad[] = {"0", "1048577", "abc", "", "-5", "64k", "99999999", " 64", "1e3"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char **argv2 = ARGV("run", "--memory-threshold", (char *)bad[i], "prog");
+        char want[256];
+        assert_int_equal(parse(4, argv2, &a), FW_RUN_PARSE_ERROR);
+        snprintf(want, sizeof want, "flamewatch: invalid value for --memory-threshold: '%s' "
+                 "(expected an integer number of KB from 1 to 1048576)", bad[i]);
+        assert_string_equal(err, want);
+    }
+    char **novalue = ARGV("run", "--memory=1", "prog");
+    assert_int_equal(parse(3, novalue, &a), FW_RUN_PARSE_ERROR);
+
+    /* The environment: validated, named, and overridden by flags. */
+    char **plain = ARGV("run", "prog");
+    assert_int_equal(parse(2, plain, &a), FW_RUN_PARSE_OK);
+    char *env_bad_bool[] = {"FLAMEWATCH_MEMORY=maybe", NULL};
+    assert_false(fw_run_resolve(&a, env_bad_bool, &c, err, sizeof err));
+    assert_string_equal(err, "flamewatch: invalid value for FLAMEWATCH_MEMORY: 'maybe' "
+                        "(expected a boolean: 1/0, true/false, yes/no or on/off)");
+    char *env_bad_kb[] = {"FLAMEWATCH_MEMORY_THRESHOLD=0", NULL};
+    assert_false(fw_run_resolve(&a, env_bad_kb, &c, err, sizeof err));
+    assert_string_equal(err, "flamewatch: invalid value for FLAMEWATCH_MEMORY_THRESHOLD: '0' "
+                        "(expected an integer number of KB from 1 to 1048576)");
+    char *env_ok[] = {"FLAMEWATCH_MEMORY=Yes", "FLAMEWATCH_MEMORY_THRESHOLD=2048", NULL};
+    assert_true(fw_run_resolve(&a, env_ok, &c, err, sizeof err));
+    assert_true(c.memory_set && c.memory);
+    assert_int_equal(c.memory_threshold_kb, 2048);
+    n = fw_run_exports(&c, "prog", ex);
+    assert_string_equal(export_value(ex, n, "FLAMEWATCH_MEMORY"), "1");
+    assert_string_equal(export_value(ex, n, "FLAMEWATCH_MEMORY_THRESHOLD"), "2048");
+    fw_run_exports_free(ex, n);
+    char **flag = ARGV("run", "--memory-threshold", "8", "prog");
+    assert_int_equal(parse(4, flag, &a), FW_RUN_PARSE_OK);
+    assert_true(fw_run_resolve(&a, env_bad_kb, &c, err, sizeof err));   /* the flag wins */
+    assert_int_equal(c.memory_threshold_kb, 8);
+    /* Nothing given: nothing exported (the agent's defaults apply: off, 1024 KB). */
+    assert_true(fw_run_resolve(&a, NULL, &c, err, sizeof err));
+    assert_false(c.memory_set);
+    n = fw_run_exports(&c, "prog", ex);
+    assert_null(export_value(ex, n, "FLAMEWATCH_MEMORY"));
+    fw_run_exports_free(ex, n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -499,6 +576,7 @@ int main(void)
         cmocka_unit_test(test_default_app),
         cmocka_unit_test(test_python_detection),
         cmocka_unit_test(test_invalid_message_escapes),
+        cmocka_unit_test(test_memory_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

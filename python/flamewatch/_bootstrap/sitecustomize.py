@@ -27,13 +27,19 @@ def _flamewatch_warn(message):
 
 
 def _flamewatch_unsupported():
-    import platform
-    impl = platform.python_implementation()   # "CPython", "PyPy", ... (2.7 has no sys.implementation)
+    implementation = getattr(sys, "implementation", None)   # 2.7 has none
+    if implementation is not None:
+        impl = implementation.name
+    else:
+        import platform
+        impl = platform.python_implementation().lower()
     ver = "%d.%d" % tuple(sys.version_info[:2])
-    if impl != "CPython":
+    if impl != "cpython":
         return "%s %s is not supported (CPython 3.9-3.13 only)" % (impl, ver)
     if not ((3, 9) <= tuple(sys.version_info[:2]) <= (3, 13)):
         return "CPython %s is not supported (3.9-3.13 only)" % ver
+    if tuple(sys.version_info[:2]) < (3, 13):   # no free-threaded builds before 3.13
+        return None
     import sysconfig
     if sysconfig.get_config_var("Py_GIL_DISABLED"):
         return "free-threaded CPython %s is not supported (3.9-3.13 with the GIL only)" % ver

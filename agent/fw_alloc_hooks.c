@@ -1,0 +1,379 @@
+/*
+ * fw_alloc_hooks: wrappers around CPython's three allocator domains, and the sampling decision.
+ *
+ * What is wrapped. PyMem_SetAllocator on RAW (PyMem_RawMalloc: interpreter internals, large
+ * buffers of C extensions such as zlib, called with or without the GIL, from any thread), MEM
+ * (PyMem_Malloc: list and dict storage, array buffers) and OBJ (PyObject_Malloc: objects, and
+ * the data of bytes/bytearray/str). A profiler that hooks only OBJ misses every large buffer
+ * that lives in the other two. We WRAP: each domain's previous allocator is kept and called,
+ * so a block we saw allocated can be freed by whoever is installed later (after we restored the
+ * previous allocator, say) and vice versa; pointers never change hands between heaps.
+ *
+ * Cost on the common path. A call pays: one thread-local access, a nesting counter around the
+ * wrapped call, and a subtraction of the size from the thread's byte countdown. A free pays a
+ * load from a 64 KiB counting filter of sampled addresses (fw_alloc_hooks.h). No lock, no
+ * atomic read-modify-write. Only when the countdown goes negative (once per `threshold` bytes
+ * on average) does the slow path run: redraw the countdown, and hand the block to fw_memory.c,
+ * which walks the Python stack (through fw_memread, safe without the GIL) under its own mutex.
+ *
+ * Nesting. pymalloc serves requests over 512 bytes (and a few failure cases) by calling
+ * PyMem_RawMalloc itself, so one Python-level allocation can pass through two of our hooks. The
+ * per-thread depth counter counts it once, at the outermost domain, where the Python caller's
+ * intent (a 1 MiB bytes object) is; the same counter keeps the profiler's own work (run at
+ * depth > 0) from being sampled or from re-entering itself.
+ *
+ * Sampling. Allocated bytes are treated as a line on which sample points fall as a Poisson
+ * process with mean spacing T (the threshold): each thread keeps the distance to its next
+ * point, an Exp(T) draw from a per-thread xorshift64* generator. An allocation of s bytes is
+ * sampled when a point falls inside it; by memorylessness that happens with probability
+ * p(s) = 1 - exp(-s/T) whatever came before, and the next distance is drawn afresh after the
+ * block. fw_memory.c weighs a sample by 1/p (docs/ARCHITECTURE.md, "Memory profiling"). libm
+ * is not linked by the agent, so ln() and exp() are computed here by range reduction and short
+ * series (relative error below 1e-12 where it matters).
+ *
+ * Changing T, or enabling again, bumps an epoch; each thread redraws its countdown at its next
+ * slow-path visit. A thread whose old countdown is long therefore uses it up first: the first
+ * sample after a change is drawn from the old T, which biases nothing (a sample's weight uses
+ * the T in force when it is taken, and its probability was exactly that).
+ *
+ * Installation (GIL held). Our allocator struct carries the WRAPPED allocator's ctx and our
+ * functions ignore ctx (they call the saved previous allocator with its own ctx). CPython
+ * swaps the struct with plain stores while threads without the GIL may be reading it; whatever
+ * mix of old and new fields such a thread reads still calls a valid function with the ctx that
+ * function expects. Uninstalling restores a domain only if its allocator is still ours
+ * (compared function by function); if someone wrapped us since (tracemalloc, another
+ * profiler), restoring would cut them out, so ours stays and passes calls through.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "fw_alloc_hooks.h"
+
+#include <assert.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FW_LN2 0.69314718055994530942
+#define FW_COUNTDOWN_MAX (INT64_MAX / 4)
+
+#if defined(__GNUC__)
+#define FW_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define FW_UNLIKELY(x) (x)
+#endif
+
+/* Per-thread sampling state. initial-exec TLS: one instruction to reach it instead of a call
+ * to __tls_get_addr on every allocation; it needs 32 bytes of glibc's static TLS reserve,
+ * which exists precisely for dlopen'ed libraries that do this. */
+typedef struct {
+    int64_t countdown;   /* bytes to the next sample point; negative: take the slow path */
+    uint64_t rng;        /* xorshift64* state; 0 = not seeded yet */
+    int64_t tid;         /* Linux tid, 0 until needed */
+    uint32_t depth;      /* > 0: inside a wrapped call or the profiler itself */
+    uint32_t epoch;      /* fw_hooks_epoch the countdown was drawn for; 0 = never */
+} fw_hook_tls;
+
+static __thread fw_hook_tls fw_tls __attribute__((tls_model("initial-exec")));
+
+static atomic_bool fw_sampling_on;
+static _Atomic uint64_t fw_interval = (uint64_t)1024 * 1024;
+static atomic_uint fw_epoch = 1;
+static atomic_uint_fast64_t fw_seed_counter;
+
+enum { FW_DOM_RAW = 0, FW_DOM_MEM = 1, FW_DOM_OBJ = 2, FW_NDOMAINS = 3 };
+
+typedef struct {
+    PyMemAllocatorEx orig;   /* the allocator we wrap */
+    PyMemAllocatorEx ours;
+    bool installed;          /* ours is (or may still be) in this domain's chain */
+} fw_domain;
+
+static fw_domain fw_domains[FW_NDOMAINS];
+static const PyMemAllocatorDomain fw_domain_ids[FW_NDOMAINS] = {
+    PYMEM_DOMAIN_RAW, PYMEM_DOMAIN_MEM, PYMEM_DOMAIN_OBJ};
+
+/* ---- numbers ---- */
+
+static uint64_t fw_splitmix(uint64_t x)
+{
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+static uint64_t fw_rand(fw_hook_tls *t)
+{
+    uint64_t x = t->rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    t->rng = x;
+    return x * 0x2545F4914F6CDD1Dull;
+}
+
+static void fw_seed(fw_hook_tls *t)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t s = (uint64_t)(uintptr_t)t ^ ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^
+                 (atomic_fetch_add(&fw_seed_counter, 1) << 40);
+    t->rng = fw_splitmix(s);
+    if (t->rng == 0)
+        t->rng = 0x853C49E6748FEA9Bull;
+}
+
+/* ln(r / 2^53) for r in [1, 2^53]: r = m * 2^e with m in [sqrt(1/2), sqrt(2)), and
+ * ln(m) = 2 atanh(z), z = (m-1)/(m+1), |z| < 0.172, summed to z^15 (error < 1e-13). */
+static double fw_ln_unit(uint64_t r)
+{
+    assert(r >= 1 && r <= (1ull << 53));
+    int e = 63 - __builtin_clzll(r);
+    double m = (double)r / (double)(1ull << e);   /* exact: a power-of-two scaling */
+    if (m > 1.4142135623730951) {
+        m *= 0.5;
+        e++;
+    }
+    double z = (m - 1.0) / (m + 1.0), z2 = z * z;
+    double s = z * (1.0 + z2 * (1.0 / 3 + z2 * (1.0 / 5 + z2 * (1.0 / 7 + z2 * (1.0 / 9 +
+               z2 * (1.0 / 11 + z2 * (1.0 / 13 + z2 / 15)))))));
+    return 2.0 * s + (double)(e - 53) * FW_LN2;
+}
+
+/* An Exp(interval) draw, in bytes. */
+static int64_t fw_draw(fw_hook_tls *t, uint64_t interval)
+{
+    uint64_t r = (fw_rand(t) >> 11) + 1;          /* uniform in [1, 2^53] */
+    double d = -fw_ln_unit(r) * (double)interval; /* at most 36.8 * interval */
+    return d >= (double)FW_COUNTDOWN_MAX ? FW_COUNTDOWN_MAX : (int64_t)d;
+}
+
+double fw_hooks_sample_prob(uint64_t size, uint64_t interval)
+{
+    if (interval == 0)
+        return 1.0;
+    double x = (double)size / (double)interval;
+    if (x < 1e-4)
+        return x * (1.0 - x / 2.0 * (1.0 - x / 3.0));   /* the series of 1 - e^-x */
+    if (x > 36.0)
+        return 1.0;                                     /* e^-36 < 2^-52 */
+    /* e^-x = 2^-k e^-r with k = round(x / ln 2), |r| <= ln(2)/2; Taylor to r^14. */
+    int k = (int)(x / FW_LN2 + 0.5);
+    double r = x - (double)k * FW_LN2, term = 1.0, sum = 1.0;
+    for (int i = 1; i <= 14; i++) {
+        term *= -r / (double)i;
+        sum += term;
+    }
+    double p = 1.0 - sum / (double)(1ull << k);
+    return p > 0.0 ? p : x;
+}
+
+/* ---- the hooks ---- */
+
+static void fw_hook_slow(fw_hook_tls *t, uintptr_t addr, size_t size)
+{
+    uint64_t interval = atomic_load_explicit(&fw_interval, memory_order_relaxed);
+    unsigned epoch = atomic_load_explicit(&fw_epoch, memory_order_relaxed);
+    if (t->epoch != epoch) {
+        /* First visit of this thread, or T changed: start from a fresh Exp(T) distance, which
+         * this block may or may not reach. */
+        if (t->rng == 0)
+            fw_seed(t);
+        t->epoch = epoch;
+        t->countdown = fw_draw(t, interval) - (int64_t)size;
+        if (t->countdown >= 0)
+            return;
+    }
+    t->countdown = fw_draw(t, interval);
+    if (!atomic_load_explicit(&fw_sampling_on, memory_order_relaxed))
+        return;
+    if (t->tid == 0)
+        t->tid = (int64_t)syscall(SYS_gettid);
+    t->depth++;
+    fw_memory_record(addr, (uint64_t)size, interval, t->tid);
+    t->depth--;
+}
+
+static inline void fw_hook_count(fw_hook_tls *t, void *p, size_t size)
+{
+    if (p != NULL && t->depth == 0) {
+        t->countdown -= (int64_t)(size < (size_t)FW_COUNTDOWN_MAX ? size : (size_t)FW_COUNTDOWN_MAX);
+        if (FW_UNLIKELY(t->countdown < 0))
+            fw_hook_slow(t, (uintptr_t)p, size);
+    }
+}
+
+static inline void *fw_hook_malloc(int d, size_t size)
+{
+    fw_hook_tls *t = &fw_tls;
+    const PyMemAllocatorEx *o = &fw_domains[d].orig;
+    t->depth++;
+    void *p = o->malloc(o->ctx, size);
+    t->depth--;
+    fw_hook_count(t, p, size);
+    return p;
+}
+
+static inline void *fw_hook_calloc(int d, size_t nelem, size_t elsize)
+{
+    fw_hook_tls *t = &fw_tls;
+    const PyMemAllocatorEx *o = &fw_domains[d].orig;
+    t->depth++;
+    void *p = o->calloc(o->ctx, nelem, elsize);
+    t->depth--;
+    /* The wrapped calloc refused an overflowing product (p == NULL), so this one is exact. */
+    if (p != NULL)
+        fw_hook_count(t, p, nelem * elsize);
+    return p;
+}
+
+static inline void *fw_hook_realloc(int d, void *ptr, size_t size)
+{
+    fw_hook_tls *t = &fw_tls;
+    const PyMemAllocatorEx *o = &fw_domains[d].orig;
+    fw_mem_live old;
+    /* The old block's record goes BEFORE the wrapped call: once the block is released,
+     * another thread may be given (and sample) the same address. */
+    bool had = ptr != NULL && t->depth == 0 && fw_mem_maybe_live((uintptr_t)ptr) &&
+               fw_memory_take((uintptr_t)ptr, &old);
+    t->depth++;
+    void *p = o->realloc(o->ctx, ptr, size);
+    t->depth--;
+    if (p == NULL) {
+        if (had && size != 0)
+            fw_memory_put_back(&old);   /* the block was left as it was */
+        return NULL;
+    }
+    /* A reallocation is the release of the old block and an allocation of the new size. */
+    fw_hook_count(t, p, size);
+    return p;
+}
+
+static inline void fw_hook_free(int d, void *ptr)
+{
+    const PyMemAllocatorEx *o = &fw_domains[d].orig;
+    if (ptr != NULL && fw_mem_maybe_live((uintptr_t)ptr))
+        fw_memory_forget((uintptr_t)ptr);
+    o->free(o->ctx, ptr);
+}
+
+/* One set of functions per domain: they ignore ctx (see the top of the file). */
+#define FW_DOMAIN_HOOKS(name, D)                                                              \
+    static void *fw_##name##_malloc(void *ctx, size_t size)                                   \
+    {                                                                                         \
+        (void)ctx;                                                                            \
+        return fw_hook_malloc(D, size);                                                       \
+    }                                                                                         \
+    static void *fw_##name##_calloc(void *ctx, size_t nelem, size_t elsize)                   \
+    {                                                                                         \
+        (void)ctx;                                                                            \
+        return fw_hook_calloc(D, nelem, elsize);                                              \
+    }                                                                                         \
+    static void *fw_##name##_realloc(void *ctx, void *ptr, size_t size)                       \
+    {                                                                                         \
+        (void)ctx;                                                                            \
+        return fw_hook_realloc(D, ptr, size);                                                 \
+    }                                                                                         \
+    static void fw_##name##_free(void *ctx, void *ptr)                                        \
+    {                                                                                         \
+        (void)ctx;                                                                            \
+        fw_hook_free(D, ptr);                                                                 \
+    }
+
+FW_DOMAIN_HOOKS(raw, FW_DOM_RAW)
+FW_DOMAIN_HOOKS(mem, FW_DOM_MEM)
+FW_DOMAIN_HOOKS(obj, FW_DOM_OBJ)
+
+static void fw_domain_functions(int d, PyMemAllocatorEx *out)
+{
+    switch (d) {
+    case FW_DOM_RAW:
+        *out = (PyMemAllocatorEx){NULL, fw_raw_malloc, fw_raw_calloc, fw_raw_realloc, fw_raw_free};
+        break;
+    case FW_DOM_MEM:
+        *out = (PyMemAllocatorEx){NULL, fw_mem_malloc, fw_mem_calloc, fw_mem_realloc, fw_mem_free};
+        break;
+    default:
+        *out = (PyMemAllocatorEx){NULL, fw_obj_malloc, fw_obj_calloc, fw_obj_realloc, fw_obj_free};
+        break;
+    }
+}
+
+/* ---- control ---- */
+
+void fw_hooks_install(void)
+{
+    for (int d = 0; d < FW_NDOMAINS; d++) {
+        fw_domain *dom = &fw_domains[d];
+        if (dom->installed)
+            continue;   /* still in the chain (pass-through): resuming is enough */
+        PyMemAllocatorEx cur;
+        PyMem_GetAllocator(fw_domain_ids[d], &cur);
+        dom->orig = cur;
+        fw_domain_functions(d, &dom->ours);
+        dom->ours.ctx = cur.ctx;
+        PyMem_SetAllocator(fw_domain_ids[d], &dom->ours);
+        dom->installed = true;
+    }
+}
+
+bool fw_hooks_uninstall(void)
+{
+    bool all = true;
+    for (int d = 0; d < FW_NDOMAINS; d++) {
+        fw_domain *dom = &fw_domains[d];
+        if (!dom->installed)
+            continue;
+        PyMemAllocatorEx cur;
+        PyMem_GetAllocator(fw_domain_ids[d], &cur);
+        if (cur.malloc == dom->ours.malloc && cur.calloc == dom->ours.calloc &&
+            cur.realloc == dom->ours.realloc && cur.free == dom->ours.free) {
+            PyMem_SetAllocator(fw_domain_ids[d], &dom->orig);
+            dom->installed = false;
+        } else {
+            all = false;
+        }
+    }
+    return all;
+}
+
+bool fw_hooks_installed(void)
+{
+    for (int d = 0; d < FW_NDOMAINS; d++)
+        if (fw_domains[d].installed)
+            return true;
+    return false;
+}
+
+void fw_hooks_set_sampling(bool on)
+{
+    if (on)
+        atomic_fetch_add(&fw_epoch, 1);   /* fresh countdowns for the new session */
+    atomic_store(&fw_sampling_on, on);
+}
+
+bool fw_hooks_sampling(void)
+{
+    return atomic_load(&fw_sampling_on);
+}
+
+void fw_hooks_set_interval(uint64_t bytes)
+{
+    assert(bytes > 0);
+    if (atomic_exchange(&fw_interval, bytes) != bytes)
+        atomic_fetch_add(&fw_epoch, 1);
+}
+
+uint64_t fw_hooks_interval(void)
+{
+    return atomic_load(&fw_interval);
+}
+
+void fw_hooks_after_fork_child(void)
+{
+    fw_hook_tls *t = &fw_tls;
+    t->tid = 0;
+    t->rng = 0;     /* reseed: the child must not repeat the parent's sample points */
+    t->epoch = 0;
+}

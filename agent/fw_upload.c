@@ -1,0 +1,916 @@
+/*
+ * fw_upload: delivery to the server and remote settings, off the application's path.
+ *
+ * Why a thread of its own. A request can take seconds (a slow or absent server, a TLS
+ * handshake, retries); the worker must keep naming threads and cutting profiles on time, and an
+ * application thread must never wait for the network at all. So the worker only appends the
+ * gzip'ed pprof it built to a queue (a mutex held for a few pointer moves) and this thread does
+ * every network operation, with libcurl, with the GIL never involved. Like the other agent
+ * threads it is created with every signal blocked.
+ *
+ * The queue. A ring of cfg.queue_max profiles (default 20, 5 minutes at 15 s), bounded also
+ * in bytes (FW_UPLOAD_QUEUE_BYTES). Pushing into a full queue drops the oldest profile: during
+ * a long outage the newest data is the most useful, and memory stays bounded however long the
+ * outage lasts. Every drop is counted; the count of profiles dropped since the last delivery is
+ * sent with the next delivery as the `dropped=N` query parameter of /ingest (and kept in the
+ * agent's stats()), so whoever reads the server's logs or the agent's stats can see the gap.
+ *
+ * Retries. A request that fails for a reason that may pass (no connection, timeout, HTTP 5xx,
+ * 408, 429, 401/403 while a token is being fixed) puts the profile back at the head and waits an
+ * exponential backoff (1 s doubling to 60 s) with jitter (a random point in the upper half of
+ * the window), so that the agents of a fleet do not come back in lock-step after a server
+ * restart. Any other 4xx means this profile will never be accepted: it is dropped with a
+ * warning. Logging is per incident: one warning when deliveries start failing, one line when
+ * they work again (with the number of profiles dropped meanwhile); each attempt is a debug line.
+ *
+ * Exit. fw_upload_stop() gives the thread a deadline (2 s from the agent's stop): it sends what
+ * is queued, oldest first, each request limited to the time left, gives up at the first
+ * connection failure, and exits. If a request is stuck past the deadline anyway (a resolver
+ * that ignores timeouts), the thread is abandoned instead of joined, and its memory is left
+ * alone: the process is exiting, and waiting longer would hold the exit up.
+ *
+ * Settings. Every cfg.settings_interval_ns (30 s by default, so a change reaches running agents
+ * within 30 s plus one request) the thread fetches GET /api/v1/apps/{app}/settings?host=&pid=
+ * (the server records which agent fetched which version). An answer with updated_at == 0 means
+ * nobody set anything: the local configuration (flags, environment) stays. Otherwise the
+ * server's values replace the live ones under the agent mutex: master switch, CPU on/off and
+ * interval, wall on/off, memory on/off and threshold (stored for the memory profiler). A bad
+ * answer is ignored with one warning until a good one arrives; an unreachable server changes
+ * nothing (the last good settings stay).
+ *
+ * Fork. The queue lock is held across fork (fw_agent's hooks call ours); the child drops the
+ * parent's queue (the parent delivers it), forgets the thread and re-creates the lock.
+ */
+#include "fw_upload.h"
+
+#include <assert.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fw_agent.h"
+
+#define FW_UPLOAD_QUEUE_BYTES (64u << 20)
+#define FW_BACKOFF_MIN_NS 1000000000ull
+#define FW_BACKOFF_MAX_NS 60000000000ull
+#define FW_CONNECT_TIMEOUT_MS 3000L
+#define FW_REQUEST_TIMEOUT_MS 15000L
+#define FW_SETTINGS_TIMEOUT_MS 5000L
+#define FW_ANSWER_MAX 65536u        /* bytes of an answer kept (errors, settings) */
+
+typedef struct {
+    uint8_t *data;
+    size_t len;
+    int64_t start_ns;
+    int64_t end_ns;
+} fw_up_item;
+
+typedef enum { FW_SEND_OK, FW_SEND_RETRY, FW_SEND_REJECTED } fw_send_result;
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    fw_up_item *q;
+    size_t cap, head, count, bytes;
+    bool stop;
+    uint64_t deadline;
+    pthread_t thread;
+    bool started;
+    bool abandoned;             /* a stuck thread still owns `q`: never free it */
+    bool outage;                /* deliveries are failing (one warning per incident) */
+    uint64_t dropped_unreported;
+    uint64_t outage_dropped;
+    bool settings_bad;          /* the last answer was invalid (one warning until a good one) */
+    fw_upload_stats st;
+} fw_up = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static pthread_once_t fw_curl_once = PTHREAD_ONCE_INIT;
+static bool fw_curl_ok;
+
+static void fw_curl_init_once(void)
+{
+    fw_curl_ok = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+}
+
+/* ---- the queue (fw_up.lock held) ---- */
+
+static void fw_item_free(fw_up_item *it)
+{
+    free(it->data);
+    it->data = NULL;
+    it->len = 0;
+}
+
+static void fw_count_dropped(void)
+{
+    fw_up.st.dropped++;
+    fw_up.dropped_unreported++;
+    fw_up.outage_dropped++;
+}
+
+static void fw_q_drop_oldest(void)
+{
+    assert(fw_up.count > 0);
+    fw_up_item *it = &fw_up.q[fw_up.head];
+    fw_up.bytes -= it->len;
+    fw_item_free(it);
+    fw_up.head = (fw_up.head + 1) % fw_up.cap;
+    fw_up.count--;
+    fw_count_dropped();
+}
+
+static void fw_q_push_back(fw_up_item *it)
+{
+    while (fw_up.count > 0 &&
+           (fw_up.count >= fw_up.cap || fw_up.bytes + it->len > FW_UPLOAD_QUEUE_BYTES))
+        fw_q_drop_oldest();
+    fw_up.q[(fw_up.head + fw_up.count) % fw_up.cap] = *it;
+    fw_up.count++;
+    fw_up.bytes += it->len;
+}
+
+/* Puts a failed profile back in front, unless newer ones filled the queue meanwhile: then it
+ * is the oldest, and the one to drop. */
+static void fw_q_push_front(fw_up_item *it)
+{
+    if (fw_up.count >= fw_up.cap || fw_up.bytes + it->len > FW_UPLOAD_QUEUE_BYTES) {
+        fw_item_free(it);
+        fw_count_dropped();
+        return;
+    }
+    fw_up.head = (fw_up.head + fw_up.cap - 1) % fw_up.cap;
+    fw_up.q[fw_up.head] = *it;
+    fw_up.count++;
+    fw_up.bytes += it->len;
+}
+
+static fw_up_item fw_q_pop(void)
+{
+    assert(fw_up.count > 0);
+    fw_up_item it = fw_up.q[fw_up.head];
+    fw_up.head = (fw_up.head + 1) % fw_up.cap;
+    fw_up.count--;
+    fw_up.bytes -= it.len;
+    return it;
+}
+
+static void fw_q_clear(void)
+{
+    while (fw_up.count > 0) {
+        fw_up_item it = fw_q_pop();
+        fw_item_free(&it);
+    }
+}
+
+/* ---- HTTP ---- */
+
+typedef struct {
+    char *data;
+    size_t len;
+} fw_answer;
+
+static size_t fw_answer_write(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    fw_answer *ans = userdata;
+    size_t n = size * nmemb, room = FW_ANSWER_MAX - ans->len;
+    size_t take = n < room ? n : room;
+    if (take > 0) {
+        memcpy(ans->data + ans->len, ptr, take);
+        ans->len += take;
+        ans->data[ans->len] = '\0';
+    }
+    return n;   /* the rest is discarded, not an error */
+}
+
+/* The server URL without trailing slashes. */
+static size_t fw_base_len(const char *server)
+{
+    size_t n = strlen(server);
+    while (n > 0 && server[n - 1] == '/')
+        n--;
+    return n;
+}
+
+static struct curl_slist *fw_headers(const fw_agent *a)
+{
+    struct curl_slist *h = curl_slist_append(NULL, "User-Agent: flamewatch-agent/0.1");
+    if (h && a->cfg.token[0]) {
+        char auth[FW_TOKEN_MAX + 32];
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", a->cfg.token);
+        struct curl_slist *h2 = curl_slist_append(h, auth);
+        if (!h2) {
+            curl_slist_free_all(h);
+            return NULL;
+        }
+        h = h2;
+    }
+    return h;
+}
+
+/* Common options of one request; the answer goes into ans. */
+static void fw_curl_setup(CURL *c, const char *url, struct curl_slist *hdrs, long timeout_ms,
+                          fw_answer *ans, char *errbuf)
+{
+    curl_easy_reset(c);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                     timeout_ms < FW_CONNECT_TIMEOUT_MS ? timeout_ms : FW_CONNECT_TIMEOUT_MS);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fw_answer_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, ans);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    errbuf[0] = '\0';
+    ans->len = 0;
+    ans->data[0] = '\0';
+}
+
+/* name=APP{k=v,...}: the static tags, as Pyroscope's /ingest expects them. */
+static bool fw_ingest_name(const fw_agent *a, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "%s{", a->cfg.app);
+    size_t o = n > 0 ? (size_t)n : 0;
+    for (size_t i = 0; i < a->cfg.ntags && o < cap; i++) {
+        n = snprintf(out + o, cap - o, "%s%s=%s", i ? "," : "", a->cfg.tags[i].key,
+                     a->cfg.tags[i].value);
+        o += n > 0 ? (size_t)n : 0;
+    }
+    if (o + 2 > cap)
+        return false;
+    out[o++] = '}';
+    out[o] = '\0';
+    return true;
+}
+
+static char *fw_ingest_url(CURL *c, const fw_agent *a, const fw_up_item *it, uint64_t dropped)
+{
+    static char name[FW_APP_MAX + FW_TAGS_MAX * (FW_TAG_KEY_MAX + FW_TAG_VALUE_MAX + 2) + 4];
+    if (!fw_ingest_name(a, name, sizeof name))
+        return NULL;
+    char *esc = curl_easy_escape(c, name, 0);
+    if (!esc)
+        return NULL;
+    size_t cap = strlen(a->cfg.server) + strlen(esc) + 256;
+    char *url = malloc(cap);
+    if (url) {
+        int64_t from = it->start_ns / 1000000000;
+        int64_t until = (it->end_ns + 999999999) / 1000000000;
+        if (until <= from)
+            until = from + 1;
+        uint64_t rate = 1000000000u / (a->cfg.interval_ns ? a->cfg.interval_ns : 1);
+        int n = snprintf(url, cap, "%.*s/ingest?name=%s&from=%" PRId64 "&until=%" PRId64
+                         "&format=pprof&spyName=flamewatch&sampleRate=%" PRIu64,
+                         (int)fw_base_len(a->cfg.server), a->cfg.server, esc, from, until, rate);
+        if (dropped > 0 && n > 0 && (size_t)n < cap)
+            snprintf(url + n, cap - (size_t)n, "&dropped=%" PRIu64, dropped);
+    }
+    curl_free(esc);
+    return url;
+}
+
+static bool fw_status_retryable(long status)
+{
+    return status >= 500 || status == 408 || status == 429 || status == 401 || status == 403;
+}
+
+static uint64_t fw_thread_cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* One POST /ingest, multipart/form-data with the pprof in the field `profile`. */
+static fw_send_result fw_send(fw_agent *a, CURL *c, const fw_up_item *it, uint64_t dropped,
+                              long timeout_ms, fw_answer *ans, char *why, size_t whylen)
+{
+    char errbuf[CURL_ERROR_SIZE];
+    char *url = fw_ingest_url(c, a, it, dropped);
+    struct curl_slist *hdrs = fw_headers(a);
+    curl_mime *mime = NULL;
+    fw_send_result res = FW_SEND_RETRY;
+    uint64_t cpu0 = fw_thread_cpu_now();
+    if (!url || !hdrs) {
+        snprintf(why, whylen, "out of memory");
+        goto out;
+    }
+    fw_curl_setup(c, url, hdrs, timeout_ms, ans, errbuf);
+    mime = curl_mime_init(c);
+    curl_mimepart *part = mime ? curl_mime_addpart(mime) : NULL;
+    if (!part || curl_mime_name(part, "profile") != CURLE_OK ||
+        curl_mime_filename(part, "profile.pprof.gz") != CURLE_OK ||
+        curl_mime_type(part, "application/octet-stream") != CURLE_OK ||
+        curl_mime_data(part, (const char *)it->data, it->len) != CURLE_OK) {
+        snprintf(why, whylen, "out of memory");
+        goto out;
+    }
+    curl_easy_setopt(c, CURLOPT_MIMEPOST, mime);
+    CURLcode rc = curl_easy_perform(c);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    if (rc != CURLE_OK) {
+        snprintf(why, whylen, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+    } else if (status >= 200 && status < 300) {
+        res = FW_SEND_OK;
+    } else {
+        snprintf(why, whylen, "HTTP %ld: %.300s", status, ans->data);
+        res = fw_status_retryable(status) ? FW_SEND_RETRY : FW_SEND_REJECTED;
+    }
+out:
+    curl_mime_free(mime);
+    curl_slist_free_all(hdrs);
+    free(url);
+    uint64_t spent = fw_thread_cpu_now() - cpu0;
+    pthread_mutex_lock(&fw_up.lock);
+    fw_up.st.attempts++;
+    fw_up.st.last_upload_cpu_ns = spent;
+    fw_up.st.upload_cpu_ns += spent;
+    pthread_mutex_unlock(&fw_up.lock);
+    return res;
+}
+
+/* ---- settings: a minimal reader for the flat JSON object the server answers ---- */
+
+typedef struct {
+    const char *p, *end;
+} fw_js;
+
+static void fw_js_ws(fw_js *j)
+{
+    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
+        j->p++;
+}
+
+static bool fw_js_lit(fw_js *j, const char *lit)
+{
+    size_t n = strlen(lit);
+    fw_js_ws(j);
+    if ((size_t)(j->end - j->p) < n || memcmp(j->p, lit, n) != 0)
+        return false;
+    j->p += n;
+    return true;
+}
+
+/* A string; its raw bytes (escapes left as they are) go to buf when given. */
+static bool fw_js_string(fw_js *j, char *buf, size_t cap)
+{
+    fw_js_ws(j);
+    if (j->p >= j->end || *j->p != '"')
+        return false;
+    const char *s = ++j->p;
+    while (j->p < j->end && *j->p != '"')
+        j->p += (*j->p == '\\' && j->p + 1 < j->end) ? 2 : 1;
+    if (j->p >= j->end)
+        return false;
+    size_t n = (size_t)(j->p - s);
+    if (buf)
+        snprintf(buf, cap, "%.*s", n < cap ? (int)n : (int)cap - 1, s);
+    j->p++;
+    return true;
+}
+
+static bool fw_js_int(fw_js *j, int64_t *out)
+{
+    fw_js_ws(j);
+    bool neg = j->p < j->end && *j->p == '-';
+    j->p += neg;
+    int64_t v = 0;
+    const char *start = j->p;
+    while (j->p < j->end && *j->p >= '0' && *j->p <= '9' && j->p - start < 18)
+        v = v * 10 + (*j->p++ - '0');
+    if (j->p == start ||
+        (j->p < j->end && (*j->p == '.' || *j->p == 'e' || *j->p == 'E' ||
+                           (*j->p >= '0' && *j->p <= '9'))))
+        return false;
+    *out = neg ? -v : v;
+    return true;
+}
+
+static bool fw_js_skip(fw_js *j, int depth);
+
+static bool fw_js_skip_container(fw_js *j, char open, int depth)
+{
+    const char *close = open == '{' ? "}" : "]";
+    j->p++;
+    if (fw_js_lit(j, close))
+        return true;
+    for (;;) {
+        if (open == '{' && (!fw_js_string(j, NULL, 0) || !fw_js_lit(j, ":")))
+            return false;
+        if (!fw_js_skip(j, depth + 1))
+            return false;
+        if (fw_js_lit(j, ","))
+            continue;
+        return fw_js_lit(j, close);
+    }
+}
+
+static bool fw_js_skip(fw_js *j, int depth)
+{
+    fw_js_ws(j);
+    if (j->p >= j->end || depth > 16)
+        return false;
+    char ch = *j->p;
+    if (ch == '"')
+        return fw_js_string(j, NULL, 0);
+    if (ch == '{' || ch == '[')
+        return fw_js_skip_container(j, ch, depth);
+    if (fw_js_lit(j, "true") || fw_js_lit(j, "false") || fw_js_lit(j, "null"))
+        return true;
+    const char *start = j->p;
+    while (j->p < j->end && strchr("+-0123456789.eE", *j->p))
+        j->p++;
+    return j->p > start;
+}
+
+enum { FW_S_ENABLED, FW_S_CPU, FW_S_INTERVAL, FW_S_WALL, FW_S_MEMORY, FW_S_THRESHOLD, FW_S_UPDATED,
+       FW_S_COUNT };
+
+static int fw_settings_bool(fw_js *j, const char *key, bool *out, char *err, size_t errlen)
+{
+    if (fw_js_lit(j, "true"))
+        *out = true;
+    else if (fw_js_lit(j, "false"))
+        *out = false;
+    else {
+        snprintf(err, errlen, "%s is not a boolean", key);
+        return -1;
+    }
+    return 0;
+}
+
+static int fw_settings_member(fw_js *j, const char *key, fw_remote_settings *out, unsigned *seen,
+                              char *err, size_t errlen)
+{
+    static const char *const names[FW_S_COUNT] = {"enabled", "cpu", "cpu_interval_ms", "wall",
+                                                  "memory", "memory_threshold_kb", "updated_at"};
+    int k = -1;
+    for (int i = 0; i < FW_S_COUNT; i++)
+        if (strcmp(key, names[i]) == 0)
+            k = i;
+    if (k < 0)
+        return fw_js_skip(j, 0) ? 0 : -1;
+    *seen |= 1u << k;
+    switch (k) {
+    case FW_S_ENABLED:
+        return fw_settings_bool(j, key, &out->enabled, err, errlen);
+    case FW_S_CPU:
+        return fw_settings_bool(j, key, &out->cpu, err, errlen);
+    case FW_S_WALL:
+        return fw_settings_bool(j, key, &out->wall, err, errlen);
+    case FW_S_MEMORY:
+        return fw_settings_bool(j, key, &out->memory, err, errlen);
+    default:
+        break;
+    }
+    int64_t v;
+    if (!fw_js_int(j, &v)) {
+        snprintf(err, errlen, "%s is not an integer", key);
+        return -1;
+    }
+    bool ok = (k == FW_S_INTERVAL && v >= 1 && v <= 1000) ||
+              (k == FW_S_THRESHOLD && v >= 1 && v <= 1048576) || (k == FW_S_UPDATED && v >= 0);
+    if (!ok) {
+        snprintf(err, errlen, "%s out of range: %" PRId64, key, v);
+        return -1;
+    }
+    if (k == FW_S_INTERVAL)
+        out->cpu_interval_ms = (int)v;
+    else if (k == FW_S_THRESHOLD)
+        out->memory_threshold_kb = (int)v;
+    else
+        out->updated_at = v;
+    return 0;
+}
+
+int fw_settings_parse(const char *json, size_t len, fw_remote_settings *out, char *err, size_t errlen)
+{
+    fw_js j = {json, json + len};
+    unsigned seen = 0;
+    char key[64];
+    memset(out, 0, sizeof *out);
+    err[0] = '\0';
+    if (!fw_js_lit(&j, "{")) {
+        snprintf(err, errlen, "not a JSON object");
+        return -1;
+    }
+    if (!fw_js_lit(&j, "}")) {
+        for (;;) {
+            if (!fw_js_string(&j, key, sizeof key) || !fw_js_lit(&j, ":") ||
+                fw_settings_member(&j, key, out, &seen, err, errlen) != 0) {
+                if (!err[0])
+                    snprintf(err, errlen, "malformed JSON");
+                return -1;
+            }
+            if (fw_js_lit(&j, ","))
+                continue;
+            if (fw_js_lit(&j, "}"))
+                break;
+            snprintf(err, errlen, "malformed JSON");
+            return -1;
+        }
+    }
+    if (seen != (1u << FW_S_COUNT) - 1) {
+        snprintf(err, errlen, "members missing (enabled, cpu, cpu_interval_ms, wall, memory, "
+                              "memory_threshold_kb and updated_at are required)");
+        return -1;
+    }
+    return 0;
+}
+
+/* Under the agent mutex: the live settings become the server's. True if anything changed. */
+static bool fw_settings_apply(fw_agent *a, const fw_remote_settings *s)
+{
+    fw_agent_config *c = &a->cfg;
+    uint64_t interval = (uint64_t)s->cpu_interval_ms * 1000000u;
+    bool changed = c->enabled != s->enabled || c->cpu != s->cpu || c->interval_ns != interval ||
+                   c->wall != s->wall || c->memory != s->memory ||
+                   c->memory_threshold_kb != (uint32_t)s->memory_threshold_kb;
+    /* Turning collection back on: every thread's CPU baseline is stale (it covers the time we
+     * were off), so the sampler starts from fresh baselines instead of charging that time. */
+    if ((s->enabled && !c->enabled) || (s->cpu && !c->cpu))
+        a->rebaseline = true;
+    c->enabled = s->enabled;
+    c->cpu = s->cpu;
+    c->interval_ns = interval;
+    c->wall = s->wall;
+    c->memory = s->memory;
+    c->memory_threshold_kb = (uint32_t)s->memory_threshold_kb;
+    return changed;
+}
+
+static char *fw_settings_url(CURL *c, const fw_agent *a)
+{
+    char *app = curl_easy_escape(c, a->cfg.app, 0);
+    char *host = curl_easy_escape(c, a->hostname, 0);
+    size_t cap = strlen(a->cfg.server) + (app ? strlen(app) : 0) + (host ? strlen(host) : 0) + 96;
+    char *url = (app && host) ? malloc(cap) : NULL;
+    if (url)
+        snprintf(url, cap, "%.*s/api/v1/apps/%s/settings?host=%s&pid=%ld",
+                 (int)fw_base_len(a->cfg.server), a->cfg.server, app, host, (long)a->pid);
+    curl_free(app);
+    curl_free(host);
+    return url;
+}
+
+/* Fetches the settings; 200 with the answer in ans, another status, or 0 when unreachable. */
+static long fw_settings_fetch(fw_agent *a, CURL *c, fw_answer *ans)
+{
+    char errbuf[CURL_ERROR_SIZE];
+    char *url = fw_settings_url(c, a);
+    struct curl_slist *hdrs = fw_headers(a);
+    long status = 0;
+    if (url && hdrs) {
+        fw_curl_setup(c, url, hdrs, FW_SETTINGS_TIMEOUT_MS, ans, errbuf);
+        CURLcode rc = curl_easy_perform(c);
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        if (rc != CURLE_OK) {
+            status = 0;
+            fw_log(FW_LOG_DEBUG, "settings not fetched (%s): keeping the current ones",
+                   errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        }
+    }
+    curl_slist_free_all(hdrs);
+    free(url);
+    return status;
+}
+
+static void fw_settings_poll(fw_agent *a, CURL *c, fw_answer *ans)
+{
+    char why[256] = "";
+    fw_remote_settings s = {0};
+    long status = fw_settings_fetch(a, c, ans);
+    if (status == 0)
+        return;
+    if (status != 200)
+        snprintf(why, sizeof why, "HTTP %ld: %.200s", status, ans->data);
+    else
+        (void)fw_settings_parse(ans->data, ans->len, &s, why, sizeof why);
+    pthread_mutex_lock(&fw_up.lock);
+    bool warn = why[0] && !fw_up.settings_bad;
+    fw_up.settings_bad = why[0] != '\0';
+    if (why[0])
+        fw_up.st.settings_invalid++;
+    else
+        fw_up.st.settings_fetches++;
+    pthread_mutex_unlock(&fw_up.lock);
+    if (why[0]) {
+        fw_log(warn ? FW_LOG_WARNING : FW_LOG_DEBUG,
+               "ignoring the server's settings (%s); keeping the current ones", why);
+        return;
+    }
+    if (s.updated_at == 0) {
+        fw_log(FW_LOG_DEBUG, "no settings stored on the server: keeping the local ones");
+        return;
+    }
+    pthread_mutex_lock(&a->lock);
+    bool changed = fw_settings_apply(a, &s);
+    pthread_mutex_unlock(&a->lock);
+    pthread_mutex_lock(&fw_up.lock);
+    fw_up.st.settings_updated_at = s.updated_at;
+    fw_up.st.settings_applied += changed;
+    pthread_mutex_unlock(&fw_up.lock);
+    fw_log(changed ? FW_LOG_INFO : FW_LOG_DEBUG,
+           "settings %s: enabled=%d cpu=%d cpu_interval_ms=%d wall=%d memory=%d "
+           "memory_threshold_kb=%d (updated_at %" PRId64 ")",
+           changed ? "applied" : "unchanged", s.enabled, s.cpu, s.cpu_interval_ms, s.wall,
+           s.memory, s.memory_threshold_kb, s.updated_at);
+}
+
+/* ---- the thread ---- */
+
+static uint64_t fw_rand_state;
+
+/* Backoff after `failures` consecutive failures: a random point in the upper half of
+ * min(1 s * 2^(failures-1), 60 s) (xorshift64; quality does not matter, spread does). */
+static uint64_t fw_backoff_ns(unsigned failures)
+{
+    uint64_t window = FW_BACKOFF_MIN_NS;
+    for (unsigned i = 1; i < failures && window < FW_BACKOFF_MAX_NS; i++)
+        window *= 2;
+    if (window > FW_BACKOFF_MAX_NS)
+        window = FW_BACKOFF_MAX_NS;
+    fw_rand_state ^= fw_rand_state << 13;
+    fw_rand_state ^= fw_rand_state >> 7;
+    fw_rand_state ^= fw_rand_state << 17;
+    return window / 2 + fw_rand_state % (window / 2 + 1);
+}
+
+/* fw_up.lock held. Sleeps until `until` (monotonic) or a signal. */
+static void fw_wait_until(uint64_t until)
+{
+    struct timespec ts = {(time_t)(until / 1000000000u), (long)(until % 1000000000u)};
+    (void)pthread_cond_timedwait(&fw_up.cond, &fw_up.lock, &ts);
+}
+
+/* After a delivery attempt (fw_up.lock held): logs per incident and keeps the counters. */
+static void fw_after_send(fw_agent *a, fw_send_result r, fw_up_item *it, const char *why,
+                          unsigned failures)
+{
+    if (r == FW_SEND_OK) {
+        fw_up.st.uploads++;
+        fw_up.st.upload_bytes += it->len;
+        fw_up.dropped_unreported = 0;
+        if (fw_up.outage)
+            fw_log(fw_up.outage_dropped ? FW_LOG_WARNING : FW_LOG_INFO,
+                   "profiles are delivered to %s again; %" PRIu64 " profile(s) dropped meanwhile",
+                   a->cfg.server, fw_up.outage_dropped);
+        else
+            fw_log(FW_LOG_DEBUG, "profile delivered (%zu bytes)", it->len);
+        fw_up.outage = false;
+        fw_up.outage_dropped = 0;
+        fw_item_free(it);
+    } else if (r == FW_SEND_REJECTED) {
+        fw_up.st.rejected++;
+        fw_count_dropped();
+        fw_log(FW_LOG_WARNING, "the server refused a profile (%s); it is dropped", why);
+        fw_item_free(it);
+    } else {
+        fw_up.st.failures++;
+        if (!fw_up.outage)
+            fw_log(FW_LOG_WARNING, "cannot deliver profiles to %s (%s); keeping up to %zu and "
+                   "retrying with backoff", a->cfg.server, why, fw_up.cap);
+        else
+            fw_log(FW_LOG_DEBUG, "delivery attempt %u failed: %s", failures, why);
+        fw_up.outage = true;
+        fw_q_push_front(it);
+    }
+}
+
+/* Exit (fw_up.lock held): what is queued goes out until the deadline; the rest is dropped. */
+static void fw_drain(fw_agent *a, CURL *c, fw_answer *ans)
+{
+    char why[512];
+    while (fw_up.count > 0) {
+        uint64_t now = fw_now_mono_ns();
+        if (now + 20000000u >= fw_up.deadline)
+            break;
+        long ms = (long)((fw_up.deadline - now) / 1000000u);
+        fw_up_item it = fw_q_pop();
+        uint64_t dropped = fw_up.dropped_unreported;
+        pthread_mutex_unlock(&fw_up.lock);
+        fw_send_result r = fw_send(a, c, &it, dropped, ms, ans, why, sizeof why);
+        pthread_mutex_lock(&fw_up.lock);
+        if (r == FW_SEND_RETRY) {
+            fw_q_push_front(&it);
+            fw_up.st.failures++;
+            fw_log(FW_LOG_DEBUG, "final delivery failed: %s", why);
+            break;
+        }
+        fw_after_send(a, r, &it, why, 0);
+    }
+    if (fw_up.count > 0) {
+        fw_log(FW_LOG_WARNING, "%zu profile(s) not delivered at exit (server %s unreachable)",
+               fw_up.count, a->cfg.server);
+        while (fw_up.count > 0)
+            fw_q_drop_oldest();
+    }
+}
+
+/* fw_up.lock held: one delivery attempt of the oldest profile; updates the retry state. */
+static void fw_deliver_one(fw_agent *a, CURL *c, fw_answer *ans, unsigned *failures,
+                           uint64_t *retry_at)
+{
+    char why[512];
+    fw_up_item it = fw_q_pop();
+    uint64_t dropped = fw_up.dropped_unreported;
+    pthread_mutex_unlock(&fw_up.lock);
+    fw_send_result r = fw_send(a, c, &it, dropped, FW_REQUEST_TIMEOUT_MS, ans, why, sizeof why);
+    pthread_mutex_lock(&fw_up.lock);
+    *failures = r == FW_SEND_RETRY ? *failures + 1 : 0;
+    *retry_at = *failures ? fw_now_mono_ns() + fw_backoff_ns(*failures) : 0;
+    fw_after_send(a, r, &it, why, *failures);
+}
+
+static void *fw_upload_main(void *arg)
+{
+    fw_agent *a = arg;
+    fw_answer ans = {malloc(FW_ANSWER_MAX + 1), 0};
+    CURL *c = curl_easy_init();
+    fw_rand_state = ((uint64_t)getpid() * 0x9e3779b97f4a7c15ull) ^ fw_now_mono_ns();
+    if (!fw_rand_state)
+        fw_rand_state = 1;
+    if (!c || !ans.data)
+        fw_log(FW_LOG_WARNING, "cannot initialize the uploader: profiles are not delivered");
+    uint64_t next_settings = fw_now_mono_ns();   /* first poll at once */
+    uint64_t retry_at = 0;
+    unsigned failures = 0;
+    pthread_mutex_lock(&fw_up.lock);
+    while (!fw_up.stop) {
+        if (!c || !ans.data) {
+            fw_q_clear();
+            fw_wait_until(fw_now_mono_ns() + 1000000000u);
+            continue;
+        }
+        uint64_t now = fw_now_mono_ns();
+        if (now >= next_settings) {
+            pthread_mutex_unlock(&fw_up.lock);
+            fw_settings_poll(a, c, &ans);
+            pthread_mutex_lock(&fw_up.lock);
+            next_settings = fw_now_mono_ns() + a->cfg.settings_interval_ns;
+            continue;
+        }
+        if (fw_up.count > 0 && now >= retry_at) {
+            fw_deliver_one(a, c, &ans, &failures, &retry_at);
+            continue;
+        }
+        uint64_t until = next_settings;
+        if (fw_up.count > 0 && retry_at < until)
+            until = retry_at;
+        fw_wait_until(until);
+    }
+    if (c && ans.data)
+        fw_drain(a, c, &ans);
+    pthread_mutex_unlock(&fw_up.lock);
+    if (c)
+        curl_easy_cleanup(c);
+    free(ans.data);
+    return NULL;
+}
+
+/* ---- interface ---- */
+
+int fw_upload_init(fw_agent *a)
+{
+    if (!a->cfg.server[0])
+        return 0;
+    pthread_once(&fw_curl_once, fw_curl_init_once);
+    if (!fw_curl_ok)
+        return EIO;
+    pthread_mutex_lock(&fw_up.lock);
+    fw_up.cap = a->cfg.queue_max ? a->cfg.queue_max : 1;
+    fw_up.q = calloc(fw_up.cap, sizeof *fw_up.q);   /* an abandoned queue stays with its thread */
+    fw_up.head = fw_up.count = fw_up.bytes = 0;
+    fw_up.abandoned = false;
+    fw_up.outage = false;
+    fw_up.settings_bad = false;
+    fw_up.dropped_unreported = fw_up.outage_dropped = 0;
+    memset(&fw_up.st, 0, sizeof fw_up.st);
+    int rc = fw_up.q ? 0 : ENOMEM;
+    pthread_mutex_unlock(&fw_up.lock);
+    return rc;
+}
+
+int fw_upload_start(fw_agent *a)
+{
+    if (!a->cfg.server[0] || !fw_up.q)
+        return 0;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&fw_up.cond, &ca);
+    pthread_condattr_destroy(&ca);
+    fw_up.stop = false;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&fw_up.thread, NULL, fw_upload_main, a);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    fw_up.started = rc == 0;
+    return rc;
+}
+
+void fw_upload_push(fw_agent *a, fw_buf *gz, int64_t start_ns, int64_t end_ns)
+{
+    fw_up_item it = {gz->data, gz->len, start_ns, end_ns};
+    gz->data = NULL;
+    gz->len = gz->cap = 0;
+    if (!a->cfg.server[0]) {
+        fw_item_free(&it);
+        return;
+    }
+    pthread_mutex_lock(&fw_up.lock);
+    if (!fw_up.q || fw_up.abandoned) {
+        fw_item_free(&it);
+    } else {
+        uint64_t before = fw_up.st.dropped;
+        fw_q_push_back(&it);
+        if (fw_up.st.dropped != before)
+            fw_log(FW_LOG_DEBUG, "upload queue full: oldest profile dropped");
+        pthread_cond_signal(&fw_up.cond);
+    }
+    pthread_mutex_unlock(&fw_up.lock);
+}
+
+bool fw_upload_stop(fw_agent *a, uint64_t deadline)
+{
+    (void)a;
+    if (!fw_up.started)
+        return true;
+    pthread_mutex_lock(&fw_up.lock);
+    fw_up.stop = true;
+    fw_up.deadline = deadline;
+    pthread_cond_signal(&fw_up.cond);
+    pthread_mutex_unlock(&fw_up.lock);
+    /* A little beyond the deadline: the thread's own requests are limited to it. */
+    uint64_t now = fw_now_mono_ns(), limit = deadline + 500000000u;
+    uint64_t wait = limit > now ? limit - now : 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t abs_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec + wait;
+    struct timespec until = {(time_t)(abs_ns / 1000000000u), (long)(abs_ns % 1000000000u)};
+    fw_up.started = false;
+    if (pthread_timedjoin_np(fw_up.thread, NULL, &until) != 0) {
+        pthread_detach(fw_up.thread);
+        pthread_mutex_lock(&fw_up.lock);
+        fw_up.abandoned = true;
+        pthread_mutex_unlock(&fw_up.lock);
+        fw_log(FW_LOG_WARNING, "the uploader did not finish in time; exiting without it");
+        return false;
+    }
+    pthread_cond_destroy(&fw_up.cond);
+    return true;
+}
+
+void fw_upload_release(fw_agent *a)
+{
+    (void)a;
+    pthread_mutex_lock(&fw_up.lock);
+    if (!fw_up.abandoned) {
+        fw_q_clear();
+        free(fw_up.q);
+        fw_up.q = NULL;
+    }
+    pthread_mutex_unlock(&fw_up.lock);
+}
+
+void fw_upload_get_stats(fw_upload_stats *out)
+{
+    pthread_mutex_lock(&fw_up.lock);
+    *out = fw_up.st;
+    out->queued = fw_up.count;
+    pthread_mutex_unlock(&fw_up.lock);
+}
+
+void fw_upload_before_fork(void)
+{
+    pthread_mutex_lock(&fw_up.lock);
+}
+
+void fw_upload_after_fork_parent(void)
+{
+    pthread_mutex_unlock(&fw_up.lock);
+}
+
+void fw_upload_after_fork_child(void)
+{
+    pthread_mutex_init(&fw_up.lock, NULL);
+    /* The parent's thread does not exist here and the parent delivers its own queue. */
+    for (size_t i = 0; fw_up.q && i < fw_up.count; i++)
+        free(fw_up.q[(fw_up.head + i) % fw_up.cap].data);
+    free(fw_up.q);
+    fw_up.q = NULL;
+    fw_up.count = fw_up.head = fw_up.bytes = 0;
+    fw_up.started = false;
+    fw_up.abandoned = false;
+    fw_up.stop = false;
+}

@@ -1,0 +1,337 @@
+"""Delivery to a real server (tests/agent/fwserver.py starts one on a free 127.0.0.1 port).
+
+  * the CPU shares the server reports match the workload's own time.thread_time per function;
+  * an outage: the server stops mid-run and comes back; with a queue large enough nothing is lost,
+    with a small one the oldest profiles are dropped, counted, reported, and logged once;
+  * remote settings switch the CPU profile off and on in a running program;
+  * the last profile is delivered at exit and on SIGTERM, and exit is never held up long when the
+    server is away.
+Workloads gate their phases on files the test creates, so no test depends on sleeps lining up.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import unittest
+
+import fwserver
+import fwtest
+
+PHASES = r'''
+import json, os, sys, time
+import flamewatch
+
+def busy(seconds):
+    end = time.thread_time() + seconds
+    x = 0
+    while time.thread_time() < end:
+        for i in range(300):
+            x += i * i
+    return x
+
+def wait_file(path, timeout=60):
+    end = time.time() + timeout
+    while not os.path.exists(path):
+        if time.time() > end:
+            raise SystemExit("timed out waiting for " + path)
+        time.sleep(0.02)
+
+def touch(path):
+    open(path, "w").close()
+
+truth = {}
+def timed(fn, *args):
+    t0 = time.thread_time()
+    fn(*args)
+    truth[fn.__name__] = truth.get(fn.__name__, 0.0) + time.thread_time() - t0
+'''
+
+
+def _popen_cli(flags, code, env):
+    cmd = [fwtest.FLAMEWATCH, "run"] + flags + ["--", sys.executable, "-c", textwrap.dedent(code)]
+    return subprocess.Popen(cmd, env=fwtest.child_env(env), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+
+
+def _wait_path(proc, path, timeout=60):
+    end = time.time() + timeout
+    while not os.path.exists(path):
+        if proc.poll() is not None:
+            raise AssertionError("workload exited early: %s" % proc.communicate()[1].decode())
+        if time.time() > end:
+            proc.kill()
+            raise AssertionError("timed out waiting for %s" % path)
+        time.sleep(0.02)
+
+
+def _finish(proc, timeout=90):
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        raise AssertionError("workload hung: %s" % err.decode())
+    return proc.returncode, out.decode(), err.decode()
+
+
+def _last_json(text):
+    for line in reversed(text.splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    raise AssertionError("no JSON in: %s" % text)
+
+
+class DeliveryTest(unittest.TestCase):
+    def setUp(self):
+        self.srv = fwserver.start(self)
+        self.tmp = fwtest.make_tmp(self, "fw-deliv-")
+
+    def test_cpu_shares_match_ground_truth(self):
+        code = PHASES + r'''
+def alpha(): busy(0.05)
+def beta(): busy(0.03)
+def gamma(): busy(0.02)
+end = time.time() + 4
+while time.time() < end:
+    timed(alpha); timed(beta); timed(gamma)
+print(json.dumps(truth))
+'''
+        res = fwtest.run_cli(["--server", self.srv.url, "--app", "shares", "--upload-interval", "1"],
+                             code, timeout=60)
+        self.assertEqual(res.returncode, 0, res.describe())
+        truth = res.last_json()
+        got = self.srv.self_by_function("shares")
+        names = ("alpha", "beta", "gamma")
+        # `busy` is what runs; the frame under it says which phase. Use totals of the callers.
+        rows = {r["name"]: r["total"] for r in self.srv.table("shares")["rows"]}
+        tot_truth = sum(truth[n] for n in names)
+        tot_got = sum(rows.get(n, 0) for n in names)
+        self.assertGreater(tot_got, 0, "no data on the server: %s %s" % (rows, got))
+        for n in names:
+            share_truth = 100.0 * truth[n] / tot_truth
+            share_got = 100.0 * rows.get(n, 0) / tot_got
+            self.assertLess(abs(share_truth - share_got), 3.0,
+                            "%s: %.1f%% on the server, %.1f%% by thread_time (%s vs %s)"
+                            % (n, share_got, share_truth, rows, truth))
+        # And the absolute CPU arrived: within 10% of the ground truth.
+        self.assertLess(abs(tot_got / 1e9 - tot_truth), 0.1 * tot_truth, (tot_got, tot_truth))
+
+    def _outage_run(self, queue):
+        a, b = os.path.join(self.tmp, "a-%d" % queue), os.path.join(self.tmp, "b-%d" % queue)
+        app = "outage%d" % queue
+        code = PHASES + r'''
+def before(): busy(1.0)
+def during():
+    while not os.path.exists(sys.argv[2]):
+        busy(0.02)
+def after(): busy(1.0)
+timed(before)
+touch(sys.argv[1])
+timed(during)
+timed(after)
+truth["stats"] = flamewatch.stats()
+print(json.dumps(truth))
+'''
+        code += "\n"
+        cmd = [fwtest.FLAMEWATCH, "run", "--server", self.srv.url, "--app", app,
+               "--upload-interval", "0.25", "--", sys.executable, "-c", textwrap.dedent(code), a, b]
+        proc = subprocess.Popen(cmd, env=fwtest.child_env({"FLAMEWATCH_UPLOAD_QUEUE": str(queue)}),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        _wait_path(proc, a)
+        time.sleep(0.6)             # the last profiles of `before` go out
+        self.srv.stop()
+        time.sleep(2.5)             # ~10 profiles are made while the server is away
+        self.srv.restart()
+        open(b, "w").close()
+        rc, out, err = _finish(proc)
+        self.assertEqual(rc, 0, err)
+        return _last_json(out), err, app
+
+    def test_outage_large_queue_loses_nothing(self):
+        truth, err, app = self._outage_run(queue=100)
+        stats = truth["stats"]
+        self.assertEqual(stats["profiles_dropped"], 0, stats)
+        rows = {r["name"]: r["total"] for r in self.srv.table(app)["rows"]}
+        for phase in ("before", "during", "after"):
+            self.assertIn(phase, rows, rows)
+            self.assertLess(abs(rows[phase] / 1e9 - truth[phase]), 0.1 * truth[phase] + 0.05,
+                            "%s: %.2fs on the server, %.2fs by thread_time" % (
+                                phase, rows[phase] / 1e9, truth[phase]))
+        self.assertEqual(err.count("cannot deliver profiles"), 1, err)
+
+    def test_outage_small_queue_drops_oldest_and_says_so(self):
+        truth, err, app = self._outage_run(queue=2)
+        stats = truth["stats"]
+        self.assertGreater(stats["profiles_dropped"], 0, stats)
+        self.assertLessEqual(stats["upload_queued"], 2, stats)
+        rows = {r["name"]: r["total"] for r in self.srv.table(app)["rows"]}
+        # After the restart data arrives again (at the latest with the final profile; until the
+        # backoff's next attempt the two-profile queue keeps dropping the oldest).
+        self.assertGreater(rows.get("after", 0), 0, rows)
+        # `during` lost its oldest profiles: less arrived than was spent.
+        self.assertLess(rows.get("during", 0) / 1e9, truth["during"] * 0.9, (rows, truth))
+        # One warning for the incident, one line for the recovery with the count.
+        self.assertEqual(err.count("cannot deliver profiles"), 1, err)
+        self.assertRegex(err, r"delivered to .* again; [1-9][0-9]* profile\(s\) dropped meanwhile")
+
+    def test_remote_settings_switch_cpu_off_and_on(self):
+        a, b = os.path.join(self.tmp, "a"), os.path.join(self.tmp, "b")
+        code = PHASES + r'''
+def wait_cpu(flag):
+    end = time.time() + 30
+    while flamewatch.stats()["cpu"] is not flag:
+        if time.time() > end:
+            raise SystemExit("settings never arrived")
+        time.sleep(0.05)
+def on_first(): busy(1.0)
+def off_phase(): busy(1.0)
+def on_again(): busy(1.0)
+timed(on_first)
+touch(sys.argv[1])
+wait_cpu(False)
+timed(off_phase)
+touch(sys.argv[2])
+wait_cpu(True)
+timed(on_again)
+truth["stats"] = flamewatch.stats()
+print(json.dumps(truth))
+'''
+        cmd = [fwtest.FLAMEWATCH, "run", "--server", self.srv.url, "--app", "remote",
+               "--upload-interval", "0.5", "--", sys.executable, "-c", textwrap.dedent(code), a, b]
+        proc = subprocess.Popen(cmd, env=fwtest.child_env({"FLAMEWATCH_SETTINGS_INTERVAL": "0.3"}),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        _wait_path(proc, a)
+        self.srv.put_settings("remote", cpu=False)
+        _wait_path(proc, b)
+        settings = self.srv.put_settings("remote", cpu=True)
+        rc, out, err = _finish(proc)
+        self.assertEqual(rc, 0, err)
+        truth = _last_json(out)
+        rows = {r["name"]: r["total"] for r in self.srv.table("remote")["rows"]}
+        self.assertGreater(rows.get("on_first", 0), 0.8e9, rows)
+        self.assertGreater(rows.get("on_again", 0), 0.8e9, rows)
+        self.assertLess(rows.get("off_phase", 0), 0.1e9, rows)
+        self.assertGreaterEqual(truth["stats"]["settings_applied"], 2, truth["stats"])
+        # The server knows this agent fetched the settings.
+        agents = self.srv.get("/api/v1/apps/remote/settings")["agents"]
+        self.assertTrue(any(ag["pid"] == truth["stats"]["pid"] for ag in agents), (agents, settings))
+
+    def test_bad_remote_settings_are_ignored_with_one_line(self):
+        # The real server validates what it stores, so a stub answers with broken settings.
+        import http.server
+        import threading
+
+        class Stub(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = b'{"enabled": true, "cpu": "maybe", "cpu_interval_ms": 5000}'
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args):
+                pass
+
+        stub = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Stub)
+        threading.Thread(target=stub.serve_forever, daemon=True).start()
+        self.addCleanup(stub.server_close)
+        self.addCleanup(stub.shutdown)
+        code = PHASES + r'''
+end = time.time() + 10
+while flamewatch.stats()["settings_invalid"] < 3 and time.time() < end:
+    time.sleep(0.05)
+print(json.dumps(flamewatch.stats()))
+'''
+        res = fwtest.run_cli(["--server", "http://127.0.0.1:%d" % stub.server_address[1],
+                              "--app", "badset"], code,
+                             env={"FLAMEWATCH_SETTINGS_INTERVAL": "0.1"}, timeout=60)
+        self.assertEqual(res.returncode, 0, res.describe())
+        stats = res.last_json()
+        self.assertGreaterEqual(stats["settings_invalid"], 3, stats)
+        self.assertTrue(stats["cpu"] and stats["cpu_interval_ms"] == 10, stats)
+        self.assertEqual(res.stderr.count("ignoring the server's settings"), 1, res.stderr)
+
+    def test_settings_stored_before_start_apply_at_once(self):
+        self.srv.put_settings("goodset", cpu_interval_ms=20)
+        code = PHASES + r'''
+end = time.time() + 10
+while flamewatch.stats()["cpu_interval_ms"] != 20 and time.time() < end:
+    time.sleep(0.05)
+print(json.dumps(flamewatch.stats()))
+'''
+        res = fwtest.run_cli(["--server", self.srv.url, "--app", "goodset"], code,
+                             env={"FLAMEWATCH_SETTINGS_INTERVAL": "0.2"}, timeout=60)
+        self.assertEqual(res.returncode, 0, res.describe())
+        self.assertEqual(res.last_json()["cpu_interval_ms"], 20)
+
+    def test_sigterm_delivers_the_last_profile(self):
+        ready = os.path.join(self.tmp, "ready")
+        code = PHASES + r'''
+def final_burst(): busy(0.8)
+final_burst()
+touch(sys.argv[1])
+while True:
+    time.sleep(0.1)
+'''
+        cmd = [fwtest.FLAMEWATCH, "run", "--server", self.srv.url, "--app", "sigterm",
+               "--upload-interval", "60", "--", sys.executable, "-c", textwrap.dedent(code), ready]
+        proc = subprocess.Popen(cmd, env=fwtest.child_env(), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        _wait_path(proc, ready)
+        t0 = time.time()
+        proc.send_signal(signal.SIGTERM)
+        rc, _, err = _finish(proc, timeout=20)
+        self.assertEqual(rc, -signal.SIGTERM, err)
+        self.assertLess(time.time() - t0, 4.0)
+        rows = {r["name"]: r["total"] for r in self.srv.table("sigterm")["rows"]}
+        self.assertGreater(rows.get("final_burst", 0), 0.6e9, (rows, err))
+
+    def test_exit_is_not_held_up_by_an_absent_server(self):
+        self.srv.stop()
+        code = PHASES + "busy(0.3)\n"
+        t0 = time.time()
+        res = fwtest.run_cli(["--server", self.srv.url, "--app", "absent", "--upload-interval", "60"],
+                             code, timeout=30)
+        elapsed = time.time() - t0
+        self.assertEqual(res.returncode, 0, res.describe())
+        self.assertLess(elapsed, 5.0, res.describe())
+        self.assertIn("not delivered at exit", res.stderr)
+        self.assertEqual(res.stderr.count("flamewatch:"), 1, res.stderr)   # one line, no noise
+
+    def test_static_tags_and_automatic_labels_reach_the_server(self):
+        code = PHASES + "busy(0.5)\nprint(json.dumps({'pid': os.getpid()}))\n"
+        res = fwtest.run_cli(["--server", self.srv.url, "--app", "labelled", "--tag", "team=web",
+                              "--upload-interval", "60"], code, env={"FLAMEWATCH_TAGS": "region=eu"})
+        self.assertEqual(res.returncode, 0, res.describe())
+        labels = self.srv.labels("labelled")
+        self.assertEqual(labels.get("team"), {"web"}, labels)
+        self.assertEqual(labels.get("region"), {"eu"}, labels)
+        self.assertEqual(labels.get("pid"), {str(res.last_json()["pid"])}, labels)
+        for key in ("host_ip", "hostname", "app", "thread_name", "thread_group"):
+            self.assertIn(key, labels)
+
+    def test_server_and_output_together(self):
+        out = os.path.join(self.tmp, "files")
+        code = PHASES + "busy(0.4)\n"
+        res = fwtest.run_cli(["--server", self.srv.url, "--output", out, "--app", "both",
+                              "--upload-interval", "60"], code)
+        self.assertEqual(res.returncode, 0, res.describe())
+        files = fwtest.profile_files(out)
+        self.assertEqual(len(files), 1)
+        on_disk = fwtest.total(fwtest.convert(files))
+        on_server = self.srv.trend_total("both")
+        self.assertEqual(on_disk, on_server)
+
+
+if __name__ == "__main__":
+    unittest.main()
