@@ -228,6 +228,7 @@ int fw_agent_stop(char *path, size_t pathlen)
     uint64_t deadline = fw_now_mono_ns() + FW_EXIT_DEADLINE_NS;
     /* Without the GIL: the worker may be waiting for it, and would never finish. */
     PyThreadState *ts = PyEval_SaveThread();
+    fw_upload_closing(a);
     fw_sampler_stop(a);
     fw_worker_stop(a);
     PyEval_RestoreThread(ts);

@@ -45,6 +45,7 @@ typedef struct {
     char output_dir[FW_PATH_MAX]; /* "" = no files */
     char server[FW_URL_MAX];      /* "" = no uploads */
     char token[FW_TOKEN_MAX];     /* "" = no Authorization header */
+    char ca_file[FW_PATH_MAX];    /* PEM CAs trusted for https; "" = libcurl's default bundle */
     uint64_t settings_interval_ns;
     uint32_t queue_max;           /* profiles kept while the server is away */
     /* The live settings below may be changed by the uploader (remote settings) under `lock`;

@@ -80,6 +80,7 @@ static struct {
     fw_up_item *q;
     size_t cap, head, count, bytes;
     bool stop;
+    bool closing;               /* the agent is stopping: hold everything for the final drain */
     uint64_t deadline;
     pthread_t thread;
     bool started;
@@ -215,8 +216,8 @@ static struct curl_slist *fw_headers(const fw_agent *a)
 }
 
 /* Common options of one request; the answer goes into ans. */
-static void fw_curl_setup(CURL *c, const char *url, struct curl_slist *hdrs, long timeout_ms,
-                          fw_answer *ans, char *errbuf)
+static void fw_curl_setup(CURL *c, const fw_agent *a, const char *url, struct curl_slist *hdrs,
+                          long timeout_ms, fw_answer *ans, char *errbuf)
 {
     curl_easy_reset(c);
     curl_easy_setopt(c, CURLOPT_URL, url);
@@ -229,6 +230,11 @@ static void fw_curl_setup(CURL *c, const char *url, struct curl_slist *hdrs, lon
     curl_easy_setopt(c, CURLOPT_WRITEDATA, ans);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    /* A private CA (--ca-file) replaces libcurl's default bundle for https. Peer and host
+     * verification stay libcurl's defaults (on): there is deliberately no way to turn them off,
+     * a profile is worth less than a token sent to whoever answers. */
+    if (a->cfg.ca_file[0])
+        curl_easy_setopt(c, CURLOPT_CAINFO, a->cfg.ca_file);
     errbuf[0] = '\0';
     ans->len = 0;
     ans->data[0] = '\0';
@@ -303,7 +309,7 @@ static fw_send_result fw_send(fw_agent *a, CURL *c, const fw_up_item *it, uint64
         snprintf(why, whylen, "out of memory");
         goto out;
     }
-    fw_curl_setup(c, url, hdrs, timeout_ms, ans, errbuf);
+    fw_curl_setup(c, a, url, hdrs, timeout_ms, ans, errbuf);
     mime = curl_mime_init(c);
     curl_mimepart *part = mime ? curl_mime_addpart(mime) : NULL;
     if (!part || curl_mime_name(part, "profile") != CURLE_OK ||
@@ -570,7 +576,7 @@ static long fw_settings_fetch(fw_agent *a, CURL *c, fw_answer *ans)
     struct curl_slist *hdrs = fw_headers(a);
     long status = 0;
     if (url && hdrs) {
-        fw_curl_setup(c, url, hdrs, FW_SETTINGS_TIMEOUT_MS, ans, errbuf);
+        fw_curl_setup(c, a, url, hdrs, FW_SETTINGS_TIMEOUT_MS, ans, errbuf);
         CURLcode rc = curl_easy_perform(c);
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
         if (rc != CURLE_OK) {
@@ -689,7 +695,7 @@ static void fw_after_send(fw_agent *a, fw_send_result r, fw_up_item *it, const c
 /* Exit (fw_up.lock held): what is queued goes out until the deadline; the rest is dropped. */
 static void fw_drain(fw_agent *a, CURL *c, fw_answer *ans)
 {
-    char why[512];
+    char why[512] = "";
     while (fw_up.count > 0) {
         uint64_t now = fw_now_mono_ns();
         if (now + 20000000u >= fw_up.deadline)
@@ -707,10 +713,17 @@ static void fw_drain(fw_agent *a, CURL *c, fw_answer *ans)
             break;
         }
         fw_after_send(a, r, &it, why, 0);
+        why[0] = '\0';   /* only a failure that stopped the drain is worth reporting */
     }
     if (fw_up.count > 0) {
-        fw_log(FW_LOG_WARNING, "%zu profile(s) not delivered at exit (server %s unreachable)",
-               fw_up.count, a->cfg.server);
+        /* The one line the user gets at exit, so it carries the reason: "unreachable" would
+         * mislead when the server answered but, say, its certificate was not trusted. */
+        if (why[0])
+            fw_log(FW_LOG_WARNING, "%zu profile(s) not delivered at exit to %s (%s)",
+                   fw_up.count, a->cfg.server, why);
+        else
+            fw_log(FW_LOG_WARNING, "%zu profile(s) not delivered at exit (server %s unreachable)",
+                   fw_up.count, a->cfg.server);
         while (fw_up.count > 0)
             fw_q_drop_oldest();
     }
@@ -752,6 +765,12 @@ static void *fw_upload_main(void *arg)
             continue;
         }
         uint64_t now = fw_now_mono_ns();
+        if (fw_up.closing) {
+            /* The final profile is being built: sending the queue now would only race the
+             * drain below (and report a failing server twice). Wait for the stop. */
+            fw_wait_until(now + 1000000000u);
+            continue;
+        }
         if (now >= next_settings) {
             pthread_mutex_unlock(&fw_up.lock);
             fw_settings_poll(a, c, &ans);
@@ -810,6 +829,7 @@ int fw_upload_start(fw_agent *a)
     pthread_cond_init(&fw_up.cond, &ca);
     pthread_condattr_destroy(&ca);
     fw_up.stop = false;
+    fw_up.closing = false;
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -838,6 +858,16 @@ void fw_upload_push(fw_agent *a, fw_buf *gz, int64_t start_ns, int64_t end_ns)
             fw_log(FW_LOG_DEBUG, "upload queue full: oldest profile dropped");
         pthread_cond_signal(&fw_up.cond);
     }
+    pthread_mutex_unlock(&fw_up.lock);
+}
+
+void fw_upload_closing(fw_agent *a)
+{
+    (void)a;
+    if (!fw_up.started)
+        return;
+    pthread_mutex_lock(&fw_up.lock);
+    fw_up.closing = true;
     pthread_mutex_unlock(&fw_up.lock);
 }
 
@@ -913,4 +943,5 @@ void fw_upload_after_fork_child(void)
     fw_up.started = false;
     fw_up.abandoned = false;
     fw_up.stop = false;
+    fw_up.closing = false;
 }

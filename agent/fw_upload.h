@@ -37,6 +37,9 @@ int fw_upload_start(struct fw_agent *a);
 /* Hands a profile over (takes gz->data; gz is emptied). Never blocks on the network: when the
  * queue is full the oldest profile is dropped and counted. No-op without a server. */
 void fw_upload_push(struct fw_agent *a, fw_buf *gz, int64_t start_ns, int64_t end_ns);
+/* The agent is stopping: from now on the thread sends nothing until fw_upload_stop(), which
+ * then sends everything queued (the final profile included) in one drain. */
+void fw_upload_closing(struct fw_agent *a);
 /* Sends what is queued until `deadline` (monotonic ns), then stops the thread. Profiles still
  * queued are counted as dropped. Call without the GIL and without the agent mutex. Returns
  * false if the thread had to be abandoned (stuck in a request past the deadline). */

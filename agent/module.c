@@ -11,7 +11,8 @@
  *
  * Functions:
  *   start(app, output_dir, cpu_interval_ms, cpu, wall, tags, upload_interval_s, log_level,
- *         enabled, server, token, settings_interval_s, upload_queue)  (output_dir "" = no files)
+ *         enabled, server, token, settings_interval_s, upload_queue, memory,
+ *         memory_threshold_kb, ca_file)  (output_dir "" = no files, ca_file "" = default CAs)
  *   stop() -> path of the final profile, or None
  *   is_running() -> bool
  *   stats() -> dict of counters (ticks, expected_ticks, stacks_walked, walk_ns, ...)
@@ -92,8 +93,8 @@ static PyObject *fw_mod_start(PyObject *self, PyObject *args, PyObject *kw)
     static char *kwlist[] = {"app", "output_dir", "cpu_interval_ms", "cpu", "wall", "tags",
                              "upload_interval_s", "log_level", "enabled", "server", "token",
                              "settings_interval_s", "upload_queue", "memory",
-                             "memory_threshold_kb", NULL};
-    PyObject *app, *output, *tags = Py_None, *server = NULL, *token = NULL;
+                             "memory_threshold_kb", "ca_file", NULL};
+    PyObject *app, *output, *tags = Py_None, *server = NULL, *token = NULL, *ca_file = NULL;
     int interval_ms = 10, cpu = 1, wall = 0, enabled = 1, queue = 20, memory = 0;
     int memory_kb = (int)FW_MEM_THRESHOLD_DEFAULT_KB;
     double upload_s = 15.0, settings_s = 30.0;
@@ -101,16 +102,17 @@ static PyObject *fw_mod_start(PyObject *self, PyObject *args, PyObject *kw)
     static fw_agent_config cfg;   /* large (tags): not on the stack; guarded by the GIL */
     char err[256];
     (void)self;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "UU|ippOdspUUdipi:start", kwlist, &app, &output,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "UU|ippOdspUUdipiU:start", kwlist, &app, &output,
                                      &interval_ms, &cpu, &wall, &tags, &upload_s, &level,
                                      &enabled, &server, &token, &settings_s, &queue, &memory,
-                                     &memory_kb))
+                                     &memory_kb, &ca_file))
         return NULL;
     memset(&cfg, 0, sizeof cfg);
     if (!fw_mod_copy(cfg.app, sizeof cfg.app, app, "app") ||
         !fw_mod_copy(cfg.output_dir, sizeof cfg.output_dir, output, "output_dir") ||
         (server && !fw_mod_copy(cfg.server, sizeof cfg.server, server, "server")) ||
         (token && !fw_mod_copy(cfg.token, sizeof cfg.token, token, "token")) ||
+        (ca_file && !fw_mod_copy(cfg.ca_file, sizeof cfg.ca_file, ca_file, "ca_file")) ||
         !fw_mod_tags(&cfg, tags))
         return NULL;
     cfg.log_level = fw_mod_level(level);
@@ -275,7 +277,8 @@ static PyMethodDef fw_mod_methods[] = {
     {"start", (PyCFunction)(void (*)(void))fw_mod_start, METH_VARARGS | METH_KEYWORDS,
      "start(app, output_dir, cpu_interval_ms=10, cpu=True, wall=False, tags=None, "
      "upload_interval_s=15.0, log_level='warning', enabled=True, server=None, token=None, "
-     "settings_interval_s=30.0, upload_queue=20, memory=False, memory_threshold_kb=1024)"},
+     "settings_interval_s=30.0, upload_queue=20, memory=False, memory_threshold_kb=1024, "
+     "ca_file=None)"},
     {"stop", fw_mod_stop, METH_NOARGS, "Stops the agent and writes the final profile; its path or None."},
     {"is_running", fw_mod_is_running, METH_NOARGS, "True while the agent runs."},
     {"stats", fw_mod_stats, METH_NOARGS, "The agent's counters as a dict."},

@@ -60,6 +60,8 @@ static void fw_run_usage(FILE *out)
             "                         apply its settings live (FLAMEWATCH_SERVER); without --output,\n"
             "                         no files are written\n"
             "  --token TOKEN          bearer token for the server (FLAMEWATCH_TOKEN)\n"
+            "  --ca-file PATH         PEM file of the certificate authorities trusted for an https\n"
+            "                         server, instead of the system's bundle (FLAMEWATCH_CA_FILE)\n"
             "  --disable              load the agent switched off (FLAMEWATCH_ENABLED=0)\n"
             "  --log LEVEL            debug, info, warning or quiet (FLAMEWATCH_LOG; warning)\n"
             "  -h, --help             this help\n"
@@ -216,6 +218,20 @@ int fw_cmd_run(int argc, char **argv)
     }
     snprintf(cfg->output, sizeof cfg->output, "%s", abs_out);
     cfg->output_set = want_files;
+
+    /* The CA file, like the output directory, must mean the same file in children that run
+     * in another directory. */
+    if (cfg->ca_file_set) {
+        char abs_ca[FW_RUN_PATH_BYTES];
+        if (fw_absolute(cfg->ca_file, abs_ca, sizeof abs_ca) != 0) {
+            fw_run_invalid(err, sizeof err, args.ca_file ? "--ca-file" : "FLAMEWATCH_CA_FILE",
+                           cfg->ca_file, "expected a file; the path is too long");
+            fprintf(stderr, "%s\n", err);
+            free(cfg);
+            return 2;
+        }
+        snprintf(cfg->ca_file, sizeof cfg->ca_file, "%s", abs_ca);
+    }
 
     /* The bootstrap must exist, or the program would run silently unprofiled. */
     char root[FW_RUN_PATH_BYTES];

@@ -29,6 +29,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const char fw_bool_expected[] = "expected a boolean: 1/0, true/false, yes/no or on/off";
 
@@ -239,6 +242,31 @@ bool fw_run_check_token(const char *v, const char **expected)
     return ok;
 }
 
+bool fw_run_check_ca_file(const char *v, const char **expected)
+{
+    /* Checked here rather than left to libcurl, which would only say so in a warning after the
+     * program has started and its first upload has failed. The length leaves room for cmd_run
+     * to make the path absolute within the agent's FW_PATH_MAX. */
+    if (v[0] == '\0' || strlen(v) >= FW_RUN_PATH_BYTES - 256) {
+        *expected = "expected the path of a PEM file of certificate authorities, shorter than 3840 bytes";
+        return false;
+    }
+    /* open() rather than access(): it judges with the effective ids, as the agent will. */
+    int fd = open(v, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        *expected = errno == ENOENT || errno == ENOTDIR
+                        ? "expected a PEM file of certificate authorities: no such file"
+                        : "expected a readable PEM file of certificate authorities";
+        return false;
+    }
+    struct stat st;
+    bool regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    close(fd);
+    if (!regular)
+        *expected = "expected a PEM file of certificate authorities, not a directory or device";
+    return regular;
+}
+
 bool fw_run_check_tag(const char *v, size_t len, fw_run_tag *out, const char **expected)
 {
     const char *eq = memchr(v, '=', len);
@@ -327,7 +355,8 @@ bool fw_run_check_tags(const char *v, fw_run_tag *out, size_t *ntags, const char
 
 typedef enum { FW_OPT_APP, FW_OPT_OUTPUT, FW_OPT_CPU_INTERVAL, FW_OPT_UPLOAD, FW_OPT_LOG,
                FW_OPT_TAG, FW_OPT_NO_CPU, FW_OPT_WALL, FW_OPT_DISABLE, FW_OPT_HELP,
-               FW_OPT_SERVER, FW_OPT_TOKEN, FW_OPT_MEMORY, FW_OPT_MEMORY_THRESHOLD } fw_opt_id;
+               FW_OPT_SERVER, FW_OPT_TOKEN, FW_OPT_MEMORY, FW_OPT_MEMORY_THRESHOLD,
+               FW_OPT_CA_FILE } fw_opt_id;
 
 typedef struct {
     const char *name;
@@ -344,6 +373,7 @@ static const fw_opt fw_opts[] = {
     {"--tag", FW_OPT_TAG, "K=V"},
     {"--server", FW_OPT_SERVER, "URL"},
     {"--token", FW_OPT_TOKEN, "TOKEN"},
+    {"--ca-file", FW_OPT_CA_FILE, "PATH"},
     {"--no-cpu", FW_OPT_NO_CPU, NULL},
     {"--wall", FW_OPT_WALL, NULL},
     {"--memory-threshold", FW_OPT_MEMORY_THRESHOLD, "KB"},
@@ -469,6 +499,10 @@ fw_run_parse_status fw_run_parse_args(int argc, char **argv, fw_run_args *args,
             break;
         case FW_OPT_DISABLE:
             args->disable = true;
+            break;
+        case FW_OPT_CA_FILE:
+            ok = fw_run_check_ca_file(val, &expected);
+            args->ca_file = val;
             break;
         }
         if (!ok) {
@@ -625,6 +659,16 @@ bool fw_run_resolve(const fw_run_args *args, char *const *envp, fw_run_config *c
         cfg->token_set = true;
     }
 
+    if (args->ca_file) {
+        snprintf(cfg->ca_file, sizeof cfg->ca_file, "%s", args->ca_file);
+        cfg->ca_file_set = true;
+    } else if ((v = fw_env_get(envp, "FLAMEWATCH_CA_FILE")) != NULL) {
+        if (!fw_run_check_ca_file(v, &expected))
+            FW_ENV_FAIL("FLAMEWATCH_CA_FILE", v, expected);
+        snprintf(cfg->ca_file, sizeof cfg->ca_file, "%s", v);
+        cfg->ca_file_set = true;
+    }
+
     /* Tags merge per key: the environment's tags, then the flags' (a flag wins on the same key).
      * The environment is validated even when flags are given, because its other keys still
      * reach the program. */
@@ -702,6 +746,8 @@ int fw_run_exports(const fw_run_config *cfg, const char *default_app, fw_run_exp
         rc |= fw_export_put(out, &n, "FLAMEWATCH_SERVER", cfg->server);
     if (rc == 0 && cfg->token_set)
         rc |= fw_export_put(out, &n, "FLAMEWATCH_TOKEN", cfg->token);
+    if (rc == 0 && cfg->ca_file_set)
+        rc |= fw_export_put(out, &n, "FLAMEWATCH_CA_FILE", cfg->ca_file);
     if (rc == 0 && cfg->tags_set) {
         size_t len = 1;
         for (size_t i = 0; i < cfg->ntags; i++)

@@ -52,6 +52,7 @@ typedef struct {
     const char *log;
     const char *server;
     const char *token;
+    const char *ca_file;
     bool no_cpu;
     bool wall;
     bool memory;
@@ -97,6 +98,8 @@ typedef struct {
     char server[1024];
     bool token_set;
     char token[512];
+    bool ca_file_set;
+    char ca_file[FW_RUN_PATH_BYTES];      /* as given; made absolute by cmd_run */
 } fw_run_config;
 
 typedef struct {
@@ -104,7 +107,7 @@ typedef struct {
     char *value;   /* malloc'd; fw_run_exports_free() */
 } fw_run_export;
 
-#define FW_RUN_MAX_EXPORTS 14
+#define FW_RUN_MAX_EXPORTS 15
 
 /* Step 1. argv[0] is "run". */
 fw_run_parse_status fw_run_parse_args(int argc, char **argv, fw_run_args *args,
@@ -151,6 +154,9 @@ bool fw_run_check_log(const char *v, char *out, size_t outlen, const char **expe
 bool fw_run_check_server(const char *v, const char **expected);
 /* 1-511 printable ASCII characters. */
 bool fw_run_check_token(const char *v, const char **expected);
+/* A regular file that this process can open for reading (the PEM certificate authorities for
+ * https), its path shorter than 3840 bytes. Reads the file system, nothing else. */
+bool fw_run_check_ca_file(const char *v, const char **expected);
 /* One "K=V" tag. */
 bool fw_run_check_tag(const char *v, size_t len, fw_run_tag *out, const char **expected);
 /* "k=v,k2=v2" (empty: no tags). */

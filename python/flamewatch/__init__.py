@@ -113,7 +113,8 @@ def stats():
 
 def start(app=None, output=None, cpu_interval_ms=None, cpu=None, wall=None, tags=None,
           upload_interval_s=None, enabled=None, log=None, server=None, token=None,
-          settings_interval_s=None, upload_queue=None, memory=None, memory_threshold_kb=None):
+          settings_interval_s=None, upload_queue=None, memory=None, memory_threshold_kb=None,
+          ca_file=None):
     """Starts profiling this process. Returns True if the agent runs afterwards.
 
     Raises ValueError (with the message ``flamewatch run`` would print) for an invalid setting,
@@ -123,7 +124,8 @@ def start(app=None, output=None, cpu_interval_ms=None, cpu=None, wall=None, tags
                                wall=wall, tags=tags, upload_interval_s=upload_interval_s,
                                enabled=enabled, log=log, server=server, token=token,
                                settings_interval_s=settings_interval_s, upload_queue=upload_queue,
-                               memory=memory, memory_threshold_kb=memory_threshold_kb))
+                               memory=memory, memory_threshold_kb=memory_threshold_kb,
+                               ca_file=ca_file))
     _state["level"] = cfg.log
     if not cfg.enabled:
         _log("debug", "disabled (enabled=False or FLAMEWATCH_ENABLED=0): not profiling")
@@ -146,7 +148,7 @@ def start(app=None, output=None, cpu_interval_ms=None, cpu=None, wall=None, tags
     _agent.start(cfg.app, cfg.output or "", cfg.cpu_interval_ms, cfg.cpu, cfg.wall, cfg.tags,
                  cfg.upload_interval_s, cfg.log, True, cfg.server or "", cfg.token or "",
                  cfg.settings_interval_s, cfg.upload_queue, memory=cfg.memory,
-                 memory_threshold_kb=cfg.memory_threshold_kb)
+                 memory_threshold_kb=cfg.memory_threshold_kb, ca_file=cfg.ca_file or "")
     _install_hooks()
     _wrap_exit()
     _install_sigterm()

@@ -11,8 +11,10 @@ The checks and the "expected ..." texts are the same as cli/run_args.c so that b
 exactly the same values with the same words.
 """
 
+import errno
 import os
 import re
+import stat
 import sys
 
 __all__ = ["Config", "resolve", "default_app"]
@@ -40,7 +42,7 @@ class Config(object):
 
     __slots__ = ("app", "output", "cpu_interval_ms", "cpu", "wall", "tags",
                  "upload_interval_s", "enabled", "log", "server", "token", "settings_interval_s",
-                 "upload_queue", "memory", "memory_threshold_kb")
+                 "upload_queue", "memory", "memory_threshold_kb", "ca_file")
 
     def __init__(self, **kw):
         for name in self.__slots__:
@@ -148,6 +150,36 @@ def _check_token(where, value):
     if not isinstance(value, str) or not re.match(r"[\x21-\x7e]{1,511}\Z", value):
         raise _invalid(where, "***" if isinstance(value, str) else value, _TOKEN_EXPECTED)
     return value
+
+
+_CA_FILE_EXPECTED = "expected the path of a PEM file of certificate authorities, shorter than 3840 bytes"
+
+
+def _check_ca_file(where, value):
+    """A regular file we can open for reading; returned absolute (children may chdir)."""
+    if isinstance(value, bytes):
+        value = os.fsdecode(value)
+    if hasattr(value, "__fspath__"):
+        value = os.fspath(value)
+    if (not isinstance(value, str) or not value or "\0" in value
+            or len(value.encode("utf-8", "surrogateescape")) >= 4096 - 256):
+        raise _invalid(where, value, _CA_FILE_EXPECTED)
+    # Opening (not os.access) judges with the effective ids, as the agent will; same words as
+    # cli/run_args.c fw_run_check_ca_file().
+    try:
+        fd = os.open(value, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise _invalid(where, value, "expected a PEM file of certificate authorities: no such file")
+        raise _invalid(where, value, "expected a readable PEM file of certificate authorities")
+    try:
+        regular = stat.S_ISREG(os.fstat(fd).st_mode)
+    finally:
+        os.close(fd)
+    if not regular:
+        raise _invalid(where, value,
+                       "expected a PEM file of certificate authorities, not a directory or device")
+    return os.path.abspath(value)
 
 
 def _check_settings_interval(where, value):
@@ -292,6 +324,7 @@ _ENV = (
     ("log", "FLAMEWATCH_LOG", _check_log),
     ("server", "FLAMEWATCH_SERVER", _check_server),
     ("token", "FLAMEWATCH_TOKEN", _check_token),
+    ("ca_file", "FLAMEWATCH_CA_FILE", _check_ca_file),
     ("settings_interval_s", "FLAMEWATCH_SETTINGS_INTERVAL", _check_settings_interval),
     ("upload_queue", "FLAMEWATCH_UPLOAD_QUEUE", _check_queue),
 )
@@ -314,6 +347,7 @@ def _defaults():
         "log": "warning",
         "server": None,
         "token": None,
+        "ca_file": None,
         "settings_interval_s": 30.0,
         "upload_queue": 20,
     }

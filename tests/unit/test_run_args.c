@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "run_args.h"
 
@@ -553,6 +555,93 @@ static void test_memory_settings(void **state)
     fw_run_exports_free(ex, n);
 }
 
+/* --ca-file / FLAMEWATCH_CA_FILE: a readable regular file, checked before the program runs. */
+static void test_ca_file(void **state)
+{
+    (void)state;
+    fw_run_args a;
+    fw_run_config c;
+    fw_run_export ex[FW_RUN_MAX_EXPORTS];
+    char dir[] = "/tmp/fw-ca-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char pem[64], missing[64], unreadable[64];
+    snprintf(pem, sizeof pem, "%s/ca.pem", dir);
+    snprintf(missing, sizeof missing, "%s/nope.pem", dir);
+    snprintf(unreadable, sizeof unreadable, "%s/secret.pem", dir);
+    FILE *f = fopen(pem, "w");
+    assert_non_null(f);
+    fputs("-----BEGIN CERTIFICATE-----\n", f);
+    fclose(f);
+    f = fopen(unreadable, "w");
+    assert_non_null(f);
+    fclose(f);
+    assert_int_equal(chmod(unreadable, 0), 0);
+
+    char **ok = ARGV("run", "--ca-file", pem, "--", "prog");
+    assert_int_equal(parse(5, ok, &a), FW_RUN_PARSE_OK);
+    assert_string_equal(a.ca_file, pem);
+    assert_true(fw_run_resolve(&a, NULL, &c, err, sizeof err));
+    assert_true(c.ca_file_set);
+    int n = fw_run_exports(&c, "prog", ex);
+    assert_string_equal(export_value(ex, n, "FLAMEWATCH_CA_FILE"), pem);
+    fw_run_exports_free(ex, n);
+
+    char want[512];
+    char **gone = ARGV("run", "--ca-file", missing, "prog");
+    assert_int_equal(parse(4, gone, &a), FW_RUN_PARSE_ERROR);
+    snprintf(want, sizeof want, "flamewatch: invalid value for --ca-file: '%s' "
+             "(expected a PEM file of certificate authorities: no such file)", missing);
+    assert_string_equal(err, want);
+    char **isdir = ARGV("run", "--ca-file=", "prog");
+    assert_int_equal(parse(3, isdir, &a), FW_RUN_PARSE_ERROR);
+    assert_non_null(strstr(err, "invalid value for --ca-file: '' (expected the path of a PEM"));
+    char **adir = ARGV("run", "--ca-file", dir, "prog");
+    assert_int_equal(parse(4, adir, &a), FW_RUN_PARSE_ERROR);
+    assert_non_null(strstr(err, "(expected a PEM file of certificate authorities, not a directory"));
+    const char *expected = NULL;
+    /* root reads a mode-0 file anyway; then the check must agree that it is readable. */
+    bool readable = geteuid() == 0;
+    assert_int_equal(fw_run_check_ca_file(unreadable, &expected), readable);
+    if (!readable)
+        assert_string_equal(expected, "expected a readable PEM file of certificate authorities");
+
+    /* The environment: validated and named, unless a flag replaces it. */
+    char **plain = ARGV("run", "prog");
+    assert_int_equal(parse(2, plain, &a), FW_RUN_PARSE_OK);
+    char env_missing[96];
+    snprintf(env_missing, sizeof env_missing, "FLAMEWATCH_CA_FILE=%s", missing);
+    char *env_bad[] = {env_missing, NULL};
+    assert_false(fw_run_resolve(&a, env_bad, &c, err, sizeof err));
+    snprintf(want, sizeof want, "flamewatch: invalid value for FLAMEWATCH_CA_FILE: '%s' "
+             "(expected a PEM file of certificate authorities: no such file)", missing);
+    assert_string_equal(err, want);
+    assert_int_equal(parse(5, ok, &a), FW_RUN_PARSE_OK);
+    assert_true(fw_run_resolve(&a, env_bad, &c, err, sizeof err));   /* the flag wins */
+    assert_string_equal(c.ca_file, pem);
+    /* Nothing given: nothing exported (libcurl's default bundle). */
+    assert_int_equal(parse(2, plain, &a), FW_RUN_PARSE_OK);
+    assert_true(fw_run_resolve(&a, NULL, &c, err, sizeof err));
+    assert_false(c.ca_file_set);
+    n = fw_run_exports(&c, "prog", ex);
+    assert_null(export_value(ex, n, "FLAMEWATCH_CA_FILE"));
+    fw_run_exports_free(ex, n);
+
+    /* Every setting at once still fits FW_RUN_MAX_EXPORTS. */
+    char **all = ARGV("run", "--app", "a", "--output", "o", "--cpu-interval", "5", "--no-cpu",
+                      "--wall", "--memory", "--memory-threshold", "8", "--disable",
+                      "--upload-interval", "1", "--log", "debug", "--server", "https://h",
+                      "--token", "t", "--ca-file", pem, "--tag", "k=v", "prog");
+    assert_int_equal(parse(28, all, &a), FW_RUN_PARSE_OK);
+    assert_true(fw_run_resolve(&a, NULL, &c, err, sizeof err));
+    n = fw_run_exports(&c, "prog", ex);
+    assert_int_equal(n, FW_RUN_MAX_EXPORTS);
+    fw_run_exports_free(ex, n);
+
+    unlink(pem);
+    unlink(unreadable);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -577,6 +666,7 @@ int main(void)
         cmocka_unit_test(test_python_detection),
         cmocka_unit_test(test_invalid_message_escapes),
         cmocka_unit_test(test_memory_settings),
+        cmocka_unit_test(test_ca_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
