@@ -107,7 +107,6 @@ async function main() {
       try {
         const res = await fn(page, ctx);
         check(errors.length === 0, 'console errors: ' + errors.join(' | '));
-        if (res === 'skip') { log(`skip ${name}`); continue; }
         passed++;
         log(`ok   ${name} (${Date.now() - t0} ms)`);
       } catch (e) {
@@ -380,7 +379,7 @@ const TESTS = [
   }, { allow: /status of 400/ }],
 
   ['agent profiles (real `flamewatch run` output) render', async (page, { base, agent }) => {
-    if (!agent.n) { log(`     (${agent.why})`); return 'skip'; }
+    if (!agent.n) throw new Error('no real agent profiles to show: ' + agent.why);   // make test always builds the agent
     await openQuery(page, base, 'app=agentshop&type=cpu');
     await page.waitForFunction(() => document.querySelectorAll('.pane-table tbody tr').length > 3);
     const txt = await page.locator('.pane-table tbody').innerText();
