@@ -669,8 +669,6 @@ def concurrent_clients():
 @test
 def fuzz_pprof_and_ingest():
     """Builds the libFuzzer targets and runs each briefly on a generated seed corpus."""
-    if os.environ.get("FLAMEWATCH_NO_FUZZ"):
-        return
     script = os.path.join(ROOT, "tests", "fuzz", "run.sh")
     p = subprocess.run(["sh", script, os.path.join(BUILD, "fuzz"), os.environ.get("FLAMEWATCH_FUZZ_SECONDS", "20")],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600, cwd=ROOT)
@@ -691,6 +689,10 @@ def main():
     passed = failed = 0
     for fn in TESTS:
         if args.k and args.k not in fn.__name__:
+            continue
+        if fn is fuzz_pprof_and_ingest and os.environ.get("FLAMEWATCH_NO_FUZZ"):
+            # A developer's shortcut; it is neither a pass nor hidden (CI never sets it).
+            print("NOT RUN %s (FLAMEWATCH_NO_FUZZ is set)" % fn.__name__, flush=True)
             continue
         t0 = time.time()
         try:
