@@ -25,6 +25,7 @@ const ROOT_COLOR = '#c7ccd4';
 const DIM_COLOR = '#e3e6ea';
 const MATCH_COLOR = '#d946ef';
 
+let firstDrawMarked = false;
 const colorCache = new Map();
 export function moduleColor(name, file) {
   // One lookup per distinct file (or per name prefix for frames without a file).
@@ -303,6 +304,11 @@ export class FlameGraph {
     }
     this.lastDrawn = drawn;
     this.lastRenderMs = performance.now() - t0;
+    if (!firstDrawMarked && drawn) {
+      // Once per page: the first flame graph with boxes on the canvas (bench/console_load.mjs).
+      firstDrawMarked = true;
+      performance.mark('fw-flame-first-draw');
+    }
   }
 
   // ---- interaction ----
