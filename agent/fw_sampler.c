@@ -65,6 +65,7 @@
 #define FW_AGG_HARD_FRAMES  (FW_AGG_MAX_FRAMES + FW_THREADS_MAX)
 #define FW_SAMPLER_MAX_THREADS 100000   /* a thread list longer than this is a torn read */
 #define FW_SLEEP_CHUNK_NS 50000000ull   /* re-check the stop flag at least this often */
+#define FW_WALK_ATTEMPTS 3               /* walks of one stack while the thread keeps moving */
 #define FW_FULL_WALK_EVERY 25            /* ticks between walks of the whole thread list */
 #define FW_QUIET_AFTER 3                 /* quiet ticks before a thread's clock is read less often */
 #define FW_QUIET_STRIDE 4                /* a quiet thread's clock is read every this many ticks */
@@ -406,9 +407,24 @@ static int64_t fw_sampler_charge(fw_agent *a, uint32_t slot, uintptr_t top_frame
 {
     fw_frame frames[FW_STACK_MAX_DEPTH];   /* 4 KiB of the sampler's own stack */
     uint64_t t0 = fw_now_mono_ns();
-    /* The dynamic tags of the context the thread runs in now (fw_tags.c), read with the stack. */
-    uint32_t tags = fw_tags_of_context(a->tick_context);
-    int depth = fw_stack_walk(a->resolver, top_frame, frames, FW_STACK_MAX_DEPTH);
+    /* The dynamic tags of the context the thread runs in now (fw_tags.c), read with the stack.
+     * The thread keeps running while we walk: an event loop that switches tasks in between
+     * would pair one task's frames with another task's tags. So the thread state is copied
+     * again after the walk, and the walk is redone while its top frame or context moved. */
+    uint32_t tags = 0;
+    int depth = -1;
+    uintptr_t context = a->tick_context;
+    for (int attempt = 0; attempt < FW_WALK_ATTEMPTS; attempt++) {
+        tags = fw_tags_of_context(context);
+        depth = fw_stack_walk(a->resolver, top_frame, frames, FW_STACK_MAX_DEPTH);
+        fw_py_thread after;
+        if (a->tick_tstate == 0 || !fw_py_read_thread(a->tick_tstate, &after) ||
+            (after.top_frame == top_frame && after.context == context))
+            break;
+        a->stats.walks_redone++;
+        top_frame = after.top_frame;
+        context = after.context;
+    }
     a->stats.walk_ns += fw_now_mono_ns() - t0;
     a->stats.stacks_walked++;
     if (depth < 0) {
@@ -480,8 +496,17 @@ static void fw_sampler_thread_tick(fw_agent *a, uintptr_t tstate, const fw_py_th
     bool first_tick = prev_tick == 0;
     int64_t cpu = fw_sampler_cpu_delta(a, s, tid, created, first_tick, tstate == gil_holder, &state);
     int64_t wall = fw_sampler_wall_delta(a, s, created, now, prev_tick);
-    a->tick_context = t->context;
-    fw_sampler_account(a, s, (uint32_t)idx, t->top_frame, cpu, state, wall);
+    /* The clock reads above (and a /proc read) took time since `t` was copied: an event loop
+     * may have switched tasks meanwhile, and a stale top frame with a fresh context, or the
+     * other way round, would give one task's stack another task's tags. Copy the thread state
+     * again right before the walk, so frame and context come from one moment. */
+    fw_py_thread now_t;
+    const fw_py_thread *use = t;
+    if ((cpu > 0 || wall > 0) && fw_py_read_thread(tstate, &now_t) && now_t.pthread_id == t->pthread_id)
+        use = &now_t;
+    a->tick_context = use->context;
+    a->tick_tstate = tstate;
+    fw_sampler_account(a, s, (uint32_t)idx, use->top_frame, cpu, state, wall);
 }
 
 /* Collection was switched back on (remote settings): every baseline covers the time it was
@@ -553,6 +578,7 @@ static void fw_sampler_quick_tick(fw_agent *a, uint64_t tick, uintptr_t gil_hold
             continue;
         }
         a->tick_context = t.context;
+        a->tick_tstate = s->tstate;
         fw_sampler_account(a, s, (uint32_t)i, t.top_frame, cpu, state, 0);
     }
     if (!holder_known)

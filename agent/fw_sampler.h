@@ -63,6 +63,7 @@ typedef struct {
     uint64_t walk_ns;          /* time spent in fw_stack_walk */
     uint64_t tick_cpu_ns;      /* the sampler's own CPU time inside ticks */
     uint64_t quick_ticks;      /* ticks that did not walk the thread list */
+    uint64_t walks_redone;     /* stacks walked again because the thread moved meanwhile */
     uint64_t clock_reads_saved; /* clock reads skipped for quiet threads */
     uint64_t walk_failures;
     uint64_t cpu_to_last_running;  /* deltas of off-CPU threads charged where they last ran */

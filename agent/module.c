@@ -201,6 +201,7 @@ static PyObject *fw_mod_stats(PyObject *self, PyObject *unused)
         fw_mod_set(d, "walk_ns", PyLong_FromUnsignedLongLong(s.walk_ns)) < 0 ||
         fw_mod_set(d, "tick_cpu_ns", PyLong_FromUnsignedLongLong(s.tick_cpu_ns)) < 0 ||
         fw_mod_set(d, "quick_ticks", PyLong_FromUnsignedLongLong(s.quick_ticks)) < 0 ||
+        fw_mod_set(d, "walks_redone", PyLong_FromUnsignedLongLong(s.walks_redone)) < 0 ||
         fw_mod_set(d, "clock_reads_saved", PyLong_FromUnsignedLongLong(s.clock_reads_saved)) < 0 ||
         fw_mod_set(d, "us_per_stack", PyFloat_FromDouble(us)) < 0 ||
         fw_mod_set(d, "walk_failures", PyLong_FromUnsignedLongLong(s.walk_failures)) < 0 ||

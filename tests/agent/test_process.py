@@ -88,7 +88,11 @@ class ExitTest(unittest.TestCase):
         with open(run.truth_path + ".finisher", encoding="utf-8") as f:
             finisher = json.load(f)
         got = fa.leafmost_attribution(samples, ["finisher_work", "main_work"])
-        self.assertGreater(got["main_work"] / fa.NS, 0.8 * run.truth["main_cpu_s"])
+        # The point is that the exit flush holds the main thread's work; where each delta of a
+        # thread competing for the GIL with two spinners goes is BurstyTest's subject, and a
+        # loaded machine moves up to a third of it to the stack the thread last held the GIL in.
+        self.assertGreater(got["main_work"] / fa.NS, 0.6 * run.truth["main_cpu_s"],
+                           "main_work: %.3f s in profile, truth %.3f s" % (got["main_work"] / fa.NS, run.truth["main_cpu_s"]))
         # The finisher ended after the main thread: its work is in the last moments before exit.
         self.assertGreater(got["finisher_work"] / fa.NS, 0.8 * finisher["cpu_s"],
                            "finisher: %.3f s in profile, truth %.3f s" % (got["finisher_work"] / fa.NS, finisher["cpu_s"]))
