@@ -585,6 +585,17 @@ static void fw_sampler_quick_tick(fw_agent *a, uint64_t tick, uintptr_t gil_hold
         a->threads_changed = true;
 }
 
+/* True if a live slot holds thread state `tstate`. */
+static bool fw_sampler_knows(fw_agent *a, uintptr_t tstate)
+{
+    for (int32_t i = 0; i < (int32_t)fw_threads_span(a->threads); i++) {
+        const fw_thread_slot *s = fw_threads_slot(a->threads, i);
+        if (s && s->alive && s->tstate == tstate)
+            return true;
+    }
+    return false;
+}
+
 static uint64_t fw_sampler_tick(fw_agent *a, uint64_t now)
 {
     pthread_mutex_lock(&a->lock);
@@ -609,7 +620,10 @@ static uint64_t fw_sampler_tick(fw_agent *a, uint64_t now)
     struct timespec cpu0, cpu1;
     (void)clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu0);
     uintptr_t gil_holder = fw_py_gil_holder();
-    bool full = a->cfg.wall || fresh || prev_tick == 0 || a->threads_changed ||
+    /* A GIL holder we have no slot for is a new thread: walk the list now, not at the next
+     * tick, so that it is found (and named) even if it lives only a few ticks. */
+    bool holder_new = gil_holder != 0 && !fw_sampler_knows(a, gil_holder);
+    bool full = a->cfg.wall || fresh || prev_tick == 0 || a->threads_changed || holder_new ||
                 tick % FW_FULL_WALK_EVERY == 0;
     if (full) {
         a->threads_changed = false;

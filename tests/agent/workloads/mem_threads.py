@@ -5,11 +5,15 @@ Usage: mem_threads.py TRUTH.json
 """
 import sys
 import threading
+import time
 
 from wlcommon import write_truth
 
 
 def allocate(k):
+    # Thread names are read from `threading` by the agent's worker within a few ticks of a
+    # thread's first sample; a thread that lives only a few milliseconds may keep its "tid-N"
+    # name. The allocating threads here end with a short sleep so that their names are known.
     for _ in range(k * 640):
         b = bytearray(65536)
         del b
@@ -18,6 +22,7 @@ def allocate(k):
         keep.append(str(i))
         if len(keep) >= 1000:
             keep = []
+    time.sleep(0.3)
 
 
 def main():
