@@ -732,7 +732,7 @@ static void fw_cache_put(const fw_snap_thread *t)
 static void fw_snap_names(fw_agent *a)
 {
     pthread_mutex_lock(&a->lock);
-    for (int32_t i = 0; a->threads && i < FW_THREADS_MAX && fw_s.nthreads > 0; i++) {
+    for (int32_t i = 0; a->threads && i < (int32_t)fw_threads_span(a->threads) && fw_s.nthreads > 0; i++) {
         const fw_thread_slot *s = fw_threads_slot(a->threads, i);
         if (!s || !s->named)
             continue;

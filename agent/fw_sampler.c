@@ -530,20 +530,18 @@ static void fw_sampler_rebaseline(fw_agent *a, uint64_t now)
  * it knows, and reads a thread state only for a thread that used CPU. An idle or GIL-waiting
  * thread then costs one clock read per tick instead of one or two memory reads plus the clock,
  * which is what makes 50 threads cheap. Anything unexpected (a clock that cannot be read: the
- * thread is gone; a thread state that now belongs to another thread; a GIL holder we do not
- * know: a new thread) asks for a full walk at the next tick. New threads are therefore found
+ * thread is gone; a thread state that now belongs to another thread) asks for a full walk at
+ * the next tick; a GIL holder we do not know (a new thread) gets one in the same tick, before
+ * this function is reached. New threads are therefore found
  * within one tick if they run Python, and within FW_FULL_WALK_EVERY ticks otherwise; CPU they
  * used before is not lost, because a thread first seen late is charged all of it. */
 static void fw_sampler_quick_tick(fw_agent *a, uint64_t tick, uintptr_t gil_holder)
 {
-    bool holder_known = gil_holder == 0;
     for (int32_t i = 0; i < (int32_t)fw_threads_span(a->threads); i++) {
         fw_thread_slot *s = fw_threads_slot(a->threads, i);
         if (!s || !s->alive)
             continue;
         s->seen_tick = tick;
-        if (s->tstate == gil_holder)
-            holder_known = true;
         if (s->tid <= 0 || s->pthread_id == atomic_load_explicit(&a->skip_pthread, memory_order_relaxed))
             continue;
         bool holds_gil = s->tstate == gil_holder;
@@ -581,8 +579,6 @@ static void fw_sampler_quick_tick(fw_agent *a, uint64_t tick, uintptr_t gil_hold
         a->tick_tstate = s->tstate;
         fw_sampler_account(a, s, (uint32_t)i, t.top_frame, cpu, state, 0);
     }
-    if (!holder_known)
-        a->threads_changed = true;
 }
 
 /* True if a live slot holds thread state `tstate`. */
@@ -622,9 +618,9 @@ static uint64_t fw_sampler_tick(fw_agent *a, uint64_t now)
     uintptr_t gil_holder = fw_py_gil_holder();
     /* A GIL holder we have no slot for is a new thread: walk the list now, not at the next
      * tick, so that it is found (and named) even if it lives only a few ticks. */
-    bool holder_new = gil_holder != 0 && !fw_sampler_knows(a, gil_holder);
-    bool full = a->cfg.wall || fresh || prev_tick == 0 || a->threads_changed || holder_new ||
-                tick % FW_FULL_WALK_EVERY == 0;
+    bool full = a->cfg.wall || fresh || prev_tick == 0 || a->threads_changed ||
+                tick % FW_FULL_WALK_EVERY == 0 ||
+                (gil_holder != 0 && !fw_sampler_knows(a, gil_holder));
     if (full) {
         a->threads_changed = false;
         for (uintptr_t ts = fw_py_thread_head(); ts != 0;) {
