@@ -105,6 +105,8 @@ typedef struct fw_agent {
     pthread_t worker_thread;
     bool worker_started;
     atomic_bool worker_stop;
+    bool worker_wake_open;        /* worker_wake_fd is an open eventfd */
+    int worker_wake_fd;           /* wakes the worker: a new slot to name, or stop */
     atomic_bool names_wanted;     /* the sampler created a slot that has no name yet */
     fw_agg *spare;                /* the aggregate being written (worker only) */
     fw_fn_copy *fns;              /* resolver function copies, indexed by function id */

@@ -60,6 +60,7 @@
 #include "fw_pyversion.h"
 #include "fw_tags.h"
 #include "fw_threads.h"
+#include "fw_worker.h"
 
 #define FW_AGG_HARD_ENTRIES (FW_AGG_MAX_ENTRIES + FW_THREADS_MAX)
 #define FW_AGG_HARD_FRAMES  (FW_AGG_MAX_FRAMES + FW_THREADS_MAX)
@@ -314,23 +315,14 @@ static bool fw_thread_cpu_ns(int64_t tid, int64_t *out)
     return true;
 }
 
-/* What the scheduler says of a thread, from /proc/self/task/TID/status: whether it is runnable
- * ('R': on a CPU, or waiting for one) and how many times it has blocked (voluntary context
- * switches). A second read of a running thread's CPU clock does not always move (some kernels
- * and hypervisors update it only at scheduler ticks), and a thread the machine preempted does
- * not move either; the scheduler's state tells both from asleep. The switch count tells C
- * code that kept computing without the GIL from a thread that slept and woke up in between. */
-typedef struct {
-    bool runnable;
-    bool nvcsw_known;
-    uint64_t nvcsw;
-} fw_sched_view;
-
-static bool fw_thread_sched(int64_t tid, fw_sched_view *v)
+/* True if the kernel has the thread runnable ('R': on a CPU, or waiting for one), from
+ * /proc/self/task/TID/stat. A second read of a running thread's CPU clock does not always
+ * move (some kernels and hypervisors update it only at scheduler ticks), and a thread the
+ * machine preempted does not move either; the scheduler's state tells both from asleep. */
+static bool fw_thread_runnable(int64_t tid)
 {
-    char path[64], buf[4096];
-    memset(v, 0, sizeof *v);
-    snprintf(path, sizeof path, "/proc/self/task/%lld/status", (long long)tid);
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/self/task/%lld/stat", (long long)tid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return false;
@@ -339,18 +331,8 @@ static bool fw_thread_sched(int64_t tid, fw_sched_view *v)
     if (n <= 0)
         return false;
     buf[n] = '\0';
-    const char *state = strstr(buf, "\nState:\t");
-    if (state == NULL)
-        return false;
-    v->runnable = state[8] == 'R';
-    const char *sw = strstr(state, "\nvoluntary_ctxt_switches:");
-    if (sw != NULL) {
-        char *end = NULL;
-        unsigned long long count = strtoull(sw + 26, &end, 10);
-        v->nvcsw_known = end != sw + 26;
-        v->nvcsw = count;
-    }
-    return true;
+    const char *paren = strrchr(buf, ')');   /* the command name may itself contain ')' */
+    return paren && paren[1] == ' ' && paren[2] == 'R';
 }
 
 static int64_t fw_sampler_tid(const fw_agent *a, const fw_py_thread *t)
@@ -367,34 +349,13 @@ typedef enum {
     FW_RUN_NOGIL,     /* runnable without the GIL: C code that released it, or taking it back */
 } fw_run_state;
 
-/* A thread that used at least half the interval without the GIL: is it on a CPU (or preempted
- * from one) now, and has it blocked since the previous such look? Sets *state to FW_RUN_NOGIL
- * when it is runnable. */
-static void fw_sampler_nogil_look(fw_agent *a, fw_thread_slot *s, int64_t tid, int64_t cpu_now,
-                                  fw_run_state *state)
-{
-    fw_sched_view v;
-    int64_t again = 0;
-    bool known = fw_thread_sched(tid, &v);
-    bool runnable = known ? v.runnable : (fw_thread_cpu_ns(tid, &again) && again > cpu_now);
-    if (!runnable)
-        return;
-    *state = FW_RUN_NOGIL;   /* on a CPU, or preempted from one, without the GIL */
-    /* Without a count (no /proc), assume it did not block: the rule before counts existed. */
-    s->nogil_blocked = known && v.nvcsw_known && s->nvcsw_known && v.nvcsw != s->nvcsw_prev;
-    s->nvcsw_known = known && v.nvcsw_known;
-    s->nvcsw_prev = v.nvcsw;
-    a->stats.nogil_looks++;
-    a->stats.nogil_blocked += s->nogil_blocked;
-}
-
 /* CPU nanoseconds to charge this tick; updates the slot's baseline and tells where the thread
  * is now. The GIL holder is running by definition. Any other thread whose delta is positive
  * has its clock read once more: if it moved, the thread is on a CPU right now. */
 static int64_t fw_sampler_cpu_delta(fw_agent *a, fw_thread_slot *s, int64_t tid, bool created,
                                     bool first_tick, bool holds_gil, fw_run_state *state)
 {
-    int64_t now = 0;
+    int64_t now = 0, again = 0;
     *state = FW_RUN_OFF;
     if (!a->cfg.cpu || tid <= 0)
         return 0;
@@ -414,8 +375,9 @@ static int64_t fw_sampler_cpu_delta(fw_agent *a, fw_thread_slot *s, int64_t tid,
     if (delta > 0) {
         if (holds_gil)
             *state = FW_RUN_GIL;
-        else if (delta >= (int64_t)(a->cfg.interval_ns / 2))
-            fw_sampler_nogil_look(a, s, tid, now, state);
+        else if (delta >= (int64_t)(a->cfg.interval_ns / 2) &&
+                 ((fw_thread_cpu_ns(tid, &again) && again > now) || fw_thread_runnable(tid)))
+            *state = FW_RUN_NOGIL;   /* on a CPU, or preempted from one, without the GIL */
         /* Otherwise off CPU. C code that runs without the GIL keeps a core busy, so its thread
          * used at least half the interval. Threads that share the GIL use their share of one
          * core (a third each for three busy threads), and threads queued for the GIL wake up
@@ -483,12 +445,9 @@ static int64_t fw_sampler_charge(fw_agent *a, uint32_t slot, uintptr_t top_frame
  *   - On a CPU without the GIL: either C code that released the GIL (say, hashing a large
  *     buffer), or the short moment of taking the GIL back after a sleep. The first is sustained
  *     and the second is not, so only a thread seen running without the GIL twice in a row
- *     (off-CPU ticks in between do not count), and that did not block in between, charges its
- *     current stack, which then becomes its last running stack too (so that ticks where the
- *     machine preempted it still go there); any other such tick counts as off CPU. A thread
- *     that sleeps between short bursts can be caught re-taking the GIL at two ticks in a row
- *     on a busy machine, but it blocked in between, and the kernel's count of voluntary
- *     context switches says so. Charging the sleep line with a burst's CPU because the thread was caught re-taking
+ *     (off-CPU ticks in between do not count) charges its current stack, which then becomes its last running stack too (so that
+ *     ticks where the machine preempted it still go there); the first such tick counts as off
+ *     CPU. Charging the sleep line with a burst's CPU because the thread was caught re-taking
  *     the GIL is the error this avoids.
  * When there is no last running stack yet the current stack takes the delta, so the totals
  * stay exact in every case. Last running stacks survive the flush (fw_sampler_carry_last_running). */
@@ -498,7 +457,7 @@ static void fw_sampler_account(fw_agent *a, fw_thread_slot *s, uint32_t slot, ui
     bool have_last = s->last_epoch == a->agg_epoch && s->last_entry >= 0;
     /* Seen running without the GIL now and the previous time it was seen running at all
      * (ticks where the machine had preempted it do not break the run). */
-    bool sustained_nogil = state == FW_RUN_NOGIL && s->nogil_prev && !s->nogil_blocked;
+    bool sustained_nogil = state == FW_RUN_NOGIL && s->nogil_prev;
     if (state != FW_RUN_OFF)
         s->nogil_prev = state == FW_RUN_NOGIL;
     if (cpu > 0 && state != FW_RUN_GIL && !sustained_nogil && have_last &&
@@ -534,6 +493,7 @@ static void fw_sampler_thread_tick(fw_agent *a, uintptr_t tstate, const fw_py_th
     if (created) {
         s->last_entry = -1;
         atomic_store_explicit(&a->names_wanted, true, memory_order_relaxed);
+        fw_worker_wake(a);
     }
     bool first_tick = prev_tick == 0;
     int64_t cpu = fw_sampler_cpu_delta(a, s, tid, created, first_tick, tstate == gil_holder, &state);

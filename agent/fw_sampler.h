@@ -67,8 +67,6 @@ typedef struct {
     uint64_t clock_reads_saved; /* clock reads skipped for quiet threads */
     uint64_t walk_failures;
     uint64_t cpu_to_last_running;  /* deltas of off-CPU threads charged where they last ran */
-    uint64_t nogil_looks;      /* threads found running without the GIL */
-    uint64_t nogil_blocked;    /* ... that had blocked since the look before (not sustained) */
     uint64_t threads_seen;     /* thread states visited, all ticks */
     uint64_t cpu_read_failures;
     uint64_t registry_full;

@@ -41,9 +41,6 @@ typedef struct {
     int64_t last_entry;         /* aggregate entry where it was last seen running, -1 if none */
     uint64_t last_epoch;        /* fw_agent.agg_epoch of last_entry */
     bool nogil_prev;            /* the last time it was seen running, it ran without the GIL */
-    bool nogil_blocked;         /* it blocked (slept, waited) since the look before this one */
-    bool nvcsw_known;           /* nvcsw_prev holds a count read from /proc */
-    uint64_t nvcsw_prev;        /* voluntary context switches at the last look without the GIL */
     uint8_t quiet_ticks;        /* consecutive quick ticks with next to no CPU, without the GIL */
     uint64_t seen_tick;
     int32_t chain;              /* next slot in the same hash bucket, -1 at the end */

@@ -6,9 +6,11 @@
  * compressing and writing a profile) happens without the GIL and without the agent mutex.
  *
  * Thread names. The sampler knows threads by their thread state; `threading` knows their names.
- * The worker polls every FW_WORKER_POLL_NS: when the sampler has flagged a new slot (an atomic
- * flag, no wake-up call needed) it names the unnamed slots at once, and every second it renames
- * every live slot, because a program may rename its threads. A refresh runs in three steps so
+ * The worker sleeps until its next timed job (a flush, the renaming of every live slot each
+ * second because a program may rename its threads, or a retry), or until the sampler wakes it
+ * through an eventfd after flagging a new slot (an atomic flag): it then names the unnamed
+ * slots at once. A worker that polled instead would wake 100 times a second for nothing, and
+ * each wake-up of an agent thread can preempt the application on a busy machine. A refresh runs in three steps so
  * that the GIL is never awaited while the agent mutex is held:
  *   1. under the mutex, list the slots to name as (slot, generation, pthread id);
  *   2. with the GIL and without the mutex, look each pthread id up in threading._active (and
@@ -41,10 +43,12 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -58,7 +62,6 @@
 #include "fw_upload.h"
 #include "fw_memory.h"
 
-#define FW_WORKER_POLL_NS 10000000ull        /* new threads are named within ~10 ms */
 #define FW_NAMES_REFRESH_NS 1000000000ull    /* every live thread renamed each second */
 #define FW_NAMES_RETRY_NS 20000000ull        /* a slot `threading` did not list yet */
 #define FW_GZIP_LEVEL 6
@@ -82,7 +85,9 @@ int fw_worker_init(fw_agent *a)
     a->name_buf = calloc(1, sizeof(fw_name_batch));
     a->slot_names = calloc(FW_THREADS_MAX, sizeof *a->slot_names);
     a->spare = fw_agg_new();
-    if (!a->name_buf || !a->slot_names || !a->spare) {
+    a->worker_wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    a->worker_wake_open = a->worker_wake_fd >= 0;
+    if (!a->name_buf || !a->slot_names || !a->spare || !a->worker_wake_open) {
         fw_worker_release(a);
         return ENOMEM;
     }
@@ -111,6 +116,10 @@ void fw_worker_release(fw_agent *a)
     a->slot_names = NULL;
     fw_agg_free(a->spare);
     a->spare = NULL;
+    if (a->worker_wake_open)
+        close(a->worker_wake_fd);
+    a->worker_wake_open = false;
+    a->worker_wake_fd = -1;
 }
 
 /* ---- thread names ---- */
@@ -601,10 +610,23 @@ int fw_worker_flush(fw_agent *a, bool final)
 
 /* ---- the thread ---- */
 
-static void fw_sleep_ns(uint64_t ns)
+void fw_worker_wake(fw_agent *a)
 {
+    uint64_t one = 1;
+    if (a->worker_wake_open)
+        (void)!write(a->worker_wake_fd, &one, sizeof one);   /* EAGAIN: a wake-up is pending */
+}
+
+/* Sleeps until `deadline` (monotonic ns) or a wake-up, whichever comes first. */
+static void fw_worker_sleep_until(fw_agent *a, uint64_t deadline)
+{
+    uint64_t now = fw_now_mono_ns();
+    uint64_t ns = deadline > now ? deadline - now : 0;
     struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    struct pollfd pfd = {.fd = a->worker_wake_fd, .events = POLLIN};
+    if (ppoll(&pfd, 1, &ts, NULL) > 0) {
+        uint64_t count;
+        (void)!read(a->worker_wake_fd, &count, sizeof count);
     }
 }
 
@@ -617,7 +639,8 @@ static void *fw_worker_main(void *arg)
     uint64_t next_names = fw_now_mono_ns() + FW_NAMES_REFRESH_NS;
     uint64_t retry_names = UINT64_MAX;
     while (!atomic_load(&a->worker_stop)) {
-        fw_sleep_ns(FW_WORKER_POLL_NS);
+        uint64_t deadline = next_flush < next_names ? next_flush : next_names;
+        fw_worker_sleep_until(a, deadline < retry_names ? deadline : retry_names);
         if (atomic_load(&a->worker_stop))
             break;
         uint64_t now = fw_now_mono_ns();
@@ -658,6 +681,7 @@ void fw_worker_stop(fw_agent *a)
     if (!a->worker_started)
         return;
     atomic_store(&a->worker_stop, true);
+    fw_worker_wake(a);
     pthread_join(a->worker_thread, NULL);
     a->worker_started = false;
 }

@@ -18,6 +18,9 @@ void fw_worker_release(struct fw_agent *a);
 int fw_worker_start(struct fw_agent *a);
 /* Asks the worker to stop and joins it. Call without the GIL and without the agent mutex. */
 void fw_worker_stop(struct fw_agent *a);
+/* Wakes the worker now (it otherwise sleeps until its next timed job). Lock-free and
+ * non-blocking: one write() to an eventfd, safe from the sampler thread. */
+void fw_worker_wake(struct fw_agent *a);
 
 /* Reads thread names from `threading` for live slots (all of them, or only unnamed ones).
  * With have_gil the caller holds the GIL; otherwise the function takes it, briefly, and never
