@@ -122,12 +122,21 @@ static int fw_agent_alloc_resources(fw_agent *a)
     a->threads = fw_threads_new();
     a->resolver = fw_stack_resolver_new(FW_RESOLVER_CODES, FW_RESOLVER_FUNCTIONS);
     a->active = fw_agg_new();
-    if (!a->threads || !a->resolver || !a->active || fw_worker_init(a) != 0 ||
-        fw_upload_init(a) != 0) {
+    int rc = ENOMEM;
+    if (a->threads && a->resolver && a->active && fw_worker_init(a) == 0)
+        rc = fw_upload_init(a);   /* ENOMEM, or EIO: libcurl could not be loaded */
+    if (rc != 0)
         fw_agent_free_resources(a);
-        return ENOMEM;
-    }
-    return 0;
+    return rc;
+}
+
+static void fw_agent_resources_error(const fw_agent *a, int rc, char *err, size_t errlen)
+{
+    if (rc == EIO)
+        snprintf(err, errlen, "cannot upload to %s: libcurl (libcurl.so.4) could not be loaded; "
+                 "install libcurl4, or write profiles to files with --output", a->cfg.server);
+    else
+        snprintf(err, errlen, "out of memory");
 }
 
 /* Counters and per-run state, before the threads (re)start. */
@@ -187,9 +196,10 @@ int fw_agent_start(const fw_agent_config *cfg, char *err, size_t errlen)
     a->tid_offset = -1;
     if (a->need_tid_offset)
         fw_tid_offset_candidates(&a->tid_candidates);
-    if (fw_agent_alloc_resources(a) != 0) {
-        snprintf(err, errlen, "out of memory");
-        return ENOMEM;
+    int arc = fw_agent_alloc_resources(a);
+    if (arc != 0) {
+        fw_agent_resources_error(a, arc, err, errlen);
+        return arc;
     }
     fw_agent_reset_run(a);
     int rc = fw_agent_start_threads(a, err, errlen);
@@ -298,7 +308,7 @@ int fw_agent_after_fork_child(char *err, size_t errlen)
     if (!fw_py_init())
         snprintf(err, errlen, "this interpreter cannot be sampled after fork");
     else if ((rc = fw_agent_alloc_resources(a)) != 0)
-        snprintf(err, errlen, "out of memory");
+        fw_agent_resources_error(a, rc, err, errlen);
     else {
         fw_agent_reset_run(a);
         a->seq = 0;   /* a new process: SEQ counts from 000001 again */

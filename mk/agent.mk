@@ -18,7 +18,7 @@ HDR := $(wildcard agent/*.h common/*.h)
 
 $(OUT): $(OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) -shared -pthread -o $@ $^ -lz -lcurl
+	$(CC) -shared -pthread -o $@ $^ -lz
 
 $(OBJDIR)/%.o: %.c $(HDR)
 	@mkdir -p $(dir $@)

@@ -227,6 +227,33 @@ print(json.dumps({"a": a, "b": b, "p1": p1, "p2": p2, "c": c, "p3": p3, "running
         self.assertFalse(flamewatch.start(output=self.out, enabled=False))
         self.assertFalse(flamewatch.is_running())
 
+    def test_missing_libcurl_is_a_clear_error(self):
+        """libcurl is loaded only when a server is set (agent/fw_curl.c): a machine without it
+        can still write files, and asking for uploads says what is missing."""
+        libdir = fwtest.make_tmp(self)
+        with open(os.path.join(libdir, "libcurl.so.4"), "w") as f:
+            f.write("not a shared library\n")   # found first on LD_LIBRARY_PATH, fails to load
+        env = {"LD_LIBRARY_PATH": libdir}
+        res = self.run_api("""
+try:
+    flamewatch.start(app="nocurl", server="http://127.0.0.1:9")
+    print(json.dumps({"error": None}))
+except RuntimeError as exc:
+    print(json.dumps({"error": str(exc), "running": flamewatch.is_running()}))
+""", env=env)
+        self.assertEqual(res.returncode, 0, res.describe())
+        info = res.last_json()
+        self.assertIsNotNone(info["error"], res.describe())
+        self.assertIn("libcurl (libcurl.so.4) could not be loaded", info["error"])
+        self.assertFalse(info["running"])
+        res = self.run_api("""
+flamewatch.start(app="nocurl", output=OUT, upload_interval_s=0.3)
+busy(0.3)
+print(json.dumps({"path": flamewatch.stop()}))
+""", env=env)
+        self.assertEqual(res.returncode, 0, res.describe())
+        self.assertTrue(fwtest.profile_files(self.out), res.describe())
+
     def test_unsupported_interpreter_warns_once(self):
         env = {"FLAMEWATCH_RUN": "1", "FLAMEWATCH_OUTPUT": self.out,
                "PYTHONPATH": os.pathsep.join([fwtest.BOOTSTRAP, fwtest.PYTHONPATH])}
