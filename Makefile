@@ -70,6 +70,9 @@ agent:
 	@mkdir -p $(BUILD)/python/flamewatch
 	@cp -r python/flamewatch/. $(BUILD)/python/flamewatch/
 	@find $(BUILD)/python -name __pycache__ -prune -exec rm -rf {} +
+	@# Bytecode for each interpreter now, so a process started under the agent does not compile
+	@# the package at every start (PYTHONDONTWRITEBYTECODE=1 stops Python from caching it).
+	@for py in $(PYTHON_LIST); do $$py -m compileall -q $(BUILD)/python/flamewatch >/dev/null || exit 1; done
 
 # ---- unit tests (cmocka), normal and ASan+UBSan ----
 $(BUILD)/tests/%: tests/unit/%.c $(COMMON_OBJ) $(CLI_LIB_OBJ)
