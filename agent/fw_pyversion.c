@@ -66,6 +66,7 @@ static uintptr_t fw_py_str_type;
 static uintptr_t fw_py_bytes_type;
 static uintptr_t fw_py_tuple_type;
 static uintptr_t fw_py_gil; /* struct _gil_runtime_state of the main interpreter */
+static bool fw_py_gil_static; /* it lies inside _PyRuntime: mapped for the life of the process */
 static bool fw_py_ready;
 static pid_t fw_py_init_pid;
 
@@ -127,6 +128,13 @@ bool fw_py_init(void) {
 #else
     fw_py_gil = (uintptr_t)&_PyRuntime.ceval.gil;
 #endif
+    /* The main interpreter's GIL is part of _PyRuntime (3.12+: of the main interpreter, which
+     * _PyRuntime embeds): static storage of libpython, which is never unmapped while our
+     * sampler runs. Then the sampler reads its two words directly, atomically, instead of with
+     * a system call. Anything else (a GIL allocated elsewhere) is copied as other memory is. */
+    fw_py_gil_static = fw_py_gil >= (uintptr_t)&_PyRuntime &&
+                       fw_py_gil + sizeof(struct _gil_runtime_state) <=
+                           (uintptr_t)&_PyRuntime + sizeof _PyRuntime;
     /* Sanity checks with the GIL held: memory reads work, our thread is on the list we will
      * walk, its record carries the identity threading.get_ident() reports, and its top frame
      * reads as a frame running a code object. */
@@ -240,10 +248,12 @@ static bool fw_py_copy(fw_py_window *w, void *dst, uintptr_t addr, size_t len) {
         return false;
     }
     /* Whole pages below the frame, so a mapped frame never makes the read fail because of
-     * the window; if the page below is unmapped, retry with the frame's own page only. */
+     * the window; if the page below is unmapped, retry with the frame's own page only, and
+     * remember the hole. */
     uintptr_t page = addr - addr % FW_PY_PAGE;
-    uintptr_t starts[2] = {page >= FW_PY_WINDOW_SIZE ? page + FW_PY_PAGE - FW_PY_WINDOW_SIZE : page,
-                           page};
+    uintptr_t below = page >= FW_PY_WINDOW_SIZE ? page + FW_PY_PAGE - FW_PY_WINDOW_SIZE : page;
+    uintptr_t *hole = &w->holes[(page / FW_PY_PAGE) % FW_PY_WINDOW_HOLES];
+    uintptr_t starts[2] = {*hole == page ? page : below, page};
     for (int k = 0; k < 2; k++) {
         size_t n = (size_t)(end - starts[k]);
         assert(n <= sizeof w->data);
@@ -252,6 +262,12 @@ static bool fw_py_copy(fw_py_window *w, void *dst, uintptr_t addr, size_t len) {
             w->len = n;
             memcpy(dst, w->data + (addr - w->base), len);
             return true;
+        }
+        if (k == 0 && starts[0] != page) {
+            *hole = page;   /* `page` is mapped (or the retry fails too): its neighbour is not */
+        }
+        if (starts[0] == page) {
+            break;
         }
     }
     w->len = 0;
@@ -850,16 +866,27 @@ int fw_py_code_unit(void) { return (int)sizeof(_Py_CODEUNIT); }
 /* ---- the GIL ---------------------------------------------------------------------------- */
 
 uintptr_t fw_py_gil_holder(void) {
-    struct _gil_runtime_state gil;
-    if (fw_py_gil == 0 || !fw_memread(&gil, fw_py_gil, sizeof gil)) {
+    struct _gil_runtime_state copy;
+    const struct _gil_runtime_state *gil = (const struct _gil_runtime_state *)fw_py_gil;
+    int locked;
+    uintptr_t holder;
+    if (fw_py_gil == 0) {
         return 0;
     }
+    if (!fw_py_gil_static) {
+        if (!fw_memread(&copy, fw_py_gil, sizeof copy)) {
+            return 0;
+        }
+        gil = &copy;
+    }
+    /* Relaxed atomic loads: CPython writes these words atomically, and they only pick which
+     * thread state to read next (every read from there on is a checked copy). */
 #if PY_VERSION_HEX >= 0x030D0000
-    int locked = gil.locked;
-    uintptr_t holder = (uintptr_t)gil.last_holder;
+    locked = __atomic_load_n(&gil->locked, __ATOMIC_RELAXED);
+    holder = (uintptr_t)__atomic_load_n(&gil->last_holder, __ATOMIC_RELAXED);
 #else
-    int locked = gil.locked._value;
-    uintptr_t holder = gil.last_holder._value;
+    locked = __atomic_load_n(&gil->locked._value, __ATOMIC_RELAXED);
+    holder = __atomic_load_n(&gil->last_holder._value, __ATOMIC_RELAXED);
 #endif
     /* last_holder keeps naming the previous holder after a release; only a locked GIL has an
      * owner. The two fields are read together but not atomically: a handover in between gives

@@ -77,11 +77,17 @@ bool fw_py_read_frame_fast(uintptr_t frame, fw_py_frame *out, bool *check_incomp
  * next frames are usually served from the copy. The copy is one snapshot, which is no less
  * consistent than separate reads. Reset it before each walk. */
 #define FW_PY_WINDOW_SIZE 8192
+#define FW_PY_WINDOW_HOLES 16
 typedef struct {
     uintptr_t base;
     size_t len;
+    /* Pages found unmapped right below a frame (the start of a data stack chunk is the start
+     * of its mapping), so that the next walks do not try them again: a failed read costs as
+     * much as a good one. A small direct-mapped cache; kept across resets. */
+    uintptr_t holes[FW_PY_WINDOW_HOLES];
     _Alignas(16) unsigned char data[FW_PY_WINDOW_SIZE + 1024];
 } fw_py_window;
+/* Forgets the copy (not the holes). Call before each walk. */
 void fw_py_window_reset(fw_py_window *w);
 /* fw_py_read_frame_fast through a window (which may be NULL: plain reads). */
 bool fw_py_read_frame_win(fw_py_window *w, uintptr_t frame, fw_py_frame *out,

@@ -415,11 +415,13 @@ static int64_t fw_sampler_charge(fw_agent *a, uint32_t slot, uintptr_t top_frame
     uint32_t tags = 0;
     int depth = -1;
     uintptr_t context = a->tick_context;
-    for (int attempt = 0; attempt < FW_WALK_ATTEMPTS; attempt++) {
+    /* Without dynamic tags there is nothing to pair the stack with: one walk, no re-read. */
+    int attempts = fw_tags_in_use() ? FW_WALK_ATTEMPTS : 1;
+    for (int attempt = 0; attempt < attempts; attempt++) {
         tags = fw_tags_of_context(context);
         depth = fw_stack_walk(a->resolver, top_frame, frames, FW_STACK_MAX_DEPTH);
         fw_py_thread after;
-        if (a->tick_tstate == 0 || !fw_py_read_thread(a->tick_tstate, &after) ||
+        if (attempts == 1 || a->tick_tstate == 0 || !fw_py_read_thread(a->tick_tstate, &after) ||
             (after.top_frame == top_frame && after.context == context))
             break;
         a->stats.walks_redone++;
@@ -504,7 +506,8 @@ static void fw_sampler_thread_tick(fw_agent *a, uintptr_t tstate, const fw_py_th
      * again right before the walk, so frame and context come from one moment. */
     fw_py_thread now_t;
     const fw_py_thread *use = t;
-    if ((cpu > 0 || wall > 0) && fw_py_read_thread(tstate, &now_t) && now_t.pthread_id == t->pthread_id)
+    if ((cpu > 0 || wall > 0) && fw_tags_in_use() && fw_py_read_thread(tstate, &now_t) &&
+        now_t.pthread_id == t->pthread_id)
         use = &now_t;
     a->tick_context = use->context;
     a->tick_tstate = tstate;

@@ -81,6 +81,11 @@ uint32_t fw_tags_of_context(uintptr_t context)
     return id <= atomic_load_explicit(&fw_nsets, memory_order_acquire) ? id : 0;
 }
 
+bool fw_tags_in_use(void)
+{
+    return atomic_load_explicit(&fw_var, memory_order_acquire) != 0;
+}
+
 bool fw_tags_get(uint32_t id, fw_tagset_view *out)
 {
     if (id == 0 || id > atomic_load_explicit(&fw_nsets, memory_order_acquire))

@@ -25,6 +25,9 @@ typedef struct {
 
 /* Without the GIL: the tag-set id current in `context` (fw_py_thread.context), 0 if none. */
 uint32_t fw_tags_of_context(uintptr_t context);
+/* Without the GIL: false until the program first opens a dynamic tag. Until then every
+ * context's tag set is 0, and the sampler need not make a stack and a context agree. */
+bool fw_tags_in_use(void);
 /* Without the GIL: the pairs of set `id`; false for 0 or an unknown id. Sets are never freed
  * or changed once published, so the view stays valid for the life of the process. */
 bool fw_tags_get(uint32_t id, fw_tagset_view *out);

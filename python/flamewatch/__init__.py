@@ -144,7 +144,8 @@ def start(app=None, output=None, cpu_interval_ms=None, cpu=None, wall=None, tags
         except OSError as exc:
             raise ValueError("flamewatch: invalid value for output: '%s' (expected a directory path: %s)"
                              % (cfg.output, exc.strerror))
-    _ensure_tag_var()
+    # The tag ContextVar is registered with the agent at the first tag() (_ensure_tag_var):
+    # until then the sampler knows no thread can carry tags and skips pairing stacks with them.
     _agent.start(cfg.app, cfg.output or "", cfg.cpu_interval_ms, cfg.cpu, cfg.wall, cfg.tags,
                  cfg.upload_interval_s, cfg.log, True, cfg.server or "", cfg.token or "",
                  cfg.settings_interval_s, cfg.upload_queue, memory=cfg.memory,
