@@ -453,8 +453,11 @@ static int64_t fw_sampler_charge(fw_agent *a, uint32_t slot, uintptr_t top_frame
  *     the GIL is the error this avoids.
  * When there is no last running stack yet the current stack takes the delta, so the totals
  * stay exact in every case. Last running stacks survive the flush (fw_sampler_carry_last_running). */
-static void fw_sampler_account(fw_agent *a, fw_thread_slot *s, uint32_t slot, uintptr_t top_frame,
-                               int64_t cpu, fw_run_state state, int64_t wall)
+/* The part of the accounting that needs no stack: sends the delta to the last running stack
+ * when it belongs there. Returns the CPU left for the current stack (0 if it went to the last
+ * running stack); *becomes_last says whether the current stack becomes the last running one. */
+static int64_t fw_sampler_route_cpu(fw_agent *a, fw_thread_slot *s, uint32_t slot, int64_t cpu,
+                                    fw_run_state state, bool *becomes_last)
 {
     bool have_last = s->last_epoch == a->agg_epoch && s->last_entry >= 0;
     /* Seen running without the GIL now and the previous time it was seen running at all
@@ -462,18 +465,34 @@ static void fw_sampler_account(fw_agent *a, fw_thread_slot *s, uint32_t slot, ui
     bool sustained_nogil = state == FW_RUN_NOGIL && s->nogil_prev;
     if (state != FW_RUN_OFF)
         s->nogil_prev = state == FW_RUN_NOGIL;
-    if (cpu > 0 && state != FW_RUN_GIL && !sustained_nogil && have_last &&
-        fw_agg_add_to(a->active, s->last_entry, slot, cpu)) {
+    *becomes_last = state == FW_RUN_GIL || sustained_nogil || !have_last;
+    if (cpu > 0 && !*becomes_last && fw_agg_add_to(a->active, s->last_entry, slot, cpu)) {
         a->stats.cpu_to_last_running++;
-        cpu = 0;
+        return 0;
     }
+    return cpu;
+}
+
+/* Walks the current stack and charges it what fw_sampler_route_cpu left, plus wall time. */
+static void fw_sampler_charge_current(fw_agent *a, fw_thread_slot *s, uint32_t slot,
+                                      uintptr_t top_frame, int64_t cpu, int64_t wall,
+                                      bool becomes_last)
+{
     if (cpu <= 0 && wall <= 0)
         return;
     int64_t entry = fw_sampler_charge(a, slot, top_frame, cpu, wall);
-    if (cpu > 0 && (state == FW_RUN_GIL || sustained_nogil || !have_last)) {
+    if (cpu > 0 && becomes_last) {
         s->last_entry = entry;
         s->last_epoch = a->agg_epoch;
     }
+}
+
+static void fw_sampler_account(fw_agent *a, fw_thread_slot *s, uint32_t slot, uintptr_t top_frame,
+                               int64_t cpu, fw_run_state state, int64_t wall)
+{
+    bool becomes_last = false;
+    cpu = fw_sampler_route_cpu(a, s, slot, cpu, state, &becomes_last);
+    fw_sampler_charge_current(a, s, slot, top_frame, cpu, wall, becomes_last);
 }
 
 static void fw_sampler_thread_tick(fw_agent *a, uintptr_t tstate, const fw_py_thread *t,
@@ -572,6 +591,10 @@ static void fw_sampler_quick_tick(fw_agent *a, uint64_t tick, uintptr_t gil_hold
         } else {
             s->quiet_ticks = 0;
         }
+        /* A delta that goes to the last running stack needs no walk, so no thread state:
+         * with many threads sharing the GIL, that is every thread but the holder. */
+        bool becomes_last = false;
+        cpu = fw_sampler_route_cpu(a, s, (uint32_t)i, cpu, state, &becomes_last);
         if (cpu <= 0)
             continue;
         fw_py_thread t;
@@ -582,7 +605,7 @@ static void fw_sampler_quick_tick(fw_agent *a, uint64_t tick, uintptr_t gil_hold
         }
         a->tick_context = t.context;
         a->tick_tstate = s->tstate;
-        fw_sampler_account(a, s, (uint32_t)i, t.top_frame, cpu, state, 0);
+        fw_sampler_charge_current(a, s, (uint32_t)i, t.top_frame, cpu, 0, becomes_last);
     }
 }
 
