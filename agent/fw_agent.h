@@ -91,6 +91,7 @@ typedef struct fw_agent {
     bool rebaseline;              /* collection was switched back on: fresh CPU baselines */
     uintptr_t tick_context;       /* sampler only: context of the thread being sampled */
     uintptr_t tick_tstate;        /* sampler only: its thread state, to check the walk against */
+    bool tick_prefetched;         /* sampler only: the resolver's window holds its top frames */
     bool threads_changed;         /* sampler only: the next tick must walk the thread list */
     uint64_t interval_start_mono; /* start of the interval `active` covers */
     int64_t interval_start_real;

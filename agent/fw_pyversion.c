@@ -59,6 +59,7 @@
 
 #define FW_PY_LINETABLE_MAX (1u << 20) /* a larger table is treated as garbage */
 #define FW_PY_PAGE 4096u               /* lower bound of any page size we run on */
+#define FW_PY_PINNED_REACH (1u << 20)  /* below a pinned window: the same data stack, deeper */
 
 static uintptr_t fw_py_interp;
 static uintptr_t fw_py_code_type;
@@ -186,7 +187,97 @@ static uintptr_t fw_py_thread_head_of(uintptr_t interp) {
 }
 
 bool fw_py_read_thread(uintptr_t tstate, fw_py_thread *out) {
+    return fw_py_read_thread_win(tstate, out, NULL);
+}
+
+#if PY_VERSION_HEX >= 0x030B0000
+#define FW_PY_WINDOW_ABOVE 2048u /* bytes of data stack copied above the recorded top */
+/* The top frame pointer and, when `w` is given, the top of the data stack, in one system call:
+ * [3.11/3.12: cframe->current_frame] [data stack window] [the frame pointer again], copied by
+ * the kernel in that order. The frame pointer is taken from the live cframe (3.11/3.12: the
+ * cframe lives on the thread's C stack and is popped by each return to C) only if reading it
+ * again after the window gives the same cframe and frame; otherwise a few tries, then the last
+ * value read without a window. */
+static bool fw_py_top_frame(uintptr_t tstate, const PyThreadState *ts, fw_py_window *w,
+                            uintptr_t *top) {
+    uintptr_t chunk_data = ts->datastack_chunk == NULL
+                               ? 0
+                               : (uintptr_t)ts->datastack_chunk + offsetof(_PyStackChunk, data);
+    uintptr_t stack_top = (uintptr_t)ts->datastack_top;
+    uintptr_t stack_limit = (uintptr_t)ts->datastack_limit;
+#if PY_VERSION_HEX >= 0x030D0000
+    /* 3.13: the frame pointer is a field of the thread state itself. */
+    uintptr_t holder = tstate;
+    const size_t frame_off = offsetof(PyThreadState, current_frame);
+    *top = (uintptr_t)ts->current_frame;
+#else
+    uintptr_t holder = (uintptr_t)ts->cframe;
+    const size_t frame_off = offsetof(_PyCFrame, current_frame);
+    *top = 0;
+#endif
+    for (int attempt = 0; attempt < 3; attempt++) {
+        void *dst[4];
+        uintptr_t addr[4];
+        size_t len[4];
+        size_t n = 0;
+        uintptr_t cur = 0, again = 0, cur_after = 0;
+        if (holder == 0) {
+            *top = 0;
+            return true;
+        }
+        dst[n] = &cur;
+        addr[n] = holder + frame_off;
+        len[n++] = sizeof cur;
+        size_t span = 0;
+        uintptr_t start = 0;
+        if (w != NULL && chunk_data != 0 && stack_top > chunk_data && stack_limit >= stack_top) {
+            /* Mostly below the top (the callers), and some above it: by the time of this call
+             * the thread may have pushed frames since its thread state was copied. All of it
+             * inside the current chunk, which is mapped from its start to its limit. */
+            uintptr_t end = stack_limit - stack_top > FW_PY_WINDOW_ABOVE ? stack_top + FW_PY_WINDOW_ABOVE
+                                                                          : stack_limit;
+            start = end - chunk_data > FW_PY_WINDOW_SIZE ? end - FW_PY_WINDOW_SIZE : chunk_data;
+            span = (size_t)(end - start);
+            dst[n] = w->data;
+            addr[n] = start;
+            len[n++] = span;
+        }
+#if PY_VERSION_HEX < 0x030D0000
+        dst[n] = &again; /* the cframe, which a return to C pops */
+        addr[n] = tstate + offsetof(PyThreadState, cframe);
+        len[n++] = sizeof again;
+#endif
+        dst[n] = &cur_after;
+        addr[n] = holder + frame_off;
+        len[n++] = sizeof cur_after;
+        if (!fw_memread_many(dst, addr, len, n)) {
+            if (span == 0) {
+                return false;
+            }
+            chunk_data = 0; /* the chunk went away: try again without a window */
+            continue;
+        }
+#if PY_VERSION_HEX >= 0x030D0000
+        again = holder;
+#endif
+        *top = cur;
+        if (again == holder && cur_after == cur) {
+            if (span != 0) {
+                w->base = start;
+                w->len = span;
+                w->pinned = true;
+            }
+            return true;
+        }
+        holder = again;
+    }
+    return true; /* still moving: the last frame pointer read, without a window */
+}
+#endif
+
+bool fw_py_read_thread_win(uintptr_t tstate, fw_py_thread *out, fw_py_window *w) {
     PyThreadState ts;
+    fw_py_window_reset(w);
     if (out == NULL || !fw_memread(&ts, tstate, sizeof ts)) {
         return false;
     }
@@ -198,24 +289,12 @@ bool fw_py_read_thread(uintptr_t tstate, fw_py_thread *out) {
     out->context = (uintptr_t)ts.context;
 #if PY_VERSION_HEX >= 0x030B0000
     out->native_tid = (int64_t)ts.native_thread_id;
+    return fw_py_top_frame(tstate, &ts, w, &out->top_frame);
 #else
     out->native_tid = 0;
-#endif
-#if PY_VERSION_HEX >= 0x030D0000
-    out->top_frame = (uintptr_t)ts.current_frame;
-#elif PY_VERSION_HEX >= 0x030B0000
-    out->top_frame = 0;
-    if (ts.cframe != NULL) {
-        uintptr_t cur = 0;
-        if (!fw_py_read_ptr((uintptr_t)ts.cframe + offsetof(_PyCFrame, current_frame), &cur)) {
-            return false;
-        }
-        out->top_frame = cur;
-    }
-#else
     out->top_frame = (uintptr_t)ts.frame;
-#endif
     return true;
+#endif
 }
 
 /* ---- frames --------------------------------------------------------------------------- */
@@ -229,6 +308,7 @@ void fw_py_window_reset(fw_py_window *w) {
     if (w != NULL) {
         w->base = 0;
         w->len = 0;
+        w->pinned = false;
     }
 }
 
@@ -247,6 +327,10 @@ static bool fw_py_copy(fw_py_window *w, void *dst, uintptr_t addr, size_t len) {
     if (end < addr) {
         return false;
     }
+    if (w->pinned && !(addr < w->base && w->base - addr <= FW_PY_PINNED_REACH)) {
+        return fw_memread(dst, addr, len);
+    }
+    w->pinned = false;   /* deeper callers of the same data stack: the walk moves on down */
     /* Whole pages below the frame, so a mapped frame never makes the read fail because of
      * the window; if the page below is unmapped, retry with the frame's own page only, and
      * remember the hole. */
@@ -299,6 +383,16 @@ bool fw_py_read_frame_win(fw_py_window *w, uintptr_t frame, fw_py_frame *out,
     uintptr_t code = (uintptr_t)f.f_code;
     uintptr_t instr = (uintptr_t)f.prev_instr;
 #endif
+#if PY_VERSION_HEX >= 0x030C0000
+    const int owner_max = FRAME_OWNED_BY_CSTACK;
+#else
+    const int owner_max = FRAME_OWNED_BY_FRAME_OBJECT;
+#endif
+    if ((int)f.owner < 0 || (int)f.owner > owner_max) {
+        /* Not a frame: the thread popped it and reused its memory since we took its address
+         * (a stale copy; the caller may try again). */
+        return false;
+    }
 #if PY_VERSION_HEX >= 0x030C0000
     if (f.owner == FRAME_OWNED_BY_CSTACK) {
         /* The entry shim pushed by each C-level call into the interpreter: not user code. */
@@ -882,11 +976,12 @@ uintptr_t fw_py_gil_holder(void) {
     /* Relaxed atomic loads: CPython writes these words atomically, and they only pick which
      * thread state to read next (every read from there on is a checked copy). */
 #if PY_VERSION_HEX >= 0x030D0000
-    locked = __atomic_load_n(&gil->locked, __ATOMIC_RELAXED);
-    holder = (uintptr_t)__atomic_load_n(&gil->last_holder, __ATOMIC_RELAXED);
+    locked = _Py_atomic_load_int_relaxed(&gil->locked);
+    holder = (uintptr_t)_Py_atomic_load_ptr_relaxed(&gil->last_holder);
 #else
-    locked = __atomic_load_n(&gil->locked._value, __ATOMIC_RELAXED);
-    holder = __atomic_load_n(&gil->last_holder._value, __ATOMIC_RELAXED);
+    /* CPython's own macro: the fields are C11 atomics or plain words, per its build. */
+    locked = _Py_atomic_load_relaxed(&gil->locked);
+    holder = _Py_atomic_load_relaxed(&gil->last_holder);
 #endif
     /* last_holder keeps naming the previous holder after a release; only a locked GIL has an
      * owner. The two fields are read together but not atomically: a handover in between gives

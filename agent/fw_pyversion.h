@@ -85,10 +85,21 @@ typedef struct {
      * of its mapping), so that the next walks do not try them again: a failed read costs as
      * much as a good one. A small direct-mapped cache; kept across resets. */
     uintptr_t holes[FW_PY_WINDOW_HOLES];
+    /* The copy was taken with the frame pointer (fw_py_read_thread_win): frames elsewhere (a
+     * C-stack entry frame, a generator's frame) are then read on their own instead of
+     * replacing it, so the callers below them still come from that one moment. */
+    bool pinned;
     _Alignas(16) unsigned char data[FW_PY_WINDOW_SIZE + 1024];
 } fw_py_window;
 /* Forgets the copy (not the holes). Call before each walk. */
 void fw_py_window_reset(fw_py_window *w);
+/* fw_py_read_thread, and on 3.11+ a copy of the top of the thread's data stack into `w`, taken
+ * in the same system call that reads the frame pointer and then checks that it did not move.
+ * A thread that makes many short calls reuses a popped frame's memory within microseconds, so
+ * frames copied in a later call are often no longer the frames the pointer named. When the
+ * window holds the top frame, a walk started without resetting it reads the top frames as they
+ * were at that moment. On 3.9/3.10 (heap frames) `w` is only reset. */
+bool fw_py_read_thread_win(uintptr_t tstate, fw_py_thread *out, fw_py_window *w);
 /* fw_py_read_frame_fast through a window (which may be NULL: plain reads). */
 bool fw_py_read_frame_win(fw_py_window *w, uintptr_t frame, fw_py_frame *out,
                           bool *check_incomplete);

@@ -402,9 +402,19 @@ static int64_t fw_sampler_wall_delta(fw_agent *a, fw_thread_slot *s, bool create
     return delta > 0 ? delta : 0;
 }
 
+/* True if a frame of the stack could not be resolved: its code object was unreadable, which in
+ * a live stack means the frame was popped and its memory reused while we read it. */
+static bool fw_sampler_has_unknown(const fw_frame *frames, int depth)
+{
+    for (int i = 0; i < depth; i++)
+        if (frames[i].function == FW_STACK_FN_UNKNOWN)
+            return true;
+    return false;
+}
+
 /* Walks the thread's stack and adds (cpu, wall) to it; returns the aggregate entry. */
 static int64_t fw_sampler_charge(fw_agent *a, uint32_t slot, uintptr_t top_frame, int64_t cpu,
-                                 int64_t wall)
+                                 int64_t wall, int64_t fallback)
 {
     fw_frame frames[FW_STACK_MAX_DEPTH];   /* 4 KiB of the sampler's own stack */
     uint64_t t0 = fw_now_mono_ns();
@@ -414,26 +424,49 @@ static int64_t fw_sampler_charge(fw_agent *a, uint32_t slot, uintptr_t top_frame
      * again after the walk, and the walk is redone while its top frame or context moved. */
     uint32_t tags = 0;
     int depth = -1;
+    bool whole = false;
     uintptr_t context = a->tick_context;
-    /* Without dynamic tags there is nothing to pair the stack with: one walk, no re-read. */
-    int attempts = fw_tags_in_use() ? FW_WALK_ATTEMPTS : 1;
-    for (int attempt = 0; attempt < attempts; attempt++) {
+    /* A walk is also redone when it did not come out whole (its top frame was not a frame, or a
+     * frame's code was unreadable): a thread that makes many short calls pops frames while we
+     * copy them, above all where a call from C (an entry frame on the C stack) separates them;
+     * a fresh look usually finds a live stack. Without dynamic tags a whole walk needs no
+     * second look. */
+    bool tags_used = fw_tags_in_use();
+    for (int attempt = 0; attempt < FW_WALK_ATTEMPTS; attempt++) {
         tags = fw_tags_of_context(context);
-        depth = fw_stack_walk(a->resolver, top_frame, frames, FW_STACK_MAX_DEPTH);
-        fw_py_thread after;
-        if (attempts == 1 || a->tick_tstate == 0 || !fw_py_read_thread(a->tick_tstate, &after) ||
-            (after.top_frame == top_frame && after.context == context))
+        depth = a->tick_prefetched
+                    ? fw_stack_walk_prefetched(a->resolver, top_frame, frames, FW_STACK_MAX_DEPTH)
+                    : fw_stack_walk(a->resolver, top_frame, frames, FW_STACK_MAX_DEPTH);
+        a->tick_prefetched = false;
+        whole = depth >= 0 && !fw_sampler_has_unknown(frames, depth);
+        if (whole && !tags_used)
             break;
+        fw_py_thread after;
+        if (a->tick_tstate == 0 ||
+            !fw_py_read_thread_win(a->tick_tstate, &after, fw_stack_window(a->resolver)) ||
+            (whole && after.top_frame == top_frame && after.context == context))
+            break;
+        a->tick_prefetched = true;
         a->stats.walks_redone++;
         top_frame = after.top_frame;
         context = after.context;
     }
+    a->tick_prefetched = false;
     a->stats.walk_ns += fw_now_mono_ns() - t0;
     a->stats.stacks_walked++;
-    if (depth < 0) {
+    if (depth < 0)
         a->stats.walk_failures++;
-        depth = 0;
+    /* Still not whole: the thread outran every look. Its CPU goes to the last stack it was seen
+     * running in (a real stack of the same thread, a tick or so old) rather than to
+     * "[unknown]"; the totals stay exact. Wall time, and a thread with no such stack yet, keep
+     * what the walk found. */
+    if (!whole && wall == 0 && cpu > 0 && fallback >= 0 &&
+        fw_agg_add_to(a->active, fallback, slot, cpu)) {
+        a->stats.walks_incomplete++;
+        return fallback;
     }
+    if (depth < 0)
+        depth = 0;
     return fw_agg_add_tagged(a->active, slot, tags, frames, (uint32_t)depth, cpu, wall);
 }
 
@@ -480,7 +513,8 @@ static void fw_sampler_charge_current(fw_agent *a, fw_thread_slot *s, uint32_t s
 {
     if (cpu <= 0 && wall <= 0)
         return;
-    int64_t entry = fw_sampler_charge(a, slot, top_frame, cpu, wall);
+    bool have_last = s->last_epoch == a->agg_epoch && s->last_entry >= 0;
+    int64_t entry = fw_sampler_charge(a, slot, top_frame, cpu, wall, have_last ? s->last_entry : -1);
     if (cpu > 0 && becomes_last) {
         s->last_entry = entry;
         s->last_epoch = a->agg_epoch;
@@ -525,9 +559,12 @@ static void fw_sampler_thread_tick(fw_agent *a, uintptr_t tstate, const fw_py_th
      * again right before the walk, so frame and context come from one moment. */
     fw_py_thread now_t;
     const fw_py_thread *use = t;
-    if ((cpu > 0 || wall > 0) && fw_tags_in_use() && fw_py_read_thread(tstate, &now_t) &&
-        now_t.pthread_id == t->pthread_id)
+    if ((cpu > 0 || wall > 0) && fw_tags_in_use() &&
+        fw_py_read_thread_win(tstate, &now_t, fw_stack_window(a->resolver)) &&
+        now_t.pthread_id == t->pthread_id) {
         use = &now_t;
+        a->tick_prefetched = true;
+    }
     a->tick_context = use->context;
     a->tick_tstate = tstate;
     fw_sampler_account(a, s, (uint32_t)idx, use->top_frame, cpu, state, wall);
@@ -598,11 +635,12 @@ static void fw_sampler_quick_tick(fw_agent *a, uint64_t tick, uintptr_t gil_hold
         if (cpu <= 0)
             continue;
         fw_py_thread t;
-        if (!fw_py_read_thread(s->tstate, &t) || t.pthread_id != s->pthread_id ||
-            (t.native_tid > 0 && t.native_tid != s->tid)) {
+        if (!fw_py_read_thread_win(s->tstate, &t, fw_stack_window(a->resolver)) ||
+            t.pthread_id != s->pthread_id || (t.native_tid > 0 && t.native_tid != s->tid)) {
             a->threads_changed = true;
             continue;
         }
+        a->tick_prefetched = true;
         a->tick_context = t.context;
         a->tick_tstate = s->tstate;
         fw_sampler_charge_current(a, s, (uint32_t)i, t.top_frame, cpu, 0, becomes_last);
@@ -653,11 +691,14 @@ static uint64_t fw_sampler_tick(fw_agent *a, uint64_t now)
         a->threads_changed = false;
         for (uintptr_t ts = fw_py_thread_head(); ts != 0;) {
             fw_py_thread t;
-            if (++n > FW_SAMPLER_MAX_THREADS || !fw_py_read_thread(ts, &t)) {
+            if (++n > FW_SAMPLER_MAX_THREADS ||
+                !fw_py_read_thread_win(ts, &t, fw_stack_window(a->resolver))) {
                 complete = false;
                 break;
             }
+            a->tick_prefetched = true;   /* consumed (or dropped) by this thread's tick */
             fw_sampler_thread_tick(a, ts, &t, now, prev_tick, tick, gil_holder);
+            a->tick_prefetched = false;
             ts = t.next;
         }
         st->threads_seen += n;

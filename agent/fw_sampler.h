@@ -66,6 +66,7 @@ typedef struct {
     uint64_t walks_redone;     /* stacks walked again because the thread moved meanwhile */
     uint64_t clock_reads_saved; /* clock reads skipped for quiet threads */
     uint64_t walk_failures;
+    uint64_t walks_incomplete; /* stacks still not whole after every look: CPU to the last one */
     uint64_t cpu_to_last_running;  /* deltas of off-CPU threads charged where they last ran */
     uint64_t threads_seen;     /* thread states visited, all ticks */
     uint64_t cpu_read_failures;

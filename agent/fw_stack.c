@@ -44,9 +44,6 @@
 #define FW_RAW_MAX ((size_t)2 * FW_STACK_MAX_DEPTH + 8) /* frames read per walk, shims included */
 #define FW_MIN_CODE_ENTRIES (2 * FW_RAW_MAX + 64)
 #define FW_MIN_FUNCTIONS 64
-#define FW_FN_TRUNCATED 0u
-#define FW_FN_UNKNOWN 1u
-#define FW_FN_OVERFLOW 2u
 #define FW_FN_RESERVED 3u
 #define FW_NO_ENTRY (-1)
 
@@ -161,14 +158,14 @@ static uint32_t fw_register(fw_stack_resolver *r, const char *qualname, const ch
         i = (i + 1) & r->fn_index_mask;
     }
     if (r->function_count >= r->function_cap) {
-        return FW_FN_OVERFLOW;
+        return FW_STACK_FN_OVERFLOW;
     }
     char *q = strdup(qualname);
     char *fn = strdup(filename);
     if (q == NULL || fn == NULL) {
         free(q);
         free(fn);
-        return FW_FN_OVERFLOW;
+        return FW_STACK_FN_OVERFLOW;
     }
     uint32_t id = (uint32_t)r->function_count++;
     r->functions[id].info.qualname = q;
@@ -196,7 +193,7 @@ static void fw_functions_clear(fw_stack_resolver *r) {
     uint32_t a = fw_register(r, "[truncated]", "", 0);
     uint32_t b = fw_register(r, "[unknown]", "", 0);
     uint32_t c = fw_register(r, "[too many functions]", "", 0);
-    assert(a == FW_FN_TRUNCATED && b == FW_FN_UNKNOWN && c == FW_FN_OVERFLOW);
+    assert(a == FW_STACK_FN_TRUNCATED && b == FW_STACK_FN_UNKNOWN && c == FW_STACK_FN_OVERFLOW);
     (void)a;
     (void)b;
     (void)c;
@@ -431,7 +428,6 @@ static int fw_walk_chain(fw_stack_resolver *r, uintptr_t frame, int max_depth) {
     int n = 0;
     int reportable = 0;
     r->chain_more = false;
-    fw_py_window_reset(&r->window);
     while (frame != 0 && n < (int)FW_RAW_MAX && reportable <= max_depth + 4) {
         fw_py_frame f;
         bool check = false;
@@ -465,8 +461,12 @@ static void fw_resolve_codes(fw_stack_resolver *r, int n) {
         if (f->skip) {
             continue;
         }
-        int32_t idx = f->code == last_failed ? FW_NO_ENTRY : fw_cache_find(r, f->code, 0);
-        if (idx == FW_NO_ENTRY && f->code != last_failed) {
+        if (f->code == last_failed) {
+            f->entry = FW_NO_ENTRY;   /* this walk already failed to read it */
+            continue;
+        }
+        int32_t idx = fw_cache_find(r, f->code, 0);
+        if (idx == FW_NO_ENTRY) {
             idx = fw_cache_insert(r, f->code, 0);
             if (idx != FW_NO_ENTRY && !fw_code_fill(r, idx)) {
                 idx = FW_NO_ENTRY;
@@ -532,7 +532,19 @@ static void fw_resolve_codes(fw_stack_resolver *r, int n) {
     }
 }
 
+fw_py_window *fw_stack_window(fw_stack_resolver *r) {
+    return r == NULL ? NULL : &r->window;
+}
+
 int fw_stack_walk(fw_stack_resolver *r, uintptr_t top_frame, fw_frame *out, int max_depth) {
+    if (r != NULL) {
+        fw_py_window_reset(&r->window);
+    }
+    return fw_stack_walk_prefetched(r, top_frame, out, max_depth);
+}
+
+int fw_stack_walk_prefetched(fw_stack_resolver *r, uintptr_t top_frame, fw_frame *out,
+                             int max_depth) {
     if (r == NULL || out == NULL || max_depth < 1 || top_frame == 0) {
         return top_frame == 0 && r != NULL && out != NULL ? 0 : -1;
     }
@@ -557,7 +569,7 @@ int fw_stack_walk(fw_stack_resolver *r, uintptr_t top_frame, fw_frame *out, int 
         }
         fw_frame fr;
         if (f->entry == FW_NO_ENTRY) {
-            fr.function = FW_FN_UNKNOWN;
+            fr.function = FW_STACK_FN_UNKNOWN;
             fr.line = -1;
         } else {
             fw_code_entry *e = &r->entries[f->entry];
@@ -584,7 +596,7 @@ int fw_stack_walk(fw_stack_resolver *r, uintptr_t top_frame, fw_frame *out, int 
         }
     }
     if (truncated) {
-        out[depth - 1].function = FW_FN_TRUNCATED;
+        out[depth - 1].function = FW_STACK_FN_TRUNCATED;
         out[depth - 1].line = -1;
     }
     return depth;

@@ -17,7 +17,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fw_pyversion.h"
+
 #define FW_STACK_MAX_DEPTH 512
+
+/* Function ids every resolver reserves for synthetic frames. */
+#define FW_STACK_FN_TRUNCATED 0u   /* "[truncated]": the stack was deeper than asked */
+#define FW_STACK_FN_UNKNOWN 1u     /* "[unknown]": a frame whose code object could not be read */
+#define FW_STACK_FN_OVERFLOW 2u    /* "[too many functions]": the registry is full */
 
 typedef struct {
     uint32_t function;   /* id in the resolver's function registry */
@@ -39,6 +46,12 @@ void fw_stack_resolver_free(fw_stack_resolver *r);
  * returns the depth; a stack deeper than max_depth keeps its innermost max_depth-1 frames and
  * ends with a "[truncated]" frame. Returns -1 when nothing could be read. */
 int fw_stack_walk(fw_stack_resolver *r, uintptr_t top_frame, fw_frame *out, int max_depth);
+/* The resolver's frame window, for fw_py_read_thread_win. */
+fw_py_window *fw_stack_window(fw_stack_resolver *r);
+/* fw_stack_walk that starts from what the window holds (filled by fw_py_read_thread_win for
+ * this same top frame) instead of resetting it. */
+int fw_stack_walk_prefetched(fw_stack_resolver *r, uintptr_t top_frame, fw_frame *out,
+                             int max_depth);
 
 const fw_function_info *fw_stack_function(const fw_stack_resolver *r, uint32_t id);
 size_t fw_stack_function_count(const fw_stack_resolver *r);

@@ -205,6 +205,7 @@ static PyObject *fw_mod_stats(PyObject *self, PyObject *unused)
         fw_mod_set(d, "clock_reads_saved", PyLong_FromUnsignedLongLong(s.clock_reads_saved)) < 0 ||
         fw_mod_set(d, "us_per_stack", PyFloat_FromDouble(us)) < 0 ||
         fw_mod_set(d, "walk_failures", PyLong_FromUnsignedLongLong(s.walk_failures)) < 0 ||
+        fw_mod_set(d, "walks_incomplete", PyLong_FromUnsignedLongLong(s.walks_incomplete)) < 0 ||
         fw_mod_set(d, "cpu_to_last_running", PyLong_FromUnsignedLongLong(s.cpu_to_last_running)) < 0 ||
         fw_mod_set(d, "threads_seen", PyLong_FromUnsignedLongLong(s.threads_seen)) < 0 ||
         fw_mod_set(d, "threads_live", PyLong_FromSize_t(live)) < 0 ||
