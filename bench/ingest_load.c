@@ -21,7 +21,8 @@
  * Build: make bench-tools   (or: cc -std=c11 -D_GNU_SOURCE -O2 -pthread -Icommon -o build/ingest_load
  *        bench/ingest_load.c build/obj/common/fw_*.o -lcurl -lz -lm)
  * Usage: build/ingest_load --url http://127.0.0.1:4040 --pid SERVER_PID [--clients 8] [--seconds 10]
- *        [--runs 5] [--stacks 2000] [--app bench] [--token T]
+ *        [--runs 5] [--stacks 2000] [--app bench] [--token T] [--uploads N]
+ * --uploads N: each client stops after N uploads instead of after --seconds (for callgrind runs).
  */
 #include <curl/curl.h>
 #include <pthread.h>
@@ -107,6 +108,7 @@ typedef struct {
     const char *url, *app, *token;
     fw_buf body;
     double stop_at;
+    long max_uploads;   /* 0 = until stop_at */
     /* results of the current run */
     long uploads, errors;
     long long values;
@@ -155,7 +157,7 @@ static void *client_main(void *arg)
     curl_easy_setopt(h, CURLOPT_TIMEOUT, 120L);
     curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
     char url[1024];
-    while (mono() < c->stop_at) {
+    while (c->max_uploads ? c->uploads + c->errors < c->max_uploads : mono() < c->stop_at) {
         long now = (long)time(NULL);
         snprintf(url, sizeof url, "%s/ingest?name=%s%%7Binstance%%3Dc%d%%7D&format=pprof&from=%ld&until=%ld",
                  c->url, c->app, c->id, now - 15, now);
@@ -239,6 +241,7 @@ int main(int argc, char **argv)
 {
     const char *url = NULL, *app = "bench", *token = NULL;
     int pid = 0, nclients = 8, runs = 5, stacks = 2000;
+    long max_uploads = 0;
     double seconds = 10;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -252,6 +255,7 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--runs") == 0) runs = atoi(v);
         else if (strcmp(a, "--seconds") == 0) seconds = atof(v);
         else if (strcmp(a, "--stacks") == 0) stacks = atoi(v);
+        else if (strcmp(a, "--uploads") == 0) max_uploads = atol(v);
         else if (strcmp(a, "--app") == 0) app = v;
         else if (strcmp(a, "--token") == 0) token = v;
         else {
@@ -263,7 +267,7 @@ int main(int argc, char **argv)
     if (!url || nclients < 1 || nclients > MAX_CLIENTS || runs < 1 || runs > 100 || seconds <= 0 ||
         stacks < 1 || stacks > 100000) {
         fprintf(stderr, "usage: ingest_load --url http://HOST:PORT [--pid SERVER_PID] [--clients 8] [--seconds 10]\n"
-                        "                   [--runs 5] [--stacks 2000] [--app bench] [--token T]\n");
+                        "                   [--runs 5] [--stacks 2000] [--app bench] [--token T] [--uploads N]\n");
         return 2;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -291,6 +295,7 @@ int main(int argc, char **argv)
         pthread_t th[MAX_CLIENTS];
         for (int k = 0; k < nclients; k++) {
             cl[k].stop_at = t0 + seconds;
+            cl[k].max_uploads = max_uploads;
             cl[k].uploads = cl[k].errors = 0;
             cl[k].values = 0;
             pthread_create(&th[k], NULL, client_main, &cl[k]);

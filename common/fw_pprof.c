@@ -411,8 +411,21 @@ static int fw_get_varint(fw_rd *r, uint64_t *out)
     return -2;
 }
 
-static int fw_varint_or_fail(fw_dec *d, fw_where w, fw_rd *r, uint64_t *out)
+static inline int fw_varint_or_fail(fw_dec *d, fw_where w, fw_rd *r, uint64_t *out)
 {
+    /* Fast paths: tags, small ids and lengths below 16384 are one or two bytes. */
+    if (r->end - r->p >= 2) {
+        if (r->p[0] < 0x80) {
+            *out = r->p[0];
+            r->p += 1;
+            return 0;
+        }
+        if (r->p[1] < 0x80) {
+            *out = (uint64_t)(r->p[0] & 0x7f) | (uint64_t)r->p[1] << 7;
+            r->p += 2;
+            return 0;
+        }
+    }
     const uint8_t *at = r->p;
     int rc = fw_get_varint(r, out);
     if (rc == -1)
