@@ -96,11 +96,19 @@ static char *fw_sq_strdup(const char *s)
 static uint64_t fw_sq_hash_bytes(const void *p, size_t n, uint64_t h)
 {
     const unsigned char *b = p;
-    /* FNV-1a, then a final avalanche so that the low bits used as table index are well mixed. */
-    h ^= 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 0x100000001b3ull;
+    /* Eight bytes per step (a byte-wise FNV was a tenth of ingest), then a final avalanche so
+     * that the low bits used as table index are well mixed. Hashes live only in memory. */
+    h ^= 0xcbf29ce484222325ull ^ (uint64_t)n;
+    for (; n >= 8; b += 8, n -= 8) {
+        uint64_t w;
+        memcpy(&w, b, 8);
+        h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+        h ^= h >> 29;
+    }
+    if (n) {
+        uint64_t w = 0;
+        memcpy(&w, b, n);
+        h = (h ^ w) * 0x9e3779b97f4a7c15ull;
     }
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdull;
@@ -802,14 +810,14 @@ static void fw_sq_close(fw_store *base)
 {
     fw_sq *s = (fw_sq *)base;
     fw_sq_finalize_all(s);
+    for (int i = 0; i < s->nr; i++)
+        sqlite3_close_v2(s->r[i]);
     if (s->ck)
         sqlite3_close_v2(s->ck);
     if (s->w) {
-        /* A clean close checkpoints and removes the -wal file. */
+        /* The last connection to close checkpoints and removes the -wal file: the writer. */
         sqlite3_close_v2(s->w);
     }
-    for (int i = 0; i < s->nr; i++)
-        sqlite3_close_v2(s->r[i]);
     free(s->r);
     free(s->rbusy);
     fw_sq_cache_free(&s->c);
@@ -1098,6 +1106,12 @@ fw_store_status fw_store_open_sqlite(const char *path, const fw_store_options *o
     }
     sqlite3_busy_timeout(s->ck, 1000);
     sqlite3_wal_autocheckpoint(s->ck, 0);
+    /* A connection that has not read the file yet does not know it is in WAL mode, and its
+     * checkpoints would do nothing. */
+    if (sqlite3_exec(s->ck, "SELECT count(*) FROM meta", NULL, NULL, NULL) != SQLITE_OK) {
+        fw_sq_err(err, errlen, "opening the checkpoint connection: %s", sqlite3_errmsg(s->ck));
+        goto fail;
+    }
     if (fw_sq_prepare(s->w, &s->ins_block,
                       "INSERT INTO sample_blocks(series_id, t, labelset_id, value, count, nstacks, stacks)"
                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)") ||
@@ -1534,6 +1548,8 @@ static fw_store_status fw_sq_ingest(fw_store *base, const fw_store_ingest_req *r
     }
 
     uint32_t *loc_frame = calloc(nloc + 2, sizeof *loc_frame);       /* profile location -> frame id */
+    size_t nfn = fw_profile_function_count(p);
+    uint32_t *fn_ids = calloc(nfn + 2, sizeof *fn_ids);              /* profile function -> function id */
     uint32_t *samp_stack = malloc((ns + 1) * sizeof *samp_stack);
     uint32_t *samp_ls = malloc((ns + 1) * sizeof *samp_ls);
     fw_sq_kv *kv = malloc((FW_PROFILE_MAX_LABELS + req->nlabels + 1) * sizeof *kv);
@@ -1542,7 +1558,7 @@ static fw_store_status fw_sq_ingest(fw_store *base, const fw_store_ingest_req *r
     fw_sq_fact *facts = malloc((ns * nt + 1) * sizeof *facts);
     fw_sq_row *brow = malloc((ns * nt + 1) * sizeof *brow);   /* the merged rows, block after block */
     sqlite3_str *buf = sqlite3_str_new(NULL);
-    if (!loc_frame || !samp_stack || !samp_ls || !kv || !frames || !memo || !facts || !brow || !buf) {
+    if (!loc_frame || !fn_ids || !samp_stack || !samp_ls || !kv || !frames || !memo || !facts || !brow || !buf) {
         st = FW_STORE_ERR_NOMEM;
         goto out;
     }
@@ -1577,9 +1593,14 @@ static fw_store_status fw_sq_ingest(fw_store *base, const fw_store_ingest_req *r
             uint32_t frame = lid <= nloc ? loc_frame[lid] : 0;
             if (!frame) {
                 const fw_location *loc = fw_profile_get_location(p, lid);
-                const fw_function *fn = fw_profile_get_function(p, loc->function_id);
-                uint32_t fid;
-                st = fw_sq_intern_fn(s, fw_profile_string(p, fn->name), fw_profile_string(p, fn->filename), &fid);
+                /* Functions are interned once per upload each (a function has several lines). */
+                uint32_t fid = loc->function_id <= nfn ? fn_ids[loc->function_id] : 0;
+                if (!fid) {
+                    const fw_function *fn = fw_profile_get_function(p, loc->function_id);
+                    st = fw_sq_intern_fn(s, fw_profile_string(p, fn->name), fw_profile_string(p, fn->filename), &fid);
+                    if (st == FW_STORE_OK && loc->function_id <= nfn)
+                        fn_ids[loc->function_id] = fid;
+                }
                 if (st == FW_STORE_OK)
                     st = fw_sq_intern_fr(s, fid, loc->line, &frame);
                 if (st == FW_STORE_OK && lid <= nloc)
@@ -1763,6 +1784,7 @@ rollback:
         st = FW_STORE_ERR_IO;
 out:
     free(loc_frame);
+    free(fn_ids);
     free(samp_stack);
     free(samp_ls);
     free(kv);
