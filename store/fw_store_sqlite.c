@@ -669,17 +669,29 @@ static int fw_sq_text_reserve(fw_sq_text *b, size_t extra)
     return 0;
 }
 
+/* Decimal digits of v, two at a time (encoding was a fifth of the writer's time per upload). */
 static char *fw_sq_put_u64(char *o, uint64_t v)
 {
+    static const char pairs[] =
+        "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+        "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+        "8081828384858687888990919293949596979899";
     char tmp[24];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        *o++ = tmp[--n];
-    return o;
+    int n = 24;
+    while (v >= 100) {
+        unsigned d = (unsigned)(v % 100) * 2;
+        v /= 100;
+        tmp[--n] = pairs[d + 1];
+        tmp[--n] = pairs[d];
+    }
+    if (v >= 10) {
+        tmp[--n] = pairs[v * 2 + 1];
+        tmp[--n] = pairs[v * 2];
+    } else {
+        tmp[--n] = (char)('0' + v);
+    }
+    memcpy(o, tmp + n, (size_t)(24 - n));
+    return o + (24 - n);
 }
 
 /* Encodes rows (sorted by stack) as a block; totals into *value, *count. */
