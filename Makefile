@@ -15,7 +15,7 @@ CLI_SRC    = $(wildcard cli/*.c server/*.c store/*.c)
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 UNIT_BINS  = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 UNIT_ASAN  = $(patsubst tests/unit/%.c,$(BUILD)/asan/tests/%,$(UNIT_SRC))
-CLI_LIBS   = -lz -lpthread -lmicrohttpd -lcurl -lm -lsqlite3
+CLI_LIBS   = -lz -ldeflate -lpthread -lmicrohttpd -lcurl -lm -lsqlite3
 
 PYTHON_LIST := $(shell sh scripts/find-pythons.sh)
 
