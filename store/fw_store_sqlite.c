@@ -5,29 +5,32 @@
  * one value per sample type. Almost everything in it repeats from one upload to the next: the
  * same functions, the same stacks, the same thread and host labels. So the file keeps each of
  * those once, in small dimension tables (functions, frames, stacks, labelsets), and the only
- * thing an upload adds in bulk is fact rows of six integers:
+ * thing an upload adds in bulk is fact blocks, one per (series, 10 s bucket, label set):
  *
- *     samples(series_id, t, labelset_id, stack_id, value, count)
+ *     sample_blocks(id, series_id, t, labelset_id, value, count, nstacks, stacks)
  *
- * where a series is one (app, profile type), t is the start of a 10 s bucket, and count is the
- * number of samples behind the value (the diff's significance test needs counts, not nanoseconds).
- * Stacks are a trie: a stack row is (parent stack, leaf frame), so a stack shares its prefix with
- * every other stack of the same call path, a new stack costs one row per new frame, and the trie is
- * already the shape of a flame graph. The table is WITHOUT ROWID keyed by (series, t, labelset,
- * stack), so uploads append near the end of the b-tree and a time range is one index range.
+ * where a series is one (app, profile type), t is the start of the bucket, `stacks` is JSON
+ * [[stack_id, value, count], ...] sorted by stack id and value/count are the block's totals (count
+ * = samples behind a value; the diff's significance test needs counts, not nanoseconds). Schema 1
+ * had one b-tree row per stack value, and SQLite's per-row cost capped ingest; a block is one row
+ * for a whole upload's label set, parsed back in C by the queries. The views `samples` and `rollups`
+ * unpack blocks with json_each, so the sqlite3 shell reads the file with nothing loaded, and the
+ * SQL we show works on them. Stacks are a trie: a stack row is (parent stack, leaf frame), so a
+ * stack shares its prefix with every other stack of the same call path, a new stack costs one row
+ * per new frame, and the trie is already the shape of a flame graph.
  *
- * Roll-ups. A 7-day view cannot scan a week of 10 s rows, so `rollups` holds the same facts summed
- * over 60 s, 15 min, 1 h and 1 day (column res), twice: per label set, and with labelset_id = 0
- * meaning "all label sets merged" (the unfiltered view, by far the most common, then reads a few
- * thousand rows per bucket instead of one row per thread per instance). Maintenance rolls a bucket
- * up once it is closed, each level from the level below. For every level a watermark in `meta`
- * says "every bucket before this has been rolled up"; an upload that arrives late (an agent that
- * buffered through an outage) and lands before a watermark is also added to that level's roll-up
- * in the same transaction, so the invariant holds without re-rolling. A query splits its range
- * into pieces: whole buckets of the coarsest level below its watermark, then finer levels for the
- * edges, raw rows only for the last minutes. Raw rows are kept for the whole retention, so any
- * range can also be answered exactly from raw rows, and the SQL we show does not depend on
- * roll-ups having run.
+ * Roll-ups. A 7-day view cannot read a week of 10 s blocks, so `rollup_blocks` holds the same
+ * facts summed over 60 s, 15 min, 1 h and 1 day (column res), twice: per label set, and with
+ * labelset_id = 0 meaning "all label sets merged" (the unfiltered view, by far the most common,
+ * then reads one block per bucket). Maintenance rolls a bucket up once it is closed, each level
+ * from the level below, summing blocks in C. For every level a watermark in `meta` says "every
+ * bucket before this has been rolled up"; an upload that arrives late (an agent that buffered
+ * through an outage) and lands before a watermark also gets its blocks written into that level in
+ * the same transaction (several blocks may share a key; readers add them up), so the invariant
+ * holds without re-rolling. A query splits its range into pieces: whole buckets of the coarsest
+ * level below its watermark, then finer levels for the edges, raw blocks only for the last
+ * minutes. Raw blocks are kept for the whole retention, so any range can also be answered exactly
+ * from raw rows, and the SQL we show does not depend on roll-ups having run.
  *
  * Writers and readers. One writer connection, behind a mutex, does ingest, maintenance and settings;
  * each upload is one transaction, committed before fw_store_ingest returns (the caller answers 2xx
@@ -43,11 +46,12 @@
  * the writer may grow them. If an upload's transaction rolls back, the arrays are cut back to their
  * size before it and the maps rebuilt, so memory never holds an id the file does not.
  *
- * The SQL behind each answer is built as text with literals inlined (sqlite3_str with %Q quoting),
- * and the query that produces the answer runs that same source text (the UNION ALL of raw and
- * roll-up pieces) for its core rows, so "View SQL" cannot drift from what the server computed. Only
- * the final `GROUP BY stack_id` is done in C (a hash over stack ids instead of SQLite's sorter,
- * which was most of a flame graph's time); it is the same sum.
+ * The SQL behind each answer is built as text with literals inlined (sqlite3_str with %Q quoting).
+ * The shown SQL and the SQL the server runs come from the same plan of pieces (fw_sq_sql_src): for
+ * trees, tables and diffs the shown form reads the views per stack and groups by stack_id, the run
+ * form reads the `stacks` text of the same blocks and sums them per stack in C (a hash over stack
+ * ids); trend and labels run exactly the SQL they show. The unit tests run the shown SQL in the
+ * sqlite3 shell and compare every number.
  */
 #include "fw_store.h"
 #include "fw_store_sqlite.h"
