@@ -15,12 +15,12 @@ CLI_SRC    = $(wildcard cli/*.c server/*.c store/*.c)
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 UNIT_BINS  = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 UNIT_ASAN  = $(patsubst tests/unit/%.c,$(BUILD)/asan/tests/%,$(UNIT_SRC))
-CLI_LIBS   = -lz -lpthread -lmicrohttpd -lcurl -lm -lsqlite3
+CLI_LIBS   = -lz -ldeflate -lpthread -lmicrohttpd -lcurl -lm -lsqlite3
 
 PYTHON_LIST := $(shell sh scripts/find-pythons.sh)
 
 .SECONDARY:
-.PHONY: all deps agent cli unit-tests test lint demo clean bench
+.PHONY: all deps agent cli unit-tests test lint demo clean bench bench-tools
 all: deps cli agent
 
 deps:
@@ -99,6 +99,13 @@ demo: all
 
 bench: all
 	@python3 bench/run_all.py --build $(BUILD)
+
+# C benchmark tools (docs/BENCHMARKS.md, "Server"): the ingest load generator and the dataset generator.
+bench-tools: $(BUILD)/ingest_load $(BUILD)/gen_dataset
+$(BUILD)/ingest_load: bench/ingest_load.c $(COMMON_OBJ)
+	$(CC) $(CFLAGS_FW) -o $@ $^ -lcurl -lz -lm
+$(BUILD)/gen_dataset: bench/gen_dataset.c $(COMMON_OBJ) $(filter $(BUILD)/obj/store/%,$(CLI_OBJ))
+	$(CC) $(CFLAGS_FW) -o $@ $^ -lz -lsqlite3 -lm
 
 clean:
 	rm -rf $(BUILD)

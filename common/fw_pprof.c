@@ -359,6 +359,12 @@ typedef struct {
     uint64_t *expand;       /* profile location ids, in Line order */
     size_t nexpand, expand_cap;
     uint64_t unknown_func;  /* lazily created function for frames without one */
+    /* The top-level messages the later passes read (sample types, samples, locations,
+     * functions, strings), recorded by the scan so that each pass does not decode the whole
+     * input again. Each is at least 2 input bytes and their counts are capped, so this is
+     * bounded by 8x the input. */
+    struct fw_topf { const uint8_t *data; uint32_t len, field; } *top;
+    size_t ntop, top_cap;
 } fw_dec;
 
 #if defined(__GNUC__)
@@ -411,8 +417,21 @@ static int fw_get_varint(fw_rd *r, uint64_t *out)
     return -2;
 }
 
-static int fw_varint_or_fail(fw_dec *d, fw_where w, fw_rd *r, uint64_t *out)
+static inline int fw_varint_or_fail(fw_dec *d, fw_where w, fw_rd *r, uint64_t *out)
 {
+    /* Fast paths: tags, small ids and lengths below 16384 are one or two bytes. */
+    if (r->end - r->p >= 2) {
+        if (r->p[0] < 0x80) {
+            *out = r->p[0];
+            r->p += 1;
+            return 0;
+        }
+        if (r->p[1] < 0x80) {
+            *out = (uint64_t)(r->p[0] & 0x7f) | (uint64_t)r->p[1] << 7;
+            r->p += 2;
+            return 0;
+        }
+    }
     const uint8_t *at = r->p;
     int rc = fw_get_varint(r, out);
     if (rc == -1)
@@ -624,9 +643,26 @@ static int fw_scan(fw_dec *d)
     fw_rd r = {d->base, d->end};
     fw_field f;
     int rc;
-    while ((rc = fw_next(d, fw_top, &r, &f)) == 1)
+    while ((rc = fw_next(d, fw_top, &r, &f)) == 1) {
         if (fw_scan_field(d, &f) != 0)
             return -1;
+        if (f.field != FW_P_SAMPLE_TYPE && f.field != FW_P_SAMPLE && f.field != FW_P_LOCATION &&
+            f.field != FW_P_FUNCTION && f.field != FW_P_STRING)
+            continue;
+        if (d->ntypes > FW_PROFILE_MAX_TYPES || d->nstrs > FW_PROFILE_MAX_STRINGS ||
+            d->nfuncs > FW_PROFILE_MAX_FUNCTIONS || d->nlocs > FW_PROFILE_MAX_LOCATIONS ||
+            d->nsamples > FW_PROFILE_MAX_SAMPLES || f.len > UINT32_MAX)
+            continue;   /* refused below, after the scan */
+        if (d->ntop == d->top_cap) {
+            size_t ncap = d->top_cap ? d->top_cap * 2 : 1024;
+            struct fw_topf *nt = realloc(d->top, ncap * sizeof *nt);
+            if (!nt)
+                return fw_fail(d, fw_top, "out of memory");
+            d->top = nt;
+            d->top_cap = ncap;
+        }
+        d->top[d->ntop++] = (struct fw_topf){f.data, (uint32_t)f.len, f.field};
+    }
     if (rc < 0)
         return -1;
     if (d->ntypes > FW_PROFILE_MAX_TYPES)
@@ -642,6 +678,19 @@ static int fw_scan(fw_dec *d)
     return 0;
 }
 
+/* The next recorded top-level message of kind `field` at or after *i: 1, or 0 at the end. */
+static int fw_top_next(const fw_dec *d, size_t *i, unsigned field, fw_field *f)
+{
+    for (; *i < d->ntop; (*i)++)
+        if (d->top[*i].field == field) {
+            const struct fw_topf *t = &d->top[(*i)++];
+            *f = (fw_field){.field = field, .wt = FW_WT_LEN, .data = t->data, .len = t->len,
+                            .offset = (size_t)(t->data - d->base)};
+            return 1;
+        }
+    return 0;
+}
+
 static int fw_strings(fw_dec *d)
 {
     size_t n = d->nstrs ? d->nstrs : 1;
@@ -652,12 +701,9 @@ static int fw_strings(fw_dec *d)
         return fw_fail(d, fw_top, "out of memory");
     /* An absent string table still has its implicit "" at index 0. */
     d->str_data[0] = (const uint8_t *)"";
-    fw_rd r = {d->base, d->end};
     fw_field f;
-    size_t i = 0;
-    while (fw_next(d, fw_top, &r, &f) == 1) {
-        if (f.field != FW_P_STRING)
-            continue;
+    size_t i = 0, ti = 0;
+    while (fw_top_next(d, &ti, FW_P_STRING, &f)) {
         fw_where w = {"string", i};
         if (i == 0 && f.len != 0)
             return fw_fail(d, w, "string_table[0] must be empty");
@@ -716,12 +762,9 @@ static int fw_create_profile(fw_dec *d)
 {
     fw_sample_type types[FW_PROFILE_MAX_TYPES];
     char *owned[2 * FW_PROFILE_MAX_TYPES] = {0};
-    size_t nt = 0;
-    fw_rd r = {d->base, d->end};
+    size_t nt = 0, ti = 0;
     fw_field f;
-    while (!d->failed && fw_next(d, fw_top, &r, &f) == 1) {
-        if (f.field != FW_P_SAMPLE_TYPE)
-            continue;
+    while (!d->failed && fw_top_next(d, &ti, FW_P_SAMPLE_TYPE, &f)) {
         uint64_t t, u;
         if (fw_value_type(d, (fw_where){"sample type", nt}, &f, &t, &u) != 0)
             break;
@@ -904,16 +947,15 @@ static int fw_tables(fw_dec *d)
     if (fw_idmap_init(&d->funcs, d->nfuncs) != 0 || fw_idmap_init(&d->locs, d->nlocs) != 0 ||
         !(d->locexp = calloc(d->nlocs ? d->nlocs : 1, sizeof *d->locexp)))
         return fw_fail(d, fw_top, "out of memory");
-    fw_rd r = {d->base, d->end};
     fw_field f;
-    size_t nf = 0;
-    while (fw_next(d, fw_top, &r, &f) == 1)
-        if (f.field == FW_P_FUNCTION && fw_function_msg(d, nf++, &f) != 0)
+    size_t nf = 0, ti = 0;
+    while (fw_top_next(d, &ti, FW_P_FUNCTION, &f))
+        if (fw_function_msg(d, nf++, &f) != 0)
             return -1;
-    r = (fw_rd){d->base, d->end};
     size_t nl = 0;
-    while (fw_next(d, fw_top, &r, &f) == 1)
-        if (f.field == FW_P_LOCATION && fw_location_msg(d, nl++, &f) != 0)
+    ti = 0;
+    while (fw_top_next(d, &ti, FW_P_LOCATION, &f))
+        if (fw_location_msg(d, nl++, &f) != 0)
             return -1;
     return d->failed ? -1 : 0;
 }
@@ -941,8 +983,12 @@ static int fw_sample_locations(fw_dec *d, fw_where w, const fw_field *f, fw_samp
         const fw_locexp *e = &d->locexp[li];
         if (e->n > FW_PROFILE_MAX_DEPTH - a->depth)
             return fw_fail(d, w, "more than %d frames", FW_PROFILE_MAX_DEPTH);
-        memcpy(a->frames + a->depth, d->expand + e->off, e->n * sizeof *a->frames);
-        a->depth += e->n;
+        if (e->n == 1)   /* the usual case: one Line per Location; no memcpy call */
+            a->frames[a->depth++] = d->expand[e->off];
+        else {
+            memcpy(a->frames + a->depth, d->expand + e->off, e->n * sizeof *a->frames);
+            a->depth += e->n;
+        }
     }
     return rc;
 }
@@ -1037,11 +1083,10 @@ static int fw_samples(fw_dec *d)
     fw_sample_acc *a = malloc(sizeof *a);
     if (!a)
         return fw_fail(d, fw_top, "out of memory");
-    fw_rd r = {d->base, d->end};
     fw_field f;
-    size_t n = 0;
-    while (fw_next(d, fw_top, &r, &f) == 1)
-        if (f.field == FW_P_SAMPLE && fw_sample_msg(d, n++, &f, a) != 0)
+    size_t n = 0, ti = 0;
+    while (fw_top_next(d, &ti, FW_P_SAMPLE, &f))
+        if (fw_sample_msg(d, n++, &f, a) != 0)
             break;
     free(a);
     return d->failed ? -1 : 0;
@@ -1124,6 +1169,7 @@ static void fw_dec_free(fw_dec *d)
     fw_idmap_free(&d->locs);
     free(d->locexp);
     free(d->expand);
+    free(d->top);
 }
 
 fw_profile *fw_pprof_decode(const uint8_t *data, size_t len, char *err, size_t errlen)

@@ -4,7 +4,7 @@
 # It runs apt-get non-interactively, and only when a package is really absent,
 # so a machine that has everything pays one dpkg query per package.
 set -eu
-build="gcc make pkg-config zlib1g-dev libcmocka-dev libmicrohttpd-dev libcurl4-openssl-dev libsqlite3-dev"
+build="gcc make pkg-config zlib1g-dev libdeflate-dev libcmocka-dev libmicrohttpd-dev libcurl4-openssl-dev libsqlite3-dev"
 test_pkgs="openssl golang-go valgrind clang libclang-rt-14-dev sqlite3 chromium gunicorn python3-flask"
 lint="clang-tidy cppcheck"
 case "${1:-build}" in

@@ -29,6 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libdeflate.h>
+
 #include "fw_gzip.h"
 #include "fw_json.h"
 #include "fw_pprof.h"
@@ -593,12 +595,66 @@ static int fw_validate_pprof(const fw_profile *p, char *err, size_t errlen)
 
 /* ---- the request ---- */
 
+/* gzip through libdeflate, which inflates a profile 2-3x faster than zlib (gunzip was a fifth of
+ * the server's CPU per upload). libdeflate wants the whole output buffer up front: each member is
+ * decompressed into room sized from the gzip trailer's ISIZE (a hint only: a lying trailer just
+ * costs a retry with twice the room), never more than the cap + 1 byte, so a bomb is refused
+ * without ever holding more than the cap. Several members are concatenated; anything after a
+ * member that is not another member is corruption, as with zlib (fw_gzip_decompress). */
+static fw_gzip_status fw_gunzip_members(struct libdeflate_decompressor *dz, const uint8_t *in, size_t len,
+                                        size_t cap, fw_buf *out)
+{
+    size_t pos = 0, start = out->len;
+    while (pos < len) {
+        if (len - pos < 18 || in[pos] != 0x1f || in[pos + 1] != 0x8b)
+            return FW_GZIP_CORRUPT;
+        size_t left = cap - (out->len - start);
+        size_t hint = (size_t)in[len - 4] | (size_t)in[len - 3] << 8 | (size_t)in[len - 2] << 16 |
+                      (size_t)in[len - 1] << 24;
+        size_t room = hint < 4096 ? 4096 : hint;
+        if (room > left + 1)
+            room = left + 1;
+        for (;;) {
+            if (fw_buf_reserve(out, room) != 0)
+                return FW_GZIP_NOMEM;
+            size_t used = 0, got = 0;
+            enum libdeflate_result r = libdeflate_gzip_decompress_ex(dz, in + pos, len - pos, out->data + out->len,
+                                                                     room, &used, &got);
+            if (r == LIBDEFLATE_SUCCESS) {
+                if (got > left)
+                    return FW_GZIP_TOO_LARGE;
+                out->len += got;
+                pos += used;
+                break;
+            }
+            if (r != LIBDEFLATE_INSUFFICIENT_SPACE)
+                return FW_GZIP_CORRUPT;
+            if (room > left)
+                return FW_GZIP_TOO_LARGE;   /* more than the cap + 1 byte */
+            room = room > (left + 1) / 2 ? left + 1 : room * 2;
+        }
+    }
+    return len ? FW_GZIP_OK : FW_GZIP_CORRUPT;
+}
+
+static fw_gzip_status fw_gunzip_deflate(const uint8_t *in, size_t len, size_t cap, fw_buf *out)
+{
+    struct libdeflate_decompressor *dz = libdeflate_alloc_decompressor();
+    if (!dz)
+        return FW_GZIP_NOMEM;
+    fw_gzip_status st = fw_gunzip_members(dz, in, len, cap, out);
+    libdeflate_free_decompressor(dz);
+    return st;
+}
+
 static int fw_gunzip(const uint8_t *in, size_t len, fw_buf *out, fw_reject_reason *reason,
                      char *err, size_t errlen)
 {
-    fw_gzip_status st = fw_gzip_decompress(in, len, FW_INGEST_MAX_DECOMPRESSED, out);
+    size_t start = out->len;
+    fw_gzip_status st = fw_gunzip_deflate(in, len, FW_INGEST_MAX_DECOMPRESSED, out);
     if (st == FW_GZIP_OK)
         return 200;
+    out->len = start;
     if (st == FW_GZIP_TOO_LARGE) {
         *reason = FW_REJECT_TOO_LARGE;
         fw_seterr(err, errlen, "decompressed body exceeds %u MB", FW_INGEST_MAX_DECOMPRESSED >> 20);

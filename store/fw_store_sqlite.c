@@ -5,29 +5,32 @@
  * one value per sample type. Almost everything in it repeats from one upload to the next: the
  * same functions, the same stacks, the same thread and host labels. So the file keeps each of
  * those once, in small dimension tables (functions, frames, stacks, labelsets), and the only
- * thing an upload adds in bulk is fact rows of six integers:
+ * thing an upload adds in bulk is fact blocks, one per (series, 10 s bucket, label set):
  *
- *     samples(series_id, t, labelset_id, stack_id, value, count)
+ *     sample_blocks(id, series_id, t, labelset_id, value, count, nstacks, stacks)
  *
- * where a series is one (app, profile type), t is the start of a 10 s bucket, and count is the
- * number of samples behind the value (the diff's significance test needs counts, not nanoseconds).
- * Stacks are a trie: a stack row is (parent stack, leaf frame), so a stack shares its prefix with
- * every other stack of the same call path, a new stack costs one row per new frame, and the trie is
- * already the shape of a flame graph. The table is WITHOUT ROWID keyed by (series, t, labelset,
- * stack), so uploads append near the end of the b-tree and a time range is one index range.
+ * where a series is one (app, profile type), t is the start of the bucket, `stacks` is JSON
+ * [[stack_id, value, count], ...] sorted by stack id and value/count are the block's totals (count
+ * = samples behind a value; the diff's significance test needs counts, not nanoseconds). Schema 1
+ * had one b-tree row per stack value, and SQLite's per-row cost capped ingest; a block is one row
+ * for a whole upload's label set, parsed back in C by the queries. The views `samples` and `rollups`
+ * unpack blocks with json_each, so the sqlite3 shell reads the file with nothing loaded, and the
+ * SQL we show works on them. Stacks are a trie: a stack row is (parent stack, leaf frame), so a
+ * stack shares its prefix with every other stack of the same call path, a new stack costs one row
+ * per new frame, and the trie is already the shape of a flame graph.
  *
- * Roll-ups. A 7-day view cannot scan a week of 10 s rows, so `rollups` holds the same facts summed
- * over 60 s, 15 min, 1 h and 1 day (column res), twice: per label set, and with labelset_id = 0
- * meaning "all label sets merged" (the unfiltered view, by far the most common, then reads a few
- * thousand rows per bucket instead of one row per thread per instance). Maintenance rolls a bucket
- * up once it is closed, each level from the level below. For every level a watermark in `meta`
- * says "every bucket before this has been rolled up"; an upload that arrives late (an agent that
- * buffered through an outage) and lands before a watermark is also added to that level's roll-up
- * in the same transaction, so the invariant holds without re-rolling. A query splits its range
- * into pieces: whole buckets of the coarsest level below its watermark, then finer levels for the
- * edges, raw rows only for the last minutes. Raw rows are kept for the whole retention, so any
- * range can also be answered exactly from raw rows, and the SQL we show does not depend on
- * roll-ups having run.
+ * Roll-ups. A 7-day view cannot read a week of 10 s blocks, so `rollup_blocks` holds the same
+ * facts summed over 60 s, 15 min, 1 h and 1 day (column res), twice: per label set, and with
+ * labelset_id = 0 meaning "all label sets merged" (the unfiltered view, by far the most common,
+ * then reads one block per bucket). Maintenance rolls a bucket up once it is closed, each level
+ * from the level below, summing blocks in C. For every level a watermark in `meta` says "every
+ * bucket before this has been rolled up"; an upload that arrives late (an agent that buffered
+ * through an outage) and lands before a watermark also gets its blocks written into that level in
+ * the same transaction (several blocks may share a key; readers add them up), so the invariant
+ * holds without re-rolling. A query splits its range into pieces: whole buckets of the coarsest
+ * level below its watermark, then finer levels for the edges, raw blocks only for the last
+ * minutes. Raw blocks are kept for the whole retention, so any range can also be answered exactly
+ * from raw rows, and the SQL we show does not depend on roll-ups having run.
  *
  * Writers and readers. One writer connection, behind a mutex, does ingest, maintenance and settings;
  * each upload is one transaction, committed before fw_store_ingest returns (the caller answers 2xx
@@ -43,11 +46,12 @@
  * the writer may grow them. If an upload's transaction rolls back, the arrays are cut back to their
  * size before it and the maps rebuilt, so memory never holds an id the file does not.
  *
- * The SQL behind each answer is built as text with literals inlined (sqlite3_str with %Q quoting),
- * and the query that produces the answer runs that same source text (the UNION ALL of raw and
- * roll-up pieces) for its core rows, so "View SQL" cannot drift from what the server computed. Only
- * the final `GROUP BY stack_id` is done in C (a hash over stack ids instead of SQLite's sorter,
- * which was most of a flame graph's time); it is the same sum.
+ * The SQL behind each answer is built as text with literals inlined (sqlite3_str with %Q quoting).
+ * The shown SQL and the SQL the server runs come from the same plan of pieces (fw_sq_sql_src): for
+ * trees, tables and diffs the shown form reads the views per stack and groups by stack_id, the run
+ * form reads the `stacks` text of the same blocks and sums them per stack in C (a hash over stack
+ * ids); trend and labels run exactly the SQL they show. The unit tests run the shown SQL in the
+ * sqlite3 shell and compare every number.
  */
 #include "fw_store.h"
 #include "fw_store_sqlite.h"
@@ -58,6 +62,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,11 +100,19 @@ static char *fw_sq_strdup(const char *s)
 static uint64_t fw_sq_hash_bytes(const void *p, size_t n, uint64_t h)
 {
     const unsigned char *b = p;
-    /* FNV-1a, then a final avalanche so that the low bits used as table index are well mixed. */
-    h ^= 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 0x100000001b3ull;
+    /* Eight bytes per step (a byte-wise FNV was a tenth of ingest), then a final avalanche so
+     * that the low bits used as table index are well mixed. Hashes live only in memory. */
+    h ^= 0xcbf29ce484222325ull ^ (uint64_t)n;
+    for (; n >= 8; b += 8, n -= 8) {
+        uint64_t w;
+        memcpy(&w, b, 8);
+        h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+        h ^= h >> 29;
+    }
+    if (n) {
+        uint64_t w = 0;
+        memcpy(&w, b, n);
+        h = (h ^ w) * 0x9e3779b97f4a7c15ull;
     }
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdull;
@@ -473,6 +486,247 @@ static int fw_sq_cache_set_ls(fw_sq_cache *c, uint32_t id, const char *text)
     return 0;
 }
 
+/* ================================================================ packed blocks
+ *
+ * A block is the stacks of one (series, bucket, label set), as JSON text [[stack,value,count],...]
+ * sorted by stack id. JSON because the sqlite3 shell can unpack it with json_each (the `samples`
+ * and `rollups` views) with no extension loaded; the server itself parses it here, in C, which
+ * costs less per stack than stepping one SQLite row. An accumulator sums (stack, value, count)
+ * triples by stack id: it merges blocks for queries and for roll-ups. */
+
+typedef struct {
+    uint32_t stack;
+    int64_t value, count;
+} fw_sq_row;
+
+typedef struct {
+    fw_sq_row *v;
+    size_t n, cap;
+} fw_sq_rows;
+
+static int fw_sq_row_stack_cmp(const void *a, const void *b)
+{
+    const fw_sq_row *x = a, *y = b;
+    return (x->stack > y->stack) - (x->stack < y->stack);
+}
+
+typedef struct {
+    fw_sq_rows r;
+    uint32_t *slot;      /* open addressing: index into r.v + 1, 0 = empty */
+    size_t cap;          /* slots, a power of two, at least twice r.n */
+    int64_t value, count;   /* totals of everything added */
+} fw_sq_acc;
+
+static void fw_sq_acc_reset(fw_sq_acc *a)
+{
+    if (a->cap)
+        memset(a->slot, 0, a->cap * sizeof *a->slot);
+    a->r.n = 0;
+    a->value = a->count = 0;
+}
+
+static void fw_sq_acc_free(fw_sq_acc *a)
+{
+    free(a->r.v);
+    free(a->slot);
+    memset(a, 0, sizeof *a);
+}
+
+static size_t fw_sq_stack_slot(uint32_t stack, size_t mask)
+{
+    uint64_t h = (uint64_t)stack * 0x9e3779b97f4a7c15ull;
+    return (size_t)(h >> 32) & mask;
+}
+
+/* 0, or SQLITE_NOMEM / SQLITE_TOOBIG (a sum past 2^63, as SQLite's sum() would refuse). */
+static int fw_sq_acc_add(fw_sq_acc *a, uint32_t stack, int64_t v, int64_t c)
+{
+    if ((a->r.n + 1) * 2 > a->cap) {
+        size_t ncap = a->cap ? a->cap * 2 : 4096;
+        uint32_t *ns = calloc(ncap, sizeof *ns);
+        if (!ns || a->r.n + 1 >= UINT32_MAX) {
+            free(ns);
+            return SQLITE_NOMEM;
+        }
+        for (size_t i = 0; i < a->r.n; i++) {
+            size_t j = fw_sq_stack_slot(a->r.v[i].stack, ncap - 1);
+            while (ns[j])
+                j = (j + 1) & (ncap - 1);
+            ns[j] = (uint32_t)i + 1;
+        }
+        free(a->slot);
+        a->slot = ns;
+        a->cap = ncap;
+    }
+    if (__builtin_add_overflow(a->value, v, &a->value) || __builtin_add_overflow(a->count, c, &a->count))
+        return SQLITE_TOOBIG;
+    size_t mask = a->cap - 1, j = fw_sq_stack_slot(stack, mask);
+    while (a->slot[j] && a->r.v[a->slot[j] - 1].stack != stack)
+        j = (j + 1) & mask;
+    if (a->slot[j]) {
+        fw_sq_row *r = &a->r.v[a->slot[j] - 1];
+        if (__builtin_add_overflow(r->value, v, &r->value) || __builtin_add_overflow(r->count, c, &r->count))
+            return SQLITE_TOOBIG;
+        return 0;
+    }
+    if (a->r.n == a->r.cap) {
+        size_t ncap = a->r.cap ? a->r.cap * 2 : 1024;
+        fw_sq_row *nv = realloc(a->r.v, ncap * sizeof *nv);
+        if (!nv)
+            return SQLITE_NOMEM;
+        a->r.v = nv;
+        a->r.cap = ncap;
+    }
+    a->r.v[a->r.n++] = (fw_sq_row){stack, v, c};
+    a->slot[j] = (uint32_t)a->r.n;
+    return 0;
+}
+
+/* Sorts the rows by stack id (the order blocks are written in). The hash stays valid. */
+static void fw_sq_acc_sort(fw_sq_acc *a)
+{
+    if (a->r.n < 2)
+        return;
+    qsort(a->r.v, a->r.n, sizeof *a->r.v, fw_sq_row_stack_cmp);
+    memset(a->slot, 0, a->cap * sizeof *a->slot);
+    for (size_t i = 0; i < a->r.n; i++) {
+        size_t j = fw_sq_stack_slot(a->r.v[i].stack, a->cap - 1);
+        while (a->slot[j])
+            j = (j + 1) & (a->cap - 1);
+        a->slot[j] = (uint32_t)i + 1;
+    }
+}
+
+static const char *fw_sq_parse_u63(const char *p, const char *end, int64_t *out)
+{
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r'))
+        p++;
+    if (p == end || *p < '0' || *p > '9')
+        return NULL;
+    uint64_t v = 0;
+    for (; p < end && *p >= '0' && *p <= '9'; p++) {
+        if (v > (uint64_t)INT64_MAX / 10)
+            return NULL;
+        v = v * 10 + (uint64_t)(*p - '0');
+        if (v > (uint64_t)INT64_MAX)
+            return NULL;
+    }
+    *out = (int64_t)v;
+    return p;
+}
+
+static const char *fw_sq_expect(const char *p, const char *end, char c)
+{
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r'))
+        p++;
+    return p < end && *p == c ? p + 1 : NULL;
+}
+
+/* Adds every triple of a block's JSON text. 0, SQLITE_CORRUPT on text that is not a block, or
+ * the accumulator's error. */
+static int fw_sq_acc_add_json(fw_sq_acc *a, const char *text, size_t len)
+{
+    const char *p = text, *end = text + len;
+    if (!text || !(p = fw_sq_expect(p, end, '[')))
+        return SQLITE_CORRUPT;
+    const char *q = fw_sq_expect(p, end, ']');
+    if (q)
+        return 0;   /* [] : an empty block */
+    for (;;) {
+        int64_t s, v, c;
+        if (!(p = fw_sq_expect(p, end, '[')) || !(p = fw_sq_parse_u63(p, end, &s)) ||
+            !(p = fw_sq_expect(p, end, ',')) || !(p = fw_sq_parse_u63(p, end, &v)) ||
+            !(p = fw_sq_expect(p, end, ',')) || !(p = fw_sq_parse_u63(p, end, &c)) ||
+            !(p = fw_sq_expect(p, end, ']')))
+            return SQLITE_CORRUPT;
+        if (s <= 0 || s >= (int64_t)UINT32_MAX)
+            return SQLITE_CORRUPT;
+        int rc = fw_sq_acc_add(a, (uint32_t)s, v, c);
+        if (rc)
+            return rc;
+        if ((q = fw_sq_expect(p, end, ',')) != NULL) {
+            p = q;
+            continue;
+        }
+        return fw_sq_expect(p, end, ']') ? 0 : SQLITE_CORRUPT;
+    }
+}
+
+/* A growable text buffer for encoding blocks (sqlite3_str's printf is slower per number). */
+typedef struct {
+    char *p;
+    size_t n, cap;
+} fw_sq_text;
+
+static int fw_sq_text_reserve(fw_sq_text *b, size_t extra)
+{
+    if (b->n + extra <= b->cap)
+        return 0;
+    size_t ncap = b->cap ? b->cap : 4096;
+    while (ncap < b->n + extra)
+        ncap *= 2;
+    char *np = realloc(b->p, ncap);
+    if (!np)
+        return -1;
+    b->p = np;
+    b->cap = ncap;
+    return 0;
+}
+
+/* Decimal digits of v, two at a time (encoding was a fifth of the writer's time per upload). */
+static char *fw_sq_put_u64(char *o, uint64_t v)
+{
+    static const char pairs[] =
+        "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+        "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+        "8081828384858687888990919293949596979899";
+    char tmp[24];
+    int n = 24;
+    while (v >= 100) {
+        unsigned d = (unsigned)(v % 100) * 2;
+        v /= 100;
+        tmp[--n] = pairs[d + 1];
+        tmp[--n] = pairs[d];
+    }
+    if (v >= 10) {
+        tmp[--n] = pairs[v * 2 + 1];
+        tmp[--n] = pairs[v * 2];
+    } else {
+        tmp[--n] = (char)('0' + v);
+    }
+    memcpy(o, tmp + n, (size_t)(24 - n));
+    return o + (24 - n);
+}
+
+/* Encodes rows (sorted by stack) as a block; totals into *value, *count. */
+static int fw_sq_encode(fw_sq_text *b, const fw_sq_row *r, size_t n, int64_t *value, int64_t *count)
+{
+    b->n = 0;
+    int64_t tv = 0, tc = 0;
+    if (fw_sq_text_reserve(b, n * 64 + 3))
+        return -1;
+    char *o = b->p;
+    *o++ = '[';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            *o++ = ',';
+        *o++ = '[';
+        o = fw_sq_put_u64(o, r[i].stack);
+        *o++ = ',';
+        o = fw_sq_put_u64(o, (uint64_t)r[i].value);
+        *o++ = ',';
+        o = fw_sq_put_u64(o, (uint64_t)r[i].count);
+        *o++ = ']';
+        if (__builtin_add_overflow(tv, r[i].value, &tv) || __builtin_add_overflow(tc, r[i].count, &tc))
+            return -2;
+    }
+    *o++ = ']';
+    b->n = (size_t)(o - b->p);
+    *value = tv;
+    *count = tc;
+    return 0;
+}
+
 /* ================================================================ the store */
 
 typedef struct {
@@ -482,10 +736,18 @@ typedef struct {
 
     pthread_mutex_t wlock;          /* serializes everything that writes */
     sqlite3 *w;
-    sqlite3_stmt *ins_sample, *ins_rollup, *ins_func, *ins_frame, *ins_stack, *ins_ls, *ins_label,
+    sqlite3_stmt *ins_block, *ins_rblock, *ins_func, *ins_frame, *ins_stack, *ins_ls, *ins_label,
         *get_series, *ins_series, *meta_add, *meta_set;
     int64_t wm[FW_SQ_NLEVELS];      /* roll-up watermarks (writer's copy of meta) */
     long fail_after;                /* test hook, -1 = off */
+    fw_sq_text enc;                 /* writer's block encoding buffer */
+    fw_sq_acc wacc;                 /* writer's accumulator (late roll-ups, maintenance) */
+
+    /* Checkpoints run on their own connection, outside wlock, so that the copy from the WAL into
+     * the database and its fsync never stall ingest (the writer's automatic checkpoint is off). */
+    sqlite3 *ck;
+    pthread_mutex_t cklock;
+    _Atomic int wal_frames;         /* frames in the WAL after the last commit (wal hook) */
 
     pthread_rwlock_t clock;         /* guards cache arrays against growth while readers walk them */
     fw_sq_cache c;
@@ -510,13 +772,27 @@ static const char fw_sq_schema[] =
     "CREATE TABLE IF NOT EXISTS labelsets(id INTEGER PRIMARY KEY, labels TEXT NOT NULL UNIQUE);\n"
     "CREATE TABLE IF NOT EXISTS labels(key TEXT NOT NULL, value TEXT NOT NULL,"
     " labelset_id INTEGER NOT NULL, PRIMARY KEY(key, value, labelset_id)) WITHOUT ROWID;\n"
-    "CREATE TABLE IF NOT EXISTS samples(series_id INTEGER NOT NULL, t INTEGER NOT NULL,"
-    " labelset_id INTEGER NOT NULL, stack_id INTEGER NOT NULL, value INTEGER NOT NULL,"
-    " count INTEGER NOT NULL, PRIMARY KEY(series_id, t, labelset_id, stack_id)) WITHOUT ROWID;\n"
-    "CREATE TABLE IF NOT EXISTS rollups(series_id INTEGER NOT NULL, res INTEGER NOT NULL,"
-    " t INTEGER NOT NULL, labelset_id INTEGER NOT NULL, stack_id INTEGER NOT NULL,"
-    " value INTEGER NOT NULL, count INTEGER NOT NULL,"
-    " PRIMARY KEY(series_id, res, labelset_id, t, stack_id)) WITHOUT ROWID;\n"
+    /* Fact blocks: one row per (series, bucket, label set) and upload, its stacks packed as JSON
+     * [[stack_id, value, count], ...] sorted by stack_id, with the block's totals beside it. */
+    "CREATE TABLE IF NOT EXISTS sample_blocks(id INTEGER PRIMARY KEY, series_id INTEGER NOT NULL,"
+    " t INTEGER NOT NULL, labelset_id INTEGER NOT NULL, value INTEGER NOT NULL, count INTEGER NOT NULL,"
+    " nstacks INTEGER NOT NULL, stacks TEXT NOT NULL);\n"
+    "CREATE INDEX IF NOT EXISTS sample_blocks_key ON sample_blocks(series_id, t, labelset_id, value, count);\n"
+    "CREATE TABLE IF NOT EXISTS rollup_blocks(id INTEGER PRIMARY KEY, series_id INTEGER NOT NULL,"
+    " res INTEGER NOT NULL, t INTEGER NOT NULL, labelset_id INTEGER NOT NULL, value INTEGER NOT NULL,"
+    " count INTEGER NOT NULL, nstacks INTEGER NOT NULL, stacks TEXT NOT NULL);\n"
+    /* Label set before time: the merged blocks of a range (labelset 0, unfiltered views) and each
+     * label set's blocks are each one index range; maintenance and retention walk by time. */
+    "CREATE INDEX IF NOT EXISTS rollup_blocks_key ON rollup_blocks(series_id, res, labelset_id, t, value, count);\n"
+    "CREATE INDEX IF NOT EXISTS rollup_blocks_time ON rollup_blocks(series_id, res, t, labelset_id, value, count);\n"
+    /* The fact rows, one per (block, stack), for people and for the SQL we show. Plain SQLite
+     * (JSON1's json_each), so the sqlite3 shell reads them without any extension. */
+    "CREATE VIEW IF NOT EXISTS samples(series_id, t, labelset_id, stack_id, value, count) AS"
+    " SELECT b.series_id, b.t, b.labelset_id, json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]'),"
+    " json_extract(j.value, '$[2]') FROM sample_blocks b, json_each(b.stacks) j;\n"
+    "CREATE VIEW IF NOT EXISTS rollups(series_id, res, t, labelset_id, stack_id, value, count) AS"
+    " SELECT b.series_id, b.res, b.t, b.labelset_id, json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]'),"
+    " json_extract(j.value, '$[2]') FROM rollup_blocks b, json_each(b.stacks) j;\n"
     "CREATE TABLE IF NOT EXISTS settings(app TEXT PRIMARY KEY, enabled INTEGER NOT NULL,"
     " cpu INTEGER NOT NULL, cpu_interval_ms INTEGER NOT NULL, wall INTEGER NOT NULL,"
     " memory INTEGER NOT NULL, memory_threshold_kb INTEGER NOT NULL, updated_at INTEGER NOT NULL);\n"
@@ -532,12 +808,12 @@ static const char fw_sq_schema[] =
     "   JOIN stacks s ON s.id = p.node_id JOIN frames fr ON fr.id = s.frame_id"
     "   JOIN functions f ON f.id = fr.function_id)"
     " SELECT stack_id, depth, path FROM p WHERE node_id = 0;\n"
-    "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', 1), ('profiles', 0),"
+    "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', 2), ('profiles', 0),"
     " ('stack_values', 0), ('raw_rows', 0), ('wm_60', 0), ('wm_900', 0), ('wm_3600', 0), ('wm_86400', 0);\n";
 
 static void fw_sq_finalize_all(fw_sq *s)
 {
-    sqlite3_stmt **all[] = {&s->ins_sample, &s->ins_rollup, &s->ins_func, &s->ins_frame, &s->ins_stack,
+    sqlite3_stmt **all[] = {&s->ins_block, &s->ins_rblock, &s->ins_func, &s->ins_frame, &s->ins_stack,
                             &s->ins_ls, &s->ins_label, &s->get_series, &s->ins_series, &s->meta_add,
                             &s->meta_set};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
@@ -550,16 +826,21 @@ static void fw_sq_close(fw_store *base)
 {
     fw_sq *s = (fw_sq *)base;
     fw_sq_finalize_all(s);
-    if (s->w) {
-        /* A clean close checkpoints and removes the -wal file. */
-        sqlite3_close_v2(s->w);
-    }
     for (int i = 0; i < s->nr; i++)
         sqlite3_close_v2(s->r[i]);
+    if (s->ck)
+        sqlite3_close_v2(s->ck);
+    if (s->w) {
+        /* The last connection to close checkpoints and removes the -wal file: the writer. */
+        sqlite3_close_v2(s->w);
+    }
     free(s->r);
     free(s->rbusy);
     fw_sq_cache_free(&s->c);
+    free(s->enc.p);
+    fw_sq_acc_free(&s->wacc);
     pthread_mutex_destroy(&s->wlock);
+    pthread_mutex_destroy(&s->cklock);
     pthread_mutex_destroy(&s->rlock);
     pthread_cond_destroy(&s->rcond);
     pthread_rwlock_destroy(&s->clock);
@@ -638,6 +919,112 @@ static int fw_sq_meta_get(sqlite3 *db, const char *key, int64_t *out)
 
 static const fw_store_ops fw_sq_ops;
 
+static int fw_sq_wal_hook(void *ud, sqlite3 *db, const char *name, int frames)
+{
+    (void)db;
+    (void)name;
+    atomic_store_explicit(&((fw_sq *)ud)->wal_frames, frames, memory_order_relaxed);
+    return SQLITE_OK;
+}
+
+/* A PASSIVE checkpoint (it never waits for readers or the writer) on the checkpoint connection,
+ * when the WAL has grown past ~4 MB or when forced; skipped if another thread is at it. Called
+ * without wlock. */
+static void fw_sq_checkpoint(fw_sq *s, int force)
+{
+    if (!force && atomic_load_explicit(&s->wal_frames, memory_order_relaxed) < 1000)
+        return;
+    if (pthread_mutex_trylock(&s->cklock) != 0)
+        return;
+    int log = 0, done = 0;
+    if (sqlite3_wal_checkpoint_v2(s->ck, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done) == SQLITE_OK && log == done)
+        atomic_store_explicit(&s->wal_frames, 0, memory_order_relaxed);
+    pthread_mutex_unlock(&s->cklock);
+}
+
+/* Schema 1 -> 2 (see fw_store_open_sqlite). Everything in one transaction: a failure leaves the
+ * file as it was. */
+static int fw_sq_upgrade_v1(sqlite3 *db, char *err, size_t errlen)
+{
+    char *emsg = NULL;
+    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE; ALTER TABLE samples RENAME TO samples_v1;"
+                              " DROP TABLE IF EXISTS rollups;", NULL, NULL, &emsg);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, fw_sq_schema, NULL, NULL, &emsg);
+    sqlite3_stmt *rd = NULL, *wr = NULL;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db, "SELECT series_id, t, labelset_id, stack_id, value, count FROM samples_v1"
+                                    " ORDER BY series_id, t, labelset_id, stack_id", -1, &rd, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db, "INSERT INTO sample_blocks(series_id, t, labelset_id, value, count, nstacks, stacks)"
+                                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", -1, &wr, NULL);
+    fw_sq_rows rows = {0};
+    fw_sq_text txt = {0};
+    int64_t key[3] = {0, 0, 0};
+    while (rc == SQLITE_OK) {
+        int step = sqlite3_step(rd);
+        int64_t k[3] = {0, 0, 0};
+        if (step == SQLITE_ROW)
+            for (int i = 0; i < 3; i++)
+                k[i] = sqlite3_column_int64(rd, i);
+        else if (step != SQLITE_DONE) {
+            rc = step;
+            break;
+        }
+        if (rows.n && (step == SQLITE_DONE || memcmp(k, key, sizeof k) != 0)) {
+            int64_t v, c;
+            if (fw_sq_encode(&txt, rows.v, rows.n, &v, &c) != 0) {
+                rc = SQLITE_TOOBIG;
+                break;
+            }
+            for (int i = 0; i < 3; i++)
+                sqlite3_bind_int64(wr, i + 1, key[i]);
+            sqlite3_bind_int64(wr, 4, v);
+            sqlite3_bind_int64(wr, 5, c);
+            sqlite3_bind_int64(wr, 6, (int64_t)rows.n);
+            sqlite3_bind_text(wr, 7, txt.p, (int)txt.n, SQLITE_STATIC);
+            rc = sqlite3_step(wr);
+            sqlite3_reset(wr);
+            if (rc != SQLITE_DONE)
+                break;
+            rc = SQLITE_OK;
+            rows.n = 0;
+        }
+        if (step == SQLITE_DONE)
+            break;
+        int64_t sid = sqlite3_column_int64(rd, 3), v = sqlite3_column_int64(rd, 4), c = sqlite3_column_int64(rd, 5);
+        if (sid <= 0 || sid >= (int64_t)UINT32_MAX || v < 0 || c < 0)
+            continue;   /* not a row the server could have written */
+        if (rows.n == rows.cap) {
+            size_t ncap = rows.cap ? rows.cap * 2 : 1024;
+            fw_sq_row *nv = realloc(rows.v, ncap * sizeof *nv);
+            if (!nv) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            rows.v = nv;
+            rows.cap = ncap;
+        }
+        rows.v[rows.n++] = (fw_sq_row){(uint32_t)sid, v, c};
+        memcpy(key, k, sizeof k);
+    }
+    sqlite3_finalize(rd);
+    sqlite3_finalize(wr);
+    free(rows.v);
+    free(txt.p);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, "DROP TABLE samples_v1; UPDATE meta SET value = 0"
+                              " WHERE key IN ('wm_60', 'wm_900', 'wm_3600', 'wm_86400');"
+                              " UPDATE meta SET value = 2 WHERE key = 'schema_version'; COMMIT;", NULL, NULL, &emsg);
+    if (rc != SQLITE_OK) {
+        fw_sq_err(err, errlen, "upgrading the file to schema 2: %s", emsg ? emsg : sqlite3_errmsg(db));
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    sqlite3_free(emsg);
+    return rc;
+}
+
+
 fw_store_status fw_store_open_sqlite(const char *path, const fw_store_options *opt,
                                      fw_store **out, char *err, size_t errlen)
 {
@@ -663,6 +1050,7 @@ fw_store_status fw_store_open_sqlite(const char *path, const fw_store_options *o
     s->fail_after = -1;
     s->c.fn_n = s->c.fr_n = s->c.st_n = s->c.ls_n = 1;
     pthread_mutex_init(&s->wlock, NULL);
+    pthread_mutex_init(&s->cklock, NULL);
     pthread_mutex_init(&s->rlock, NULL);
     pthread_cond_init(&s->rcond, NULL);
     pthread_rwlock_init(&s->clock, NULL);
@@ -687,37 +1075,29 @@ fw_store_status fw_store_open_sqlite(const char *path, const fw_store_options *o
              " PRAGMA cache_size=-65536; PRAGMA foreign_keys=OFF;",
              opt->sync == FW_STORE_SYNC_FULL ? "FULL" : "NORMAL");
     char *emsg = NULL;
-    if (sqlite3_exec(s->w, pragmas, NULL, NULL, &emsg) != SQLITE_OK ||
-        sqlite3_exec(s->w, fw_sq_schema, NULL, NULL, &emsg) != SQLITE_OK) {
+    if (sqlite3_exec(s->w, pragmas, NULL, NULL, &emsg) != SQLITE_OK) {
         fw_sq_err(err, errlen, "initializing %s: %s", path, emsg ? emsg : sqlite3_errmsg(s->w));
         sqlite3_free(emsg);
         goto fail;
     }
     {
-        /* Roll-ups were first keyed (series, res, t, labelset, stack): an unfiltered view (labelset 0)
-         * then scanned every per-label-set row of its range too, 20x more rows than it uses. The key
-         * is now (series, res, labelset, t, stack), so both the merged rows and each label set's rows
-         * of a range are one index range. Files with the old key are rebuilt once, here. */
+        /* Files of schema 1 kept one row per (series, bucket, label set, stack) in a `samples`
+         * table. They are upgraded here, once, in one transaction: the rows are packed into
+         * blocks, the old roll-ups are dropped and their watermarks reset, so maintenance
+         * rebuilds them from the raw blocks. */
         sqlite3_stmt *q = NULL;
         int old = 0;
-        if (sqlite3_prepare_v2(s->w, "SELECT sql FROM sqlite_master WHERE name = 'rollups'", -1, &q, NULL) == SQLITE_OK &&
+        if (sqlite3_prepare_v2(s->w, "SELECT type FROM sqlite_master WHERE name = 'samples'", -1, &q, NULL) == SQLITE_OK &&
             sqlite3_step(q) == SQLITE_ROW)
-            old = strstr((const char *)sqlite3_column_text(q, 0), "PRIMARY KEY(series_id, res, t,") != NULL;
+            old = strcmp((const char *)sqlite3_column_text(q, 0), "table") == 0;
         sqlite3_finalize(q);
-        if (old && sqlite3_exec(s->w,
-                "BEGIN IMMEDIATE; ALTER TABLE rollups RENAME TO rollups_v1;"
-                " CREATE TABLE rollups(series_id INTEGER NOT NULL, res INTEGER NOT NULL,"
-                " t INTEGER NOT NULL, labelset_id INTEGER NOT NULL, stack_id INTEGER NOT NULL,"
-                " value INTEGER NOT NULL, count INTEGER NOT NULL,"
-                " PRIMARY KEY(series_id, res, labelset_id, t, stack_id)) WITHOUT ROWID;"
-                " INSERT INTO rollups SELECT series_id, res, t, labelset_id, stack_id, value, count FROM rollups_v1"
-                "  ORDER BY series_id, res, labelset_id, t, stack_id;"
-                " DROP TABLE rollups_v1; COMMIT;", NULL, NULL, &emsg) != SQLITE_OK) {
-            fw_sq_err(err, errlen, "rebuilding rollups with the new key: %s", emsg ? emsg : sqlite3_errmsg(s->w));
-            sqlite3_free(emsg);
-            sqlite3_exec(s->w, "ROLLBACK", NULL, NULL, NULL);
+        if (old && fw_sq_upgrade_v1(s->w, err, errlen) != SQLITE_OK)
             goto fail;
-        }
+    }
+    if (sqlite3_exec(s->w, fw_sq_schema, NULL, NULL, &emsg) != SQLITE_OK) {
+        fw_sq_err(err, errlen, "initializing %s: %s", path, emsg ? emsg : sqlite3_errmsg(s->w));
+        sqlite3_free(emsg);
+        goto fail;
     }
     {
         /* journal_mode=WAL can silently stay "delete" (e.g. on some network file systems); we
@@ -733,14 +1113,27 @@ fw_store_status fw_store_open_sqlite(const char *path, const fw_store_options *o
             goto fail;
         }
     }
-    if (fw_sq_prepare(s->w, &s->ins_sample,
-                      "INSERT INTO samples(series_id, t, labelset_id, stack_id, value, count)"
-                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO UPDATE SET"
-                      " value = value + excluded.value, count = count + excluded.count") ||
-        fw_sq_prepare(s->w, &s->ins_rollup,
-                      "INSERT INTO rollups(series_id, res, t, labelset_id, stack_id, value, count)"
-                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO UPDATE SET"
-                      " value = value + excluded.value, count = count + excluded.count") ||
+    sqlite3_wal_autocheckpoint(s->w, 0);
+    sqlite3_wal_hook(s->w, fw_sq_wal_hook, s);
+    rc = sqlite3_open_v2(path, &s->ck, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        fw_sq_err(err, errlen, "opening the checkpoint connection: %s", s->ck ? sqlite3_errmsg(s->ck) : "no memory");
+        goto fail;
+    }
+    sqlite3_busy_timeout(s->ck, 1000);
+    sqlite3_wal_autocheckpoint(s->ck, 0);
+    /* A connection that has not read the file yet does not know it is in WAL mode, and its
+     * checkpoints would do nothing. */
+    if (sqlite3_exec(s->ck, "SELECT count(*) FROM meta", NULL, NULL, NULL) != SQLITE_OK) {
+        fw_sq_err(err, errlen, "opening the checkpoint connection: %s", sqlite3_errmsg(s->ck));
+        goto fail;
+    }
+    if (fw_sq_prepare(s->w, &s->ins_block,
+                      "INSERT INTO sample_blocks(series_id, t, labelset_id, value, count, nstacks, stacks)"
+                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)") ||
+        fw_sq_prepare(s->w, &s->ins_rblock,
+                      "INSERT INTO rollup_blocks(series_id, res, t, labelset_id, value, count, nstacks, stacks)"
+                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)") ||
         fw_sq_prepare(s->w, &s->ins_func, "INSERT INTO functions(id, name, file) VALUES (?1, ?2, ?3)") ||
         fw_sq_prepare(s->w, &s->ins_frame, "INSERT INTO frames(id, function_id, line) VALUES (?1, ?2, ?3)") ||
         fw_sq_prepare(s->w, &s->ins_stack, "INSERT INTO stacks(id, parent_id, frame_id) VALUES (?1, ?2, ?3)") ||
@@ -996,6 +1389,14 @@ static fw_store_status fw_sq_validate(const fw_store_ingest_req *req, char *err,
             return FW_STORE_ERR_INVALID;
         }
     }
+    /* Locations are checked once each (ids are 1..nloc); a frame then only needs a range check. */
+    size_t nloc = fw_profile_location_count(p);
+    int bad_loc = 0;
+    for (size_t l = 1; l <= nloc && !bad_loc; l++) {
+        const fw_location *loc = fw_profile_get_location(p, l);
+        const fw_function *fn = loc ? fw_profile_get_function(p, loc->function_id) : NULL;
+        bad_loc = !fn || !fw_profile_string(p, fn->name) || !fw_profile_string(p, fn->filename);
+    }
     size_t ns = fw_profile_sample_count(p);
     for (size_t i = 0; i < ns; i++) {
         fw_sample_view v;
@@ -1009,9 +1410,14 @@ static fw_store_status fw_sq_validate(const fw_store_ingest_req *req, char *err,
                 return FW_STORE_ERR_INVALID;
             }
         for (size_t j = 0; j < v.depth; j++) {
-            const fw_location *loc = fw_profile_get_location(p, v.location_ids[j]);
-            const fw_function *fn = loc ? fw_profile_get_function(p, loc->function_id) : NULL;
-            if (!fn || !fw_profile_string(p, fn->name) || !fw_profile_string(p, fn->filename)) {
+            uint64_t lid = v.location_ids[j];
+            int bad = lid < 1 || lid > nloc;
+            if (!bad && bad_loc) {   /* slow path, only to name the frame in the error */
+                const fw_location *loc = fw_profile_get_location(p, lid);
+                const fw_function *fn = loc ? fw_profile_get_function(p, loc->function_id) : NULL;
+                bad = !fn || !fw_profile_string(p, fn->name) || !fw_profile_string(p, fn->filename);
+            }
+            if (bad) {
                 fw_sq_err(err, errlen, "sample %zu: frame %zu refers to an unknown location", i, j);
                 return FW_STORE_ERR_INVALID;
             }
@@ -1027,58 +1433,91 @@ static fw_store_status fw_sq_validate(const fw_store_ingest_req *req, char *err,
     return FW_STORE_OK;
 }
 
-/* Writes one fact row to samples, and to every roll-up level whose watermark it falls behind. */
-static fw_store_status fw_sq_put_fact(fw_sq *s, int64_t series, int64_t t, uint32_t ls, uint32_t stack,
-                                      int64_t value, int64_t count)
+/* Writes one block (rows sorted by stack) to sample_blocks, or to rollup_blocks at resolution res. */
+static fw_store_status fw_sq_put_block(fw_sq *s, int64_t res, int64_t series, int64_t t, uint32_t ls,
+                                       const fw_sq_row *rows, size_t n)
 {
-    sqlite3_stmt *st = s->ins_sample;
-    sqlite3_bind_int64(st, 1, series);
-    sqlite3_bind_int64(st, 2, t);
-    sqlite3_bind_int64(st, 3, ls);
-    sqlite3_bind_int64(st, 4, stack);
-    sqlite3_bind_int64(st, 5, value);
-    sqlite3_bind_int64(st, 6, count);
+    int64_t v, c;
+    int e = fw_sq_encode(&s->enc, rows, n, &v, &c);
+    if (e)
+        return e == -1 ? FW_STORE_ERR_NOMEM : FW_STORE_ERR_INVALID;
+    sqlite3_stmt *st = res ? s->ins_rblock : s->ins_block;
+    int k = 1;
+    sqlite3_bind_int64(st, k++, series);
+    if (res)
+        sqlite3_bind_int64(st, k++, res);
+    sqlite3_bind_int64(st, k++, t);
+    sqlite3_bind_int64(st, k++, ls);
+    sqlite3_bind_int64(st, k++, v);
+    sqlite3_bind_int64(st, k++, c);
+    sqlite3_bind_int64(st, k++, (int64_t)n);
+    sqlite3_bind_text(st, k, s->enc.p, (int)s->enc.n, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        return fw_sq_status(rc);
-    for (int l = 0; l < FW_SQ_NLEVELS; l++) {
-        if (t >= s->wm[l])
-            continue;
-        /* Late data: this bucket was rolled up already; keep the roll-up equal to the raw sum. */
-        for (int merged = 0; merged < 2; merged++) {
-            st = s->ins_rollup;
-            sqlite3_bind_int64(st, 1, series);
-            sqlite3_bind_int64(st, 2, fw_sq_res[l]);
-            sqlite3_bind_int64(st, 3, fw_sq_floor(t, fw_sq_res[l]));
-            sqlite3_bind_int64(st, 4, merged ? 0 : ls);
-            sqlite3_bind_int64(st, 5, stack);
-            sqlite3_bind_int64(st, 6, value);
-            sqlite3_bind_int64(st, 7, count);
-            rc = sqlite3_step(st);
-            sqlite3_reset(st);
-            if (rc != SQLITE_DONE)
-                return fw_sq_status(rc);
-        }
-    }
-    return FW_STORE_OK;
+    return rc == SQLITE_DONE ? FW_STORE_OK : fw_sq_status(rc);
 }
 
-/* One fact row before it is written; sorted by the samples primary key (t is the same for all). */
+/* One fact row before it is written; sorted by (series, label set, stack): one block per (series, label set). */
 typedef struct {
     int64_t series;
     uint32_t ls, stack;
     int64_t value, count;
 } fw_sq_fact;
 
-static int fw_sq_fact_cmp(const void *a, const void *b)
+static inline int fw_sq_fact_lt(const fw_sq_fact *x, const fw_sq_fact *y)
 {
-    const fw_sq_fact *x = a, *y = b;
     if (x->series != y->series)
-        return x->series < y->series ? -1 : 1;
+        return x->series < y->series;
     if (x->ls != y->ls)
-        return x->ls < y->ls ? -1 : 1;
-    return (x->stack > y->stack) - (x->stack < y->stack);
+        return x->ls < y->ls;
+    return x->stack < y->stack;
+}
+
+/* Sorts facts by (series, label set, stack): quicksort with the comparison inlined (qsort's
+ * indirect calls were a tenth of an upload's writer time), insertion sort for short ranges,
+ * recursion on the smaller side only. */
+static void fw_sq_fact_sort(fw_sq_fact *a, size_t n)
+{
+    while (n > 16) {
+        size_t m = n / 2;
+        fw_sq_fact t;
+        /* median of three into a[m] */
+        if (fw_sq_fact_lt(&a[m], &a[0])) { t = a[m]; a[m] = a[0]; a[0] = t; }
+        if (fw_sq_fact_lt(&a[n - 1], &a[m])) {
+            t = a[m]; a[m] = a[n - 1]; a[n - 1] = t;
+            if (fw_sq_fact_lt(&a[m], &a[0])) { t = a[m]; a[m] = a[0]; a[0] = t; }
+        }
+        fw_sq_fact pivot = a[m];
+        size_t i = 0, j = n - 1;
+        for (;;) {
+            while (fw_sq_fact_lt(&a[i], &pivot))
+                i++;
+            while (fw_sq_fact_lt(&pivot, &a[j]))
+                j--;
+            if (i >= j)
+                break;
+            t = a[i]; a[i] = a[j]; a[j] = t;
+            i++;
+            j--;
+        }
+        /* [0, j] <= pivot <= [j + 1, n) */
+        size_t left = j + 1;
+        if (left < n - left) {
+            fw_sq_fact_sort(a, left);
+            a += left;
+            n -= left;
+        } else {
+            fw_sq_fact_sort(a + left, n - left);
+            n = left;
+        }
+    }
+    for (size_t i = 1; i < n; i++) {
+        fw_sq_fact x = a[i];
+        size_t j = i;
+        for (; j > 0 && fw_sq_fact_lt(&x, &a[j - 1]); j--)
+            a[j] = a[j - 1];
+        a[j] = x;
+    }
 }
 
 /* Distinct label lists remembered per upload; beyond this, label sets are built per sample. */
@@ -1125,14 +1564,17 @@ static fw_store_status fw_sq_ingest(fw_store *base, const fw_store_ingest_req *r
     }
 
     uint32_t *loc_frame = calloc(nloc + 2, sizeof *loc_frame);       /* profile location -> frame id */
+    size_t nfn = fw_profile_function_count(p);
+    uint32_t *fn_ids = calloc(nfn + 2, sizeof *fn_ids);              /* profile function -> function id */
     uint32_t *samp_stack = malloc((ns + 1) * sizeof *samp_stack);
     uint32_t *samp_ls = malloc((ns + 1) * sizeof *samp_ls);
     fw_sq_kv *kv = malloc((FW_PROFILE_MAX_LABELS + req->nlabels + 1) * sizeof *kv);
     uint32_t *frames = malloc(FW_PROFILE_MAX_DEPTH * sizeof *frames);
     fw_sq_lsmemo *memo = malloc(FW_SQ_LS_MEMO * sizeof *memo);
     fw_sq_fact *facts = malloc((ns * nt + 1) * sizeof *facts);
+    fw_sq_row *brow = malloc((ns * nt + 1) * sizeof *brow);   /* the merged rows, block after block */
     sqlite3_str *buf = sqlite3_str_new(NULL);
-    if (!loc_frame || !samp_stack || !samp_ls || !kv || !frames || !memo || !facts || !buf) {
+    if (!loc_frame || !fn_ids || !samp_stack || !samp_ls || !kv || !frames || !memo || !facts || !brow || !buf) {
         st = FW_STORE_ERR_NOMEM;
         goto out;
     }
@@ -1167,9 +1609,14 @@ static fw_store_status fw_sq_ingest(fw_store *base, const fw_store_ingest_req *r
             uint32_t frame = lid <= nloc ? loc_frame[lid] : 0;
             if (!frame) {
                 const fw_location *loc = fw_profile_get_location(p, lid);
-                const fw_function *fn = fw_profile_get_function(p, loc->function_id);
-                uint32_t fid;
-                st = fw_sq_intern_fn(s, fw_profile_string(p, fn->name), fw_profile_string(p, fn->filename), &fid);
+                /* Functions are interned once per upload each (a function has several lines). */
+                uint32_t fid = loc->function_id <= nfn ? fn_ids[loc->function_id] : 0;
+                if (!fid) {
+                    const fw_function *fn = fw_profile_get_function(p, loc->function_id);
+                    st = fw_sq_intern_fn(s, fw_profile_string(p, fn->name), fw_profile_string(p, fn->filename), &fid);
+                    if (st == FW_STORE_OK && loc->function_id <= nfn)
+                        fn_ids[loc->function_id] = fid;
+                }
                 if (st == FW_STORE_OK)
                     st = fw_sq_intern_fr(s, fid, loc->line, &frame);
                 if (st == FW_STORE_OK && lid <= nloc)
@@ -1228,8 +1675,7 @@ static fw_store_status fw_sq_ingest(fw_store *base, const fw_store_ingest_req *r
     }
 
     /* Phase 2: the fact rows, merged (the same stack and label set twice in one upload is one
-     * row) and sorted by primary key, so the inserts walk the b-tree in order instead of seeking
-     * a random leaf for each row. */
+     * row), sorted, and written as one block per (series, label set). */
     size_t nf = 0;
     for (size_t i = 0; i < ns; i++) {
         if (!samp_stack[i])
@@ -1249,34 +1695,71 @@ static fw_store_status fw_sq_ingest(fw_store *base, const fw_store_ingest_req *r
         }
     }
     if (nf > 1)
-        qsort(facts, nf, sizeof *facts, fw_sq_fact_cmp);
-    size_t rows = 0, nvalues = nf;
-    for (size_t i = 0; i < nf; i++) {
-        fw_sq_fact f = facts[i];
-        while (i + 1 < nf && facts[i + 1].series == f.series && facts[i + 1].ls == f.ls &&
-               facts[i + 1].stack == f.stack) {
-            /* Validated non-negative and each below 2^63; a sum that would overflow is refused. */
-            if (facts[i + 1].value > INT64_MAX - f.value || facts[i + 1].count > INT64_MAX - f.count) {
-                fw_sq_err(err, errlen, "values of one stack add up past 2^63");
-                st = FW_STORE_ERR_INVALID;
-                goto rollback;
-            }
-            f.value += facts[i + 1].value;
-            f.count += facts[i + 1].count;
-            i++;
+        fw_sq_fact_sort(facts, nf);
+    size_t rows = 0, nvalues = nf, blocks = 0;
+    int late = t < s->wm[0];                /* the finest watermark is the highest */
+    size_t nser = 0, ser_start[FW_PROFILE_MAX_TYPES + 1];
+    int64_t ser_id[FW_PROFILE_MAX_TYPES + 1];
+    for (size_t i = 0; i < nf;) {
+        int64_t ser = facts[i].series;
+        uint32_t ls = facts[i].ls;
+        size_t n = 0;
+        if (!nser || ser_id[nser - 1] != ser) {
+            ser_id[nser] = ser;
+            ser_start[nser++] = rows;
         }
-        if (s->fail_after >= 0 && (long)rows >= s->fail_after) {
+        while (i < nf && facts[i].series == ser && facts[i].ls == ls) {
+            fw_sq_fact f = facts[i++];
+            while (i < nf && facts[i].series == ser && facts[i].ls == ls && facts[i].stack == f.stack) {
+                /* Validated non-negative and each below 2^63; a sum that would overflow is refused. */
+                if (facts[i].value > INT64_MAX - f.value || facts[i].count > INT64_MAX - f.count) {
+                    fw_sq_err(err, errlen, "values of one stack add up past 2^63");
+                    st = FW_STORE_ERR_INVALID;
+                    goto rollback;
+                }
+                f.value += facts[i].value;
+                f.count += facts[i].count;
+                i++;
+            }
+            brow[rows + n++] = (fw_sq_row){f.stack, f.value, f.count};
+        }
+        if (s->fail_after >= 0 && (long)blocks >= s->fail_after) {
             s->fail_after = -1;
-            fw_sq_err(err, errlen, "injected failure after %zu rows", rows);
+            fw_sq_err(err, errlen, "injected failure after %zu blocks", blocks);
             st = FW_STORE_ERR_IO;
             goto rollback;
         }
-        st = fw_sq_put_fact(s, f.series, t, f.ls, f.stack, f.value, f.count);
+        st = fw_sq_put_block(s, 0, ser, t, ls, &brow[rows], n);
+        /* Late data: buckets already rolled up get the block too, so every roll-up stays equal
+         * to the sum of its raw rows. */
+        for (int l = 0; late && st == FW_STORE_OK && l < FW_SQ_NLEVELS; l++)
+            if (t < s->wm[l])
+                st = fw_sq_put_block(s, fw_sq_res[l], ser, fw_sq_floor(t, fw_sq_res[l]), ls, &brow[rows], n);
         if (st != FW_STORE_OK) {
             fw_sq_err(err, errlen, "storing samples: %s", sqlite3_errmsg(s->w));
             goto rollback;
         }
-        rows++;
+        rows += n;
+        blocks++;
+    }
+    /* Late data, merged over label sets (labelset_id 0), one block per series and level. */
+    ser_start[nser] = rows;
+    for (size_t k = 0; late && k < nser; k++) {
+        fw_sq_acc_reset(&s->wacc);
+        int rc2 = 0;
+        for (size_t i = ser_start[k]; rc2 == 0 && i < ser_start[k + 1]; i++)
+            rc2 = fw_sq_acc_add(&s->wacc, brow[i].stack, brow[i].value, brow[i].count);
+        if (rc2 == 0)
+            fw_sq_acc_sort(&s->wacc);
+        st = rc2 == 0 ? FW_STORE_OK : rc2 == SQLITE_NOMEM ? FW_STORE_ERR_NOMEM : FW_STORE_ERR_INVALID;
+        for (int l = 0; st == FW_STORE_OK && l < FW_SQ_NLEVELS; l++)
+            if (t < s->wm[l])
+                st = fw_sq_put_block(s, fw_sq_res[l], ser_id[k], fw_sq_floor(t, fw_sq_res[l]), 0, s->wacc.r.v,
+                                     s->wacc.r.n);
+        if (st != FW_STORE_OK) {
+            fw_sq_err(err, errlen, "storing late roll-ups: %s", sqlite3_errmsg(s->w));
+            goto rollback;
+        }
     }
     static const char *const keys[] = {"profiles", "stack_values", "raw_rows"};
     int64_t adds[] = {1, (int64_t)nvalues, (int64_t)rows};
@@ -1299,6 +1782,7 @@ static fw_store_status fw_sq_ingest(fw_store *base, const fw_store_ingest_req *r
     }
     res->stack_values = nvalues;
     pthread_mutex_unlock(&s->wlock);
+    fw_sq_checkpoint(s, 0);
     st = FW_STORE_OK;
     goto out;
 
@@ -1316,12 +1800,14 @@ rollback:
         st = FW_STORE_ERR_IO;
 out:
     free(loc_frame);
+    free(fn_ids);
     free(samp_stack);
     free(samp_ls);
     free(kv);
     free(frames);
     free(memo);
     free(facts);
+    free(brow);
     sqlite3_free(sqlite3_str_finish(buf));
     return st;
 }
@@ -1334,10 +1820,10 @@ static int fw_sq_source_min(fw_sq *s, int level, int64_t *out)
 {
     char sql[256];
     if (level == 0)
-        snprintf(sql, sizeof sql, "SELECT min((SELECT min(t) FROM samples WHERE series_id = series.id)) FROM series");
+        snprintf(sql, sizeof sql, "SELECT min((SELECT min(t) FROM sample_blocks WHERE series_id = series.id)) FROM series");
     else
         snprintf(sql, sizeof sql,
-                 "SELECT min((SELECT min(t) FROM rollups WHERE series_id = series.id AND res = %lld)) FROM series",
+                 "SELECT min((SELECT min(t) FROM rollup_blocks WHERE series_id = series.id AND res = %lld)) FROM series",
                  (long long)fw_sq_res[level - 1]);
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(s->w, sql, -1, &st, NULL);
@@ -1349,49 +1835,144 @@ static int fw_sq_source_min(fw_sq *s, int level, int64_t *out)
     return rc;
 }
 
+/* Per-label-set accumulators of one output bucket, during a roll-up. */
+typedef struct {
+    uint32_t ls;
+    fw_sq_acc acc;
+} fw_sq_lsacc;
+
+/* Rolls up one series' buckets of level l in [a, b): reads the source blocks (raw blocks for the
+ * first level, else the level below), sums them per (bucket, label set) in C and writes one block
+ * each, plus the merged block (labelset_id 0) of each bucket. */
+static int fw_sq_rollup_series(fw_sq *s, int l, int64_t series, int64_t a, int64_t b, sqlite3_stmt *list,
+                               sqlite3_stmt *get)
+{
+    int64_t R = fw_sq_res[l];
+    /* Block ids ordered by (bucket, label set): small rows to sort; the texts are then read by
+     * rowid, one at a time. */
+    sqlite3_bind_int64(list, 1, series);
+    sqlite3_bind_int64(list, 2, a);
+    sqlite3_bind_int64(list, 3, b);
+    int rc = SQLITE_OK;
+    int64_t cur_t = INT64_MIN;
+    uint32_t cur_ls = FW_SQ_NONE;
+    fw_sq_acc *merged = &s->wacc;
+    fw_sq_acc one = {0};
+    fw_sq_acc_reset(merged);
+    int have_merged_src = 0;   /* level > 0: the source's own merged blocks (labelset 0) */
+    for (;;) {
+        int step = sqlite3_step(list);
+        int64_t t = 0, id = 0;
+        uint32_t ls = 0;
+        if (step == SQLITE_ROW) {
+            t = fw_sq_floor(sqlite3_column_int64(list, 0), R);
+            ls = (uint32_t)sqlite3_column_int64(list, 1);
+            id = sqlite3_column_int64(list, 2);
+        } else if (step != SQLITE_DONE) {
+            rc = step;
+            break;
+        }
+        /* Flush the label set being summed when (bucket, label set) changes. */
+        if (cur_ls != FW_SQ_NONE && (step == SQLITE_DONE || t != cur_t || ls != cur_ls)) {
+            if (cur_ls != 0) {
+                fw_sq_acc_sort(&one);
+                if (fw_sq_put_block(s, R, series, cur_t, cur_ls, one.r.v, one.r.n) != FW_STORE_OK) {
+                    rc = SQLITE_ERROR;
+                    break;
+                }
+            }
+            fw_sq_acc_reset(&one);
+            cur_ls = FW_SQ_NONE;
+        }
+        /* Flush the merged block when the bucket changes. */
+        if (cur_t != INT64_MIN && (step == SQLITE_DONE || t != cur_t)) {
+            if (merged->r.n || have_merged_src) {
+                fw_sq_acc_sort(merged);
+                if (fw_sq_put_block(s, R, series, cur_t, 0, merged->r.v, merged->r.n) != FW_STORE_OK) {
+                    rc = SQLITE_ERROR;
+                    break;
+                }
+            }
+            fw_sq_acc_reset(merged);
+            have_merged_src = 0;
+        }
+        if (step == SQLITE_DONE)
+            break;
+        cur_t = t;
+        cur_ls = ls;
+        sqlite3_bind_int64(get, 1, id);
+        rc = sqlite3_step(get);
+        if (rc == SQLITE_ROW) {
+            const char *txt = (const char *)sqlite3_column_text(get, 0);
+            size_t len = (size_t)sqlite3_column_bytes(get, 0);
+            if (ls != 0) {
+                rc = fw_sq_acc_add_json(&one, txt, len);
+                /* The first level merges raw label sets; higher levels merge the level below's
+                 * merged blocks, which are smaller than all its label sets together. */
+                if (rc == 0 && l == 0)
+                    rc = fw_sq_acc_add_json(merged, txt, len);
+            } else {
+                rc = fw_sq_acc_add_json(merged, txt, len);
+                have_merged_src = 1;
+            }
+        } else if (rc == SQLITE_DONE) {
+            rc = SQLITE_CORRUPT;
+        }
+        sqlite3_reset(get);
+        if (rc != SQLITE_OK)
+            break;
+    }
+    sqlite3_reset(list);
+    fw_sq_acc_free(&one);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 /* Rolls [a, b) of level l's source into level l and advances its watermark, in one transaction. */
 static fw_store_status fw_sq_rollup_span(fw_sq *s, int l, int64_t a, int64_t b)
 {
     long long R = (long long)fw_sq_res[l];
-    char *sql;
-    const char *upsert = " ON CONFLICT DO UPDATE SET value = value + excluded.value, count = count + excluded.count";
-    if (l == 0)
-        sql = sqlite3_mprintf(
-            "INSERT INTO rollups(series_id, res, t, labelset_id, stack_id, value, count)"
-            " SELECT series_id, %lld, t - t %% %lld, labelset_id, stack_id, sum(value), sum(count) FROM samples"
-            " WHERE series_id IN (SELECT id FROM series) AND t >= %lld AND t < %lld"
-            " GROUP BY series_id, t - t %% %lld, labelset_id, stack_id%s;"
-            "INSERT INTO rollups(series_id, res, t, labelset_id, stack_id, value, count)"
-            " SELECT series_id, %lld, t - t %% %lld, 0, stack_id, sum(value), sum(count) FROM samples"
-            " WHERE series_id IN (SELECT id FROM series) AND t >= %lld AND t < %lld"
-            " GROUP BY series_id, t - t %% %lld, stack_id%s;",
-            R, R, (long long)a, (long long)b, R, upsert, R, R, (long long)a, (long long)b, R, upsert);
-    else
-        sql = sqlite3_mprintf(
-            "INSERT INTO rollups(series_id, res, t, labelset_id, stack_id, value, count)"
-            " SELECT series_id, %lld, t - t %% %lld, labelset_id, stack_id, sum(value), sum(count) FROM rollups"
-            " WHERE series_id IN (SELECT id FROM series) AND res = %lld AND t >= %lld AND t < %lld"
-            " GROUP BY series_id, t - t %% %lld, labelset_id, stack_id%s;",
-            R, R, (long long)fw_sq_res[l - 1], (long long)a, (long long)b, R, upsert);
-    char *wmsql = sqlite3_mprintf("UPDATE meta SET value = %lld WHERE key = 'wm_%lld';", (long long)b, R);
-    if (!sql || !wmsql) {
-        sqlite3_free(sql);
-        sqlite3_free(wmsql);
-        return FW_STORE_ERR_NOMEM;
+    sqlite3_stmt *ser = NULL, *list = NULL, *get = NULL;
+    int rc = sqlite3_prepare_v2(s->w, "SELECT id FROM series ORDER BY id", -1, &ser, NULL);
+    if (rc == SQLITE_OK) {
+        char sql[256];
+        if (l == 0)
+            snprintf(sql, sizeof sql, "SELECT t, labelset_id, id FROM sample_blocks"
+                                      " WHERE series_id = ?1 AND t >= ?2 AND t < ?3"
+                                      " ORDER BY t - t %% %lld, labelset_id", R);
+        else
+            snprintf(sql, sizeof sql, "SELECT t, labelset_id, id FROM rollup_blocks"
+                                      " WHERE series_id = ?1 AND res = %lld AND t >= ?2 AND t < ?3"
+                                      " ORDER BY t - t %% %lld, labelset_id", (long long)fw_sq_res[l - 1], R);
+        rc = sqlite3_prepare_v2(s->w, sql, -1, &list, NULL);
     }
-    int rc = fw_sq_exec(s->w, "BEGIN IMMEDIATE");
     if (rc == SQLITE_OK)
-        rc = fw_sq_exec(s->w, sql);
+        rc = sqlite3_prepare_v2(s->w, l == 0 ? "SELECT stacks FROM sample_blocks WHERE id = ?1"
+                                             : "SELECT stacks FROM rollup_blocks WHERE id = ?1", -1, &get, NULL);
     if (rc == SQLITE_OK)
-        rc = fw_sq_exec(s->w, wmsql);
-    if (rc == SQLITE_OK)
-        rc = fw_sq_exec(s->w, "COMMIT");
-    if (rc != SQLITE_OK)
-        fw_sq_exec(s->w, "ROLLBACK");
-    else
-        s->wm[l] = b;   /* only once it is durable: ingest's late path trusts this value */
-    sqlite3_free(sql);
-    sqlite3_free(wmsql);
+        rc = fw_sq_exec(s->w, "BEGIN IMMEDIATE");
+    if (rc == SQLITE_OK) {
+        while ((rc = sqlite3_step(ser)) == SQLITE_ROW) {
+            rc = fw_sq_rollup_series(s, l, sqlite3_column_int64(ser, 0), a, b, list, get);
+            if (rc != SQLITE_OK)
+                break;
+        }
+        if (rc == SQLITE_DONE)
+            rc = SQLITE_OK;
+        if (rc == SQLITE_OK) {
+            char *wmsql = sqlite3_mprintf("UPDATE meta SET value = %lld WHERE key = 'wm_%lld';", (long long)b, R);
+            rc = wmsql ? fw_sq_exec(s->w, wmsql) : SQLITE_NOMEM;
+            sqlite3_free(wmsql);
+        }
+        if (rc == SQLITE_OK)
+            rc = fw_sq_exec(s->w, "COMMIT");
+        if (rc != SQLITE_OK)
+            fw_sq_exec(s->w, "ROLLBACK");
+        else
+            s->wm[l] = b;   /* only once it is durable: ingest's late path trusts this value */
+    }
+    sqlite3_finalize(ser);
+    sqlite3_finalize(list);
+    sqlite3_finalize(get);
     return fw_sq_status(rc);
 }
 
@@ -1400,11 +1981,12 @@ static fw_store_status fw_sq_delete_old(fw_sq *s, int64_t cutoff, int64_t deadli
     sqlite3_stmt *ser = NULL, *mn = NULL, *del = NULL, *delr = NULL;
     int rc = sqlite3_prepare_v2(s->w, "SELECT id FROM series", -1, &ser, NULL);
     if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(s->w, "SELECT min(t) FROM samples WHERE series_id = ?1", -1, &mn, NULL);
+        rc = sqlite3_prepare_v2(s->w, "SELECT min(t) FROM sample_blocks WHERE series_id = ?1", -1, &mn, NULL);
     if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(s->w, "DELETE FROM samples WHERE series_id = ?1 AND t < ?2", -1, &del, NULL);
+        rc = sqlite3_prepare_v2(s->w, "DELETE FROM sample_blocks WHERE series_id = ?1 AND t < ?2 RETURNING nstacks",
+                                -1, &del, NULL);
     if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(s->w, "DELETE FROM rollups WHERE series_id = ?1 AND res = ?2 AND t < ?3",
+        rc = sqlite3_prepare_v2(s->w, "DELETE FROM rollup_blocks WHERE series_id = ?1 AND res = ?2 AND t < ?3",
                                 -1, &delr, NULL);
     int64_t ids[4096];
     size_t nids = 0;
@@ -1429,9 +2011,10 @@ static fw_store_status fw_sq_delete_old(fw_sq *s, int64_t cutoff, int64_t deadli
                 break;
             sqlite3_bind_int64(del, 1, ids[i]);
             sqlite3_bind_int64(del, 2, upto);
-            rc = sqlite3_step(del);
+            int64_t n = 0;   /* stack rows (triples) deleted, for the raw_rows counter */
+            while ((rc = sqlite3_step(del)) == SQLITE_ROW)
+                n += sqlite3_column_int64(del, 0);
             sqlite3_reset(del);
-            int64_t n = sqlite3_changes(s->w);
             if (rc == SQLITE_DONE) {
                 char *m = sqlite3_mprintf("UPDATE meta SET value = max(0, value - %lld) WHERE key = 'raw_rows'",
                                           (long long)n);
@@ -1506,9 +2089,9 @@ static fw_store_status fw_sq_maintain(fw_store *base, int64_t now_s)
     }
     if (st == FW_STORE_OK)
         st = fw_sq_delete_old(s, now_s - s->retention_s, deadline + 250);
-    /* PASSIVE never waits for readers; it copies what it can from the WAL into the database. */
-    sqlite3_wal_checkpoint_v2(s->w, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     pthread_mutex_unlock(&s->wlock);
+    /* PASSIVE never waits for readers; it copies what it can from the WAL into the database. */
+    fw_sq_checkpoint(s, 1);
     return st;
 }
 
@@ -1662,35 +2245,55 @@ static void fw_sq_sql_filter(sqlite3_str *b, const fw_store_query *q)
     sqlite3_str_appendall(b, ")");
 }
 
-/* Appends `name(t, labelset_id, stack_id, value, count) AS (...)`: the fact rows of the query's
- * series, range and filters, taken piecewise from roll-ups and raw samples. labels_only: the
- * label listing wants per-label-set rows and no filter. */
+/* What a source reads. */
+enum {
+    FW_SQ_SRC_STACKS = 0,   /* name(t, labelset_id, stack_id, value, count): one row per stack, from the
+                               samples and rollups views (the SQL shown for trees, tables, diffs) */
+    FW_SQ_SRC_BLOCKS = 1,   /* name(t, labelset_id, value, count): one row per block, its totals, from
+                               the block tables (trend and labels need no stacks) */
+    FW_SQ_SRC_CORE = 2,     /* no CTE: `SELECT stacks FROM ...` per piece, for the C block reader */
+};
+
+/* Appends the fact rows of the query's series, range and filters, taken piecewise from roll-ups
+ * and raw samples, in the form `mode` asks for. labels_only: the label listing wants
+ * per-label-set rows and no filter. */
 static void fw_sq_sql_src(sqlite3_str *b, const char *name, const fw_store_query *q, const int64_t *wm,
-                          int64_t step, int labels_only)
+                          int64_t step, int labels_only, int mode)
 {
     fw_sq_piece p[FW_SQ_MAX_PIECES];
     if (!q)
         return;
     size_t n = fw_sq_plan(wm, q->from, q->until, step, p);
-    sqlite3_str_appendf(b, "%s(t, labelset_id, stack_id, value, count) AS (", name);
+    const char *cols = mode == FW_SQ_SRC_STACKS ? "t, labelset_id, stack_id, value, count"
+                       : mode == FW_SQ_SRC_BLOCKS ? "t, labelset_id, value, count"
+                                                  : "stacks";
+    const char *raw = mode == FW_SQ_SRC_STACKS ? "samples" : "sample_blocks";
+    const char *rol = mode == FW_SQ_SRC_STACKS ? "rollups" : "rollup_blocks";
+    if (mode != FW_SQ_SRC_CORE)
+        sqlite3_str_appendf(b, "%s(%s) AS (", name, cols);
+    if (n == 0 && mode == FW_SQ_SRC_CORE)
+        sqlite3_str_appendall(b, "SELECT stacks FROM sample_blocks WHERE 0");
+    else if (n == 0)
+        sqlite3_str_appendf(b, "SELECT %s FROM %s WHERE 0", cols, raw);
     for (size_t i = 0; i < n; i++) {
         if (i)
             sqlite3_str_appendall(b, "\n  UNION ALL ");
         if (p[i].res == 0)
-            sqlite3_str_appendf(b, "SELECT t, labelset_id, stack_id, value, count FROM samples"
+            sqlite3_str_appendf(b, "SELECT %s FROM %s"
                                    " WHERE series_id = (SELECT id FROM series WHERE app = %Q AND type = %Q)"
                                    " AND t >= %lld AND t < %lld",
-                                q->app, q->type, (long long)p[i].a, (long long)p[i].b);
+                                cols, raw, q->app, q->type, (long long)p[i].a, (long long)p[i].b);
         else
-            sqlite3_str_appendf(b, "SELECT t, labelset_id, stack_id, value, count FROM rollups"
+            sqlite3_str_appendf(b, "SELECT %s FROM %s"
                                    " WHERE series_id = (SELECT id FROM series WHERE app = %Q AND type = %Q)"
                                    " AND res = %lld AND t >= %lld AND t < %lld AND labelset_id %s",
-                                q->app, q->type, (long long)p[i].res, (long long)p[i].a, (long long)p[i].b,
-                                (labels_only || q->nfilters) ? "<> 0" : "= 0");
+                                cols, rol, q->app, q->type, (long long)p[i].res, (long long)p[i].a,
+                                (long long)p[i].b, (labels_only || q->nfilters) ? "<> 0" : "= 0");
         if (!labels_only)
             fw_sq_sql_filter(b, q);
     }
-    sqlite3_str_appendall(b, ")");
+    if (mode != FW_SQ_SRC_CORE)
+        sqlite3_str_appendall(b, ")");
 }
 
 static const char fw_sq_sql_agg[] = "SELECT stack_id, sum(value) AS value, sum(count) AS count FROM %s GROUP BY stack_id";
@@ -1719,24 +2322,25 @@ static char *fw_sq_build(fw_sq_snap *snap, fw_store_sql_kind kind, const fw_stor
         break;
     case FW_STORE_SQL_LABELS:
         sqlite3_str_appendall(b, "WITH ");
-        fw_sq_sql_src(b, "src", q, snap->wm, 0, 1);
+        fw_sq_sql_src(b, "src", q, snap->wm, 0, 1, FW_SQ_SRC_BLOCKS);
         sqlite3_str_appendall(b, "\nSELECT DISTINCT key, value FROM labels"
                                  " WHERE labelset_id IN (SELECT labelset_id FROM src) ORDER BY key, value");
         break;
     case FW_STORE_SQL_TREND:
         sqlite3_str_appendall(b, "WITH ");
-        fw_sq_sql_src(b, "src", q, snap->wm, step, 0);
+        fw_sq_sql_src(b, "src", q, snap->wm, step, 0, FW_SQ_SRC_BLOCKS);
         sqlite3_str_appendf(b, "\nSELECT t - t %% %lld AS t, sum(value) AS value, sum(count) AS count"
                                " FROM src GROUP BY 1 ORDER BY 1", (long long)step);
         break;
     case FW_STORE_SQL_TREE:
-        sqlite3_str_appendall(b, core ? "WITH " : "WITH RECURSIVE ");
-        fw_sq_sql_src(b, "src", q, snap->wm, 0, 0);
         if (core) {
-            /* The GROUP BY stack_id of fw_sq_sql_agg is done by fw_sq_fetch_rows in C. */
-            sqlite3_str_appendall(b, "\nSELECT stack_id, value, count FROM src");
+            /* The server reads the blocks behind the same pieces and sums them per stack in C
+             * (fw_sq_fetch_rows): the GROUP BY stack_id of fw_sq_sql_agg over the samples view. */
+            fw_sq_sql_src(b, NULL, q, snap->wm, 0, 0, FW_SQ_SRC_CORE);
             break;
         }
+        sqlite3_str_appendall(b, "WITH RECURSIVE ");
+        fw_sq_sql_src(b, "src", q, snap->wm, 0, 0, FW_SQ_SRC_STACKS);
         sqlite3_str_appendall(b, ",\nagg AS (");
         sqlite3_str_appendf(b, fw_sq_sql_agg, "src");
         sqlite3_str_appendall(b, "),\n");
@@ -1747,13 +2351,8 @@ static char *fw_sq_build(fw_sq_snap *snap, fw_store_sql_kind kind, const fw_stor
         break;
     case FW_STORE_SQL_TABLE: {
         int line = topt && topt->gran == FW_STORE_GRAN_LINE;
-        sqlite3_str_appendall(b, core ? "WITH " : "WITH RECURSIVE ");
-        fw_sq_sql_src(b, "src", q, snap->wm, 0, 0);
-        if (core) {
-            sqlite3_str_appendall(b, "\n");
-            sqlite3_str_appendf(b, fw_sq_sql_agg, "src");
-            break;
-        }
+        sqlite3_str_appendall(b, "WITH RECURSIVE ");
+        fw_sq_sql_src(b, "src", q, snap->wm, 0, 0, FW_SQ_SRC_STACKS);
         sqlite3_str_appendall(b, ",\nagg AS (");
         sqlite3_str_appendf(b, fw_sq_sql_agg, "src");
         /* walk: every (stack, node on its path); leaf = 1 for the stack's own node. hits: each
@@ -1782,9 +2381,9 @@ static char *fw_sq_build(fw_sq_snap *snap, fw_store_sql_kind kind, const fw_stor
     }
     case FW_STORE_SQL_DIFF:
         sqlite3_str_appendall(b, "WITH RECURSIVE ");
-        fw_sq_sql_src(b, "base_src", q, snap->wm, 0, 0);
+        fw_sq_sql_src(b, "base_src", q, snap->wm, 0, 0, FW_SQ_SRC_STACKS);
         sqlite3_str_appendall(b, ",\n");
-        fw_sq_sql_src(b, "cmp_src", cmp, snap->wm, 0, 0);
+        fw_sq_sql_src(b, "cmp_src", cmp, snap->wm, 0, 0, FW_SQ_SRC_STACKS);
         sqlite3_str_appendall(b, ",\nbase AS (");
         sqlite3_str_appendf(b, fw_sq_sql_agg, "base_src");
         sqlite3_str_appendall(b, "),\ncmp AS (");
@@ -1830,82 +2429,28 @@ static int64_t fw_sq_auto_step(int64_t range)
 
 /* ================================================================ fact rows */
 
-typedef struct {
-    uint32_t stack;
-    int64_t value, count;
-} fw_sq_row;
 
-typedef struct {
-    fw_sq_row *v;
-    size_t n, cap;
-} fw_sq_rows;
-
-static int fw_sq_row_stack_cmp(const void *a, const void *b)
-{
-    const fw_sq_row *x = a, *y = b;
-    return (x->stack > y->stack) - (x->stack < y->stack);
-}
-
-/* Runs the core SQL (stack_id, value, count rows of the source pieces, one per stored row) and
- * sums them per stack_id: the `GROUP BY stack_id` of the SQL we show, done here because SQLite
- * does it with a sorter over every source row (a 1-hour view reads ~200,000 rows), which cost
- * most of the query; a hash from stack id to output row costs a few ns per row. Output is in
- * stack id order, as GROUP BY gives it. */
+/* Runs the core SQL (the `stacks` text of every block of the source pieces) and sums the blocks
+ * per stack id in C: the `GROUP BY stack_id` over the samples/rollups views of the SQL we show.
+ * A block costs one SQLite row; its stacks are parsed here at a few ns each. Output is in stack id
+ * order, as GROUP BY gives it. */
 static fw_store_status fw_sq_fetch_rows(sqlite3 *db, const char *sql, fw_sq_rows *out)
 {
     sqlite3_stmt *st = NULL;
-    uint32_t *slot = NULL;   /* open addressing: index into out->v + 1, 0 = empty */
-    size_t cap = 0;
+    fw_sq_acc acc = {0};
     int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
     while ((rc == SQLITE_OK || rc == SQLITE_ROW) && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t id = sqlite3_column_int64(st, 0);
-        if (id <= 0 || id >= (int64_t)UINT32_MAX)
-            continue;
-        int64_t v = sqlite3_column_int64(st, 1), c = sqlite3_column_int64(st, 2);
-        if ((out->n + 1) * 2 > cap) {
-            size_t ncap = cap ? cap * 2 : 4096;
-            uint32_t *ns = calloc(ncap, sizeof *ns);
-            if (!ns || out->n + 1 >= UINT32_MAX) {
-                free(ns);
-                rc = SQLITE_NOMEM;
-                break;
-            }
-            for (size_t i = 0; i < out->n; i++) {
-                size_t j = fw_sq_hash_u64x2(out->v[i].stack, 0) & (ncap - 1);
-                while (ns[j])
-                    j = (j + 1) & (ncap - 1);
-                ns[j] = (uint32_t)i + 1;
-            }
-            free(slot);
-            slot = ns;
-            cap = ncap;
+        int e = fw_sq_acc_add_json(&acc, (const char *)sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+        if (e) {
+            rc = e;
+            break;
         }
-        size_t j = fw_sq_hash_u64x2((uint64_t)id, 0) & (cap - 1);
-        while (slot[j] && out->v[slot[j] - 1].stack != (uint32_t)id)
-            j = (j + 1) & (cap - 1);
-        if (slot[j]) {
-            fw_sq_row *r = &out->v[slot[j] - 1];
-            if (__builtin_add_overflow(r->value, v, &r->value) || __builtin_add_overflow(r->count, c, &r->count)) {
-                rc = SQLITE_TOOBIG;   /* SQLite's sum() would fail with "integer overflow" too */
-                break;
-            }
-            continue;
-        }
-        if (out->n == out->cap) {
-            size_t ncap = out->cap ? out->cap * 2 : 1024;
-            fw_sq_row *nv = realloc(out->v, ncap * sizeof *nv);
-            if (!nv) {
-                rc = SQLITE_NOMEM;
-                break;
-            }
-            out->v = nv;
-            out->cap = ncap;
-        }
-        out->v[out->n++] = (fw_sq_row){(uint32_t)id, v, c};
-        slot[j] = (uint32_t)out->n;
     }
     sqlite3_finalize(st);
-    free(slot);
+    free(acc.slot);
+    out->v = acc.r.v;
+    out->n = acc.r.n;
+    out->cap = acc.r.cap;
     if (rc == SQLITE_DONE && out->n > 1)
         qsort(out->v, out->n, sizeof *out->v, fw_sq_row_stack_cmp);
     return rc == SQLITE_DONE ? FW_STORE_OK : fw_sq_status(rc);
@@ -2724,6 +3269,10 @@ static fw_store_status fw_sq_sql_run(fw_store *base, const char *sql, const fw_s
     fw_store_status rs = FW_STORE_OK;
     int rc = sqlite3_prepare_v2(db, sql, -1, &st, &tail);
     if (rc != SQLITE_OK) {
+        /* A write to a view (samples, rollups) fails in the parser, before the authorizer sees
+         * it; it is still a write, refused as such. */
+        if (strstr(sqlite3_errmsg(db), "because it is a view"))
+            denied = 1;
         rs = denied || (rc & 0xff) == SQLITE_AUTH ? FW_STORE_ERR_DENIED
              : (rc & 0xff) == SQLITE_INTERRUPT    ? FW_STORE_ERR_TIMEOUT
                                                   : FW_STORE_ERR_INVALID;
