@@ -185,7 +185,6 @@ async function openQuery(page, base, qs = 'app=shop&type=cpu') {
 const url = (page) => new URL(page.url());
 // Full page, from the top (a hover may have scrolled it; the sticky top bar would land mid-page).
 const shot = async (page, name) => { await page.evaluate(() => window.scrollTo(0, 0)); await page.screenshot({ path: path.join(OUT, name), fullPage: true }); };
-async function canvasBox(page, sel = '.pane-flame canvas') { return page.locator(sel).first().boundingBox(); }
 const ROW = 18;
 const idle = (page) => page.waitForSelector('.page:not(:has(.card.is-loading))');
 
@@ -247,6 +246,15 @@ async function drawn(page, sel, mode, nth = 0) {
     for (const v of cols) on += v;
     return { share: 100 * on / W, boxes: boxes.sort((a, b) => (b.x1 - b.x0) - (a.x1 - a.x0)) };
   }, [sel, mode, nth]);
+}
+
+/** Moves the mouse to the middle of a box found by drawn() (scrolling its canvas into view). */
+async function hoverBox(page, sel, box, nth = 0) {
+  const canvas = page.locator(sel).nth(nth);
+  await canvas.scrollIntoViewIfNeeded();
+  const cb = await canvas.boundingBox();
+  await page.mouse.move(cb.x + (box.x0 + box.x1) / 2, cb.y + box.y);
+  return cb;
 }
 
 /** Types a search into a flame graph; returns {count, pct} from its "N matches · X% of total". */
@@ -328,8 +336,7 @@ const TESTS = [
     // The tooltip of the widest Cart.total box: name, file, self, total and percent.
     await search(page, 'Cart.total');
     const box = (await drawn(page, '.pane-flame canvas', 'match')).boxes[0];
-    const cb = await canvasBox(page);
-    await page.mouse.move(cb.x + (box.x0 + box.x1) / 2, cb.y + box.y);
+    const cb = await hoverBox(page, '.pane-flame canvas', box);
     await page.waitForSelector('.pane-flame .fg-tip:not([hidden])');
     const tip = await page.locator('.pane-flame .fg-tip').innerText();
     check(/^Cart\.total/.test(tip) && tip.includes(truth.v2.file) && /Self/.test(tip) && /Total/.test(tip), 'tooltip: ' + tip);
@@ -370,8 +377,7 @@ const TESTS = [
     check(pct[0] >= 0.6 * pct.reduce((a, b) => a + b, 0), 'hot line share ' + pct);
     const info = await search(page, 'Cart.total');
     const box = (await drawn(page, '.pane-flame canvas', 'match')).boxes[0];
-    const cb = await canvasBox(page);
-    await page.mouse.move(cb.x + (box.x0 + box.x1) / 2, cb.y + box.y);
+    await hoverBox(page, '.pane-flame canvas', box);
     await page.waitForSelector('.pane-flame .fg-tip:not([hidden])');
     const tip = await page.locator('.pane-flame .fg-tip').innerText();
     check(tip.includes(file), 'line tooltip: ' + tip);
@@ -523,15 +529,16 @@ const TESTS = [
     const analysis = await page.locator('.page-compare .findings').innerText();
     check(/Cart\.total got worse[^\n]*\n[^\n]*significant \(z =/.test(analysis), 'analysis: ' + analysis.slice(0, 400));
     check(/(JSONEncoder\.iterencode|render_json|dumps|JSONEncoder\.encode) improved/.test(analysis), 'analysis misses the improvement: ' + analysis.slice(0, 400));
+    // Each finding names one function: the same name in two files (re's two _compile) is told apart.
+    const named = [...analysis.matchAll(/^(.+) (?:got worse|improved): /gm)].map((m) => m[1]);
+    check(new Set(named).size === named.length, 'two findings with the same function label: ' + named);
     // Blended: a click on the table row highlights Cart.total; its boxes are red, and the tooltip
     // says the growth is significant.
     await page.click('.page-compare .tbl tbody tr:has-text("Cart.total")');
     await page.mouse.move(0, 0);
     const red = await drawn(page, '.blended canvas', 'lit');
     check(red.boxes.length >= 1 && red.boxes.every(({ rgb: [r, , b] }) => r - b > 80), 'Cart.total should be red: ' + JSON.stringify(red.boxes.slice(0, 3)));
-    const cb = await canvasBox(page, '.blended canvas');
-    const box = red.boxes[0];
-    await page.mouse.move(cb.x + (box.x0 + box.x1) / 2, cb.y + box.y);
+    await hoverBox(page, '.blended canvas', red.boxes[0]);
     await page.waitForSelector('.blended .fg-tip:not([hidden])');
     const tip = await page.locator('.blended .fg-tip').innerText();
     check(/^Cart\.total/.test(tip) && /Change\s+\+/.test(tip) && /significant \(z = \d/.test(tip), 'diff tooltip: ' + tip);
@@ -564,6 +571,27 @@ const TESTS = [
     check(/1 to 168/.test(await page.locator('.hours .inline-error').innerText()), 'invalid N accepted');
   }],
 
+  // Synthetic input: which same-named functions land among the findings of the real comparison
+  // depends on sampling noise, so the disambiguation is also checked on a fixed input.
+  ['analysis of a comparison: same-named functions of two files are told apart, each with its own significance', async (page, { base }) => {
+    await page.goto(`${base}/?page=settings`);
+    const titles = await page.evaluate(async () => {
+      const { analyzeDiff } = await import('/assets/src/analysis.js');
+      const row = (name, file, self) => ({ name, file, line: 0, self, total: self });
+      const node = (name, file, z, significant) => ({ name, file, z, significant });
+      const a = '/usr/lib/python3.11/re/__init__.py', b = '/usr/lib/python3.11/re/_compiler.py';
+      const out = analyzeDiff({
+        base: { total: 1000, rows: [row('_compile', a, 100), row('_compile', b, 300), row('main', '/srv/app.py', 600)] },
+        cmp: { total: 1000, rows: [row('_compile', a, 300), row('_compile', b, 100), row('main', '/srv/app.py', 600)] },
+        diffNodes: [node('_compile', a, 6.5, 1), node('_compile', b, -4.2, -1), node('main', '/srv/app.py', 0.1, 0)],
+        unit: 'nanoseconds', hours: 1 });
+      return out.map((f) => `${f.title} | ${f.detail}`);
+    });
+    const worse = titles.find((t) => /got worse/.test(t)) || '', better = titles.find((t) => /improved/.test(t)) || '';
+    check(/^_compile \(re\/__init__\.py\) got worse.*significant \(z = 6\.5\)/.test(worse), 'worse: ' + worse);
+    check(/^_compile \(re\/_compiler\.py\) improved.*significant \(z = -4\.2\)/.test(better), 'improved: ' + better);
+  }],
+
   ['untrusted text: HTML in a real thread name, function name, file name and tag value shows literally, no dialog', async (page, { base }) => {
     const XSS = '<img src=x onerror=alert(1)>', FILE = '/srv/<script>alert(2)</script>.py';
     await openQuery(page, base);
@@ -580,8 +608,7 @@ const TESTS = [
     check(injected === 0, `${injected} elements were injected from data`);
     await search(page, 'onerror');
     const box = (await drawn(page, '.pane-flame canvas', 'match')).boxes[0];
-    const cb = await canvasBox(page);
-    await page.mouse.move(cb.x + (box.x0 + box.x1) / 2, cb.y + box.y);
+    await hoverBox(page, '.pane-flame canvas', box);
     await page.waitForSelector('.pane-flame .fg-tip:not([hidden])');
     const tip = await page.locator('.pane-flame .fg-tip').innerText();
     check(tip.includes(XSS) && tip.includes(FILE), 'tooltip not literal: ' + tip);
