@@ -188,15 +188,16 @@ const shot = async (page, name) => { await page.evaluate(() => window.scrollTo(0
 const ROW = 18;
 const idle = (page) => page.waitForSelector('.page:not(:has(.card.is-loading))');
 
-// Tolerances against the workload's own time.thread_time() measurements, in percentage points
-// of the whole profile. The agent samples CPU time every 10 ms; over the ~2 s of CPU of one
-// version (about 200 samples) shares came out within 3.1 points of the truth (Cart.total, whose
-// share the agent under-reports by 1-3 points while the worker threads run) in 10 runs of
-// shop.py under load, and within 1 point for the others. See the measured spread in the report
-// lines these tests print (`shares:` ...) and docs/CONSOLE.md.
-const TOL_SHARE = 4.5;
-// The drawing against the numbers the console prints (search share, table, tooltip): the same
-// data, so only pixel rounding (a box edge is at most 1 px off in a ~1000 px wide canvas).
+// Tolerance against the workload's own time.thread_time() measurements, in percentage points of
+// the whole profile. The agent samples CPU time every 10 ms, about 200 samples over the ~2 s of
+// CPU of one version. Measured over 11 runs of this suite on the shared 2-core machine (load
+// average 6 to 15): every share the console showed was within 3.2 points of the truth; the
+// largest errors are Cart.total's, which the agent under-reports by 0.1-3.2 points when the
+// machine is busy, the others were within 0.8 points. The runner prints every compared pair on
+// its `shares (console/measured):` line.
+const TOL_SHARE = 5;
+// The drawing against the numbers the console prints (search share, tooltip): the same data, so
+// only pixel rounding (a box edge is at most 1 px off in a ~700 px wide canvas: 0.15 points).
 const TOL_PIXEL = 0.4;
 
 /** Share in % of the whole profile, from the truth of one version. */
@@ -238,6 +239,8 @@ async function drawn(page, sel, mode, nth = 0) {
           cols[x] = 1; sum[0] += px[i]; sum[1] += px[i + 1]; sum[2] += px[i + 2]; n++;
         } else if (x0 >= 0) {
           boxes.push({ row: r, x0: x0 / dpr, x1: x / dpr, y: r * 18 + 9, rgb: sum.map((v) => Math.round(v / n)) });
+          // A box is drawn 1 px narrower than its width (the gap to its neighbour): count the gap.
+          for (let g = x; g < Math.min(W, x + Math.round(dpr)); g++) cols[g] = 1;
           x0 = -1;
         }
       }
@@ -341,7 +344,7 @@ const TESTS = [
     const tip = await page.locator('.pane-flame .fg-tip').innerText();
     check(/^Cart\.total/.test(tip) && tip.includes(truth.v2.file) && /Self/.test(tip) && /Total/.test(tip), 'tooltip: ' + tip);
     const tipPct = Number(/Total\s+[\d.]+ \w+ \(([\d.]+)%\)/.exec(tip)?.[1]);
-    near('Cart.total tooltip total %', tipPct, (box.x1 - box.x0 + 1) / cb.width * 100, TOL_PIXEL + 0.2);
+    near('Cart.total tooltip total %', tipPct, (box.x1 - box.x0 + 1) / cb.width * 100, TOL_PIXEL);
     // Click to zoom: the breadcrumb is the real call path.
     await page.mouse.click(cb.x + (box.x0 + box.x1) / 2, cb.y + box.y);
     await page.waitForFunction(() => document.querySelector('.pane-flame .crumb.current')?.textContent === 'Cart.total');
