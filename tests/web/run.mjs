@@ -11,6 +11,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import zlib from 'node:zlib';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BUILD = path.resolve(ROOT, process.env.FLAMEWATCH_TEST_BUILD || 'build');
@@ -49,9 +50,8 @@ async function ingest(base, { name, format, from, until }, body) {
 }
 
 /**
- * Runs one version of the shop (tests/web/shop.py) under the agent. Resolves with
- * {truth, files, start, end} (start/end: Unix seconds around the run). `procs` collects the
- * child so that the runner can stop it on failure.
+ * Runs one version of the shop (tests/web/shop.py) under the agent. Resolves with what the
+ * program measured (its truth file). `procs` collects the child so that the runner can stop it.
  */
 function runShop(version, dir, flags, procs, cpuSeconds) {
   fs.mkdirSync(dir, { recursive: true });
@@ -59,7 +59,6 @@ function runShop(version, dir, flags, procs, cpuSeconds) {
   const args = ['run', '--app', 'shop', '--upload-interval', '1', ...flags, '--',
     'python3', path.join(ROOT, 'tests', 'web', 'shop.py'), String(version), truthPath, String(cpuSeconds)];
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('FLAMEWATCH_') || k === 'FLAMEWATCH_TEST_BUILD'));
-  const start = Date.now() / 1000;
   // A process group of its own, so that a hung run is stopped with everything it started.
   const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, PYTHONDONTWRITEBYTECODE: '1' }, detached: true });
   procs.push(child);
@@ -70,10 +69,9 @@ function runShop(version, dir, flags, procs, cpuSeconds) {
     const timer = setTimeout(() => { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } }, 90000);
     child.on('exit', (code, sig) => {
       clearTimeout(timer);
-      const end = Date.now() / 1000;
       if (code !== 0) { reject(new Error(`shop v${version} under flamewatch run: exit ${code ?? sig}\n${out.slice(-2000)}`)); return; }
       if (/warning|error/i.test(out)) { reject(new Error(`shop v${version}: the agent complained:\n${out.slice(-2000)}`)); return; }
-      resolve({ truth: JSON.parse(fs.readFileSync(truthPath, 'utf8')), start, end });
+      resolve({ truth: JSON.parse(fs.readFileSync(truthPath, 'utf8')) });
     });
   });
 }
@@ -81,7 +79,7 @@ function runShop(version, dir, flags, procs, cpuSeconds) {
 /**
  * Real agent profiles of app `shop`: version 2 (the current one, with --wall) is delivered by the
  * agent itself (`--server`); version 1 (the baseline) is written to files (`--output`) and
- * ingested with its time range moved one hour back, because the comparison page compares the
+ * each file ingested with its own time range (from the pprof) moved one hour back, because the comparison page compares the
  * current range with one N >= 1 hours earlier and a test cannot wait an hour. Both run at the same
  * time (each is one busy thread at a time: the GIL) while the browser starts.
  */
@@ -95,11 +93,34 @@ async function shopProfiles(base, tmp, procs) {
   const files = fs.readdirSync(dir).filter((f) => f.endsWith('.pprof.gz')).map((f) => path.join(dir, f));
   if (!files.length) throw new Error('shop v1 wrote no profile');
   for (const f of files) {
-    await ingest(base, { name: 'shop', format: 'pprof', from: Math.floor(v1.start) - HOUR, until: Math.ceil(v1.end) - HOUR }, fs.readFileSync(f));
+    const body = fs.readFileSync(f);
+    const { from, until } = pprofRange(body);
+    await ingest(base, { name: 'shop', format: 'pprof', from: from - HOUR, until: until - HOUR }, body);
   }
   return { v1: v1.truth, v2: v2.truth };
 }
 const HOUR = 3600;
+
+/** A gzip pprof's time range in Unix seconds: time_nanos (field 9) + duration_nanos (field 10). */
+function pprofRange(gz) {
+  const b = zlib.gunzipSync(gz);
+  let i = 0, time = 0n, dur = 0n;
+  const varint = () => {
+    let v = 0n, shift = 0n;
+    for (;;) { const c = b[i++]; v |= BigInt(c & 0x7f) << shift; if (c < 0x80) return v; shift += 7n; }
+  };
+  while (i < b.length) {
+    const key = Number(varint()), field = key >> 3, wire = key & 7;
+    if (wire === 0) { const v = varint(); if (field === 9) time = v; else if (field === 10) dur = v; }
+    else if (wire === 2) { const n = Number(varint()); i += n; }
+    else if (wire === 1) i += 8;
+    else if (wire === 5) i += 4;
+    else throw new Error('pprof: unexpected wire type ' + wire);
+  }
+  if (!time) throw new Error('pprof without time_nanos');
+  const from = Number(time / 1000000000n);
+  return { from, until: Math.max(from, Number((time + dur + 999999999n) / 1000000000n)) };
+}
 
 class Failure extends Error {}
 function check(cond, msg) { if (!cond) throw new Failure(msg); }
@@ -260,6 +281,24 @@ async function hoverBox(page, sel, box, nth = 0) {
   return cb;
 }
 
+/**
+ * Hovers every point of a trend chart (`points`: the API's, for their times) and adds up each
+ * series' legend value (cores). Returns [sum of series 1, sum of series 2, ...].
+ */
+async function hoverTrend(page, scope, points) {
+  const over = page.locator(`${scope} .trend .u-over`);
+  await over.scrollIntoViewIfNeeded();
+  const ob = await over.boundingBox();
+  const t0 = points[0].t, t1 = points[points.length - 1].t;
+  const sums = [];
+  for (const p of points) {
+    await page.mouse.move(ob.x + Math.min(ob.width - 1, Math.max(1, ob.width * (p.t - t0) / (t1 - t0))), ob.y + ob.height / 2);
+    const vals = await page.locator(`${scope} .trend .u-legend .u-series .u-value`).allInnerTexts();
+    vals.slice(1).forEach((v, k) => { const m = /([\d.]+) cores/.exec(v); sums[k] = (sums[k] || 0) + (m ? Number(m[1]) : 0); });
+  }
+  return sums;
+}
+
 /** Types a search into a flame graph; returns {count, pct} from its "N matches · X% of total". */
 async function search(page, q, scope = '.pane-flame') {
   await page.fill(`${scope} .fg-search`, q);
@@ -377,7 +416,9 @@ const TESTS = [
     check(rows.length >= 1 && rows[0][0].includes(file), `the first Cart.total line should be ${file}: ${JSON.stringify(rows.slice(0, 3))}`);
     // Most of the function's time is on that line (the rest: the `while` test, the `for` line).
     const pct = rows.map((r) => Number(r[2].replace('%', '')));
-    check(pct[0] >= 0.6 * pct.reduce((a, b) => a + b, 0), 'hot line share ' + pct);
+    const hot = 100 * pct[0] / pct.reduce((a, b) => a + b, 0);
+    spread.push(`hot line ${hot.toFixed(0)}% of Cart.total`);
+    check(hot >= 60, 'hot line share of Cart.total\'s self: ' + pct);
     const info = await search(page, 'Cart.total');
     const box = (await drawn(page, '.pane-flame canvas', 'match')).boxes[0];
     await hoverBox(page, '.pane-flame canvas', box);
@@ -405,6 +446,7 @@ const TESTS = [
     check(w1 < 0.5 * all && w1 >= 0.8 * w1truth && w1 <= 1.6 * w1truth + 0.02, `worker-1 total ${w1} s, all ${all} s, measured ${w1truth} s`);
     check((await search(page, 'Cart.total')).count === 0, 'Cart.total (MainThread) is still in the worker-1 graph');
     const rz = await search(page, 'resize_image');
+    spread.push(`resize_image ${rz.pct}% of worker-1`);
     check(rz.pct >= 60, 'resize_image is ' + rz.pct + '% of worker-1');
     await page.fill('.pane-flame .fg-search', '');
     await shot(page, 'query-filtered.png');
@@ -423,6 +465,7 @@ const TESTS = [
     spread.push(`/checkout total ${co.toFixed(3)}/${cotruth.toFixed(3)} s`);
     check(Math.abs(co - cotruth) <= 0.2 * cotruth, `endpoint=/checkout total ${co} s, measured ${cotruth} s`);
     const ct = await search(page, 'Cart.total');
+    spread.push(`Cart.total ${ct.pct}% of /checkout`);
     check(ct.pct >= 97, 'Cart.total is ' + ct.pct + '% of /checkout');
     check(!(await page.locator('.pane-table tbody').innerText()).includes('render_json'), 'render_json is not a /checkout function');
     // A metadata change clears the filters.
@@ -439,25 +482,13 @@ const TESTS = [
     await openQuery(page, base);
     const tr = await (await resp).json();
     await page.waitForSelector('.trend .u-over');
-    const ob = await page.locator('.trend .u-over').boundingBox();
-    const pts = tr.points;
-    const t0 = pts[0].t, t1 = pts[pts.length - 1].t;
-    // Hover every point that has samples (and its neighbours) and read the legend.
-    let cores = 0, hovered = 0;
-    for (let k = 0; k < pts.length; k++) {
-      if (!pts[k].value && !(pts[k - 1]?.value) && !(pts[k + 1]?.value)) continue;
-      await page.mouse.move(ob.x + Math.min(ob.width - 1, Math.max(1, ob.width * (pts[k].t - t0) / (t1 - t0))), ob.y + ob.height / 2);
-      const v = await page.locator('.trend .u-legend .u-series').nth(1).locator('.u-value').innerText();
-      const m = /([\d.]+) cores/.exec(v);
-      check(m, `legend at point ${k}: ${v}`);
-      cores += Number(m[1]);
-      hovered++;
-    }
+    const [cores] = await hoverTrend(page, '.page-query', tr.points);
     const secs = cores * tr.step;
     spread.push(`trend ${secs.toFixed(2)}/${truth.v2.cpu_total.toFixed(2)} s (step ${tr.step} s)`);
     // The legend rounds to 0.01 cores per point.
-    check(hovered >= 1 && Math.abs(secs - truth.v2.cpu_total) <= 0.1 * truth.v2.cpu_total + hovered * 0.005 * tr.step,
-      `the chart shows ${secs.toFixed(2)} s of CPU over ${hovered} points, the workload used ${truth.v2.cpu_total.toFixed(2)} s`);
+    // The legend rounds to 0.01 cores: at most 0.005 x step per point with samples (about 3).
+    check(Math.abs(secs - truth.v2.cpu_total) <= 0.1 * truth.v2.cpu_total + 3 * 0.005 * tr.step,
+      `the chart shows ${secs.toFixed(2)} s of CPU, the workload used ${truth.v2.cpu_total.toFixed(2)} s`);
     await shot(page, 'trend.png');
   }],
 
@@ -517,9 +548,18 @@ const TESTS = [
   }, { allow: /status of 403/ }],
 
   ['comparison of version 2 with version 1: the regression in red and significant, the improvement in blue, diff table, analysis, simple mode', async (page, { base, truth }) => {
+    const trends = [];
+    page.on('response', (r) => { if (r.url().includes('/api/v1/trend')) trends.push(r.json()); });
     await page.goto(`${base}/?page=compare&app=shop&type=cpu&hours=1`);
     await page.waitForSelector('.page-compare .findings', { timeout: 20000 });
     await idle(page);
+    // The trend of both ranges: each adds up to the CPU of its version.
+    const cur = (await Promise.all(trends)).sort((a, b) => b.from - a.from)[0];
+    const [now, before] = (await hoverTrend(page, '.page-compare', cur.points)).map((c) => c * cur.step);
+    spread.push(`compare trend now ${now.toFixed(2)}/${truth.v2.cpu_total.toFixed(2)} s, 1 h earlier ${before.toFixed(2)}/${truth.v1.cpu_total.toFixed(2)} s`);
+    for (const [what, got, want] of [['now', now, truth.v2.cpu_total], ['1 h earlier', before, truth.v1.cpu_total]]) {
+      check(Math.abs(got - want) <= 0.1 * want + 3 * 0.005 * cur.step, `trend ${what}: the chart shows ${got.toFixed(2)} s, the workload used ${want.toFixed(2)} s`);
+    }
     check(await page.locator('.diff-legend').isVisible(), 'no legend');
     check(/sampling noise/.test(await page.locator('.diff-legend').innerText()), 'legend lacks the not-significant marker');
     // The diff table, sorted by the difference: Cart.total first, by about what was measured.
