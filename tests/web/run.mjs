@@ -282,21 +282,28 @@ async function hoverBox(page, sel, box, nth = 0) {
 }
 
 /**
- * Hovers every point of a trend chart (`points`: the API's, for their times) and adds up each
- * series' legend value (cores). Returns [sum of series 1, sum of series 2, ...].
+ * Hovers the points of a trend chart (`points`: the API's, for their times) whose index is in
+ * `which` and adds up each series' legend value (cores). Returns [sum of series 1, ...].
  */
-async function hoverTrend(page, scope, points) {
+async function hoverTrend(page, scope, points, which) {
   const over = page.locator(`${scope} .trend .u-over`);
   await over.scrollIntoViewIfNeeded();
   const ob = await over.boundingBox();
   const t0 = points[0].t, t1 = points[points.length - 1].t;
   const sums = [];
-  for (const p of points) {
+  for (const p of points.filter((_, k) => which.has(k))) {
     await page.mouse.move(ob.x + Math.min(ob.width - 1, Math.max(1, ob.width * (p.t - t0) / (t1 - t0))), ob.y + ob.height / 2);
     const vals = await page.locator(`${scope} .trend .u-legend .u-series .u-value`).allInnerTexts();
     vals.slice(1).forEach((v, k) => { const m = /([\d.]+) cores/.exec(v); sums[k] = (sums[k] || 0) + (m ? Number(m[1]) : 0); });
   }
   return sums;
+}
+
+/** Indexes of the points with samples in any of the series, and their neighbours. */
+function withSamples(...series) {
+  const out = new Set();
+  for (const pts of series) pts.forEach((p, k) => { if (p.value) for (const j of [k - 1, k, k + 1]) if (j >= 0 && j < pts.length) out.add(j); });
+  return out;
 }
 
 /** Types a search into a flame graph; returns {count, pct} from its "N matches · X% of total". */
@@ -482,7 +489,9 @@ const TESTS = [
     await openQuery(page, base);
     const tr = await (await resp).json();
     await page.waitForSelector('.trend .u-over');
-    const [cores] = await hoverTrend(page, '.page-query', tr.points);
+    // Every point with samples, and its neighbours (a point drawn where the API has none would
+    // add to the sum too).
+    const [cores] = await hoverTrend(page, '.page-query', tr.points, withSamples(tr.points));
     const secs = cores * tr.step;
     spread.push(`trend ${secs.toFixed(2)}/${truth.v2.cpu_total.toFixed(2)} s (step ${tr.step} s)`);
     // The legend rounds to 0.01 cores per point.
@@ -554,8 +563,8 @@ const TESTS = [
     await page.waitForSelector('.page-compare .findings', { timeout: 20000 });
     await idle(page);
     // The trend of both ranges: each adds up to the CPU of its version.
-    const cur = (await Promise.all(trends)).sort((a, b) => b.from - a.from)[0];
-    const [now, before] = (await hoverTrend(page, '.page-compare', cur.points)).map((c) => c * cur.step);
+    const [cur, past] = (await Promise.all(trends)).sort((a, b) => b.from - a.from);
+    const [now, before] = (await hoverTrend(page, '.page-compare', cur.points, withSamples(cur.points, past.points))).map((c) => c * cur.step);
     spread.push(`compare trend now ${now.toFixed(2)}/${truth.v2.cpu_total.toFixed(2)} s, 1 h earlier ${before.toFixed(2)}/${truth.v1.cpu_total.toFixed(2)} s`);
     for (const [what, got, want] of [['now', now, truth.v2.cpu_total], ['1 h earlier', before, truth.v1.cpu_total]]) {
       check(Math.abs(got - want) <= 0.1 * want + 3 * 0.005 * cur.step, `trend ${what}: the chart shows ${got.toFixed(2)} s, the workload used ${want.toFixed(2)} s`);
