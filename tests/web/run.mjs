@@ -78,10 +78,11 @@ function runShop(version, dir, flags, procs, cpuSeconds) {
 
 /**
  * Real agent profiles of app `shop`: version 2 (the current one, with --wall) is delivered by the
- * agent itself (`--server`); version 1 (the baseline) is written to files (`--output`) and
- * each file ingested with its own time range (from the pprof) moved one hour back, because the comparison page compares the
- * current range with one N >= 1 hours earlier and a test cannot wait an hour. Both run at the same
- * time (each is one busy thread at a time: the GIL) while the browser starts.
+ * agent itself (`--server`); version 1 (the baseline) is written to files (`--output`) and each
+ * file is ingested with its own time range (read from the pprof) moved one hour back, because the
+ * comparison page compares the current range with one N >= 1 hours earlier and a test cannot wait
+ * an hour. Both run at the same time (each is one busy thread at a time: the GIL) while the
+ * browser starts. Any agent warning fails the setup.
  */
 async function shopProfiles(base, tmp, procs) {
   const cpu = 2;
