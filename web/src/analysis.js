@@ -151,37 +151,53 @@ export function analyzeDiff({ base, cmp, diffNodes, unit, hours }) {
   out.push({ level: Math.abs(ratio) >= 0.2 ? (ratio > 0 ? 'hot' : 'ok') : 'info',
     title: `Total ${ratio >= 0 ? 'up' : 'down'} ${fmtPct(Math.abs(ratio), 1)}: ${fmtValue(base.total, unit)} → ${fmtValue(cmp.total, unit)}`,
     detail: 'Both ranges have the same length, so totals compare directly (load changes move them too).' });
-  // Significance per function: the strongest |z| among its nodes.
+  // Significance per function (name and file: re/__init__.py's _compile is not re/_compiler.py's):
+  // the strongest growth and the strongest shrink among its nodes, so that a function that got
+  // worse is judged by the node that grew most, not by one that shrank elsewhere.
+  const key = (r) => `${r.name}\u0000${r.file || ''}`;
   const sig = new Map();
   for (const d of diffNodes || []) {
-    const s = sig.get(d.name);
-    if (!s || Math.abs(d.z || 0) > Math.abs(s.z || 0)) sig.set(d.name, { z: d.z || 0, significant: d.significant || 0 });
+    const k = key(d);
+    const s = sig.get(k) || { up: null, down: null };
+    const z = d.z || 0;
+    if (z > 0 && (!s.up || z > s.up.z)) s.up = { z, significant: d.significant || 0 };
+    if (z < 0 && (!s.down || z < s.down.z)) s.down = { z, significant: d.significant || 0 };
+    sig.set(k, s);
   }
-  const key = (r) => `${r.name}\u0000${r.file || ''}`;
   const bm = new Map(base.rows.map((r) => [key(r), r]));
   const cm = new Map(cmp.rows.map((r) => [key(r), r]));
   const all = new Set([...bm.keys(), ...cm.keys()]);
   const changes = [];
+  const files = new Map(); // name -> number of files it has
   for (const k of all) {
     const b = bm.get(k), c = cm.get(k);
     const r = b || c;
     const bs = b ? b.self / base.total : 0, cs = c ? c.self / cmp.total : 0;
-    changes.push({ name: r.name, file: r.file, bs, cs, d: cs - bs, bv: b ? b.self : 0, cv: c ? c.self : 0, sig: sig.get(r.name) });
+    const s = sig.get(k);
+    changes.push({ name: r.name, file: r.file, bs, cs, d: cs - bs, bv: b ? b.self : 0, cv: c ? c.self : 0, sig: s && (cs >= bs ? s.up : s.down) });
+    files.set(r.name, (files.get(r.name) || 0) + 1);
   }
+  // A name that several files define is shown with its file.
+  const label = (c) => (files.get(c.name) > 1 && c.file ? `${c.name} (${shortFile(c.file)})` : c.name);
   const worse = changes.filter((c) => c.d > 0.005).sort((a, b) => b.d - a.d).slice(0, 5);
   const better = changes.filter((c) => c.d < -0.005).sort((a, b) => a.d - b.d).slice(0, 3);
   const noiseWord = (c) => (c.sig && c.sig.significant ? `significant (z = ${c.sig.z.toFixed(1)})` : `within sampling noise${c.sig ? ` (z = ${c.sig.z.toFixed(1)})` : ''}`);
   for (const c of worse) {
     const isNew = c.bv === 0;
     const level = c.sig && c.sig.significant > 0 ? 'hot' : 'info';
-    out.push({ level, title: `${c.name} got worse: ${fmtPct(c.bs, 1)} → ${fmtPct(c.cs, 1)} self (${fmtSignedPct(c.d, 1)})${isNew ? ', new' : ''}`,
+    out.push({ level, title: `${label(c)} got worse: ${fmtPct(c.bs, 1)} → ${fmtPct(c.cs, 1)} self (${fmtSignedPct(c.d, 1)})${isNew ? ', new' : ''}`,
       detail: `${fmtValue(c.bv, unit)} → ${fmtValue(c.cv, unit)}; the change is ${noiseWord(c)}.`,
       suggestion: level === 'hot' ? 'Look at what changed in this function or its callers (a deploy, input size, a cache miss rate) in this period.' : 'Not beyond noise: collect a longer range before acting.' });
   }
   for (const c of better) {
-    out.push({ level: 'ok', title: `${c.name} improved: ${fmtPct(c.bs, 1)} → ${fmtPct(c.cs, 1)} self (${fmtSignedPct(c.d, 1)})`, detail: `The change is ${noiseWord(c)}.` });
+    out.push({ level: 'ok', title: `${label(c)} improved: ${fmtPct(c.bs, 1)} → ${fmtPct(c.cs, 1)} self (${fmtSignedPct(c.d, 1)})`, detail: `The change is ${noiseWord(c)}.` });
   }
   const anySig = (diffNodes || []).some((d) => d.significant);
   if (!worse.length && !better.length) out.push({ level: 'ok', title: 'No function moved by more than 0.5 percentage points', detail: anySig ? 'Some nodes differ significantly but by small shares.' : 'The differences are within sampling noise.' });
   return out;
+}
+
+/** The last two parts of a path: re/__init__.py, json/encoder.py, shop.py. */
+function shortFile(f) {
+  return norm(f).split('/').filter(Boolean).slice(-2).join('/');
 }
