@@ -438,7 +438,9 @@ static int64_t fw_sampler_charge(fw_agent *a, uint32_t slot, uintptr_t top_frame
                     ? fw_stack_walk_prefetched(a->resolver, top_frame, frames, FW_STACK_MAX_DEPTH)
                     : fw_stack_walk(a->resolver, top_frame, frames, FW_STACK_MAX_DEPTH);
         a->tick_prefetched = false;
-        whole = depth >= 0 && !fw_sampler_has_unknown(frames, depth);
+        /* No frame at all is not a stack either: a thread running Python has at least one. */
+        whole = depth > 0 && !fw_stack_last_walk_broken(a->resolver) &&
+                !fw_sampler_has_unknown(frames, depth);
         if (whole && !tags_used)
             break;
         fw_py_thread after;

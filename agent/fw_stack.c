@@ -91,6 +91,7 @@ struct fw_stack_resolver {
     size_t clock_hand;
     uint32_t epoch;
     bool chain_more;         /* the last chain walk stopped before the bottom frame */
+    bool chain_broken; /* the last walk's chain ended at a frame it could not read */
     /* function registry */
     fw_function_slot *functions;
     size_t function_cap;
@@ -428,11 +429,14 @@ static int fw_walk_chain(fw_stack_resolver *r, uintptr_t frame, int max_depth) {
     int n = 0;
     int reportable = 0;
     r->chain_more = false;
+    r->chain_broken = false;
     while (frame != 0 && n < (int)FW_RAW_MAX && reportable <= max_depth + 4) {
         fw_py_frame f;
         bool check = false;
         if (!fw_py_read_frame_win(&r->window, frame, &f, &check)) {
-            /* A torn or freed frame ends the stack; what was read so far is still right. */
+            /* A torn or freed frame ends the stack; what was read so far is still right, but
+             * the stack is not whole (fw_stack_last_walk_broken). */
+            r->chain_broken = true;
             return n == 0 ? -1 : n;
         }
         fw_raw_frame *rf = &r->raw[n++];
@@ -530,6 +534,10 @@ static void fw_resolve_codes(fw_stack_resolver *r, int n) {
             }
         }
     }
+}
+
+bool fw_stack_last_walk_broken(const fw_stack_resolver *r) {
+    return r != NULL && r->chain_broken;
 }
 
 fw_py_window *fw_stack_window(fw_stack_resolver *r) {

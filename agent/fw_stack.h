@@ -46,6 +46,10 @@ void fw_stack_resolver_free(fw_stack_resolver *r);
  * returns the depth; a stack deeper than max_depth keeps its innermost max_depth-1 frames and
  * ends with a "[truncated]" frame. Returns -1 when nothing could be read. */
 int fw_stack_walk(fw_stack_resolver *r, uintptr_t top_frame, fw_frame *out, int max_depth);
+/* True if the last walk's chain ended at a frame that could not be read (popped or torn while
+ * it was copied) instead of at the bottom of the stack: its frames are right, but its root is
+ * missing. */
+bool fw_stack_last_walk_broken(const fw_stack_resolver *r);
 /* The resolver's frame window, for fw_py_read_thread_win. */
 fw_py_window *fw_stack_window(fw_stack_resolver *r);
 /* fw_stack_walk that starts from what the window holds (filled by fw_py_read_thread_win for
