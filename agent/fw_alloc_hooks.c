@@ -56,6 +56,11 @@
 
 #define FW_LN2 0.69314718055994530942
 #define FW_COUNTDOWN_MAX (INT64_MAX / 4)
+/* OBJ/MEM requests up to this size take the fast path. CPython's pymalloc serves requests up
+ * to 512 bytes from its pools and only calls PyMem_RawMalloc (our RAW hook) for larger ones or
+ * when it cannot get a new arena (out of memory); its debug hooks (PYTHONMALLOC=debug, -X dev)
+ * add 32 bytes of padding first, hence 512 - 64. malloc and mimalloc never call RAW. */
+#define FW_HOOK_SMALL_MAX 448u
 
 #if defined(__GNUC__)
 #define FW_UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -171,7 +176,10 @@ double fw_hooks_sample_prob(uint64_t size, uint64_t interval)
 
 /* ---- the hooks ---- */
 
-static void fw_hook_slow(fw_hook_tls *t, uintptr_t addr, size_t size)
+/* The slow path: the countdown went negative (it already has `size` taken off). Draws the
+ * next distance, and records the block if it is sampled. Never inlined: the fast paths stay
+ * small enough to end in a tail call. */
+static __attribute__((noinline)) void fw_hook_slow(fw_hook_tls *t, void *p, size_t size)
 {
     uint64_t interval = atomic_load_explicit(&fw_interval, memory_order_relaxed);
     unsigned epoch = atomic_load_explicit(&fw_epoch, memory_order_relaxed);
@@ -186,25 +194,31 @@ static void fw_hook_slow(fw_hook_tls *t, uintptr_t addr, size_t size)
             return;
     }
     t->countdown = fw_draw(t, interval);
-    if (!atomic_load_explicit(&fw_sampling_on, memory_order_relaxed))
+    /* depth > 0: an allocation made by the profiler itself or nested in a wrapped call (the
+     * outer call counts); a failed allocation is not a block. Either way: no sample. */
+    if (p == NULL || t->depth != 0 || !atomic_load_explicit(&fw_sampling_on, memory_order_relaxed))
         return;
     if (t->tid == 0)
         t->tid = (int64_t)syscall(SYS_gettid);
     t->depth++;
-    fw_memory_record(addr, (uint64_t)size, interval, t->tid);
+    fw_memory_record((uintptr_t)p, (uint64_t)size, interval, t->tid);
     t->depth--;
 }
 
+/* Counting after the call, for the bracketed paths. */
 static inline void fw_hook_count(fw_hook_tls *t, void *p, size_t size)
 {
     if (p != NULL && t->depth == 0) {
         t->countdown -= (int64_t)(size < (size_t)FW_COUNTDOWN_MAX ? size : (size_t)FW_COUNTDOWN_MAX);
         if (FW_UNLIKELY(t->countdown < 0))
-            fw_hook_slow(t, (uintptr_t)p, size);
+            fw_hook_slow(t, p, size);
     }
 }
 
-static inline void *fw_hook_malloc(int d, size_t size)
+/* A call made with the nesting counter raised: nothing the wrapped allocator does inside is
+ * counted, and the block is counted after it. Used for every call that may nest (OBJ/MEM
+ * requests over FW_HOOK_SMALL_MAX) or has no fast path (calloc, realloc). */
+static __attribute__((noinline)) void *fw_hook_malloc_bracketed(int d, size_t size)
 {
     fw_hook_tls *t = &fw_tls;
     const PyMemAllocatorEx *o = &fw_domains[d].orig;
@@ -213,6 +227,43 @@ static inline void *fw_hook_malloc(int d, size_t size)
     t->depth--;
     fw_hook_count(t, p, size);
     return p;
+}
+
+/* The countdown went negative before the call: make the call, then sample. */
+static __attribute__((noinline)) void *fw_hook_malloc_sampled(int d, size_t size)
+{
+    fw_hook_tls *t = &fw_tls;
+    const PyMemAllocatorEx *o = &fw_domains[d].orig;
+    t->depth++;
+    void *p = o->malloc(o->ctx, size);
+    t->depth--;
+    fw_hook_slow(t, p, size);
+    return p;
+}
+
+/* The fast path (see "Cost on the common path" at the top): the size is counted BEFORE the
+ * call, so that the call is the function's last act (a tail call, no frame of ours). A block
+ * that turns out not to exist (the call fails) is dropped by the slow path; counting its size
+ * only moves the next sample point, which biases nothing (each allocation's chance is still
+ * 1 - exp(-s/T), independent of the others). */
+static inline void *fw_hook_malloc(int d, size_t size)
+{
+    fw_hook_tls *t = &fw_tls;
+    const PyMemAllocatorEx *o = &fw_domains[d].orig;
+    if (d != FW_DOM_RAW) {
+        /* OBJ and MEM run with the GIL; a request this small never reaches RAW (pymalloc
+         * serves it from a pool), so it cannot nest. Larger ones take the bracketed path. A
+         * nested call at depth > 0 does not happen here, and the slow path would not sample
+         * it anyway. */
+        if (FW_UNLIKELY(size > FW_HOOK_SMALL_MAX))
+            return fw_hook_malloc_bracketed(d, size);
+    } else if (FW_UNLIKELY(t->depth != 0)) {
+        return o->malloc(o->ctx, size);   /* inside an OBJ/MEM call: counted there */
+    }
+    t->countdown -= (int64_t)(size < (size_t)FW_COUNTDOWN_MAX ? size : (size_t)FW_COUNTDOWN_MAX);
+    if (FW_UNLIKELY(t->countdown < 0))
+        return fw_hook_malloc_sampled(d, size);
+    return o->malloc(o->ctx, size);
 }
 
 static inline void *fw_hook_calloc(int d, size_t nelem, size_t elsize)
@@ -250,11 +301,20 @@ static inline void *fw_hook_realloc(int d, void *ptr, size_t size)
     return p;
 }
 
+static __attribute__((noinline)) void fw_hook_free_slow(int d, void *ptr)
+{
+    const PyMemAllocatorEx *o = &fw_domains[d].orig;
+    if (ptr != NULL)
+        fw_memory_forget((uintptr_t)ptr);
+    o->free(o->ctx, ptr);
+}
+
 static inline void fw_hook_free(int d, void *ptr)
 {
     const PyMemAllocatorEx *o = &fw_domains[d].orig;
-    if (ptr != NULL && fw_mem_maybe_live((uintptr_t)ptr))
-        fw_memory_forget((uintptr_t)ptr);
+    /* NULL maps to counter 0 like any address; the slow path tells them apart. */
+    if (FW_UNLIKELY(fw_mem_maybe_live((uintptr_t)ptr)))
+        return fw_hook_free_slow(d, ptr);
     o->free(o->ctx, ptr);
 }
 

@@ -63,6 +63,7 @@
 
 #include "fw_agent.h"
 #include "fw_alloc_hooks.h"
+#include "fw_memread.h"
 #include "fw_pyversion.h"
 #include "fw_sampler.h"
 #include "fw_stack.h"
@@ -440,15 +441,25 @@ void fw_memory_record(uintptr_t addr, uint64_t size, uint64_t interval, int64_t 
     float prob = (float)fw_hooks_sample_prob(size, interval);
     if (!(prob > 0.0f))
         prob = 1e-30f;   /* size 0: weight it like the smallest float says, not infinity */
-    PyThreadState *ts = PyGILState_GetThisThreadState();
+    /* A thread that holds the GIL reads its own state, frames and context with plain loads
+     * (direct mode, fw_memread.h): nothing on its own stack can be freed under it. Without the
+     * GIL (a RAW allocation in a thread that released it) every read is a checked copy. */
+    uintptr_t own = fw_py_own_thread_if_gil_held();
+    bool direct = own != 0, prev_mode = false;
+    if (direct)
+        prev_mode = fw_memread_direct_begin();
+    else
+        own = (uintptr_t)PyGILState_GetThisThreadState();
     fw_py_thread th;
-    bool have = ts != NULL && fw_py_read_thread((uintptr_t)ts, &th);
+    bool have = own != 0 && fw_py_read_thread(own, &th);
     uint32_t tags = have ? fw_tags_of_context(th.context) : 0;
     uint64_t pth = (uint64_t)pthread_self();
 
     pthread_mutex_lock(&fw_m.lock);
     if (!fw_m.ready) {
         pthread_mutex_unlock(&fw_m.lock);
+        if (direct)
+            fw_memread_direct_end(prev_mode);
         return;
     }
     int depth = 0;
@@ -460,6 +471,8 @@ void fw_memory_record(uintptr_t addr, uint64_t size, uint64_t interval, int64_t 
             depth = 1;
         }
     }
+    if (direct)
+        fw_memread_direct_end(prev_mode);
     if (depth == 0) {
         fw_m.stats.no_python++;
         fw_m.frames[0] = (fw_frame){FW_MEM_FN_NATIVE, 0};
@@ -471,6 +484,8 @@ void fw_memory_record(uintptr_t addr, uint64_t size, uint64_t interval, int64_t 
     s->alloc_bytes += (double)size / (double)prob;
     s->alloc_objs += 1.0 / (double)prob;
     fw_m.stats.samples++;
+    if (direct)
+        fw_m.stats.direct++;
     if (!fw_live_insert(&rec))
         fw_m.stats.untracked++;
     fw_m.stats.sample_ns += fw_now_mono_ns() - t0;
@@ -955,6 +970,7 @@ static PyObject *fw_mod_memory_stats(PyObject *self, PyObject *unused)
         fw_dict_u64(d, "sites_dropped", s.sites_dropped) < 0 ||
         fw_dict_u64(d, "no_python", s.no_python) < 0 ||
         fw_dict_u64(d, "walk_failures", s.walk_failures) < 0 ||
+        fw_dict_u64(d, "direct", s.direct) < 0 ||
         fw_dict_u64(d, "sample_ns", s.sample_ns) < 0) {
         Py_DECREF(d);
         return NULL;

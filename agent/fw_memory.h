@@ -75,6 +75,7 @@ typedef struct {
     uint64_t sites_dropped;  /* samples charged to "[dropped]": the site table was full */
     uint64_t no_python;      /* samples in threads with no Python frame */
     uint64_t walk_failures;
+    uint64_t direct;         /* samples read in direct mode: the allocating thread held the GIL */
     uint64_t sample_ns;      /* time spent recording samples (stack walk included) */
 } fw_memory_stats;
 void fw_memory_get_stats(fw_memory_stats *out);
