@@ -199,14 +199,14 @@ int fw_agent_start(const fw_agent_config *cfg, char *err, size_t errlen)
     }
     fw_phase = FW_PHASE_RUNNING;
     a->phase = FW_AGENT_RUNNING;
-    if (cfg->memory) {
-        /* A memory profiler that cannot start leaves the rest of the agent running. */
+    if (cfg->memory && cfg->enabled) {
+        /* A memory profiler that cannot start leaves the rest of the agent running. With the
+         * master switch off it is not installed: the worker installs it if the switch comes on
+         * (fw_memory_follow_settings). */
         char merr[256];
         if (fw_memory_enable(a, cfg->memory_threshold_kb, merr, sizeof merr) != 0) {
             fw_log(FW_LOG_WARNING, "memory profiling is off: %s", merr);
             a->cfg.memory = false;
-        } else if (!cfg->enabled) {
-            fw_memory_set_paused(true);
         }
     }
     fw_log(FW_LOG_DEBUG, "agent started: app=%s pid=%ld enabled=%d interval=%llums cpu=%d wall=%d "

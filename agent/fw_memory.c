@@ -584,15 +584,56 @@ void fw_memory_set_threshold_kb(uint32_t kb)
         fw_hooks_set_interval((uint64_t)kb * 1024u);
 }
 
-void fw_memory_set_paused(bool paused)
-{
-    if (fw_hooks_installed())
-        fw_hooks_set_sampling(!paused);
-}
-
 bool fw_memory_sampling(void)
 {
     return fw_hooks_sampling();
+}
+
+/* The settings' wish: sampling iff the master switch and the memory switch are both on. */
+static bool fw_memory_wanted(fw_agent *a, uint32_t *kb)
+{
+    pthread_mutex_lock(&a->lock);
+    bool want = a->cfg.enabled && a->cfg.memory;
+    *kb = a->cfg.memory_threshold_kb ? a->cfg.memory_threshold_kb : FW_MEM_THRESHOLD_DEFAULT_KB;
+    pthread_mutex_unlock(&a->lock);
+    return want;
+}
+
+bool fw_memory_settings_need_gil(fw_agent *a)
+{
+    uint32_t kb;
+    bool want = fw_memory_wanted(a, &kb);
+    bool on = fw_hooks_sampling();
+    if (want && on) {
+        fw_memory_set_threshold_kb(kb);   /* a no-op unless it changed */
+        return false;
+    }
+    return want != on;
+}
+
+void fw_memory_follow_settings(fw_agent *a)
+{
+    /* Re-read with the GIL held: set_memory() and stop() change things only with the GIL, so
+     * what is read now stays true until we are done. */
+    if (!fw_agent_is_running())
+        return;
+    uint32_t kb;
+    bool want = fw_memory_wanted(a, &kb);
+    bool on = fw_hooks_sampling();
+    if (want && !on) {
+        char err[256];
+        if (fw_memory_enable(a, kb, err, sizeof err) != 0) {
+            fw_log(FW_LOG_WARNING, "memory profiling stays off: %s", err);
+            pthread_mutex_lock(&a->lock);
+            a->cfg.memory = false;   /* asked again only when the settings say so again */
+            pthread_mutex_unlock(&a->lock);
+        } else {
+            fw_log(FW_LOG_INFO, "memory profiler switched on by the settings (%u KB)", (unsigned)kb);
+        }
+    } else if (!want && on) {
+        fw_memory_disable(true);
+        fw_log(FW_LOG_INFO, "memory profiler switched off by the settings");
+    }
 }
 
 void fw_memory_release(void)
@@ -923,12 +964,17 @@ static PyObject *fw_mod_set_memory(PyObject *self, PyObject *args, PyObject *kw)
         }
         kb = (uint32_t)v;
     }
+    pthread_mutex_lock(&a->lock);
+    bool enabled = a->cfg.enabled;
+    pthread_mutex_unlock(&a->lock);
     if (on) {
         if (!fw_agent_is_running()) {
             PyErr_SetString(PyExc_RuntimeError, "the agent is not running");
             return NULL;
         }
-        if (fw_memory_enable(a, kb, err, sizeof err) != 0) {
+        /* With the master switch off, the wish is stored: the worker switches the profiler on
+         * when the master switch comes back (fw_memory_follow_settings). */
+        if (enabled && fw_memory_enable(a, kb, err, sizeof err) != 0) {
             PyErr_SetString(PyExc_RuntimeError, err);
             return NULL;
         }

@@ -47,9 +47,17 @@ int fw_memory_enable(struct fw_agent *a, uint32_t threshold_kb, char *err, size_
 void fw_memory_disable(bool forget_live);
 /* Any thread, no GIL needed: a new mean interval (remote settings). */
 void fw_memory_set_threshold_kb(uint32_t kb);
-/* Any thread: pauses or resumes sampling with the hooks kept in place (master switch). */
-void fw_memory_set_paused(bool paused);
 bool fw_memory_sampling(void);
+/* The memory profiler follows the live settings: it samples iff `enabled` (the master switch)
+ * and `memory` are both on, at `memory_threshold_kb`; remote settings change them from the
+ * uploader thread, which cannot install allocator hooks (that needs the GIL). So the worker,
+ * every poll and without the GIL or the agent mutex, calls fw_memory_settings_need_gil(): it
+ * applies a threshold change itself (no GIL needed) and returns true when the profiler must be
+ * switched on or off; the worker then takes the GIL (PyGILState_Ensure) and calls
+ * fw_memory_follow_settings(), which re-reads the settings and does it. Off restores the
+ * previous allocators and forgets the live table, as set_memory(False) does. */
+bool fw_memory_settings_need_gil(struct fw_agent *a);
+void fw_memory_follow_settings(struct fw_agent *a);
 
 /* Worker, right after the CPU aggregate was swapped out, without the agent mutex: takes this
  * interval's memory snapshot (allocations since the last one, live samples now). Returns how
