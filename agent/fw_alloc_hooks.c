@@ -9,18 +9,24 @@
  * so a block we saw allocated can be freed by whoever is installed later (after we restored the
  * previous allocator, say) and vice versa; pointers never change hands between heaps.
  *
- * Cost on the common path. A call pays: one thread-local access, a nesting counter around the
- * wrapped call, and a subtraction of the size from the thread's byte countdown. A free pays a
- * load from a 64 KiB counting filter of sampled addresses (fw_alloc_hooks.h). No lock, no
- * atomic read-modify-write. Only when the countdown goes negative (once per `threshold` bytes
- * on average) does the slow path run: redraw the countdown, and hand the block to fw_memory.c,
- * which walks the Python stack (through fw_memread, safe without the GIL) under its own mutex.
+ * Cost on the common path. A malloc of at most FW_HOOK_SMALL_MAX bytes on OBJ/MEM (most calls
+ * a Python program makes) pays one thread-local subtraction of the size from the thread's byte
+ * countdown and a sign test, then jumps to the wrapped allocator (a tail call: 7 instructions on
+ * x86-64, no stack frame). RAW malloc adds a test of the nesting counter. A free pays a load
+ * from a 64 KiB counting filter of sampled addresses (fw_alloc_hooks.h) and the same tail call.
+ * No lock, no atomic read-modify-write. Only when the countdown goes negative (once per
+ * `threshold` bytes on average) does the slow path run: redraw the countdown, and hand the
+ * block to fw_memory.c, which walks the Python stack under its own mutex (with plain loads when
+ * the thread holds the GIL, through fw_memread otherwise).
  *
  * Nesting. pymalloc serves requests over 512 bytes (and a few failure cases) by calling
  * PyMem_RawMalloc itself, so one Python-level allocation can pass through two of our hooks. The
- * per-thread depth counter counts it once, at the outermost domain, where the Python caller's
- * intent (a 1 MiB bytes object) is; the same counter keeps the profiler's own work (run at
- * depth > 0) from being sampled or from re-entering itself.
+ * per-thread depth counter, raised around every call that may nest (OBJ/MEM requests over
+ * FW_HOOK_SMALL_MAX, calloc, realloc), counts it once, at the outermost domain, where the Python
+ * caller's intent (a 1 MiB bytes object) is; the same counter keeps the profiler's own work (run
+ * at depth > 0) from being sampled or from re-entering itself. Small OBJ/MEM mallocs skip the
+ * counter: they cannot nest (see FW_HOOK_SMALL_MAX); the one exception, pymalloc failing to get
+ * a new arena, i.e. out of memory, would count a block twice.
  *
  * Sampling. Allocated bytes are treated as a line on which sample points fall as a Poisson
  * process with mean spacing T (the threshold): each thread keeps the distance to its next

@@ -9,9 +9,11 @@
  *
  * Sites. A sample is charged to a site: (Python stack, thread, dynamic tag set). The stack is
  * walked from the allocating thread's own thread state (PyGILState_GetThisThreadState(): a
- * thread-local read, valid with or without the GIL) through fw_pyversion/fw_stack, i.e. through
- * fw_memread, so a RAW allocation made without the GIL, or while the thread's frames are being
- * torn down, reads stale data at worst, never faults. A thread with no Python frame (a native
+ * thread-local read, valid with or without the GIL) through fw_pyversion/fw_stack. When the
+ * thread holds the GIL (fw_py_own_thread_if_gil_held) its own state, frames and context cannot
+ * be freed under it, and fw_memread runs in direct mode (plain loads, no system call); a RAW
+ * allocation made without the GIL reads through process_vm_readv, which reads stale data at
+ * worst, never faults. A thread with no Python frame (a native
  * thread, or one between Python calls) is charged to "[no Python frame]". Sites are interned in
  * a chained hash table and carry two sets of sums: the allocations of the current interval
  * (alloc_*) and the live samples charged to them (inuse_*). A site with neither is freed at the
