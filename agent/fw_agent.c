@@ -209,6 +209,7 @@ int fw_agent_start(const fw_agent_config *cfg, char *err, size_t errlen)
             a->cfg.memory = false;
         }
     }
+    fw_memory_follow(true);
     fw_log(FW_LOG_DEBUG, "agent started: app=%s pid=%ld enabled=%d interval=%llums cpu=%d wall=%d "
            "output=%s server=%s", cfg->app, (long)a->pid, cfg->enabled,
            (unsigned long long)(cfg->interval_ns / 1000000u), cfg->cpu, cfg->wall,
@@ -223,6 +224,7 @@ int fw_agent_stop(char *path, size_t pathlen)
     if (fw_phase != FW_PHASE_RUNNING)
         return 0;
     fw_phase = FW_PHASE_STOPPING;
+    fw_memory_follow(false);   /* the worker no longer asks for the GIL on the memory's behalf */
     /* With the GIL: unhook the allocators first; live samples stay for the final profile. */
     fw_memory_disable(false);
     uint64_t deadline = fw_now_mono_ns() + FW_EXIT_DEADLINE_NS;

@@ -59,6 +59,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -601,8 +602,18 @@ static bool fw_memory_wanted(fw_agent *a, uint32_t *kb)
     return want;
 }
 
+static atomic_bool fw_following;
+
+void fw_memory_follow(bool on)
+{
+    atomic_store(&fw_following, on);
+}
+
 bool fw_memory_settings_need_gil(fw_agent *a)
 {
+    /* Once stop() has begun, the worker must not ask for the GIL (nor change anything). */
+    if (!atomic_load(&fw_following))
+        return false;
     uint32_t kb;
     bool want = fw_memory_wanted(a, &kb);
     bool on = fw_hooks_sampling();
