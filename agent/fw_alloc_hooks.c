@@ -42,8 +42,9 @@
  * sample after a change is drawn from the old T, which biases nothing (a sample's weight uses
  * the T in force when it is taken, and its probability was exactly that).
  *
- * Installation (GIL held). Our allocator struct carries the WRAPPED allocator's ctx and our
- * functions ignore ctx (they call the saved previous allocator with its own ctx). CPython
+ * Installation (GIL held). Our allocator struct carries the WRAPPED allocator's ctx, so the ctx
+ * our functions receive is always the one the saved previous allocator expects: the fast paths
+ * pass it on, the others read it from the saved allocator. CPython
  * swaps the struct with plain stores while threads without the GIL may be reading it; whatever
  * mix of old and new fields such a thread reads still calls a valid function with the ctx that
  * function expects. Uninstalling restores a domain only if its allocator is still ours
@@ -252,7 +253,7 @@ static __attribute__((noinline)) void *fw_hook_malloc_sampled(int d, size_t size
  * that turns out not to exist (the call fails) is dropped by the slow path; counting its size
  * only moves the next sample point, which biases nothing (each allocation's chance is still
  * 1 - exp(-s/T), independent of the others). */
-static inline void *fw_hook_malloc(int d, size_t size)
+static inline void *fw_hook_malloc(void *ctx, int d, size_t size)
 {
     fw_hook_tls *t = &fw_tls;
     const PyMemAllocatorEx *o = &fw_domains[d].orig;
@@ -264,12 +265,13 @@ static inline void *fw_hook_malloc(int d, size_t size)
         if (FW_UNLIKELY(size > FW_HOOK_SMALL_MAX))
             return fw_hook_malloc_bracketed(d, size);
     } else if (FW_UNLIKELY(t->depth != 0)) {
-        return o->malloc(o->ctx, size);   /* inside an OBJ/MEM call: counted there */
+        return o->malloc(ctx, size);   /* inside an OBJ/MEM call: counted there */
     }
     t->countdown -= (int64_t)(size < (size_t)FW_COUNTDOWN_MAX ? size : (size_t)FW_COUNTDOWN_MAX);
     if (FW_UNLIKELY(t->countdown < 0))
         return fw_hook_malloc_sampled(d, size);
-    return o->malloc(o->ctx, size);
+    /* ctx is o->ctx (see "Installation" at the top): passing ours on saves a load. */
+    return o->malloc(ctx, size);
 }
 
 static inline void *fw_hook_calloc(int d, size_t nelem, size_t elsize)
@@ -315,21 +317,21 @@ static __attribute__((noinline)) void fw_hook_free_slow(int d, void *ptr)
     o->free(o->ctx, ptr);
 }
 
-static inline void fw_hook_free(int d, void *ptr)
+static inline void fw_hook_free(void *ctx, int d, void *ptr)
 {
     const PyMemAllocatorEx *o = &fw_domains[d].orig;
     /* NULL maps to counter 0 like any address; the slow path tells them apart. */
     if (FW_UNLIKELY(fw_mem_maybe_live((uintptr_t)ptr)))
         return fw_hook_free_slow(d, ptr);
-    o->free(o->ctx, ptr);
+    o->free(ctx, ptr);   /* ctx is o->ctx, as for malloc */
 }
 
-/* One set of functions per domain: they ignore ctx (see the top of the file). */
+/* One set of functions per domain. ctx is always the wrapped allocator's (see the top of the
+ * file): the fast paths pass it on, the others use fw_domains[d].orig.ctx, the same value. */
 #define FW_DOMAIN_HOOKS(name, D)                                                              \
     static void *fw_##name##_malloc(void *ctx, size_t size)                                   \
     {                                                                                         \
-        (void)ctx;                                                                            \
-        return fw_hook_malloc(D, size);                                                       \
+        return fw_hook_malloc(ctx, D, size);                                                  \
     }                                                                                         \
     static void *fw_##name##_calloc(void *ctx, size_t nelem, size_t elsize)                   \
     {                                                                                         \
@@ -343,8 +345,7 @@ static inline void fw_hook_free(int d, void *ptr)
     }                                                                                         \
     static void fw_##name##_free(void *ctx, void *ptr)                                        \
     {                                                                                         \
-        (void)ctx;                                                                            \
-        fw_hook_free(D, ptr);                                                                 \
+        fw_hook_free(ctx, D, ptr);                                                            \
     }
 
 FW_DOMAIN_HOOKS(raw, FW_DOM_RAW)
