@@ -321,8 +321,10 @@ static inline void fw_hook_free(void *ctx, int d, void *ptr)
 {
     const PyMemAllocatorEx *o = &fw_domains[d].orig;
     /* NULL maps to counter 0 like any address; the slow path tells them apart. */
-    if (FW_UNLIKELY(fw_mem_maybe_live((uintptr_t)ptr)))
-        return fw_hook_free_slow(d, ptr);
+    if (FW_UNLIKELY(fw_mem_maybe_live((uintptr_t)ptr))) {
+        fw_hook_free_slow(d, ptr);
+        return;
+    }
     o->free(ctx, ptr);   /* ctx is o->ctx, as for malloc */
 }
 
