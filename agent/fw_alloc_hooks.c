@@ -11,7 +11,7 @@
  *
  * Cost on the common path. A malloc of at most FW_HOOK_SMALL_MAX bytes on OBJ/MEM (most calls
  * a Python program makes) pays one thread-local subtraction of the size from the thread's byte
- * countdown and a sign test, then jumps to the wrapped allocator (a tail call: 7 instructions on
+ * countdown and a sign test, then jumps to the wrapped allocator (a tail call: 6 instructions on
  * x86-64, no stack frame). RAW malloc adds a test of the nesting counter. A free pays a load
  * from a 64 KiB counting filter of sampled addresses (fw_alloc_hooks.h) and the same tail call.
  * No lock, no atomic read-modify-write. Only when the countdown goes negative (once per
