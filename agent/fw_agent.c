@@ -209,16 +209,17 @@ int fw_agent_start(const fw_agent_config *cfg, char *err, size_t errlen)
     }
     fw_phase = FW_PHASE_RUNNING;
     a->phase = FW_AGENT_RUNNING;
-    if (cfg->memory) {
-        /* A memory profiler that cannot start leaves the rest of the agent running. */
+    if (cfg->memory && cfg->enabled) {
+        /* A memory profiler that cannot start leaves the rest of the agent running. With the
+         * master switch off it is not installed: the worker installs it if the switch comes on
+         * (fw_memory_follow_settings). */
         char merr[256];
         if (fw_memory_enable(a, cfg->memory_threshold_kb, merr, sizeof merr) != 0) {
             fw_log(FW_LOG_WARNING, "memory profiling is off: %s", merr);
             a->cfg.memory = false;
-        } else if (!cfg->enabled) {
-            fw_memory_set_paused(true);
         }
     }
+    fw_memory_follow(true);
     fw_log(FW_LOG_DEBUG, "agent started: app=%s pid=%ld enabled=%d interval=%llums cpu=%d wall=%d "
            "output=%s server=%s", cfg->app, (long)a->pid, cfg->enabled,
            (unsigned long long)(cfg->interval_ns / 1000000u), cfg->cpu, cfg->wall,
@@ -233,6 +234,7 @@ int fw_agent_stop(char *path, size_t pathlen)
     if (fw_phase != FW_PHASE_RUNNING)
         return 0;
     fw_phase = FW_PHASE_STOPPING;
+    fw_memory_follow(false);   /* the worker no longer asks for the GIL on the memory's behalf */
     /* With the GIL: unhook the allocators first; live samples stay for the final profile. */
     fw_memory_disable(false);
     uint64_t deadline = fw_now_mono_ns() + FW_EXIT_DEADLINE_NS;

@@ -9,18 +9,24 @@
  * so a block we saw allocated can be freed by whoever is installed later (after we restored the
  * previous allocator, say) and vice versa; pointers never change hands between heaps.
  *
- * Cost on the common path. A call pays: one thread-local access, a nesting counter around the
- * wrapped call, and a subtraction of the size from the thread's byte countdown. A free pays a
- * load from a 64 KiB counting filter of sampled addresses (fw_alloc_hooks.h). No lock, no
- * atomic read-modify-write. Only when the countdown goes negative (once per `threshold` bytes
- * on average) does the slow path run: redraw the countdown, and hand the block to fw_memory.c,
- * which walks the Python stack (through fw_memread, safe without the GIL) under its own mutex.
+ * Cost on the common path. A malloc of at most FW_HOOK_SMALL_MAX bytes on OBJ/MEM (most calls
+ * a Python program makes) pays one thread-local subtraction of the size from the thread's byte
+ * countdown and a sign test, then jumps to the wrapped allocator (a tail call: 6 instructions on
+ * x86-64, no stack frame). RAW malloc adds a test of the nesting counter. A free pays a load
+ * from a 64 KiB counting filter of sampled addresses (fw_alloc_hooks.h) and the same tail call.
+ * No lock, no atomic read-modify-write. Only when the countdown goes negative (once per
+ * `threshold` bytes on average) does the slow path run: redraw the countdown, and hand the
+ * block to fw_memory.c, which walks the Python stack under its own mutex (with plain loads when
+ * the thread holds the GIL, through fw_memread otherwise).
  *
  * Nesting. pymalloc serves requests over 512 bytes (and a few failure cases) by calling
  * PyMem_RawMalloc itself, so one Python-level allocation can pass through two of our hooks. The
- * per-thread depth counter counts it once, at the outermost domain, where the Python caller's
- * intent (a 1 MiB bytes object) is; the same counter keeps the profiler's own work (run at
- * depth > 0) from being sampled or from re-entering itself.
+ * per-thread depth counter, raised around every call that may nest (OBJ/MEM requests over
+ * FW_HOOK_SMALL_MAX, calloc, realloc), counts it once, at the outermost domain, where the Python
+ * caller's intent (a 1 MiB bytes object) is; the same counter keeps the profiler's own work (run
+ * at depth > 0) from being sampled or from re-entering itself. Small OBJ/MEM mallocs skip the
+ * counter: they cannot nest (see FW_HOOK_SMALL_MAX); the one exception, pymalloc failing to get
+ * a new arena, i.e. out of memory, would count a block twice.
  *
  * Sampling. Allocated bytes are treated as a line on which sample points fall as a Poisson
  * process with mean spacing T (the threshold): each thread keeps the distance to its next
@@ -36,8 +42,9 @@
  * sample after a change is drawn from the old T, which biases nothing (a sample's weight uses
  * the T in force when it is taken, and its probability was exactly that).
  *
- * Installation (GIL held). Our allocator struct carries the WRAPPED allocator's ctx and our
- * functions ignore ctx (they call the saved previous allocator with its own ctx). CPython
+ * Installation (GIL held). Our allocator struct carries the WRAPPED allocator's ctx, so the ctx
+ * our functions receive is always the one the saved previous allocator expects: the fast paths
+ * pass it on, the others read it from the saved allocator. CPython
  * swaps the struct with plain stores while threads without the GIL may be reading it; whatever
  * mix of old and new fields such a thread reads still calls a valid function with the ctx that
  * function expects. Uninstalling restores a domain only if its allocator is still ours
@@ -56,6 +63,11 @@
 
 #define FW_LN2 0.69314718055994530942
 #define FW_COUNTDOWN_MAX (INT64_MAX / 4)
+/* OBJ/MEM requests up to this size take the fast path. CPython's pymalloc serves requests up
+ * to 512 bytes from its pools and only calls PyMem_RawMalloc (our RAW hook) for larger ones or
+ * when it cannot get a new arena (out of memory); its debug hooks (PYTHONMALLOC=debug, -X dev)
+ * add 32 bytes of padding first, hence 512 - 64. malloc and mimalloc never call RAW. */
+#define FW_HOOK_SMALL_MAX 448u
 
 #if defined(__GNUC__)
 #define FW_UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -171,7 +183,10 @@ double fw_hooks_sample_prob(uint64_t size, uint64_t interval)
 
 /* ---- the hooks ---- */
 
-static void fw_hook_slow(fw_hook_tls *t, uintptr_t addr, size_t size)
+/* The slow path: the countdown went negative (it already has `size` taken off). Draws the
+ * next distance, and records the block if it is sampled. Never inlined: the fast paths stay
+ * small enough to end in a tail call. */
+static __attribute__((noinline)) void fw_hook_slow(fw_hook_tls *t, void *p, size_t size)
 {
     uint64_t interval = atomic_load_explicit(&fw_interval, memory_order_relaxed);
     unsigned epoch = atomic_load_explicit(&fw_epoch, memory_order_relaxed);
@@ -186,25 +201,31 @@ static void fw_hook_slow(fw_hook_tls *t, uintptr_t addr, size_t size)
             return;
     }
     t->countdown = fw_draw(t, interval);
-    if (!atomic_load_explicit(&fw_sampling_on, memory_order_relaxed))
+    /* depth > 0: an allocation made by the profiler itself or nested in a wrapped call (the
+     * outer call counts); a failed allocation is not a block. Either way: no sample. */
+    if (p == NULL || t->depth != 0 || !atomic_load_explicit(&fw_sampling_on, memory_order_relaxed))
         return;
     if (t->tid == 0)
         t->tid = (int64_t)syscall(SYS_gettid);
     t->depth++;
-    fw_memory_record(addr, (uint64_t)size, interval, t->tid);
+    fw_memory_record((uintptr_t)p, (uint64_t)size, interval, t->tid);
     t->depth--;
 }
 
+/* Counting after the call, for the bracketed paths. */
 static inline void fw_hook_count(fw_hook_tls *t, void *p, size_t size)
 {
     if (p != NULL && t->depth == 0) {
         t->countdown -= (int64_t)(size < (size_t)FW_COUNTDOWN_MAX ? size : (size_t)FW_COUNTDOWN_MAX);
         if (FW_UNLIKELY(t->countdown < 0))
-            fw_hook_slow(t, (uintptr_t)p, size);
+            fw_hook_slow(t, p, size);
     }
 }
 
-static inline void *fw_hook_malloc(int d, size_t size)
+/* A call made with the nesting counter raised: nothing the wrapped allocator does inside is
+ * counted, and the block is counted after it. Used for every call that may nest (OBJ/MEM
+ * requests over FW_HOOK_SMALL_MAX) or has no fast path (calloc, realloc). */
+static __attribute__((noinline)) void *fw_hook_malloc_bracketed(int d, size_t size)
 {
     fw_hook_tls *t = &fw_tls;
     const PyMemAllocatorEx *o = &fw_domains[d].orig;
@@ -213,6 +234,44 @@ static inline void *fw_hook_malloc(int d, size_t size)
     t->depth--;
     fw_hook_count(t, p, size);
     return p;
+}
+
+/* The countdown went negative before the call: make the call, then sample. */
+static __attribute__((noinline)) void *fw_hook_malloc_sampled(int d, size_t size)
+{
+    fw_hook_tls *t = &fw_tls;
+    const PyMemAllocatorEx *o = &fw_domains[d].orig;
+    t->depth++;
+    void *p = o->malloc(o->ctx, size);
+    t->depth--;
+    fw_hook_slow(t, p, size);
+    return p;
+}
+
+/* The fast path (see "Cost on the common path" at the top): the size is counted BEFORE the
+ * call, so that the call is the function's last act (a tail call, no frame of ours). A block
+ * that turns out not to exist (the call fails) is dropped by the slow path; counting its size
+ * only moves the next sample point, which biases nothing (each allocation's chance is still
+ * 1 - exp(-s/T), independent of the others). */
+static inline void *fw_hook_malloc(void *ctx, int d, size_t size)
+{
+    fw_hook_tls *t = &fw_tls;
+    const PyMemAllocatorEx *o = &fw_domains[d].orig;
+    if (d != FW_DOM_RAW) {
+        /* OBJ and MEM run with the GIL; a request this small never reaches RAW (pymalloc
+         * serves it from a pool), so it cannot nest. Larger ones take the bracketed path. A
+         * nested call at depth > 0 does not happen here, and the slow path would not sample
+         * it anyway. */
+        if (FW_UNLIKELY(size > FW_HOOK_SMALL_MAX))
+            return fw_hook_malloc_bracketed(d, size);
+    } else if (FW_UNLIKELY(t->depth != 0)) {
+        return o->malloc(ctx, size);   /* inside an OBJ/MEM call: counted there */
+    }
+    t->countdown -= (int64_t)(size < (size_t)FW_COUNTDOWN_MAX ? size : (size_t)FW_COUNTDOWN_MAX);
+    if (FW_UNLIKELY(t->countdown < 0))
+        return fw_hook_malloc_sampled(d, size);
+    /* ctx is o->ctx (see "Installation" at the top): passing ours on saves a load. */
+    return o->malloc(ctx, size);
 }
 
 static inline void *fw_hook_calloc(int d, size_t nelem, size_t elsize)
@@ -250,20 +309,31 @@ static inline void *fw_hook_realloc(int d, void *ptr, size_t size)
     return p;
 }
 
-static inline void fw_hook_free(int d, void *ptr)
+static __attribute__((noinline)) void fw_hook_free_slow(int d, void *ptr)
 {
     const PyMemAllocatorEx *o = &fw_domains[d].orig;
-    if (ptr != NULL && fw_mem_maybe_live((uintptr_t)ptr))
+    if (ptr != NULL)
         fw_memory_forget((uintptr_t)ptr);
     o->free(o->ctx, ptr);
 }
 
-/* One set of functions per domain: they ignore ctx (see the top of the file). */
+static inline void fw_hook_free(void *ctx, int d, void *ptr)
+{
+    const PyMemAllocatorEx *o = &fw_domains[d].orig;
+    /* NULL maps to counter 0 like any address; the slow path tells them apart. */
+    if (FW_UNLIKELY(fw_mem_maybe_live((uintptr_t)ptr))) {
+        fw_hook_free_slow(d, ptr);
+        return;
+    }
+    o->free(ctx, ptr);   /* ctx is o->ctx, as for malloc */
+}
+
+/* One set of functions per domain. ctx is always the wrapped allocator's (see the top of the
+ * file): the fast paths pass it on, the others use fw_domains[d].orig.ctx, the same value. */
 #define FW_DOMAIN_HOOKS(name, D)                                                              \
     static void *fw_##name##_malloc(void *ctx, size_t size)                                   \
     {                                                                                         \
-        (void)ctx;                                                                            \
-        return fw_hook_malloc(D, size);                                                       \
+        return fw_hook_malloc(ctx, D, size);                                                  \
     }                                                                                         \
     static void *fw_##name##_calloc(void *ctx, size_t nelem, size_t elsize)                   \
     {                                                                                         \
@@ -277,8 +347,7 @@ static inline void fw_hook_free(int d, void *ptr)
     }                                                                                         \
     static void fw_##name##_free(void *ctx, void *ptr)                                        \
     {                                                                                         \
-        (void)ctx;                                                                            \
-        fw_hook_free(D, ptr);                                                                 \
+        fw_hook_free(ctx, D, ptr);                                                            \
     }
 
 FW_DOMAIN_HOOKS(raw, FW_DOM_RAW)

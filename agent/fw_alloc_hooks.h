@@ -61,8 +61,13 @@ extern _Atomic uint8_t fw_mem_filter[1u << FW_MEM_FILTER_BITS];
 
 static inline size_t fw_mem_filter_index(uintptr_t addr)
 {
-    /* Blocks are at least 16-byte aligned: drop those bits, then Fibonacci hashing. */
-    return (size_t)((((uint64_t)addr >> 4) * 0x9E3779B97F4A7C15ull) >> (64 - FW_MEM_FILTER_BITS));
+    /* Blocks are at least 16-byte aligned: drop those bits. Neighbouring blocks get
+     * neighbouring counters, so a run of frees from one pool (a list of small objects going
+     * away) touches a few cache lines of the filter, not 64 KiB of it at random; the higher
+     * address bits (the 1 MiB region) are folded in so that page-aligned large blocks and
+     * blocks at the same offset of different arenas spread over the counters. */
+    uint64_t a = (uint64_t)addr;
+    return (size_t)(((a >> 4) ^ (a >> (4 + FW_MEM_FILTER_BITS))) & ((1u << FW_MEM_FILTER_BITS) - 1));
 }
 
 static inline bool fw_mem_maybe_live(uintptr_t addr)

@@ -9,9 +9,11 @@
  *
  * Sites. A sample is charged to a site: (Python stack, thread, dynamic tag set). The stack is
  * walked from the allocating thread's own thread state (PyGILState_GetThisThreadState(): a
- * thread-local read, valid with or without the GIL) through fw_pyversion/fw_stack, i.e. through
- * fw_memread, so a RAW allocation made without the GIL, or while the thread's frames are being
- * torn down, reads stale data at worst, never faults. A thread with no Python frame (a native
+ * thread-local read, valid with or without the GIL) through fw_pyversion/fw_stack. When the
+ * thread holds the GIL (fw_py_own_thread_if_gil_held) its own state, frames and context cannot
+ * be freed under it, and fw_memread runs in direct mode (plain loads, no system call); a RAW
+ * allocation made without the GIL reads through process_vm_readv, which reads stale data at
+ * worst, never faults. A thread with no Python frame (a native
  * thread, or one between Python calls) is charged to "[no Python frame]". Sites are interned in
  * a chained hash table and carry two sets of sums: the allocations of the current interval
  * (alloc_*) and the live samples charged to them (inuse_*). A site with neither is freed at the
@@ -57,12 +59,14 @@
 #include <assert.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fw_agent.h"
 #include "fw_alloc_hooks.h"
+#include "fw_memread.h"
 #include "fw_pyversion.h"
 #include "fw_sampler.h"
 #include "fw_stack.h"
@@ -440,15 +444,25 @@ void fw_memory_record(uintptr_t addr, uint64_t size, uint64_t interval, int64_t 
     float prob = (float)fw_hooks_sample_prob(size, interval);
     if (!(prob > 0.0f))
         prob = 1e-30f;   /* size 0: weight it like the smallest float says, not infinity */
-    PyThreadState *ts = PyGILState_GetThisThreadState();
+    /* A thread that holds the GIL reads its own state, frames and context with plain loads
+     * (direct mode, fw_memread.h): nothing on its own stack can be freed under it. Without the
+     * GIL (a RAW allocation in a thread that released it) every read is a checked copy. */
+    uintptr_t own = fw_py_own_thread_if_gil_held();
+    bool direct = own != 0, prev_mode = false;
+    if (direct)
+        prev_mode = fw_memread_direct_begin();
+    else
+        own = (uintptr_t)PyGILState_GetThisThreadState();
     fw_py_thread th;
-    bool have = ts != NULL && fw_py_read_thread((uintptr_t)ts, &th);
+    bool have = own != 0 && fw_py_read_thread(own, &th);
     uint32_t tags = have ? fw_tags_of_context(th.context) : 0;
     uint64_t pth = (uint64_t)pthread_self();
 
     pthread_mutex_lock(&fw_m.lock);
     if (!fw_m.ready) {
         pthread_mutex_unlock(&fw_m.lock);
+        if (direct)
+            fw_memread_direct_end(prev_mode);
         return;
     }
     int depth = 0;
@@ -460,6 +474,8 @@ void fw_memory_record(uintptr_t addr, uint64_t size, uint64_t interval, int64_t 
             depth = 1;
         }
     }
+    if (direct)
+        fw_memread_direct_end(prev_mode);
     if (depth == 0) {
         fw_m.stats.no_python++;
         fw_m.frames[0] = (fw_frame){FW_MEM_FN_NATIVE, 0};
@@ -471,6 +487,8 @@ void fw_memory_record(uintptr_t addr, uint64_t size, uint64_t interval, int64_t 
     s->alloc_bytes += (double)size / (double)prob;
     s->alloc_objs += 1.0 / (double)prob;
     fw_m.stats.samples++;
+    if (direct)
+        fw_m.stats.direct++;
     if (!fw_live_insert(&rec))
         fw_m.stats.untracked++;
     fw_m.stats.sample_ns += fw_now_mono_ns() - t0;
@@ -569,15 +587,66 @@ void fw_memory_set_threshold_kb(uint32_t kb)
         fw_hooks_set_interval((uint64_t)kb * 1024u);
 }
 
-void fw_memory_set_paused(bool paused)
-{
-    if (fw_hooks_installed())
-        fw_hooks_set_sampling(!paused);
-}
-
 bool fw_memory_sampling(void)
 {
     return fw_hooks_sampling();
+}
+
+/* The settings' wish: sampling iff the master switch and the memory switch are both on. */
+static bool fw_memory_wanted(fw_agent *a, uint32_t *kb)
+{
+    pthread_mutex_lock(&a->lock);
+    bool want = a->cfg.enabled && a->cfg.memory;
+    *kb = a->cfg.memory_threshold_kb ? a->cfg.memory_threshold_kb : FW_MEM_THRESHOLD_DEFAULT_KB;
+    pthread_mutex_unlock(&a->lock);
+    return want;
+}
+
+static atomic_bool fw_following;
+
+void fw_memory_follow(bool on)
+{
+    atomic_store(&fw_following, on);
+}
+
+bool fw_memory_settings_need_gil(fw_agent *a)
+{
+    /* Once stop() has begun, the worker must not ask for the GIL (nor change anything). */
+    if (!atomic_load(&fw_following))
+        return false;
+    uint32_t kb;
+    bool want = fw_memory_wanted(a, &kb);
+    bool on = fw_hooks_sampling();
+    if (want && on) {
+        fw_memory_set_threshold_kb(kb);   /* a no-op unless it changed */
+        return false;
+    }
+    return want != on;
+}
+
+void fw_memory_follow_settings(fw_agent *a)
+{
+    /* Re-read with the GIL held: set_memory() and stop() change things only with the GIL, so
+     * what is read now stays true until we are done. */
+    if (!fw_agent_is_running())
+        return;
+    uint32_t kb;
+    bool want = fw_memory_wanted(a, &kb);
+    bool on = fw_hooks_sampling();
+    if (want && !on) {
+        char err[256];
+        if (fw_memory_enable(a, kb, err, sizeof err) != 0) {
+            fw_log(FW_LOG_WARNING, "memory profiling stays off: %s", err);
+            pthread_mutex_lock(&a->lock);
+            a->cfg.memory = false;   /* asked again only when the settings say so again */
+            pthread_mutex_unlock(&a->lock);
+        } else {
+            fw_log(FW_LOG_INFO, "memory profiler switched on by the settings (%u KB)", (unsigned)kb);
+        }
+    } else if (!want && on) {
+        fw_memory_disable(true);
+        fw_log(FW_LOG_INFO, "memory profiler switched off by the settings");
+    }
 }
 
 void fw_memory_release(void)
@@ -908,12 +977,17 @@ static PyObject *fw_mod_set_memory(PyObject *self, PyObject *args, PyObject *kw)
         }
         kb = (uint32_t)v;
     }
+    pthread_mutex_lock(&a->lock);
+    bool enabled = a->cfg.enabled;
+    pthread_mutex_unlock(&a->lock);
     if (on) {
         if (!fw_agent_is_running()) {
             PyErr_SetString(PyExc_RuntimeError, "the agent is not running");
             return NULL;
         }
-        if (fw_memory_enable(a, kb, err, sizeof err) != 0) {
+        /* With the master switch off, the wish is stored: the worker switches the profiler on
+         * when the master switch comes back (fw_memory_follow_settings). */
+        if (enabled && fw_memory_enable(a, kb, err, sizeof err) != 0) {
             PyErr_SetString(PyExc_RuntimeError, err);
             return NULL;
         }
@@ -955,6 +1029,7 @@ static PyObject *fw_mod_memory_stats(PyObject *self, PyObject *unused)
         fw_dict_u64(d, "sites_dropped", s.sites_dropped) < 0 ||
         fw_dict_u64(d, "no_python", s.no_python) < 0 ||
         fw_dict_u64(d, "walk_failures", s.walk_failures) < 0 ||
+        fw_dict_u64(d, "direct", s.direct) < 0 ||
         fw_dict_u64(d, "sample_ns", s.sample_ns) < 0) {
         Py_DECREF(d);
         return NULL;

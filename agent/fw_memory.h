@@ -47,9 +47,20 @@ int fw_memory_enable(struct fw_agent *a, uint32_t threshold_kb, char *err, size_
 void fw_memory_disable(bool forget_live);
 /* Any thread, no GIL needed: a new mean interval (remote settings). */
 void fw_memory_set_threshold_kb(uint32_t kb);
-/* Any thread: pauses or resumes sampling with the hooks kept in place (master switch). */
-void fw_memory_set_paused(bool paused);
 bool fw_memory_sampling(void);
+/* The memory profiler follows the live settings: it samples iff `enabled` (the master switch)
+ * and `memory` are both on, at `memory_threshold_kb`; remote settings change them from the
+ * uploader thread, which cannot install allocator hooks (that needs the GIL). So the worker,
+ * every poll and without the GIL or the agent mutex, calls fw_memory_settings_need_gil(): it
+ * applies a threshold change itself (no GIL needed) and returns true when the profiler must be
+ * switched on or off; the worker then takes the GIL (PyGILState_Ensure) and calls
+ * fw_memory_follow_settings(), which re-reads the settings and does it. Off restores the
+ * previous allocators and forgets the live table, as set_memory(False) does. */
+/* fw_agent_start (on, once the agent runs) and fw_agent_stop (off, first thing, GIL held):
+ * whether the worker follows the settings at all. */
+void fw_memory_follow(bool on);
+bool fw_memory_settings_need_gil(struct fw_agent *a);
+void fw_memory_follow_settings(struct fw_agent *a);
 
 /* Worker, right after the CPU aggregate was swapped out, without the agent mutex: takes this
  * interval's memory snapshot (allocations since the last one, live samples now). Returns how
@@ -75,6 +86,7 @@ typedef struct {
     uint64_t sites_dropped;  /* samples charged to "[dropped]": the site table was full */
     uint64_t no_python;      /* samples in threads with no Python frame */
     uint64_t walk_failures;
+    uint64_t direct;         /* samples read in direct mode: the allocating thread held the GIL */
     uint64_t sample_ns;      /* time spent recording samples (stack walk included) */
 } fw_memory_stats;
 void fw_memory_get_stats(fw_memory_stats *out);

@@ -22,4 +22,20 @@ bool fw_memread(void *dst, uintptr_t addr, size_t len);
 /* Several copies in one system call; false unless every byte of every range was read. */
 bool fw_memread_many(void *const *dst, const uintptr_t *addr, const size_t *len, size_t n);
 
+/* Direct mode, for the calling thread only. A thread that holds the GIL and reads ITS OWN
+ * thread state, frames, code objects and context (the memory profiler, inside an allocation
+ * made by that thread) reads memory that cannot be freed under it: everything on its own
+ * Python stack is kept alive by that stack, and no other thread runs Python. tracemalloc walks
+ * the same structures with plain loads from inside its allocator hooks. In direct mode
+ * fw_memread and fw_memread_many are memcpy (no system call). Only exact-size reads of
+ * objects known to be alive may run in direct mode; a read that may go past the end of an
+ * object (a string header read at its largest size, a C string of unknown length, a code
+ * object read before its type is known) uses fw_memread_checked, which is always the system
+ * call. fw_memread_direct_begin returns the previous mode, for fw_memread_direct_end. */
+bool fw_memread_direct_begin(void);
+void fw_memread_direct_end(bool previous);
+bool fw_memread_is_direct(void);
+/* Like fw_memread, but always through the kernel, even in direct mode. */
+bool fw_memread_checked(void *dst, uintptr_t addr, size_t len);
+
 #endif

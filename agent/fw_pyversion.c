@@ -297,6 +297,25 @@ bool fw_py_read_thread_win(uintptr_t tstate, fw_py_thread *out, fw_py_window *w)
 #endif
 }
 
+uintptr_t fw_py_own_thread_if_gil_held(void) {
+    if (!fw_py_ready) {
+        return 0;
+    }
+    /* Both are this thread's own bookkeeping: no system call, no lock. */
+    PyThreadState *mine = PyGILState_GetThisThreadState();
+#if PY_VERSION_HEX >= 0x030D0000
+    PyThreadState *current = PyThreadState_GetUnchecked();
+#else
+    PyThreadState *current = _PyThreadState_UncheckedGet();
+#endif
+    /* 3.9-3.11: `current` is the runtime's GIL holder; 3.12+: this thread's attached state,
+     * NULL while it has released the GIL. Equal and non-NULL: this thread holds the GIL. */
+    if (mine == NULL || current != mine || (uintptr_t)mine->interp != fw_py_interp) {
+        return 0;
+    }
+    return (uintptr_t)mine;
+}
+
 /* ---- frames --------------------------------------------------------------------------- */
 
 #if PY_VERSION_HEX >= 0x030B0000
@@ -315,7 +334,9 @@ void fw_py_window_reset(fw_py_window *w) {
 /* Copies [addr, addr + len) into dst, from the window when it holds the range, else by
  * refilling the window with the range and the memory below it (see fw_py_window). */
 static bool fw_py_copy(fw_py_window *w, void *dst, uintptr_t addr, size_t len) {
-    if (w == NULL || len > sizeof w->data - FW_PY_WINDOW_SIZE || addr < FW_PY_PAGE) {
+    /* In direct mode a read costs nothing, and the pages below a frame may not be mapped. */
+    if (w == NULL || len > sizeof w->data - FW_PY_WINDOW_SIZE || addr < FW_PY_PAGE ||
+        fw_memread_is_direct()) {
         return fw_memread(dst, addr, len);
     }
     if (w->len != 0 && addr >= w->base && addr - w->base <= w->len &&
@@ -517,7 +538,9 @@ bool fw_py_read_str(uintptr_t str, char *buf, size_t buflen) {
      * that, so on failure the plain ASCII header is tried before giving up. */
     PyUnicodeObject u;
     memset(&u, 0, sizeof u);
-    if (!fw_memread(&u, str, sizeof u) && !fw_memread(&u, str, sizeof(PyASCIIObject))) {
+    /* Checked reads (fw_memread.h): the header read may go past the end of the object. */
+    if (!fw_memread_checked(&u, str, sizeof u) &&
+        !fw_memread_checked(&u, str, sizeof(PyASCIIObject))) {
         return false;
     }
     const PyASCIIObject *a = &u._base._base;
@@ -547,7 +570,7 @@ bool fw_py_read_str(uintptr_t str, char *buf, size_t buflen) {
     /* Every character needs at least one UTF-8 byte, so at most `cap` characters matter. */
     size_t nchars = (size_t)a->length < cap ? (size_t)a->length : cap;
     uint8_t raw[FW_PY_NAME_MAX * 4];
-    if (!fw_memread(raw, data, nchars * kind)) {
+    if (!fw_memread_checked(raw, data, nchars * kind)) {
         return false;
     }
     size_t pos = 0;
@@ -591,7 +614,7 @@ static bool fw_py_read_cstr(uintptr_t addr, char *buf, size_t buflen) {
     while (pos + 1 < buflen) {
         size_t room = FW_PY_PAGE - (size_t)((addr + pos) % FW_PY_PAGE);
         size_t want = buflen - 1 - pos < room ? buflen - 1 - pos : room;
-        if (!fw_memread(buf + pos, addr + pos, want)) {
+        if (!fw_memread_checked(buf + pos, addr + pos, want)) {
             return false;
         }
         void *nul = memchr(buf + pos, '\0', want);
@@ -709,6 +732,9 @@ uint64_t fw_py_code_fingerprint_of(const void *buf) {
 
 bool fw_py_code_still_valid(uintptr_t code, uint64_t fingerprint) {
     _Alignas(PyCodeObject) unsigned char buf[FW_PY_FP_SPAN];
+    if (fw_memread_is_direct() && fw_py_type_of(code) != fw_py_code_type) {
+        return false; /* direct mode: the span may only be read from a code object */
+    }
     if (!fw_memread(buf, code, sizeof buf)) {
         return false;
     }
@@ -775,7 +801,8 @@ bool fw_py_read_code(uintptr_t code, fw_py_code *out) {
     }
     memset(out, 0, sizeof *out);
     PyCodeObject c;
-    if (!fw_memread(&c, code, sizeof c)) {
+    /* Checked: the object is read at a code object's size before its type is known. */
+    if (!fw_memread_checked(&c, code, sizeof c)) {
         return false;
     }
     if ((uintptr_t)Py_TYPE((PyObject *)&c) != fw_py_code_type) {

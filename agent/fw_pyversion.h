@@ -55,6 +55,11 @@ typedef struct {
 bool fw_py_init(void);
 uintptr_t fw_py_thread_head(void);
 bool fw_py_read_thread(uintptr_t tstate, fw_py_thread *out);
+/* The calling thread's own thread state if that thread holds the GIL right now, else 0 (no
+ * GIL, no thread state, a sub-interpreter's thread, or fw_py_init not done). Any thread, no
+ * system call. A non-zero answer allows direct-mode reads of that thread's own state, frames
+ * and context (fw_memread.h) until the thread releases the GIL. */
+uintptr_t fw_py_own_thread_if_gil_held(void);
 bool fw_py_read_frame(uintptr_t frame, fw_py_frame *out);
 bool fw_py_read_code(uintptr_t code, fw_py_code *out);
 void fw_py_code_clear(fw_py_code *code);

@@ -502,7 +502,10 @@ static void fw_resolve_codes(fw_stack_resolver *r, int n) {
     if (nbatch == 0) {
         return;
     }
-    bool all = fw_memread_many(r->batch_dst, r->batch_addr, r->batch_len, nbatch);
+    /* In direct mode (fw_memread.h) reads cost nothing but a span may only be read once the
+     * type says it is a code object: the one-by-one path below does that. */
+    bool all = !fw_memread_is_direct() &&
+               fw_memread_many(r->batch_dst, r->batch_addr, r->batch_len, nbatch);
     /* On a partial failure, the ranges are re-read one by one to find which failed. */
     for (size_t k = 0; k < nval; k++) {
         int32_t idx = r->batch_entry[k];

@@ -652,6 +652,13 @@ static void *fw_worker_main(void *arg)
             if (all)
                 next_names = now + FW_NAMES_REFRESH_NS;
         }
+        /* Remote settings (or the master switch) turned memory profiling on or off: installing
+         * or removing allocator hooks needs the GIL, which only this thread may wait for. */
+        if (fw_memory_settings_need_gil(a) && !atomic_load(&a->worker_stop) && fw_python_usable()) {
+            PyGILState_STATE g = PyGILState_Ensure();
+            fw_memory_follow_settings(a);
+            PyGILState_Release(g);
+        }
         if (now >= next_flush) {
             (void)fw_worker_flush(a, false);
             next_flush += a->cfg.upload_interval_ns;

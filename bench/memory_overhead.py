@@ -16,7 +16,12 @@ Reported: the median over rounds of the per-round ratio configuration/none, for 
 the extra peak RSS (median of the configuration minus median of none). The memory profiler's own
 cost is also shown against fw-off (same agent start-up and exit, memory off): column "/fw-off".
 
-Usage: memory_overhead.py [--build build] [--python PY] [--runs 5] [--json OUT]
+--configs picks a subset (none is always run: it is the denominator). --baseline BUILD adds
+base-off, base-1024 and base-64: the same flamewatch configurations from another build (say, the
+previous commit's), interleaved with the rest, so that a change is measured side by side.
+
+Usage: memory_overhead.py [--build build] [--python PY] [--runs 5] [--configs a,b] [--baseline B]
+                          [--kinds alloc,mixed] [--json OUT]
 """
 import argparse
 import json
@@ -35,8 +40,10 @@ SIZES = {"alloc": 120, "mixed": 80}
 CONFIGS = ["none", "fw-off", "fw-1024", "fw-64", "tm-1", "tm-16"]
 
 
-def command(cfg, build, python, kind, out):
+def command(cfg, build, python, kind, out, baseline=None):
     wl = [python, WORKLOAD, kind, str(SIZES[kind])]
+    if cfg.startswith("base-"):
+        build, cfg = baseline, "fw-" + cfg[5:]
     if cfg == "none":
         return wl
     if cfg.startswith("tm-"):
@@ -47,6 +54,9 @@ def command(cfg, build, python, kind, out):
 
 
 def run_once(cmd, env):
+    if cmd[0].endswith("flamewatch"):
+        # Each build's agent: flamewatch run finds it through PYTHONPATH.
+        env = dict(env, PYTHONPATH=os.path.join(os.path.dirname(cmd[0]), "python"))
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, ru = os.wait4(p.pid, 0)
@@ -63,41 +73,53 @@ def main():
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--python", default=sys.executable)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--configs", default=",".join(CONFIGS))
+    ap.add_argument("--baseline")
+    ap.add_argument("--kinds", default=",".join(SIZES))
     ap.add_argument("--json")
     args = ap.parse_args()
     build = os.path.abspath(args.build)
+    baseline = os.path.abspath(args.baseline) if args.baseline else None
+    configs = ["none"] + [c for c in args.configs.split(",") if c and c != "none"]
+    if baseline:
+        configs += ["base-off", "base-1024", "base-64"]
+    for c in configs:
+        if c not in CONFIGS and not c.startswith("base-"):
+            raise SystemExit("unknown configuration %r (known: %s)" % (c, ", ".join(CONFIGS)))
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLAMEWATCH_")}
     env["PYTHONPATH"] = os.path.join(build, "python")
     tmp = tempfile.mkdtemp(prefix="fw-membench-")
     results = {}
     try:
-        for kind in SIZES:
-            raw = {c: [] for c in CONFIGS}
+        for kind in args.kinds.split(","):
+            raw = {c: [] for c in configs}
             for r in range(args.runs):
-                order = CONFIGS[r % len(CONFIGS):] + CONFIGS[:r % len(CONFIGS)]
+                order = configs[r % len(configs):] + configs[:r % len(configs)]
                 for cfg in order:
                     out = os.path.join(tmp, "%s-%s-%d" % (kind, cfg, r))
-                    raw[cfg].append(run_once(command(cfg, build, args.python, kind, out), env))
+                    raw[cfg].append(run_once(command(cfg, build, args.python, kind, out, baseline),
+                                             env))
                     shutil.rmtree(out, ignore_errors=True)
             base = raw["none"]
             rows = {}
-            for cfg in CONFIGS:
+            off = raw.get("fw-off") or raw.get("base-off") or base
+            for cfg in configs:
+                own_off = raw.get("base-off", off) if cfg.startswith("base-") else off
                 wall_r = statistics.median(x[0] / b[0] for x, b in zip(raw[cfg], base))
                 cpu_r = statistics.median(x[1] / b[1] for x, b in zip(raw[cfg], base))
                 rss = statistics.median(x[2] for x in raw[cfg]) - statistics.median(b[2] for b in base)
-                off = raw["fw-off"]
                 rows[cfg] = {"wall_ratio": wall_r, "cpu_ratio": cpu_r, "extra_rss_mb": rss,
-                             "wall_vs_off": statistics.median(x[0] / b[0] for x, b in zip(raw[cfg], off)),
-                             "cpu_vs_off": statistics.median(x[1] / b[1] for x, b in zip(raw[cfg], off)),
+                             "wall_vs_off": statistics.median(x[0] / b[0] for x, b in zip(raw[cfg], own_off)),
+                             "cpu_vs_off": statistics.median(x[1] / b[1] for x, b in zip(raw[cfg], own_off)),
                              "wall_s": statistics.median(x[0] for x in raw[cfg]),
                              "cpu_s": statistics.median(x[1] for x in raw[cfg])}
             results[kind] = rows
             print("%s (%s, %d interleaved runs)" % (kind, args.python, args.runs))
-            print("  %-8s %8s %8s %9s %9s %11s %11s %10s" % ("config", "wall", "cpu", "wall/none", "cpu/none",
+            print("  %-9s %8s %8s %9s %9s %11s %11s %10s" % ("config", "wall", "cpu", "wall/none", "cpu/none",
                                                            "wall/fw-off", "cpu/fw-off", "+RSS MiB"))
-            for cfg in CONFIGS:
+            for cfg in configs:
                 x = rows[cfg]
-                print("  %-8s %7.2fs %7.2fs %9.3f %9.3f %11.3f %11.3f %10.1f" % (
+                print("  %-9s %7.2fs %7.2fs %9.3f %9.3f %11.3f %11.3f %10.1f" % (
                     cfg, x["wall_s"], x["cpu_s"], x["wall_ratio"], x["cpu_ratio"], x["wall_vs_off"],
                     x["cpu_vs_off"], x["extra_rss_mb"]))
             sys.stdout.flush()

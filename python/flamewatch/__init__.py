@@ -167,7 +167,8 @@ def set_memory(on, threshold_kb=None):
 
     Off restores the allocators that were installed before ours (or, if something has wrapped
     ours since, leaves ours in place passing calls through). Returns True if the memory profiler
-    runs afterwards. Raises ValueError for an invalid threshold.
+    runs afterwards (False after set_memory(True) while the master switch is off: it is then
+    switched on when the master switch comes back). Raises ValueError for an invalid threshold.
     """
     on = _config._check_bool("on", on)
     if threshold_kb is not None:
@@ -178,7 +179,8 @@ def set_memory(on, threshold_kb=None):
     if not _agent.is_running():
         return False
     _agent.set_memory(on, threshold_kb)
-    return on
+    # With the master switch off (remote settings), on=True is remembered but does not run yet.
+    return on and _agent.memory_stats()["sampling"]
 
 
 def stop():

@@ -3,7 +3,8 @@
   * the CPU shares the server reports match the workload's own time.thread_time per function;
   * an outage: the server stops mid-run and comes back; with a queue large enough nothing is lost,
     with a small one the oldest profiles are dropped, counted, reported, and logged once;
-  * remote settings switch the CPU profile off and on in a running program;
+  * remote settings switch the CPU profile off and on in a running program, and the memory
+    profiler on, off, to another threshold, and with the master switch;
   * the last profile is delivered at exit and on SIGTERM, and exit is never held up long when the
     server is away.
 Workloads gate their phases on files the test creates, so no test depends on sleeps lining up.
@@ -332,6 +333,156 @@ while True:
         on_server = self.srv.trend_total("both")
         self.assertEqual(on_disk, on_server)
 
+
+MEMORY_PHASES = PHASES + r'''
+from flamewatch import _agent
+
+BLOCK = 65536
+def allocate(n):
+    # n buffers of BLOCK bytes (a bytearray asks for BLOCK + 1), each freed at once.
+    for _ in range(n):
+        b = bytearray(BLOCK)
+        del b
+    return n * (BLOCK + 1)
+
+def wait_memory(**want):
+    end = time.time() + 30
+    while True:
+        st = _agent.memory_stats()
+        if all(st[k] == v for k, v in want.items()):
+            return st
+        if time.time() > end:
+            raise SystemExit("memory profiler never reached %r: %r" % (want, st))
+        time.sleep(0.02)
+
+truth = {}
+def phase(fn, n):
+    truth[fn.__name__] = truth.get(fn.__name__, 0) + fn(n)
+'''
+
+
+class RemoteMemorySettingsTest(unittest.TestCase):
+    """Remote settings reach the memory profiler of a running agent: on (which installs the
+    allocator hooks: the worker does it with the GIL), the threshold, off (hooks removed), and
+    the master switch. Each phase allocates a known number of bytes; the server's alloc_space
+    for it must be that number (within 15%) when the profiler was on, and nothing when off. At
+    64 KB, a 64 KiB block is sampled with p = 0.63 and weighs s/p: 2000 blocks give a relative
+    standard error of sqrt((1-p)/p/2000) = 1.7%, so 15% is more than 8 standard errors."""
+    N = 2000
+
+    def setUp(self):
+        self.srv = fwserver.start(self)
+        self.tmp = fwtest.make_tmp(self, "fw-remmem-")
+
+    def run_phases(self, app, flags, code, steps):
+        """Runs `code` (file names as argv); before step i's file appears, put_settings(i)."""
+        paths = [os.path.join(self.tmp, "%s-%d" % (app, i)) for i in range(len(steps))]
+        cmd = [fwtest.FLAMEWATCH, "run", "--server", self.srv.url, "--app", app, "--no-cpu",
+               "--upload-interval", "0.5"] + flags + ["--", sys.executable, "-c",
+                                                      textwrap.dedent(code)] + paths
+        proc = subprocess.Popen(cmd, env=fwtest.child_env({"FLAMEWATCH_SETTINGS_INTERVAL": "0.2"}),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for path, settings in zip(paths, steps):
+            _wait_path(proc, path + ".ready")
+            self.srv.put_settings(app, **settings)
+            open(path, "w").close()
+        rc, out, err = _finish(proc)
+        self.assertEqual(rc, 0, err)
+        return _last_json(out), err
+
+    def alloc_by_function(self, app):
+        return {r["name"]: r["total"] for r in self.srv.table(app, "alloc_space")["rows"]}
+
+    def assert_measured(self, got, want, name):
+        self.assertGreater(got.get(name, 0), 0.85 * want, (name, want, got))
+        self.assertLess(got.get(name, 0), 1.15 * want, (name, want, got))
+
+    def test_remote_settings_switch_memory_on_and_off(self):
+        code = MEMORY_PHASES + r'''
+def before(n): return allocate(n)
+def during(n): return allocate(n)
+def after(n): return allocate(n)
+N = %d
+assert not _agent.memory_stats()["installed"]
+phase(before, N)
+touch(sys.argv[1] + ".ready"); wait_file(sys.argv[1])
+truth["on"] = wait_memory(sampling=True, installed=True, threshold_bytes=64 * 1024)
+phase(during, N)
+st = _agent.memory_stats()
+truth["sampled"], truth["direct"] = st["samples"], st["direct"]
+touch(sys.argv[2] + ".ready"); wait_file(sys.argv[2])
+truth["off"] = wait_memory(sampling=False, installed=False)
+phase(after, N)
+truth["stats"] = flamewatch.stats()
+print(json.dumps(truth))
+''' % self.N
+        truth, err = self.run_phases("remmem", [], code, [
+            {"memory": True, "memory_threshold_kb": 64}, {"memory": False}])
+        got = self.alloc_by_function("remmem")
+        self.assert_measured(got, truth["during"], "during")
+        self.assertNotIn("before", got)   # the hooks were not installed yet
+        self.assertNotIn("after", got)    # the hooks were removed
+        self.assertGreater(truth["sampled"], self.N / 2, truth)
+        # Samples taken in the allocating thread while it held the GIL read its own frames
+        # directly (no process_vm_readv): all of this workload's.
+        self.assertGreater(truth["direct"], self.N / 2, truth)
+        self.assertFalse(truth["stats"]["memory"], truth["stats"])
+        self.assertNotIn("Traceback", err)
+
+    def test_master_switch_pauses_and_resumes_memory(self):
+        code = MEMORY_PHASES + r'''
+def on_first(n): return allocate(n)
+def switched_off(n): return allocate(n)
+def on_again(n): return allocate(n)
+N = %d
+wait_memory(sampling=True, installed=True)
+phase(on_first, N)
+touch(sys.argv[1] + ".ready"); wait_file(sys.argv[1])
+truth["off"] = wait_memory(sampling=False, installed=False)
+truth["off_stats"] = flamewatch.stats()
+phase(switched_off, N)
+touch(sys.argv[2] + ".ready"); wait_file(sys.argv[2])
+truth["on"] = wait_memory(sampling=True, installed=True, threshold_bytes=64 * 1024)
+phase(on_again, N)
+print(json.dumps(truth))
+''' % self.N
+        truth, _ = self.run_phases("master", ["--memory", "--memory-threshold", "64"], code, [
+            {"enabled": False, "memory": True, "memory_threshold_kb": 64},
+            {"enabled": True, "memory": True, "memory_threshold_kb": 64}])
+        got = self.alloc_by_function("master")
+        self.assert_measured(got, truth["on_first"], "on_first")
+        self.assert_measured(got, truth["on_again"], "on_again")
+        self.assertNotIn("switched_off", got)
+        self.assertFalse(truth["off_stats"]["enabled"], truth["off_stats"])
+        self.assertTrue(truth["off_stats"]["memory"], truth["off_stats"])
+
+    def test_threshold_change_reaches_a_running_profiler(self):
+        code = MEMORY_PHASES + r'''
+def coarse(n): return allocate(n)
+def fine(n): return allocate(n)
+def warmup(n): return allocate(n)
+N = %d
+st = wait_memory(sampling=True, threshold_bytes=4096 * 1024)
+phase(coarse, N)
+truth["coarse_samples"] = _agent.memory_stats()["samples"] - st["samples"]
+touch(sys.argv[1] + ".ready"); wait_file(sys.argv[1])
+wait_memory(sampling=True, threshold_bytes=16 * 1024)
+# A thread's countdown drawn under the old threshold runs out before the new one applies
+# (unbiased, see fw_alloc_hooks.c): its remainder is Exp(4 MiB), so after 40 MiB it is gone
+# but with probability e^-10.
+warmup(640)
+st = _agent.memory_stats()
+phase(fine, N)
+truth["fine_samples"] = _agent.memory_stats()["samples"] - st["samples"]
+print(json.dumps(truth))
+''' % self.N
+        truth, _ = self.run_phases("thresh", ["--memory", "--memory-threshold", "4096"], code, [
+            {"memory": True, "memory_threshold_kb": 16}])
+        # Expected samples: N * p(64 KiB): 2000 * 0.016 = 32 at 4096 KB, 2000 * 0.98 at 16 KB.
+        self.assertLess(truth["coarse_samples"], 100, truth)
+        self.assertGreater(truth["fine_samples"], 1800, truth)
+        got = self.alloc_by_function("thresh")
+        self.assert_measured(got, truth["fine"], "fine")
 
 if __name__ == "__main__":
     unittest.main()

@@ -9,13 +9,16 @@ Each class runs one workload (tests/agent/workloads/mem_*.py) under
   - retention: what retain() keeps dominates inuse_space while it is kept and is gone from the
     snapshots taken after it is released;
   - large buffers: a list and a bytearray grown large, and zlib's deflate state, which come through
-    the MEM, OBJ-over-RAW and RAW domains, are all seen where they were allocated.
+    the MEM, OBJ-over-RAW and RAW domains, are all seen where they were allocated;
+  - dynamic tags: flamewatch.tag() blocks, and asyncio tasks interleaving on one thread, get the
+    bytes they allocated.
 """
 import math
 import os
 import unittest
 
 import fwaccuracy as fa
+import fwtest
 
 KB = 1024
 
@@ -213,6 +216,61 @@ class LargeBuffersTest(unittest.TestCase):
         self.assertGreater(got["grow_list"], self.truth["list_bytes"], got)
         self.assertGreater(got["grow_bytearray"], self.truth["bytearray_bytes"], got)
 
+
+TAGS_CODE = r'''
+import asyncio, json, threading
+import flamewatch
+
+BLOCK = 65536
+def allocate(n):
+    for _ in range(n):
+        b = bytearray(BLOCK)
+        del b
+    return n * (BLOCK + 1)
+
+truth = {"/a": 0, "/b": 0, "/c": 0, "/d": 0, "untagged": 0}
+with flamewatch.tag(endpoint="/a"):
+    truth["/a"] += allocate(N)
+with flamewatch.tag(endpoint="/b"):
+    truth["/b"] += allocate(3 * N)
+truth["untagged"] += allocate(N)
+
+async def task(endpoint, units):
+    # Two tasks take turns on one thread: what tells them apart is the context asyncio enters.
+    with flamewatch.tag(endpoint=endpoint):
+        for _ in range(units):
+            truth[endpoint] += allocate(N // 20)
+            await asyncio.sleep(0)
+
+async def main():
+    await asyncio.gather(task("/c", 20), task("/d", 60))
+asyncio.run(main())
+print(json.dumps(truth))
+'''
+
+
+class DynamicTagsTest(unittest.TestCase):
+    """Dynamic tags label memory samples as they label CPU samples, including two asyncio tasks
+    that interleave on one thread. The sampled thread holds the GIL, so its context is read with
+    plain loads (direct mode); this checks that those reads find the right tag set. Truth: the
+    bytes each block asked for; at 64 KB, N = 1000 64 KiB blocks per unit give a relative
+    standard error of sqrt((1-p)/p/1000) = 2.4% (p = 0.63), so 15% is over 6 of them."""
+    N = 1000
+
+    def test_alloc_space_by_endpoint(self):
+        tmp = fwtest.make_tmp(self, "fw-memtags-")
+        out = os.path.join(tmp, "out")
+        r = fwtest.run_cli(["--output", out, "--no-cpu", "--memory", "--memory-threshold", "64"],
+                           "N = %d\n" % self.N + TAGS_CODE, timeout=120)
+        self.assertEqual(r.returncode, 0, r.describe())
+        truth = r.last_json()
+        decoded = fwtest.convert(fwtest.profile_files(out), "alloc_space")
+        for endpoint in ("/a", "/b", "/c", "/d"):
+            got = fwtest.total(decoded, endpoint=endpoint)
+            self.assertGreater(got, 0.85 * truth[endpoint], (endpoint, got, truth))
+            self.assertLess(got, 1.15 * truth[endpoint], (endpoint, got, truth))
+        untagged = sum(s["value"] for s in decoded["samples"] if "endpoint" not in s["labels"])
+        self.assertGreater(untagged, 0.85 * truth["untagged"], (untagged, truth))
 
 if __name__ == "__main__":
     unittest.main()
