@@ -20,7 +20,7 @@ CLI_LIBS   = -lz -ldeflate -lpthread -lmicrohttpd -lcurl -lm -lsqlite3
 PYTHON_LIST := $(shell sh scripts/find-pythons.sh)
 
 .SECONDARY:
-.PHONY: all deps agent cli unit-tests test lint demo clean bench bench-tools
+.PHONY: all deps agent agent-asan cli unit-tests test lint demo clean bench bench-tools
 all: deps cli agent
 
 deps:
@@ -74,6 +74,16 @@ agent:
 	@# the package at every start (PYTHONDONTWRITEBYTECODE=1 stops Python from caching it).
 	@for py in $(PYTHON_LIST); do $$py -m compileall -q $(BUILD)/python/flamewatch >/dev/null || exit 1; done
 
+# ---- the agent under ASan+UBSan, for the system python3 (run with libasan preloaded by
+# scripts/run-tests.py: the memory and robustness tests) ----
+ASAN_AGENT = $(BUILD)/asan-agent
+agent-asan: cli
+	@$(MAKE) --no-print-directory -f mk/agent.mk PY=python3 BUILD=$(ASAN_AGENT) SAN_FLAGS="$(SAN)"
+	@cp -r python/flamewatch/. $(ASAN_AGENT)/python/flamewatch/
+	@find $(ASAN_AGENT)/python -name __pycache__ -prune -exec rm -rf {} +
+	@ln -sf ../flamewatch $(ASAN_AGENT)/flamewatch
+	@python3 -c "import sys; print(sys.executable)" > $(ASAN_AGENT)/python.txt
+
 # ---- unit tests (cmocka), normal and ASan+UBSan ----
 $(BUILD)/tests/%: tests/unit/%.c $(COMMON_OBJ) $(CLI_LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -87,7 +97,7 @@ unit-tests: $(UNIT_BINS) $(UNIT_ASAN)
 
 test:
 	@sh scripts/ensure-deps.sh test
-	@$(MAKE) --no-print-directory all unit-tests
+	@$(MAKE) --no-print-directory all unit-tests agent-asan
 	@python3 scripts/run-tests.py --build $(BUILD) $(PYTHON_LIST)
 
 lint:

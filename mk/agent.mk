@@ -10,7 +10,9 @@ EXT_SUFFIX := $(word 2,$(PYINFO))
 PYVER      := $(word 3,$(PYINFO))
 OBJDIR     := $(BUILD)/agent/$(PYVER)
 OUT        := $(BUILD)/python/flamewatch/_agent$(EXT_SUFFIX)
-CFLAGS_AGENT := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+# SAN_FLAGS: sanitizers for the test build of the agent (make agent-asan), empty otherwise.
+SAN_FLAGS ?=
+CFLAGS_AGENT := $(SAN_FLAGS) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
                 -O2 -g -fPIC -pthread -fvisibility=hidden -Icommon -Iagent -I$(INCLUDEPY)
 SRC := $(wildcard agent/*.c) $(wildcard common/*.c)
 OBJ := $(patsubst %.c,$(OBJDIR)/%.o,$(SRC))
@@ -18,7 +20,7 @@ HDR := $(wildcard agent/*.h common/*.h)
 
 $(OUT): $(OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) -shared -pthread -o $@ $^ -lz
+	$(CC) $(SAN_FLAGS) -shared -pthread -o $@ $^ -lz
 
 $(OBJDIR)/%.o: %.c $(HDR)
 	@mkdir -p $(dir $@)

@@ -87,6 +87,23 @@ def main():
                              stdout=subprocess.PIPE).stdout.decode().strip()
         record("agent python%s" % ver, result_counts(out, rc), out, secs)
 
+    # The agent built with ASan+UBSan (make agent-asan): the memory profiler's tests, whose hooks
+    # run inside every allocation, and its robustness tests (fork, exit, switching at run time).
+    # Python itself is not instrumented, so libasan is preloaded and leak checking is off
+    # (CPython keeps its own allocations to the end).
+    asan_build = os.path.join(build, "asan-agent")
+    asan_python = os.path.join(asan_build, "python.txt")
+    if os.path.isfile(asan_python):
+        with open(asan_python) as f:
+            py = f.read().strip()
+        libasan = subprocess.run(["cc", "-print-file-name=libasan.so"], stdout=subprocess.PIPE).stdout.decode().strip()
+        env = dict(os.environ, PYTHONPATH=os.path.join(asan_build, "python"), FLAMEWATCH_TEST_BUILD=asan_build,
+                   PYTHONDONTWRITEBYTECODE="1", LD_PRELOAD=libasan,
+                   ASAN_OPTIONS="detect_leaks=0:abort_on_error=0:exitcode=86",
+                   UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:exitcode=86")
+        out, rc, secs = run([py, "tests/agent/run.py", "-k", "test_memory"], env=env, timeout=1200)
+        record("agent (asan) memory", result_counts(out, rc), out, secs)
+
     suites = os.path.join(ROOT, "tests", "suites")
     if os.path.isdir(suites):
         for name in sorted(os.listdir(suites)):
