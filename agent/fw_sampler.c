@@ -462,14 +462,18 @@ static int64_t fw_sampler_charge(fw_agent *a, uint32_t slot, uintptr_t top_frame
      * running in (a real stack of the same thread, a tick or so old) rather than to
      * "[unknown]"; the totals stay exact. Wall time, and a thread with no such stack yet, keep
      * what the walk found. */
-    if (!whole && wall == 0 && cpu > 0 && fallback >= 0 &&
-        fw_agg_add_to(a->active, fallback, slot, cpu)) {
+    bool to_fallback = !whole && cpu > 0 && fallback >= 0 &&
+                       fw_agg_add_to(a->active, fallback, slot, cpu);
+    if (to_fallback) {
         a->stats.walks_incomplete++;
-        return fallback;
+        cpu = 0;
     }
     if (depth < 0)
         depth = 0;
-    return fw_agg_add_tagged(a->active, slot, tags, frames, (uint32_t)depth, cpu, wall);
+    int64_t entry = -1;
+    if (cpu > 0 || wall > 0)
+        entry = fw_agg_add_tagged(a->active, slot, tags, frames, (uint32_t)depth, cpu, wall);
+    return to_fallback ? fallback : entry;
 }
 
 /* Where a thread's CPU delta goes. The delta is what the thread used since the previous tick;
