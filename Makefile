@@ -74,15 +74,16 @@ agent:
 	@# the package at every start (PYTHONDONTWRITEBYTECODE=1 stops Python from caching it).
 	@for py in $(PYTHON_LIST); do $$py -m compileall -q $(BUILD)/python/flamewatch >/dev/null || exit 1; done
 
-# ---- the agent under ASan+UBSan, for the system python3 (run with libasan preloaded by
-# scripts/run-tests.py: the memory and robustness tests) ----
+# ---- the agent under ASan+UBSan, for the first interpreter found (python3 on PATH), run with
+# libasan preloaded by scripts/run-tests.py: the memory and robustness tests ----
 ASAN_AGENT = $(BUILD)/asan-agent
+ASAN_PY = $(firstword $(PYTHON_LIST))
 agent-asan: cli
-	@$(MAKE) --no-print-directory -f mk/agent.mk PY=python3 BUILD=$(ASAN_AGENT) SAN_FLAGS="$(SAN)"
+	@$(MAKE) --no-print-directory -f mk/agent.mk PY=$(ASAN_PY) BUILD=$(ASAN_AGENT) SAN_FLAGS="$(SAN)"
 	@cp -r python/flamewatch/. $(ASAN_AGENT)/python/flamewatch/
 	@find $(ASAN_AGENT)/python -name __pycache__ -prune -exec rm -rf {} +
 	@ln -sf ../flamewatch $(ASAN_AGENT)/flamewatch
-	@python3 -c "import sys; print(sys.executable)" > $(ASAN_AGENT)/python.txt
+	@echo $(ASAN_PY) > $(ASAN_AGENT)/python.txt
 
 # ---- unit tests (cmocka), normal and ASan+UBSan ----
 $(BUILD)/tests/%: tests/unit/%.c $(COMMON_OBJ) $(CLI_LIB_OBJ)
