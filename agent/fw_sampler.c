@@ -26,7 +26,7 @@
  *     depends on whether the thread runs now: the GIL holder (read once per tick) does; another
  *     thread does if its clock, read once more, has moved. A thread found off CPU ran earlier (a
  *     burst, then a sleep or a wait for the GIL), so its delta goes to the stack where it was
- *     last seen holding the GIL in this interval (fw_sampler_account), not to the sleep it is
+ *     last seen holding the GIL in this interval (fw_sampler_route_cpu), not to the sleep it is
  *     found in;
  *   - with the wall profile on, charge every thread the monotonic time since its previous tick.
  * The thread's stack is walked at most once per tick and only when something is charged.
@@ -491,8 +491,9 @@ static int64_t fw_sampler_charge(fw_agent *a, uint32_t slot, uintptr_t top_frame
  *     CPU. Charging the sleep line with a burst's CPU because the thread was caught re-taking
  *     the GIL is the error this avoids.
  * When there is no last running stack yet the current stack takes the delta, so the totals
- * stay exact in every case. Last running stacks survive the flush (fw_sampler_carry_last_running). */
-/* The part of the accounting that needs no stack: sends the delta to the last running stack
+ * stay exact in every case. Last running stacks survive the flush (fw_sampler_carry_last_running).
+ *
+ * This is the part of the accounting that needs no stack: it sends the delta to the last running stack
  * when it belongs there. Returns the CPU left for the current stack (0 if it went to the last
  * running stack); *becomes_last says whether the current stack becomes the last running one. */
 static int64_t fw_sampler_route_cpu(fw_agent *a, fw_thread_slot *s, uint32_t slot, int64_t cpu,
@@ -527,14 +528,6 @@ static void fw_sampler_charge_current(fw_agent *a, fw_thread_slot *s, uint32_t s
     }
 }
 
-static void fw_sampler_account(fw_agent *a, fw_thread_slot *s, uint32_t slot, uintptr_t top_frame,
-                               int64_t cpu, fw_run_state state, int64_t wall)
-{
-    bool becomes_last = false;
-    cpu = fw_sampler_route_cpu(a, s, slot, cpu, state, &becomes_last);
-    fw_sampler_charge_current(a, s, slot, top_frame, cpu, wall, becomes_last);
-}
-
 static void fw_sampler_thread_tick(fw_agent *a, uintptr_t tstate, const fw_py_thread *t,
                                    uint64_t now, uint64_t prev_tick, uint64_t tick,
                                    uintptr_t gil_holder)
@@ -559,21 +552,25 @@ static void fw_sampler_thread_tick(fw_agent *a, uintptr_t tstate, const fw_py_th
     bool first_tick = prev_tick == 0;
     int64_t cpu = fw_sampler_cpu_delta(a, s, tid, created, first_tick, tstate == gil_holder, &state);
     int64_t wall = fw_sampler_wall_delta(a, s, created, now, prev_tick);
-    /* The clock reads above (and a /proc read) took time since `t` was copied: an event loop
-     * may have switched tasks meanwhile, and a stale top frame with a fresh context, or the
-     * other way round, would give one task's stack another task's tags. Copy the thread state
-     * again right before the walk, so frame and context come from one moment. */
+    bool becomes_last = false;
+    cpu = fw_sampler_route_cpu(a, s, (uint32_t)idx, cpu, state, &becomes_last);
+    if (cpu <= 0 && wall <= 0)
+        return;   /* nothing for the current stack: no walk, no copy of its top */
+    /* The clock reads above (and a /proc read) took time since `t` was copied: the thread has
+     * moved on, and an event loop may have switched tasks (a stale top frame with a fresh
+     * context would give one task's stack another task's tags). Copy the thread state again,
+     * with the top of its data stack, right before the walk, so that frame, frames and context
+     * come from one moment. */
     fw_py_thread now_t;
     const fw_py_thread *use = t;
-    if ((cpu > 0 || wall > 0) && fw_tags_in_use() &&
-        fw_py_read_thread_win(tstate, &now_t, fw_stack_window(a->resolver)) &&
+    if (fw_py_read_thread_win(tstate, &now_t, fw_stack_window(a->resolver)) &&
         now_t.pthread_id == t->pthread_id) {
         use = &now_t;
         a->tick_prefetched = true;
     }
     a->tick_context = use->context;
     a->tick_tstate = tstate;
-    fw_sampler_account(a, s, (uint32_t)idx, use->top_frame, cpu, state, wall);
+    fw_sampler_charge_current(a, s, (uint32_t)idx, use->top_frame, cpu, wall, becomes_last);
 }
 
 /* Collection was switched back on (remote settings): every baseline covers the time it was
@@ -697,14 +694,11 @@ static uint64_t fw_sampler_tick(fw_agent *a, uint64_t now)
         a->threads_changed = false;
         for (uintptr_t ts = fw_py_thread_head(); ts != 0;) {
             fw_py_thread t;
-            if (++n > FW_SAMPLER_MAX_THREADS ||
-                !fw_py_read_thread_win(ts, &t, fw_stack_window(a->resolver))) {
+            if (++n > FW_SAMPLER_MAX_THREADS || !fw_py_read_thread(ts, &t)) {
                 complete = false;
                 break;
             }
-            a->tick_prefetched = true;   /* consumed (or dropped) by this thread's tick */
             fw_sampler_thread_tick(a, ts, &t, now, prev_tick, tick, gil_holder);
-            a->tick_prefetched = false;
             ts = t.next;
         }
         st->threads_seen += n;
