@@ -192,27 +192,48 @@ bool fw_py_read_thread(uintptr_t tstate, fw_py_thread *out) {
 
 #if PY_VERSION_HEX >= 0x030B0000
 #define FW_PY_WINDOW_ABOVE 2048u /* bytes of data stack copied above the recorded top */
+
+/* Where the frame pointer lives: 3.13, a field of the thread state; 3.11/3.12, the cframe, which
+ * lives on the thread's C stack and is popped by each return to C. */
+#if PY_VERSION_HEX >= 0x030D0000
+#define FW_PY_FRAME_OFF offsetof(PyThreadState, current_frame)
+#define FW_PY_HOLDER(tstate, ts) (tstate)
+#else
+#define FW_PY_FRAME_OFF offsetof(_PyCFrame, current_frame)
+#define FW_PY_HOLDER(tstate, ts) ((uintptr_t)(ts)->cframe)
+#endif
+
+/* The part of the data stack chunk [chunk_data, limit] to copy for a stack whose top is `top`:
+ * mostly below the top (the callers), and some above it (by the time of the copy the thread
+ * may have pushed frames). All of it inside the chunk, which is mapped from its start to its
+ * limit. Returns the length (0: no usable chunk) and sets *start. */
+static size_t fw_py_window_span(uintptr_t chunk_data, uintptr_t top, uintptr_t limit,
+                                uintptr_t *start) {
+    if (chunk_data == 0 || top <= chunk_data || limit < top) {
+        return 0;
+    }
+    uintptr_t end = limit - top > FW_PY_WINDOW_ABOVE ? top + FW_PY_WINDOW_ABOVE : limit;
+    *start = end - chunk_data > FW_PY_WINDOW_SIZE ? end - FW_PY_WINDOW_SIZE : chunk_data;
+    return (size_t)(end - *start);
+}
+
+static uintptr_t fw_py_chunk_data(const PyThreadState *ts) {
+    return ts->datastack_chunk == NULL ? 0
+                                       : (uintptr_t)ts->datastack_chunk + offsetof(_PyStackChunk, data);
+}
+
 /* The top frame pointer and, when `w` is given, the top of the data stack, in one system call:
  * [3.11/3.12: cframe->current_frame] [data stack window] [the frame pointer again], copied by
- * the kernel in that order. The frame pointer is taken from the live cframe (3.11/3.12: the
- * cframe lives on the thread's C stack and is popped by each return to C) only if reading it
+ * the kernel in that order. The frame pointer is taken from the live cframe only if reading it
  * again after the window gives the same cframe and frame; otherwise a few tries, then the last
  * value read without a window. */
 static bool fw_py_top_frame(uintptr_t tstate, const PyThreadState *ts, fw_py_window *w,
                             uintptr_t *top) {
-    uintptr_t chunk_data = ts->datastack_chunk == NULL
-                               ? 0
-                               : (uintptr_t)ts->datastack_chunk + offsetof(_PyStackChunk, data);
-    uintptr_t stack_top = (uintptr_t)ts->datastack_top;
-    uintptr_t stack_limit = (uintptr_t)ts->datastack_limit;
+    uintptr_t chunk_data = fw_py_chunk_data(ts);
+    uintptr_t holder = FW_PY_HOLDER(tstate, ts);
 #if PY_VERSION_HEX >= 0x030D0000
-    /* 3.13: the frame pointer is a field of the thread state itself. */
-    uintptr_t holder = tstate;
-    const size_t frame_off = offsetof(PyThreadState, current_frame);
     *top = (uintptr_t)ts->current_frame;
 #else
-    uintptr_t holder = (uintptr_t)ts->cframe;
-    const size_t frame_off = offsetof(_PyCFrame, current_frame);
     *top = 0;
 #endif
     for (int attempt = 0; attempt < 3; attempt++) {
@@ -226,18 +247,13 @@ static bool fw_py_top_frame(uintptr_t tstate, const PyThreadState *ts, fw_py_win
             return true;
         }
         dst[n] = &cur;
-        addr[n] = holder + frame_off;
+        addr[n] = holder + FW_PY_FRAME_OFF;
         len[n++] = sizeof cur;
-        size_t span = 0;
         uintptr_t start = 0;
-        if (w != NULL && chunk_data != 0 && stack_top > chunk_data && stack_limit >= stack_top) {
-            /* Mostly below the top (the callers), and some above it: by the time of this call
-             * the thread may have pushed frames since its thread state was copied. All of it
-             * inside the current chunk, which is mapped from its start to its limit. */
-            uintptr_t end = stack_limit - stack_top > FW_PY_WINDOW_ABOVE ? stack_top + FW_PY_WINDOW_ABOVE
-                                                                          : stack_limit;
-            start = end - chunk_data > FW_PY_WINDOW_SIZE ? end - FW_PY_WINDOW_SIZE : chunk_data;
-            span = (size_t)(end - start);
+        size_t span = w == NULL ? 0
+                                : fw_py_window_span(chunk_data, (uintptr_t)ts->datastack_top,
+                                                    (uintptr_t)ts->datastack_limit, &start);
+        if (span != 0) {
             dst[n] = w->data;
             addr[n] = start;
             len[n++] = span;
@@ -248,7 +264,7 @@ static bool fw_py_top_frame(uintptr_t tstate, const PyThreadState *ts, fw_py_win
         len[n++] = sizeof again;
 #endif
         dst[n] = &cur_after;
-        addr[n] = holder + frame_off;
+        addr[n] = holder + FW_PY_FRAME_OFF;
         len[n++] = sizeof cur_after;
         if (!fw_memread_many(dst, addr, len, n)) {
             if (span == 0) {
@@ -273,14 +289,100 @@ static bool fw_py_top_frame(uintptr_t tstate, const PyThreadState *ts, fw_py_win
     }
     return true; /* still moving: the last frame pointer read, without a window */
 }
+
+/* The one-call read of fw_py_read_thread_hinted: [thread state] [3.11/3.12: frame pointer]
+ * [window where the top was last time] [3.11/3.12: the cframe again] [frame pointer again].
+ * Returns -1 if the copy failed (the hinted chunk may be gone), 0 if *ts was copied but the
+ * window cannot be used, 1 if *ts, *top and the window all hold. The checks are those of
+ * fw_py_top_frame, plus: the thread state names the hinted chunk and cframe (the window was
+ * copied from the chunk the thread uses now) and the top frame lies inside the window. */
+static int fw_py_read_speculative(uintptr_t tstate, PyThreadState *ts, fw_py_window *w,
+                                  const fw_py_stack_hint *h, uintptr_t *top) {
+    uintptr_t start = 0;
+    size_t span = fw_py_window_span(h->chunk + offsetof(_PyStackChunk, data), h->top, h->limit,
+                                    &start);
+#if PY_VERSION_HEX >= 0x030D0000
+    uintptr_t holder = tstate;
+#else
+    uintptr_t holder = h->holder;
+#endif
+    if (span == 0 || holder == 0) {
+        return -1;
+    }
+    void *dst[5];
+    uintptr_t addr[5];
+    size_t len[5];
+    size_t n = 0;
+    uintptr_t cur = 0, again = 0, cur_after = 0;
+    dst[n] = ts;
+    addr[n] = tstate;
+    len[n++] = sizeof *ts;
+#if PY_VERSION_HEX < 0x030D0000
+    dst[n] = &cur;
+    addr[n] = holder + FW_PY_FRAME_OFF;
+    len[n++] = sizeof cur;
+#endif
+    dst[n] = w->data;
+    addr[n] = start;
+    len[n++] = span;
+#if PY_VERSION_HEX < 0x030D0000
+    dst[n] = &again;
+    addr[n] = tstate + offsetof(PyThreadState, cframe);
+    len[n++] = sizeof again;
+#endif
+    dst[n] = &cur_after;
+    addr[n] = holder + FW_PY_FRAME_OFF;
+    len[n++] = sizeof cur_after;
+    if (!fw_memread_many(dst, addr, len, n)) {
+        return -1;
+    }
+#if PY_VERSION_HEX >= 0x030D0000
+    cur = (uintptr_t)ts->current_frame;
+    again = holder;
+#endif
+    if ((uintptr_t)ts->interp != fw_py_interp || (uintptr_t)ts->datastack_chunk != h->chunk ||
+        (uintptr_t)ts->datastack_limit != h->limit || FW_PY_HOLDER(tstate, ts) != holder ||
+        again != holder || cur_after != cur || cur < start ||
+        cur - start + offsetof(_PyInterpreterFrame, localsplus) > span) {
+        return 0;
+    }
+    w->base = start;
+    w->len = span;
+    w->pinned = true;
+    *top = cur;
+    return 1;
+}
 #endif
 
 bool fw_py_read_thread_win(uintptr_t tstate, fw_py_thread *out, fw_py_window *w) {
+    return fw_py_read_thread_hinted(tstate, out, w, NULL);
+}
+
+bool fw_py_read_thread_hinted(uintptr_t tstate, fw_py_thread *out, fw_py_window *w,
+                              fw_py_stack_hint *hint) {
     PyThreadState ts;
     fw_py_window_reset(w);
-    if (out == NULL || !fw_memread(&ts, tstate, sizeof ts)) {
+    if (out == NULL) {
         return false;
     }
+#if PY_VERSION_HEX >= 0x030B0000
+    int spec = -1;
+    uintptr_t top = 0;
+    if (hint != NULL && hint->chunk != 0 && w != NULL) {
+        spec = fw_py_read_speculative(tstate, &ts, w, hint, &top);
+        if (spec == 0) {
+            fw_py_window_reset(w);
+        }
+    }
+    if (spec < 0 && !fw_memread(&ts, tstate, sizeof ts)) {
+        return false;
+    }
+#else
+    (void)hint;
+    if (!fw_memread(&ts, tstate, sizeof ts)) {
+        return false;
+    }
+#endif
     if ((uintptr_t)ts.interp != fw_py_interp) {
         return false; /* freed and reused, or not a thread state at all */
     }
@@ -289,6 +391,16 @@ bool fw_py_read_thread_win(uintptr_t tstate, fw_py_thread *out, fw_py_window *w)
     out->context = (uintptr_t)ts.context;
 #if PY_VERSION_HEX >= 0x030B0000
     out->native_tid = (int64_t)ts.native_thread_id;
+    if (hint != NULL) {
+        hint->chunk = (uintptr_t)ts.datastack_chunk;
+        hint->top = (uintptr_t)ts.datastack_top;
+        hint->limit = (uintptr_t)ts.datastack_limit;
+        hint->holder = FW_PY_HOLDER(tstate, &ts);
+    }
+    if (spec > 0) {
+        out->top_frame = top;
+        return true;
+    }
     return fw_py_top_frame(tstate, &ts, w, &out->top_frame);
 #else
     out->native_tid = 0;

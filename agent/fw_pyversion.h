@@ -105,6 +105,21 @@ void fw_py_window_reset(fw_py_window *w);
  * window holds the top frame, a walk started without resetting it reads the top frames as they
  * were at that moment. On 3.9/3.10 (heap frames) `w` is only reset. */
 bool fw_py_read_thread_win(uintptr_t tstate, fw_py_thread *out, fw_py_window *w);
+/* Where a thread's data stack was the last time it was read (3.11+; unused before). Zero it for
+ * a thread not read yet; fw_py_read_thread_hinted keeps it up to date. */
+typedef struct {
+    uintptr_t chunk;           /* tstate->datastack_chunk; 0: nothing known */
+    uintptr_t top;             /* tstate->datastack_top */
+    uintptr_t limit;           /* tstate->datastack_limit */
+    uintptr_t holder;          /* 3.11/3.12: tstate->cframe, where the frame pointer lives */
+} fw_py_stack_hint;
+/* fw_py_read_thread_win for a thread read before. A busy thread's data stack top moves little
+ * from one tick to the next, so the thread state, the frame pointer and a window placed where
+ * the top was last time are copied in one system call instead of two; if the thread has moved
+ * on (another chunk, another cframe, a top frame outside that window), the window is copied
+ * again as fw_py_read_thread_win does. Same results; `hint` may be NULL. */
+bool fw_py_read_thread_hinted(uintptr_t tstate, fw_py_thread *out, fw_py_window *w,
+                              fw_py_stack_hint *hint);
 /* fw_py_read_frame_fast through a window (which may be NULL: plain reads). */
 bool fw_py_read_frame_win(fw_py_window *w, uintptr_t frame, fw_py_frame *out,
                           bool *check_incomplete);

@@ -563,7 +563,7 @@ static void fw_sampler_thread_tick(fw_agent *a, uintptr_t tstate, const fw_py_th
      * come from one moment. */
     fw_py_thread now_t;
     const fw_py_thread *use = t;
-    if (fw_py_read_thread_win(tstate, &now_t, fw_stack_window(a->resolver)) &&
+    if (fw_py_read_thread_hinted(tstate, &now_t, fw_stack_window(a->resolver), &s->stack_hint) &&
         now_t.pthread_id == t->pthread_id) {
         use = &now_t;
         a->tick_prefetched = true;
@@ -638,7 +638,7 @@ static void fw_sampler_quick_tick(fw_agent *a, uint64_t tick, uintptr_t gil_hold
         if (cpu <= 0)
             continue;
         fw_py_thread t;
-        if (!fw_py_read_thread_win(s->tstate, &t, fw_stack_window(a->resolver)) ||
+        if (!fw_py_read_thread_hinted(s->tstate, &t, fw_stack_window(a->resolver), &s->stack_hint) ||
             t.pthread_id != s->pthread_id || (t.native_tid > 0 && t.native_tid != s->tid)) {
             a->threads_changed = true;
             continue;
@@ -682,8 +682,6 @@ static uint64_t fw_sampler_tick(fw_agent *a, uint64_t now)
 
     bool complete = true;
     size_t n = 0;
-    struct timespec cpu0, cpu1;
-    (void)clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu0);
     uintptr_t gil_holder = fw_py_gil_holder();
     /* A GIL holder we have no slot for is a new thread: walk the list now, not at the next
      * tick, so that it is found (and named) even if it lives only a few ticks. */
@@ -710,8 +708,6 @@ static uint64_t fw_sampler_tick(fw_agent *a, uint64_t now)
         st->quick_ticks++;
         fw_sampler_quick_tick(a, tick, gil_holder);
     }
-    (void)clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu1);
-    st->tick_cpu_ns += (uint64_t)((cpu1.tv_sec - cpu0.tv_sec) * 1000000000ll + (cpu1.tv_nsec - cpu0.tv_nsec));
     uint64_t interval = a->cfg.interval_ns;
     pthread_mutex_unlock(&a->lock);
     return interval;
@@ -810,6 +806,16 @@ int fw_sampler_start(fw_agent *a)
     if (rc == 0)
         a->sampler_started = true;
     return rc;
+}
+
+uint64_t fw_sampler_cpu_ns(const fw_agent *a)
+{
+    clockid_t clock;
+    struct timespec ts;
+    if (!a->sampler_started || pthread_getcpuclockid(a->sampler_thread, &clock) != 0 ||
+        clock_gettime(clock, &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 void fw_sampler_stop(fw_agent *a)

@@ -61,7 +61,6 @@ typedef struct {
     uint64_t late_ticks;       /* ticks skipped because the sampler woke up late */
     uint64_t stacks_walked;
     uint64_t walk_ns;          /* time spent in fw_stack_walk */
-    uint64_t tick_cpu_ns;      /* the sampler's own CPU time inside ticks */
     uint64_t quick_ticks;      /* ticks that did not walk the thread list */
     uint64_t walks_redone;     /* stacks walked again because the thread moved meanwhile */
     uint64_t clock_reads_saved; /* clock reads skipped for quiet threads */
@@ -78,6 +77,10 @@ typedef struct {
 
 /* Starts the sampler thread for `agent`; 0 or an errno value. */
 int fw_sampler_start(struct fw_agent *agent);
+/* The running sampler thread's CPU time so far, from its clock (ticks and the cost of waking up
+ * for each); 0 when it is not running. Read on demand, under the agent mutex: a per-tick count
+ * would cost the sampler two clock reads (system calls) every tick. */
+uint64_t fw_sampler_cpu_ns(const struct fw_agent *agent);
 /* Asks the sampler to stop and joins it. Call without the agent mutex. */
 void fw_sampler_stop(struct fw_agent *agent);
 /* With the agent mutex held, right after `old` was swapped out: keeps each thread's last

@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "fw_pyversion.h"
 
 #define FW_THREADS_MAX 4096
 #define FW_THREAD_NAME_MAX 128
@@ -43,6 +44,7 @@ typedef struct {
     bool nogil_prev;            /* the last time it was seen running, it ran without the GIL */
     uint8_t quiet_ticks;        /* consecutive quick ticks with next to no CPU, without the GIL */
     uint64_t seen_tick;
+    fw_py_stack_hint stack_hint; /* where its data stack was at the last read (fw_pyversion.h) */
     int32_t chain;              /* next slot in the same hash bucket, -1 at the end */
     char name[FW_THREAD_NAME_MAX];
 } fw_thread_slot;

@@ -180,6 +180,7 @@ static PyObject *fw_mod_stats(PyObject *self, PyObject *unused)
     /* The GIL is held and `lock` is taken after it: the allowed order. */
     pthread_mutex_lock(&a->lock);
     s = a->stats;
+    uint64_t sampler_cpu = fw_sampler_cpu_ns(a);
     if (a->threads)
         live = fw_threads_live(a->threads);
     int32_t tid_offset = a->tid_offset;
@@ -199,7 +200,7 @@ static PyObject *fw_mod_stats(PyObject *self, PyObject *unused)
         fw_mod_set(d, "late_ticks", PyLong_FromUnsignedLongLong(s.late_ticks)) < 0 ||
         fw_mod_set(d, "stacks_walked", PyLong_FromUnsignedLongLong(s.stacks_walked)) < 0 ||
         fw_mod_set(d, "walk_ns", PyLong_FromUnsignedLongLong(s.walk_ns)) < 0 ||
-        fw_mod_set(d, "tick_cpu_ns", PyLong_FromUnsignedLongLong(s.tick_cpu_ns)) < 0 ||
+        fw_mod_set(d, "sampler_cpu_ns", PyLong_FromUnsignedLongLong(sampler_cpu)) < 0 ||
         fw_mod_set(d, "quick_ticks", PyLong_FromUnsignedLongLong(s.quick_ticks)) < 0 ||
         fw_mod_set(d, "walks_redone", PyLong_FromUnsignedLongLong(s.walks_redone)) < 0 ||
         fw_mod_set(d, "clock_reads_saved", PyLong_FromUnsignedLongLong(s.clock_reads_saved)) < 0 ||
