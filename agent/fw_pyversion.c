@@ -368,6 +368,9 @@ bool fw_py_read_thread_hinted(uintptr_t tstate, fw_py_thread *out, fw_py_window 
 #if PY_VERSION_HEX >= 0x030B0000
     int spec = -1;
     uintptr_t top = 0;
+    if (hint != NULL) {
+        hint->one_call = false;
+    }
     if (hint != NULL && hint->chunk != 0 && w != NULL) {
         spec = fw_py_read_speculative(tstate, &ts, w, hint, &top);
         if (spec == 0) {
@@ -378,7 +381,9 @@ bool fw_py_read_thread_hinted(uintptr_t tstate, fw_py_thread *out, fw_py_window 
         return false;
     }
 #else
-    (void)hint;
+    if (hint != NULL) {
+        hint->one_call = false;
+    }
     if (!fw_memread(&ts, tstate, sizeof ts)) {
         return false;
     }
@@ -399,6 +404,7 @@ bool fw_py_read_thread_hinted(uintptr_t tstate, fw_py_thread *out, fw_py_window 
     }
     if (spec > 0) {
         out->top_frame = top;
+        hint->one_call = true;
         return true;
     }
     return fw_py_top_frame(tstate, &ts, w, &out->top_frame);

@@ -112,6 +112,7 @@ typedef struct {
     uintptr_t top;             /* tstate->datastack_top */
     uintptr_t limit;           /* tstate->datastack_limit */
     uintptr_t holder;          /* 3.11/3.12: tstate->cframe, where the frame pointer lives */
+    bool one_call;             /* the last read took one system call (what the hint is for) */
 } fw_py_stack_hint;
 /* fw_py_read_thread_win for a thread read before. A busy thread's data stack top moves little
  * from one tick to the next, so the thread state, the frame pointer and a window placed where

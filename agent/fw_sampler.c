@@ -528,6 +528,13 @@ static void fw_sampler_charge_current(fw_agent *a, fw_thread_slot *s, uint32_t s
     }
 }
 
+static void fw_sampler_count_read(fw_agent *a, const fw_thread_slot *s)
+{
+    a->stats.thread_reads++;
+    if (s->stack_hint.one_call)
+        a->stats.thread_reads_one_call++;
+}
+
 static void fw_sampler_thread_tick(fw_agent *a, uintptr_t tstate, const fw_py_thread *t,
                                    uint64_t now, uint64_t prev_tick, uint64_t tick,
                                    uintptr_t gil_holder)
@@ -563,8 +570,9 @@ static void fw_sampler_thread_tick(fw_agent *a, uintptr_t tstate, const fw_py_th
      * come from one moment. */
     fw_py_thread now_t;
     const fw_py_thread *use = t;
-    if (fw_py_read_thread_hinted(tstate, &now_t, fw_stack_window(a->resolver), &s->stack_hint) &&
-        now_t.pthread_id == t->pthread_id) {
+    bool read = fw_py_read_thread_hinted(tstate, &now_t, fw_stack_window(a->resolver), &s->stack_hint);
+    fw_sampler_count_read(a, s);
+    if (read && now_t.pthread_id == t->pthread_id) {
         use = &now_t;
         a->tick_prefetched = true;
     }
@@ -638,8 +646,9 @@ static void fw_sampler_quick_tick(fw_agent *a, uint64_t tick, uintptr_t gil_hold
         if (cpu <= 0)
             continue;
         fw_py_thread t;
-        if (!fw_py_read_thread_hinted(s->tstate, &t, fw_stack_window(a->resolver), &s->stack_hint) ||
-            t.pthread_id != s->pthread_id || (t.native_tid > 0 && t.native_tid != s->tid)) {
+        bool read = fw_py_read_thread_hinted(s->tstate, &t, fw_stack_window(a->resolver), &s->stack_hint);
+        fw_sampler_count_read(a, s);
+        if (!read || t.pthread_id != s->pthread_id || (t.native_tid > 0 && t.native_tid != s->tid)) {
             a->threads_changed = true;
             continue;
         }

@@ -62,6 +62,8 @@ typedef struct {
     uint64_t stacks_walked;
     uint64_t walk_ns;          /* time spent in fw_stack_walk */
     uint64_t quick_ticks;      /* ticks that did not walk the thread list */
+    uint64_t thread_reads;     /* thread states read before a walk */
+    uint64_t thread_reads_one_call; /* ... with the top of the data stack in the same call */
     uint64_t walks_redone;     /* stacks walked again because the thread moved meanwhile */
     uint64_t clock_reads_saved; /* clock reads skipped for quiet threads */
     uint64_t walk_failures;

@@ -331,6 +331,27 @@ print(json.dumps(st))
             sys.stderr.write("[rate] retrying once: %s\n" % str(exc)[:200])
             self.rate(nthreads)
 
+    def test_busy_thread_read_in_one_call(self):
+        # On 3.11+ a thread whose data stack top stays put between ticks has its thread state,
+        # frame pointer and top frames copied in one system call (fw_py_read_thread_hinted);
+        # 3.9/3.10 keep their frames on the heap and read the thread state alone.
+        res = self.run_api("""
+flamewatch.start(app="reads", output=OUT)
+busy(1.0)
+st = flamewatch.stats()
+flamewatch.stop()
+print(json.dumps(st))
+""")
+        self.assertEqual(res.returncode, 0, res.describe())
+        st = res.last_json()
+        sys.stderr.write("[reads] %d of %d thread reads in one call\n"
+                         % (st["thread_reads_one_call"], st["thread_reads"]))
+        self.assertGreaterEqual(st["thread_reads"], 50, st)
+        if sys.version_info >= (3, 11):
+            self.assertGreaterEqual(st["thread_reads_one_call"], 0.8 * st["thread_reads"], st)
+        else:
+            self.assertEqual(st["thread_reads_one_call"], 0, st)
+
     def test_rate_1_thread(self):
         self.rate_twice(1)
 
