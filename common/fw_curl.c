@@ -5,13 +5,14 @@
  *
  * Why. Linking libcurl makes the dynamic loader map and relocate it and its ~30 dependencies
  * (TLS, HTTP/2, SSH, LDAP, Kerberos) at every start of the program, whether it makes a request
- * or not: 3.6 ms of CPU for an empty C program linked with -lcurl against 0.5 ms without.
+ * or not: 3.6-4.3 ms of CPU for an empty C program linked with -lcurl against 0.5 ms without.
  *  - The agent extension is loaded into every process that runs under flamewatch, most of which
  *    write files or upload nothing: about 6 ms of CPU per Python start, a third of the agent's
  *    whole start-up cost.
  *  - The CLI runs before every profiled program (`flamewatch run -- python3 app.py` sets up the
  *    environment and execs), and only `query` speaks HTTP; `run`, `convert` and `server` paid
- *    for a library they never call (docs/BENCHMARKS.md, "Start-up of the CLI").
+ *    for a library they never call: `flamewatch run -- /bin/true` went from 5.5 to 2.7 ms of CPU
+ *    (docs/BENCHMARKS.md, "Start-up of the CLI").
  *
  * How. This file defines the libcurl functions those two callers use, with the prototypes of
  * <curl/curl.h>, so every call in either program binds to these stubs. In the agent, built with
