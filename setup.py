@@ -14,7 +14,7 @@ setup(
             include_dirs=["agent", "common", include],
             define_macros=[("_GNU_SOURCE", "1")],
             extra_compile_args=["-std=c11", "-fvisibility=hidden"],
-            libraries=["z"],  # libcurl is loaded at run time (agent/fw_curl.c)
+            libraries=["z"],  # libcurl is loaded at run time (common/fw_curl.c)
         )
     ]
 )

@@ -19,7 +19,8 @@
  * upload. Prints the median of --runs runs (default 5).
  *
  * Build: make bench-tools   (or: cc -std=c11 -D_GNU_SOURCE -O2 -pthread -Icommon -o build/ingest_load
- *        bench/ingest_load.c build/obj/common/fw_*.o -lcurl -lz -lm)
+ *        bench/ingest_load.c build/obj/common/fw_*.o -lcurl -lz -lm, leaving out fw_curl.o: this
+ *        tool links libcurl itself rather than going through the lazy-loading stubs)
  * Usage: build/ingest_load --url http://127.0.0.1:4040 --pid SERVER_PID [--clients 8] [--seconds 10]
  *        [--runs 5] [--stacks 2000] [--app bench] [--token T] [--uploads N]
  * --uploads N: each client stops after N uploads instead of after --seconds (for callgrind runs).

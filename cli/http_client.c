@@ -5,8 +5,16 @@
  * TLS proxy without code of our own. Each CLI invocation makes one or two requests, so an easy
  * handle per request is plenty. Timeouts are bounded (connect 10 s, total 120 s) so a hung
  * server makes the CLI fail with a message instead of hanging forever.
+ *
+ * libcurl is not linked: common/fw_curl.c dlopen()s it at the first curl_global_init(), so the
+ * commands that make no request (`run` above all) do not pay for loading it. That init is
+ * therefore the first libcurl call on every path, and a request fails with a message, not an
+ * assert, when it did not succeed (a machine without libcurl4). Requests are made from one
+ * thread.
  */
 #include "http_client.h"
+
+#include "fw_curl.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
@@ -36,9 +44,21 @@ int fw_http_request(const char *method, const char *url, const char *token, cons
 {
     memset(out, 0, sizeof *out);
     static int inited;
+    static CURLcode init_rc;
+    static char init_err[512];
     if (!inited) {
-        curl_global_init(CURL_GLOBAL_DEFAULT);
+        init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+        const char *why = fw_curl_load_error();
+        if (why)
+            snprintf(init_err, sizeof init_err, "libcurl (" FW_CURL_LIBRARY ") could not be loaded (%s); "
+                     "install libcurl4 (Debian, Ubuntu) or your distribution's libcurl package", why);
+        else if (init_rc != CURLE_OK)
+            snprintf(init_err, sizeof init_err, "cannot initialize libcurl: %s", curl_easy_strerror(init_rc));
         inited = 1;
+    }
+    if (init_rc != CURLE_OK) {
+        snprintf(err, errlen, "cannot reach %s: %s", url, init_err);
+        return -1;
     }
     CURL *c = curl_easy_init();
     if (!c) {

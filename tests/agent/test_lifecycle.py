@@ -228,7 +228,7 @@ print(json.dumps({"a": a, "b": b, "p1": p1, "p2": p2, "c": c, "p3": p3, "running
         self.assertFalse(flamewatch.is_running())
 
     def test_missing_libcurl_is_a_clear_error(self):
-        """libcurl is loaded only when a server is set (agent/fw_curl.c): a machine without it
+        """libcurl is loaded only when a server is set (common/fw_curl.c): a machine without it
         can still write files, and asking for uploads says what is missing."""
         libdir = fwtest.make_tmp(self)
         with open(os.path.join(libdir, "libcurl.so.4"), "w") as f:

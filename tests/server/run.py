@@ -646,6 +646,35 @@ def api_errors_and_metrics():
 
 
 @test
+def cli_without_libcurl():
+    """The CLI does not link libcurl: common/fw_curl.c dlopen()s it at the first request. On a
+    machine where it cannot be loaded, the commands that make no request work, and `query` says
+    which library is missing and exits 1 (it used to be a loader error before main)."""
+    with Server() as s:
+        eq(s.ingest("nocurl", FOLDED.encode(), "folded")[0], 200)
+        args = ("query", "--server", s.url, "--app", "nocurl", "--from", "now-1h", "--to", "now+1m")
+        rc, out, err = cli(*args)
+        eq(rc, 0, "query with libcurl: " + err)
+        eq(folded_total(out), FOLDED_SAMPLES * 10_000_000, "folded total (ns, 100 Hz)")
+        libdir = os.path.join(s.tmp, "lib")
+        os.mkdir(libdir)
+        with open(os.path.join(libdir, "libcurl.so.4"), "w") as f:
+            f.write("not a shared library\n")   # found first on LD_LIBRARY_PATH, fails to load
+        env = {"LD_LIBRARY_PATH": libdir}
+        rc, out, err = cli(*args, env=env)
+        eq(rc, 1, "query without libcurl: " + err)
+        eq(out, "", "nothing on stdout")
+        check("libcurl (libcurl.so.4) could not be loaded" in err, err)
+        check("cannot reach " + s.url in err, err)
+        check(err.startswith("flamewatch query: ") and err.count("\n") == 1, "one line: %r" % err)
+        rc, out, err = cli("--help", env=env)
+        eq(rc, 0, "--help without libcurl: " + err)
+        outdir = os.path.join(s.tmp, "profiles")
+        rc, out, err = cli("run", "--output", outdir, "--", "/bin/true", env=env)
+        eq(rc, 0, "run without libcurl: " + err)
+
+
+@test
 def concurrent_clients():
     with Server() as s:
         errors = []

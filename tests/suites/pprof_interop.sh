@@ -19,8 +19,13 @@ ok() { passed=$((passed + 1)); echo "ok   $1"; }
 bad() { failed=$((failed + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && printf '%s\n' "$2" | sed 's/^/     | /'; }
 finish() { echo "RESULT passed=$passed failed=$failed"; [ "$failed" = 0 ]; exit $?; }
 
+# common/fw_curl.c (libcurl's loader) is left out: the generator makes no request.
+set --
+for f in "$ROOT"/common/*.c; do
+    case "$f" in */fw_curl.c) ;; *) set -- "$@" "$f" ;; esac
+done
 if cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I"$ROOT/common" -o "$TOOLS/make_sample_pprof" \
-      "$ROOT/tests/tools/make_sample_pprof.c" "$ROOT"/common/*.c -lz 2>"$WORK/cc.log"; then
+      "$ROOT/tests/tools/make_sample_pprof.c" "$@" -lz 2>"$WORK/cc.log"; then
     ok "build the generator"
 else
     bad "build the generator" "$(cat "$WORK/cc.log")"; finish

@@ -1,25 +1,40 @@
 /*
- * fw_curl: libcurl, loaded only when an agent is given a server to upload to.
+ * fw_curl: libcurl, loaded only by a program that is about to make a request. Two programs
+ * use it: the agent extension, to upload to a server (agent/fw_upload.c), and the flamewatch
+ * CLI, for the commands that query one (cli/http_client.c). Neither links libcurl.
  *
- * Why. The agent extension is loaded into every process that runs under flamewatch, most of
- * which write files or upload nothing. Linking libcurl would make the dynamic loader map and
- * relocate it and its ~30 dependencies (TLS, HTTP/2, SSH, LDAP, Kerberos) at every Python
- * start: about 6 ms of CPU, a third of the agent's whole start-up cost.
+ * Why. Linking libcurl makes the dynamic loader map and relocate it and its ~30 dependencies
+ * (TLS, HTTP/2, SSH, LDAP, Kerberos) at every start of the program, whether it makes a request
+ * or not: 3.6-4.3 ms of CPU for an empty C program linked with -lcurl against 0.5 ms without.
+ *  - The agent extension is loaded into every process that runs under flamewatch, most of which
+ *    write files or upload nothing: about 6 ms of CPU per Python start, a third of the agent's
+ *    whole start-up cost.
+ *  - The CLI runs before every profiled program (`flamewatch run -- python3 app.py` sets up the
+ *    environment and execs), and only `query` speaks HTTP; `run`, `convert` and `server` paid
+ *    for a library they never call: `flamewatch run -- /bin/true` went from 5.5 to 2.7 ms of CPU
+ *    (docs/BENCHMARKS.md, "Start-up of the CLI").
  *
- * How. This file defines, with hidden visibility, the libcurl functions fw_upload.c calls, with
- * the prototypes of <curl/curl.h>. Inside the extension every call binds to these stubs; no
- * other module can see them, so a process that also loads libcurl itself (pycurl, say) keeps
- * its own. curl_global_init() is the first call fw_upload.c makes: it dlopen()s libcurl.so.4
- * (RTLD_LOCAL, so its symbols stay out of the global namespace) and resolves every function
- * once; if the library or a symbol is missing it fails with CURLE_FAILED_INIT and the uploader
- * reports that it cannot start. Every other stub is only reachable after a successful init,
- * which fw_upload.c guarantees (pthread_once + fw_curl_ok); the asserts say so.
+ * How. This file defines the libcurl functions those two callers use, with the prototypes of
+ * <curl/curl.h>, so every call in either program binds to these stubs. In the agent, built with
+ * -fvisibility=hidden, they are hidden: no other module can see them, so a process that also
+ * loads libcurl itself (pycurl, say) keeps its own. The CLI is an executable that links no
+ * library referring to curl_*, so it exports none of them either. curl_global_init() must be
+ * the first call: it dlopen()s libcurl.so.4 (RTLD_LOCAL, so its symbols stay out of the global
+ * namespace) and resolves every function once; if the library or a symbol is missing it fails
+ * with CURLE_FAILED_INIT, fw_curl_load_error() (fw_curl.h) says why, and the caller reports that
+ * it cannot reach the server. Every other stub is only reachable after a successful init, which
+ * the callers guarantee (fw_upload.c: pthread_once + fw_curl_ok; http_client.c: the init's
+ * result is checked before every request); the asserts say so. Nothing links libcurl, so a
+ * libcurl function called without a stub here is an undefined reference at link time: add its
+ * stub and its dlsym below, in the same style.
  *
  * Varargs. curl_easy_setopt and curl_easy_getinfo take one argument after the option, whose
  * type the option's number encodes (curl.h: CURLOPTTYPE_* bases for setopt, CURLINFO_TYPEMASK
  * for getinfo); the stubs read it with that type and pass it on, as libcurl's own vsetopt reads
  * it.
  */
+#include "fw_curl.h"
+
 #include <assert.h>
 #include <curl/curl.h>
 #include <dlfcn.h>
@@ -30,8 +45,7 @@
 #include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
-
-#define FW_CURL_LIBRARY "libcurl.so.4"
+#include <stdio.h>
 
 typedef void (*fw_curl_fn)(void);
 
@@ -58,14 +72,17 @@ static struct {
 } fw_curl;
 
 static bool fw_curl_loaded;
+static char fw_curl_error[256];   /* why the last load failed; "" when it did not */
 
 /* Resolves one symbol into *slot (a function pointer of the right type, stored through the
  * generic one: dlsym returns data pointers, and POSIX guarantees the round trip). */
 static bool fw_curl_sym(void *lib, const char *name, void *slot)
 {
     void *p = dlsym(lib, name);
-    if (p == NULL)
+    if (p == NULL) {
+        snprintf(fw_curl_error, sizeof fw_curl_error, "%s has no symbol %s", FW_CURL_LIBRARY, name);
         return false;
+    }
     *(void **)slot = p;
     return true;
 }
@@ -73,8 +90,11 @@ static bool fw_curl_sym(void *lib, const char *name, void *slot)
 static bool fw_curl_load(void)
 {
     void *lib = dlopen(FW_CURL_LIBRARY, RTLD_NOW | RTLD_LOCAL);
-    if (lib == NULL)
+    if (lib == NULL) {
+        const char *why = dlerror();
+        snprintf(fw_curl_error, sizeof fw_curl_error, "%s", why ? why : "dlopen failed");
         return false;
+    }
     bool ok = fw_curl_sym(lib, "curl_global_init", &fw_curl.global_init) &&
               fw_curl_sym(lib, "curl_easy_init", &fw_curl.easy_init) &&
               fw_curl_sym(lib, "curl_easy_cleanup", &fw_curl.easy_cleanup) &&
@@ -105,8 +125,14 @@ CURLcode curl_global_init(long flags)
         if (!fw_curl_load())
             return CURLE_FAILED_INIT;
         fw_curl_loaded = true;
+        fw_curl_error[0] = '\0';
     }
     return fw_curl.global_init(flags);
+}
+
+const char *fw_curl_load_error(void)
+{
+    return fw_curl_error[0] ? fw_curl_error : NULL;
 }
 
 CURL *curl_easy_init(void)
