@@ -43,6 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fw_curl.h"
 #include "fw_memread.h"
 #include "fw_pyversion.h"
 #include "fw_upload.h"
@@ -132,9 +133,11 @@ static int fw_agent_alloc_resources(fw_agent *a)
 
 static void fw_agent_resources_error(const fw_agent *a, int rc, char *err, size_t errlen)
 {
+    const char *why = fw_curl_load_error();
     if (rc == EIO)
-        snprintf(err, errlen, "cannot upload to %s: libcurl (libcurl.so.4) could not be loaded; "
-                 "install libcurl4, or write profiles to files with --output", a->cfg.server);
+        snprintf(err, errlen, "cannot upload to %s: libcurl (" FW_CURL_LIBRARY ") could not be loaded (%s); "
+                 "install libcurl4, or write profiles to files with --output", a->cfg.server,
+                 why ? why : "libcurl failed to initialise");
     else
         snprintf(err, errlen, "out of memory");
 }

@@ -245,6 +245,7 @@ except RuntimeError as exc:
         info = res.last_json()
         self.assertIsNotNone(info["error"], res.describe())
         self.assertIn("libcurl (libcurl.so.4) could not be loaded", info["error"])
+        self.assertIn(libdir, info["error"])   # dlerror() names the file it tried
         self.assertFalse(info["running"])
         res = self.run_api("""
 flamewatch.start(app="nocurl", output=OUT, upload_interval_s=0.3)
