@@ -16,7 +16,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build", default="build")
     ap.add_argument("--all", action="store_true", help="every interpreter, not only python3")
-    ap.add_argument("--runs", default="7")
+    ap.add_argument("--runs", default="11")
     args = ap.parse_args()
     build = os.path.abspath(os.path.join(ROOT, args.build) if not os.path.isabs(args.build) else args.build)
     if args.all:
