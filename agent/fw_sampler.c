@@ -57,6 +57,7 @@
 #include <unistd.h>
 
 #include "fw_agent.h"
+#include "fw_cpu_follow.h"
 #include "fw_pyversion.h"
 #include "fw_tags.h"
 #include "fw_threads.h"
@@ -71,6 +72,7 @@
 #define FW_QUIET_AFTER 3                 /* quiet ticks before a thread's clock is read less often */
 #define FW_QUIET_STRIDE 4                /* a quiet thread's clock is read every this many ticks */
 #define FW_DISABLED_POLL_NS 100000000ull  /* master switch off: look at it this often */
+#define FW_FOLLOW_BACKOFF_TICKS 1000     /* no CPU pin for this long after a late tick */
 
 typedef struct {
     uint64_t hash;
@@ -544,6 +546,8 @@ static void fw_sampler_thread_tick(fw_agent *a, uintptr_t tstate, const fw_py_th
     if (t->pthread_id == atomic_load_explicit(&a->skip_pthread, memory_order_relaxed))
         return;
     int64_t tid = fw_sampler_tid(a, t);
+    if (tstate == gil_holder)
+        a->tick_holder_tid = tid;
     int32_t idx = fw_threads_lookup(a->threads, tstate, t->pthread_id, tid, tick, &created);
     if (idx < 0) {
         a->stats.registry_full++;
@@ -617,6 +621,8 @@ static void fw_sampler_quick_tick(fw_agent *a, uint64_t tick, uintptr_t gil_hold
         if (s->tid <= 0 || s->pthread_id == atomic_load_explicit(&a->skip_pthread, memory_order_relaxed))
             continue;
         bool holds_gil = s->tstate == gil_holder;
+        if (holds_gil)
+            a->tick_holder_tid = s->tid;
         /* A thread that has shown next to no CPU for a while (asleep, or queued for the GIL) is
          * read every FW_QUIET_STRIDE ticks only, staggered by slot: its CPU accumulates in the
          * clock meanwhile, and it would go to its last running stack anyway. It is read at once
@@ -691,6 +697,7 @@ static uint64_t fw_sampler_tick(fw_agent *a, uint64_t now)
 
     bool complete = true;
     size_t n = 0;
+    a->tick_holder_tid = 0;
     uintptr_t gil_holder = fw_py_gil_holder();
     /* A GIL holder we have no slot for is a new thread: walk the list now, not at the next
      * tick, so that it is found (and named) even if it lives only a few ticks. */
@@ -771,11 +778,28 @@ static void fw_sampler_short_slice(void)
         fw_log(FW_LOG_DEBUG, "short scheduler slice not available");
 }
 
+/* Every FW_FULL_WALK_EVERY ticks, the sampler moves next to the GIL holder (fw_cpu_follow.h). */
+static void fw_sampler_follow(fw_agent *a, fw_cpu_follow *follow, uint64_t tick)
+{
+    if (tick % FW_FULL_WALK_EVERY != 0 || a->tick_holder_tid <= 0)
+        return;
+    uint64_t before = follow->moves;
+    fw_cpu_follow_thread(follow, a->tick_holder_tid, tick);
+    if (follow->moves != before) {
+        pthread_mutex_lock(&a->lock);
+        a->stats.cpu_moves++;
+        pthread_mutex_unlock(&a->lock);
+    }
+}
+
 static void *fw_sampler_main(void *arg)
 {
     fw_agent *a = arg;
     uint64_t interval = a->cfg.interval_ns;
+    uint64_t ticks = 0;
+    fw_cpu_follow follow;
     fw_sampler_short_slice();
+    fw_cpu_follow_init(&follow);
     fw_sampler_confirm_tid_offset(a);
     uint64_t deadline = fw_now_mono_ns() + interval;
     while (!atomic_load(&a->sampler_stop)) {
@@ -784,14 +808,19 @@ static void *fw_sampler_main(void *arg)
             break;
         uint64_t now = fw_now_mono_ns();
         if (now >= deadline + interval) {
-            /* Late by one interval or more: skip the missed ticks instead of bursting. */
+            /* Late by one interval or more: skip the missed ticks instead of bursting, and do not
+             * stay pinned to a CPU that something else keeps busy. */
             uint64_t missed = (now - deadline) / interval;
             deadline += missed * interval;
+            uint64_t releases = follow.releases;
+            fw_cpu_follow_release(&follow, ticks, FW_FOLLOW_BACKOFF_TICKS);
             pthread_mutex_lock(&a->lock);
             a->stats.late_ticks += missed;
+            a->stats.cpu_releases += follow.releases - releases;
             pthread_mutex_unlock(&a->lock);
         }
         uint64_t next = fw_sampler_tick(a, now);
+        fw_sampler_follow(a, &follow, ++ticks);
         if (next != interval) {
             /* The interval changed (remote settings) or collection is off: restart the grid. */
             interval = next;

@@ -59,6 +59,8 @@ typedef struct {
     uint64_t ticks;            /* ticks processed */
     uint64_t expected_ticks;   /* ticks the interval called for since the first one */
     uint64_t late_ticks;       /* ticks skipped because the sampler woke up late */
+    uint64_t cpu_moves;        /* the sampler pinned itself to the GIL holder's CPU (fw_cpu_follow.h) */
+    uint64_t cpu_releases;     /* ... and gave the pin up after a late tick */
     uint64_t stacks_walked;
     uint64_t walk_ns;          /* time spent in fw_stack_walk */
     uint64_t quick_ticks;      /* ticks that did not walk the thread list */

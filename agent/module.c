@@ -202,6 +202,8 @@ static PyObject *fw_mod_stats(PyObject *self, PyObject *unused)
         fw_mod_set(d, "walk_ns", PyLong_FromUnsignedLongLong(s.walk_ns)) < 0 ||
         fw_mod_set(d, "sampler_cpu_ns", PyLong_FromUnsignedLongLong(sampler_cpu)) < 0 ||
         fw_mod_set(d, "thread_reads", PyLong_FromUnsignedLongLong(s.thread_reads)) < 0 ||
+        fw_mod_set(d, "cpu_moves", PyLong_FromUnsignedLongLong(s.cpu_moves)) < 0 ||
+        fw_mod_set(d, "cpu_releases", PyLong_FromUnsignedLongLong(s.cpu_releases)) < 0 ||
         fw_mod_set(d, "thread_reads_one_call", PyLong_FromUnsignedLongLong(s.thread_reads_one_call)) < 0 ||
         fw_mod_set(d, "quick_ticks", PyLong_FromUnsignedLongLong(s.quick_ticks)) < 0 ||
         fw_mod_set(d, "walks_redone", PyLong_FromUnsignedLongLong(s.walks_redone)) < 0 ||

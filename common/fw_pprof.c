@@ -447,7 +447,7 @@ static int fw_next(fw_dec *d, fw_where w, fw_rd *r, fw_field *f)
     if (r->p >= r->end)
         return 0;
     *f = (fw_field){.offset = fw_off(d, r->p)};
-    uint64_t tag;
+    uint64_t tag = 0;   /* set on success; gcc -O3 (setup.py) cannot see that fw_fail never returns 0 */
     if (fw_varint_or_fail(d, w, r, &tag) != 0)
         return -1;
     uint64_t field = tag >> 3;

@@ -353,6 +353,45 @@ print(json.dumps(st))
         else:
             self.assertEqual(st["thread_reads_one_call"], 0, st)
 
+    def test_sampler_follows_busy_thread(self):
+        # The sampler pins itself to the CPU of the GIL holder (agent/fw_cpu_follow.h), and gives
+        # the pin up when it wakes up late: here the whole process is stopped for 0.3 s.
+        if len(os.sched_getaffinity(0)) < 2:
+            self.skipTest("one CPU: nothing to follow")   # not on CI's 2-core machine
+        res = self.run_api("""
+import signal, subprocess
+def one_cpu_threads():
+    found = []
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open("/proc/self/task/%s/status" % tid) as f:
+                allowed = [l.split()[1] for l in f if l.startswith("Cpus_allowed_list")][0]
+        except OSError:
+            continue
+        if "," not in allowed and "-" not in allowed:
+            found.append(int(allowed))
+    return found
+flamewatch.start(app="follow", output=OUT)
+busy(1.0)
+pinned = flamewatch.stats(), one_cpu_threads()
+subprocess.Popen([sys.executable, "-c",
+                  "import os, signal, time; p=%d; os.kill(p, signal.SIGSTOP); time.sleep(0.3); "
+                  "os.kill(p, signal.SIGCONT)" % os.getpid()]).wait()
+busy(0.3)
+released = flamewatch.stats(), one_cpu_threads()
+flamewatch.stop()
+print(json.dumps({"pinned": pinned, "released": released}))
+""")
+        self.assertEqual(res.returncode, 0, res.describe())
+        out = res.last_json()
+        st, one_cpu = out["pinned"]
+        self.assertGreaterEqual(st["cpu_moves"], 1, st)
+        self.assertEqual(len(one_cpu), 1, out)            # the sampler, and only it
+        st, one_cpu = out["released"]
+        self.assertGreaterEqual(st["late_ticks"], 10, st)
+        self.assertGreaterEqual(st["cpu_releases"], 1, st)
+        self.assertEqual(one_cpu, [], out)                # its original mask is back
+
     def test_rate_1_thread(self):
         self.rate_twice(1)
 
