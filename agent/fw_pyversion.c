@@ -222,6 +222,34 @@ static uintptr_t fw_py_chunk_data(const PyThreadState *ts) {
                                        : (uintptr_t)ts->datastack_chunk + offsetof(_PyStackChunk, data);
 }
 
+/* The ranges of one fw_memread_many call, in the order the kernel copies them. */
+typedef struct {
+    void *dst[5];
+    uintptr_t addr[5];
+    size_t len[5];
+    size_t n;
+} fw_py_iov;
+
+static void fw_py_iov_add(fw_py_iov *v, void *dst, uintptr_t addr, size_t len) {
+    assert(v->n < sizeof v->dst / sizeof v->dst[0]);
+    v->dst[v->n] = dst;
+    v->addr[v->n] = addr;
+    v->len[v->n++] = len;
+}
+
+/* The re-check that closes a copy of the top of a stack: [3.11/3.12: tstate->cframe, which a return
+ * to C pops] [the frame pointer again]. */
+static void fw_py_iov_add_recheck(fw_py_iov *v, uintptr_t tstate, uintptr_t holder,
+                                  uintptr_t *again, uintptr_t *cur_after) {
+#if PY_VERSION_HEX < 0x030D0000
+    fw_py_iov_add(v, again, tstate + offsetof(PyThreadState, cframe), sizeof *again);
+#else
+    (void)tstate;
+    *again = holder;
+#endif
+    fw_py_iov_add(v, cur_after, holder + FW_PY_FRAME_OFF, sizeof *cur_after);
+}
+
 /* The top frame pointer and, when `w` is given, the top of the data stack, in one system call:
  * [3.11/3.12: cframe->current_frame] [data stack window] [the frame pointer again], copied by
  * the kernel in that order. The frame pointer is taken from the live cframe only if reading it
@@ -237,45 +265,28 @@ static bool fw_py_top_frame(uintptr_t tstate, const PyThreadState *ts, fw_py_win
     *top = 0;
 #endif
     for (int attempt = 0; attempt < 3; attempt++) {
-        void *dst[4];
-        uintptr_t addr[4];
-        size_t len[4];
-        size_t n = 0;
+        fw_py_iov v = {.n = 0};
         uintptr_t cur = 0, again = 0, cur_after = 0;
         if (holder == 0) {
             *top = 0;
             return true;
         }
-        dst[n] = &cur;
-        addr[n] = holder + FW_PY_FRAME_OFF;
-        len[n++] = sizeof cur;
+        fw_py_iov_add(&v, &cur, holder + FW_PY_FRAME_OFF, sizeof cur);
         uintptr_t start = 0;
         size_t span = w == NULL ? 0
                                 : fw_py_window_span(chunk_data, (uintptr_t)ts->datastack_top,
                                                     (uintptr_t)ts->datastack_limit, &start);
         if (span != 0) {
-            dst[n] = w->data;
-            addr[n] = start;
-            len[n++] = span;
+            fw_py_iov_add(&v, w->data, start, span);
         }
-#if PY_VERSION_HEX < 0x030D0000
-        dst[n] = &again; /* the cframe, which a return to C pops */
-        addr[n] = tstate + offsetof(PyThreadState, cframe);
-        len[n++] = sizeof again;
-#endif
-        dst[n] = &cur_after;
-        addr[n] = holder + FW_PY_FRAME_OFF;
-        len[n++] = sizeof cur_after;
-        if (!fw_memread_many(dst, addr, len, n)) {
+        fw_py_iov_add_recheck(&v, tstate, holder, &again, &cur_after);
+        if (!fw_memread_many(v.dst, v.addr, v.len, v.n)) {
             if (span == 0) {
                 return false;
             }
             chunk_data = 0; /* the chunk went away: try again without a window */
             continue;
         }
-#if PY_VERSION_HEX >= 0x030D0000
-        again = holder;
-#endif
         *top = cur;
         if (again == holder && cur_after == cur) {
             if (span != 0) {
@@ -309,36 +320,19 @@ static int fw_py_read_speculative(uintptr_t tstate, PyThreadState *ts, fw_py_win
     if (span == 0 || holder == 0) {
         return -1;
     }
-    void *dst[5];
-    uintptr_t addr[5];
-    size_t len[5];
-    size_t n = 0;
+    fw_py_iov v = {.n = 0};
     uintptr_t cur = 0, again = 0, cur_after = 0;
-    dst[n] = ts;
-    addr[n] = tstate;
-    len[n++] = sizeof *ts;
+    fw_py_iov_add(&v, ts, tstate, sizeof *ts);
 #if PY_VERSION_HEX < 0x030D0000
-    dst[n] = &cur;
-    addr[n] = holder + FW_PY_FRAME_OFF;
-    len[n++] = sizeof cur;
+    fw_py_iov_add(&v, &cur, holder + FW_PY_FRAME_OFF, sizeof cur);
 #endif
-    dst[n] = w->data;
-    addr[n] = start;
-    len[n++] = span;
-#if PY_VERSION_HEX < 0x030D0000
-    dst[n] = &again;
-    addr[n] = tstate + offsetof(PyThreadState, cframe);
-    len[n++] = sizeof again;
-#endif
-    dst[n] = &cur_after;
-    addr[n] = holder + FW_PY_FRAME_OFF;
-    len[n++] = sizeof cur_after;
-    if (!fw_memread_many(dst, addr, len, n)) {
+    fw_py_iov_add(&v, w->data, start, span);
+    fw_py_iov_add_recheck(&v, tstate, holder, &again, &cur_after);
+    if (!fw_memread_many(v.dst, v.addr, v.len, v.n)) {
         return -1;
     }
 #if PY_VERSION_HEX >= 0x030D0000
-    cur = (uintptr_t)ts->current_frame;
-    again = holder;
+    cur = (uintptr_t)ts->current_frame; /* copied with the thread state, first */
 #endif
     if ((uintptr_t)ts->interp != fw_py_interp || (uintptr_t)ts->datastack_chunk != h->chunk ||
         (uintptr_t)ts->datastack_limit != h->limit || FW_PY_HOLDER(tstate, ts) != holder ||
