@@ -51,31 +51,31 @@ void fw_cpu_follow_init(fw_cpu_follow *f)
         f->off = true;
 }
 
-void fw_cpu_follow_thread(fw_cpu_follow *f, int64_t tid, uint64_t tick)
+bool fw_cpu_follow_thread(fw_cpu_follow *f, int64_t tid, uint64_t tick)
 {
     if (f->off || tid <= 0 || tick < f->resume_tick)
-        return;
+        return false;
     int cpu = fw_thread_last_cpu(tid);
     if (cpu < 0 || cpu == f->pinned || !CPU_ISSET(cpu, &f->allowed))
-        return;
+        return false;
     cpu_set_t one;
     CPU_ZERO(&one);
     CPU_SET(cpu, &one);
     if (pthread_setaffinity_np(pthread_self(), sizeof one, &one) != 0) {
         f->off = true;   /* a cpuset changed under us, or a seccomp filter: stay where we are */
-        return;
+        return false;
     }
     f->pinned = cpu;
-    f->moves++;
+    return true;
 }
 
-void fw_cpu_follow_release(fw_cpu_follow *f, uint64_t tick, uint64_t backoff_ticks)
+bool fw_cpu_follow_release(fw_cpu_follow *f, uint64_t tick, uint64_t backoff_ticks)
 {
     if (f->pinned < 0)
-        return;
+        return false;
     if (pthread_setaffinity_np(pthread_self(), sizeof f->allowed, &f->allowed) != 0)
         f->off = true;
     f->pinned = -1;
-    f->releases++;
     f->resume_tick = tick + backoff_ticks;
+    return true;
 }

@@ -30,16 +30,16 @@ typedef struct {
     int pinned;             /* the CPU it is pinned to, -1 when it is not */
     bool off;               /* a call failed: follow no more */
     uint64_t resume_tick;   /* after a release, no pin before this tick */
-    uint64_t moves;         /* pins made */
-    uint64_t releases;      /* pins given up because a tick was late */
 } fw_cpu_follow;
 
 /* In the sampler thread, before its first tick. */
 void fw_cpu_follow_init(fw_cpu_follow *f);
 /* Pins the calling (sampler) thread to the CPU thread `tid` last ran on, if that differs from
- * its pin. `tick` is the sampler's tick count (for the back-off after a release). */
-void fw_cpu_follow_thread(fw_cpu_follow *f, int64_t tid, uint64_t tick);
-/* A tick was late: back to the original mask, and no pin for `backoff_ticks` ticks. */
-void fw_cpu_follow_release(fw_cpu_follow *f, uint64_t tick, uint64_t backoff_ticks);
+ * its pin. `tick` is the sampler's tick count (for the back-off after a release). True if it
+ * moved the pin. */
+bool fw_cpu_follow_thread(fw_cpu_follow *f, int64_t tid, uint64_t tick);
+/* A tick was late: back to the original mask, and no pin for `backoff_ticks` ticks. True if
+ * there was a pin to give up. */
+bool fw_cpu_follow_release(fw_cpu_follow *f, uint64_t tick, uint64_t backoff_ticks);
 
 #endif

@@ -678,6 +678,7 @@ static bool fw_sampler_knows(fw_agent *a, uintptr_t tstate)
 
 static uint64_t fw_sampler_tick(fw_agent *a, uint64_t now)
 {
+    a->tick_holder_tid = 0;   /* found again below, if there is a holder and collection is on */
     pthread_mutex_lock(&a->lock);
     if (!a->cfg.enabled) {
         /* Master switch off: no thread is looked at; check again in 100 ms. */
@@ -697,7 +698,6 @@ static uint64_t fw_sampler_tick(fw_agent *a, uint64_t now)
 
     bool complete = true;
     size_t n = 0;
-    a->tick_holder_tid = 0;
     uintptr_t gil_holder = fw_py_gil_holder();
     /* A GIL holder we have no slot for is a new thread: walk the list now, not at the next
      * tick, so that it is found (and named) even if it lives only a few ticks. */
@@ -783,9 +783,7 @@ static void fw_sampler_follow(fw_agent *a, fw_cpu_follow *follow, uint64_t tick)
 {
     if (tick % FW_FULL_WALK_EVERY != 0 || a->tick_holder_tid <= 0)
         return;
-    uint64_t before = follow->moves;
-    fw_cpu_follow_thread(follow, a->tick_holder_tid, tick);
-    if (follow->moves != before) {
+    if (fw_cpu_follow_thread(follow, a->tick_holder_tid, tick)) {
         pthread_mutex_lock(&a->lock);
         a->stats.cpu_moves++;
         pthread_mutex_unlock(&a->lock);
@@ -812,11 +810,10 @@ static void *fw_sampler_main(void *arg)
              * stay pinned to a CPU that something else keeps busy. */
             uint64_t missed = (now - deadline) / interval;
             deadline += missed * interval;
-            uint64_t releases = follow.releases;
-            fw_cpu_follow_release(&follow, ticks, FW_FOLLOW_BACKOFF_TICKS);
+            bool released = fw_cpu_follow_release(&follow, ticks, FW_FOLLOW_BACKOFF_TICKS);
             pthread_mutex_lock(&a->lock);
             a->stats.late_ticks += missed;
-            a->stats.cpu_releases += follow.releases - releases;
+            a->stats.cpu_releases += released ? 1u : 0u;
             pthread_mutex_unlock(&a->lock);
         }
         uint64_t next = fw_sampler_tick(a, now);
