@@ -217,9 +217,9 @@ static size_t fw_py_window_span(uintptr_t chunk_data, uintptr_t top, uintptr_t l
     return (size_t)(end - *start);
 }
 
-static uintptr_t fw_py_chunk_data(const PyThreadState *ts) {
-    return ts->datastack_chunk == NULL ? 0
-                                       : (uintptr_t)ts->datastack_chunk + offsetof(_PyStackChunk, data);
+/* Where the frames of data stack chunk `chunk` start (0 for no chunk). */
+static uintptr_t fw_py_chunk_data(uintptr_t chunk) {
+    return chunk == 0 ? 0 : chunk + offsetof(_PyStackChunk, data);
 }
 
 /* The ranges of one fw_memread_many call, in the order the kernel copies them. */
@@ -257,7 +257,7 @@ static void fw_py_iov_add_recheck(fw_py_iov *v, uintptr_t tstate, uintptr_t hold
  * value read without a window. */
 static bool fw_py_top_frame(uintptr_t tstate, const PyThreadState *ts, fw_py_window *w,
                             uintptr_t *top) {
-    uintptr_t chunk_data = fw_py_chunk_data(ts);
+    uintptr_t chunk_data = fw_py_chunk_data((uintptr_t)ts->datastack_chunk);
     uintptr_t holder = FW_PY_HOLDER(tstate, ts);
 #if PY_VERSION_HEX >= 0x030D0000
     *top = (uintptr_t)ts->current_frame;
@@ -310,13 +310,8 @@ static bool fw_py_top_frame(uintptr_t tstate, const PyThreadState *ts, fw_py_win
 static int fw_py_read_speculative(uintptr_t tstate, PyThreadState *ts, fw_py_window *w,
                                   const fw_py_stack_hint *h, uintptr_t *top) {
     uintptr_t start = 0;
-    size_t span = fw_py_window_span(h->chunk + offsetof(_PyStackChunk, data), h->top, h->limit,
-                                    &start);
-#if PY_VERSION_HEX >= 0x030D0000
-    uintptr_t holder = tstate;
-#else
-    uintptr_t holder = h->holder;
-#endif
+    size_t span = fw_py_window_span(fw_py_chunk_data(h->chunk), h->top, h->limit, &start);
+    uintptr_t holder = h->holder;   /* FW_PY_HOLDER at the last read: on 3.13, tstate itself */
     if (span == 0 || holder == 0) {
         return -1;
     }
@@ -359,12 +354,12 @@ bool fw_py_read_thread_hinted(uintptr_t tstate, fw_py_thread *out, fw_py_window 
     if (out == NULL) {
         return false;
     }
-#if PY_VERSION_HEX >= 0x030B0000
-    int spec = -1;
-    uintptr_t top = 0;
     if (hint != NULL) {
         hint->one_call = false;
     }
+#if PY_VERSION_HEX >= 0x030B0000
+    int spec = -1;
+    uintptr_t top = 0;
     if (hint != NULL && hint->chunk != 0 && w != NULL) {
         spec = fw_py_read_speculative(tstate, &ts, w, hint, &top);
         if (spec == 0) {
@@ -375,9 +370,6 @@ bool fw_py_read_thread_hinted(uintptr_t tstate, fw_py_thread *out, fw_py_window 
         return false;
     }
 #else
-    if (hint != NULL) {
-        hint->one_call = false;
-    }
     if (!fw_memread(&ts, tstate, sizeof ts)) {
         return false;
     }
