@@ -222,29 +222,21 @@ static inline void fw_hook_count(fw_hook_tls *t, void *p, size_t size)
     }
 }
 
-/* A call made with the nesting counter raised: nothing the wrapped allocator does inside is
- * counted, and the block is counted after it. Used for every call that may nest (OBJ/MEM
- * requests over FW_HOOK_SMALL_MAX) or has no fast path (calloc, realloc). */
-static __attribute__((noinline)) void *fw_hook_malloc_bracketed(int d, size_t size)
+/* A malloc made with the nesting counter raised: nothing the wrapped allocator does inside is
+ * counted. Used for every call that may nest (OBJ/MEM requests over FW_HOOK_SMALL_MAX), where
+ * the block is counted after the call, and for a fast-path call whose size, counted before it,
+ * took the countdown below zero (`counted`), where the block goes to the slow path. */
+static __attribute__((noinline)) void *fw_hook_malloc_bracketed(int d, size_t size, bool counted)
 {
     fw_hook_tls *t = &fw_tls;
     const PyMemAllocatorEx *o = &fw_domains[d].orig;
     t->depth++;
     void *p = o->malloc(o->ctx, size);
     t->depth--;
-    fw_hook_count(t, p, size);
-    return p;
-}
-
-/* The countdown went negative before the call: make the call, then sample. */
-static __attribute__((noinline)) void *fw_hook_malloc_sampled(int d, size_t size)
-{
-    fw_hook_tls *t = &fw_tls;
-    const PyMemAllocatorEx *o = &fw_domains[d].orig;
-    t->depth++;
-    void *p = o->malloc(o->ctx, size);
-    t->depth--;
-    fw_hook_slow(t, p, size);
+    if (counted)
+        fw_hook_slow(t, p, size);
+    else
+        fw_hook_count(t, p, size);
     return p;
 }
 
@@ -263,13 +255,13 @@ static inline void *fw_hook_malloc(void *ctx, int d, size_t size)
          * nested call at depth > 0 does not happen here, and the slow path would not sample
          * it anyway. */
         if (FW_UNLIKELY(size > FW_HOOK_SMALL_MAX))
-            return fw_hook_malloc_bracketed(d, size);
+            return fw_hook_malloc_bracketed(d, size, false);
     } else if (FW_UNLIKELY(t->depth != 0)) {
         return o->malloc(ctx, size);   /* inside an OBJ/MEM call: counted there */
     }
     t->countdown -= (int64_t)(size < (size_t)FW_COUNTDOWN_MAX ? size : (size_t)FW_COUNTDOWN_MAX);
     if (FW_UNLIKELY(t->countdown < 0))
-        return fw_hook_malloc_sampled(d, size);
+        return fw_hook_malloc_bracketed(d, size, true);
     /* ctx is o->ctx (see "Installation" at the top): passing ours on saves a load. */
     return o->malloc(ctx, size);
 }
