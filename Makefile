@@ -22,7 +22,7 @@ CLI_LIBS   = -lz -ldeflate -lpthread -lmicrohttpd -lm -lsqlite3
 PYTHON_LIST := $(shell sh scripts/find-pythons.sh)
 
 .SECONDARY:
-.PHONY: all deps agent agent-asan cli unit-tests test lint demo clean bench bench-tools
+.PHONY: all deps agent agent-asan cli unit-tests test run-tests lint demo clean bench bench-tools
 all: deps cli agent
 
 deps:
@@ -99,9 +99,15 @@ $(BUILD)/asan/tests/%: tests/unit/%.c $(COMMON_ASAN_OBJ) $(CLI_LIB_ASAN_OBJ)
 
 unit-tests: $(UNIT_BINS) $(UNIT_ASAN)
 
+# scripts/get-pythons.sh first fetches the interpreters bookworm lacks (3.14, 3.15) into a private
+# root; the second make then finds them (PYTHON_LIST is read when a make starts).
 test:
 	@sh scripts/ensure-deps.sh test
+	@sh scripts/get-pythons.sh
 	@$(MAKE) --no-print-directory all unit-tests agent-asan
+	@$(MAKE) --no-print-directory run-tests
+
+run-tests:
 	@python3 scripts/run-tests.py --build $(BUILD) $(PYTHON_LIST)
 
 lint:

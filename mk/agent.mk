@@ -10,10 +10,14 @@ EXT_SUFFIX := $(word 2,$(PYINFO))
 PYVER      := $(word 3,$(PYINFO))
 OBJDIR     := $(BUILD)/agent/$(PYVER)
 OUT        := $(BUILD)/python/flamewatch/_agent$(EXT_SUFFIX)
+# -idirafter INCLUDEPY/..: Debian's pyconfig.h includes <TRIPLET/python3.X/pyconfig.h> from there; it
+# comes after the system's own headers so that a private root's newer libc headers are never used
+# (scripts/get-pythons.sh's interpreters live in such a root).
 # SAN_FLAGS: sanitizers for the test build of the agent (make agent-asan), empty otherwise.
 SAN_FLAGS ?=
 CFLAGS_AGENT := $(SAN_FLAGS) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
-                -O2 -g -fPIC -pthread -fvisibility=hidden -Icommon -Iagent -I$(INCLUDEPY)
+                -O2 -g -fPIC -pthread -fvisibility=hidden -Icommon -Iagent -I$(INCLUDEPY) \
+                -idirafter $(dir $(INCLUDEPY))
 SRC := $(wildcard agent/*.c) $(wildcard common/*.c)
 OBJ := $(patsubst %.c,$(OBJDIR)/%.o,$(SRC))
 HDR := $(wildcard agent/*.h common/*.h)

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Prints one interpreter path per supported CPython minor version (3.9-3.13), first found wins.
-# Sources, in order: $PYTHONS (explicit, space separated), python3 on PATH, $(pyenv root)/versions/*.
+# Sources, in order: $PYTHONS (explicit, space separated), python3 on PATH, $(pyenv root)/versions/*,
+# then the private root of Debian unstable's interpreters that scripts/get-pythons.sh makes for the tests.
 # Unsupported interpreters (3.8 and older, free-threaded builds) are skipped with a note on stderr.
 set -u
 candidates=""
@@ -14,6 +15,10 @@ else
     [ -z "$root" ] && root="${PYENV_ROOT:-$HOME/.pyenv}"
     for d in "$root"/versions/*; do
         [ -x "$d/bin/python3" ] && candidates="$candidates $d/bin/python3"
+    done
+    sid="${FLAMEWATCH_PYTHONS_ROOT:-${XDG_CACHE_HOME:-$HOME/.cache}/flamewatch/pythons}/sid/usr/bin"
+    for p in "$sid"/flamewatch-python3.*; do
+        [ -x "$p" ] && candidates="$candidates $p"
     done
 fi
 seen=""
