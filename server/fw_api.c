@@ -704,17 +704,6 @@ static void fw_h_sql(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
 
 /* ---- GET/PUT /api/v1/apps/{app}/settings ---- */
 
-static int fw_app_name_ok(const char *app)
-{
-    size_t n = strlen(app);
-    if (n == 0 || n > FW_INGEST_APP_MAX || strpbrk(app, "{},=/") || fw_utf8_valid_prefix(app, n) != n)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)app[i] < 0x20)
-            return 0;
-    return 1;
-}
-
 static void fw_settings_json(fw_json *j, const char *app, const fw_store_settings *st)
 {
     fw_json_kv_str(j, "app", app);
@@ -842,17 +831,14 @@ static void fw_h_settings(fw_server *s, const fw_http_req *req, fw_http_resp *re
 {
     const char *start = req->path + strlen("/api/v1/apps/");
     size_t n = strlen(start) - strlen("/settings");
-    char app[FW_INGEST_APP_MAX + 1];
-    if (n == 0 || n > FW_INGEST_APP_MAX) {
-        fw_http_error(resp, 400, "invalid application name in path");
+    const char *problem = fw_app_name_problem(start, n);
+    if (problem) {
+        fw_http_error(resp, 400, "invalid application name in path: it %s (expected " FW_APP_NAME_RULE ")", problem);
         return;
     }
+    char app[FW_APP_NAME_MAX + 1];
     memcpy(app, start, n);
     app[n] = '\0';
-    if (!fw_app_name_ok(app)) {
-        fw_http_error(resp, 400, "invalid application name in path");
-        return;
-    }
     if (strcmp(req->method, "GET") == 0)
         fw_settings_get(s, req, app, resp);
     else if (strcmp(req->method, "PUT") == 0)
