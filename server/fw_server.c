@@ -15,9 +15,17 @@
  * was acknowledged was committed before its 200, so nothing acknowledged is lost even on
  * kill -9; a graceful stop simply lets the last uploads finish.
  *
+ * Request heads. libmicrohttpd calls the handler once when a request's head is complete and
+ * before any of its body is read; everything that can be decided then is (fw_check_head):
+ * method and framing (fw_head.c), the token, the declared size. A refusal is sent at once
+ * with "Connection: close", so the body is never read and nothing pipelined behind it is
+ * served. Who may connect, how many, and for how long a head may take is fw_conns.c's
+ * business (the accept policy and connection notifications below feed it).
+ *
  * Bodies. Uploads arrive in chunks; we accumulate them with a hard cap (16 MB). A request
- * whose Content-Length already exceeds the cap gets 413 before we read the body; a chunked
- * request that grows past it is drained and answered 413 without buffering the rest.
+ * whose Content-Length far exceeds the cap gets 413 before we read the body; one a little
+ * over it, or a chunked request that grows past it, is drained and answered 413 without
+ * buffering the rest.
  *
  * Auth and exposure. Without a tokens file the server is an unauthenticated loopback service;
  * binding elsewhere needs --insecure, so nobody exposes profiles to the network by accident.
@@ -591,7 +599,10 @@ int fw_server_run(const fw_server_config *cfg)
     s->conns = fw_conns_new(&lim);
     struct MHD_Daemon *d = s->conns ? fw_start_http(s, &ss, v6, mhd_limit) : NULL;
     if (!d) {
-        fprintf(stderr, "flamewatch server: cannot listen on %s (address in use or not available)\n", cfg->listen);
+        if (!s->conns)
+            fprintf(stderr, "flamewatch server: cannot start the connection reaper (out of memory or threads)\n");
+        else
+            fprintf(stderr, "flamewatch server: cannot listen on %s (address in use or not available)\n", cfg->listen);
         fw_conns_free(s->conns);
         fw_store_close(s->store);
         fw_auth_free(s->auth);
