@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fw_conns.h"
 #include "fw_ingest.h"
 #include "fw_json.h"
 #include "fw_render.h"
@@ -933,7 +934,30 @@ static void fw_h_metrics(fw_server *s, fw_http_resp *resp)
         fw_http_error(resp, 500, "out of memory");
         return;
     }
-    fw_http_text(resp, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+    /* The connection limits (fw_conns.h): what they turned away. */
+    fw_conns_stats cs;
+    fw_conns_get_stats(s->conns, &cs);
+    char extra[768];
+    int n = snprintf(extra, sizeof extra,
+                     "# HELP flamewatch_connections_open Connections counted against the limits.\n"
+                     "# TYPE flamewatch_connections_open gauge\n"
+                     "flamewatch_connections_open %llu\n"
+                     "# HELP flamewatch_connections_closed_total Connections the limits closed: evicted (oldest "
+                     "waiting for its request head, at a limit), header_timeout, refused (at a limit, all busy).\n"
+                     "# TYPE flamewatch_connections_closed_total counter\n"
+                     "flamewatch_connections_closed_total{reason=\"evicted\"} %llu\n"
+                     "flamewatch_connections_closed_total{reason=\"header_timeout\"} %llu\n"
+                     "flamewatch_connections_closed_total{reason=\"refused\"} %llu\n",
+                     (unsigned long long)cs.open, (unsigned long long)cs.evicted,
+                     (unsigned long long)cs.timed_out, (unsigned long long)cs.refused);
+    char *grown = n > 0 && (size_t)n < sizeof extra ? realloc(text, len + (size_t)n + 1) : NULL;
+    if (!grown) {
+        free(text);
+        fw_http_error(resp, 500, "out of memory");
+        return;
+    }
+    memcpy(grown + len, extra, (size_t)n + 1);
+    fw_http_text(resp, 200, "text/plain; version=0.0.4; charset=utf-8", grown, len + (size_t)n);
 }
 
 /* ---- routing ---- */

@@ -519,6 +519,9 @@ static void fw_conn_limits(const fw_server_config *cfg, fw_conns_limits *lim, un
     lim->max_per_addr = cfg->max_conns_per_addr ? cfg->max_conns_per_addr : 256;
     lim->header_timeout_s = cfg->header_timeout_s ? cfg->header_timeout_s : 10;
     *mhd_limit = lim->max_total + margin;
+    /* libmicrohttpd divides its limit among the worker threads: each needs a share. */
+    if (*mhd_limit < 4 * (unsigned)cfg->threads)
+        *mhd_limit = 4 * (unsigned)cfg->threads;
 }
 
 static struct MHD_Daemon *fw_start_http(fw_server *s, const struct sockaddr_storage *ss, int v6, unsigned mhd_limit)

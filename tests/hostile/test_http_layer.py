@@ -84,6 +84,14 @@ def raise_nofile(want):
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
+def conn_metric(srv, reason, token=None):
+    st, body, _ = srv.request("GET", "/metrics", token=token)
+    assert st == 200, body
+    m = re.search(r'^flamewatch_connections_closed_total\{reason="%s"\} (\d+)$' % reason, body.decode(), re.M)
+    assert m, body[-600:]
+    return int(m.group(1))
+
+
 def timed_get(url, timeout):
     t0 = time.monotonic()
     with urllib.request.urlopen(url, timeout=timeout) as r:
@@ -311,6 +319,7 @@ class SlowClients(unittest.TestCase):
                 self.served_despite(s, tr)
                 left = tr.still_open()
                 self.assertLessEqual(left, 256 + 16, "%d slow connections kept from one address" % left)
+                self.assertGreaterEqual(conn_metric(s, "evicted", TOKENS["read"]), tr.opened - 256 - 16)
             finally:
                 tr.close()
 
@@ -340,6 +349,7 @@ class SlowClients(unittest.TestCase):
                     time.sleep(0.1)
                 self.assertEqual(tr.still_open(), 0, "slow heads kept past the 2 s deadline")
                 self.assertLess(time.monotonic() - t0, 4.5)
+                self.assertEqual(conn_metric(s, "header_timeout"), 20)
             finally:
                 tr.close()
             # A kept-alive connection idle for less than the deadline between requests is kept.
