@@ -524,6 +524,35 @@ static void fw_conn_limits(const fw_server_config *cfg, fw_conns_limits *lim, un
         *mhd_limit = 4 * (unsigned)cfg->threads;
 }
 
+/* libmicrohttpd's error log, at most 10 messages a second: it writes one per connection a
+ * client resets or we evict, and a flood of connections must not become a flood of log. The
+ * count of what was left out is reported with the next message that gets through. */
+static void fw_http_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static time_t window;
+    static unsigned shown;
+    static unsigned long dropped;
+    time_t now = time(NULL);
+    pthread_mutex_lock(&mu);
+    if (now != window) {
+        window = now;
+        shown = 0;
+    }
+    if (shown < 10) {
+        shown++;
+        if (dropped)
+            fprintf(stderr, "flamewatch server: http: (%lu messages suppressed)\n", dropped);
+        dropped = 0;
+        fputs("flamewatch server: http: ", stderr);
+        vfprintf(stderr, fmt, ap);
+    } else {
+        dropped++;
+    }
+    pthread_mutex_unlock(&mu);
+}
+
 static struct MHD_Daemon *fw_start_http(fw_server *s, const struct sockaddr_storage *ss, int v6, unsigned mhd_limit)
 {
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
@@ -533,6 +562,7 @@ static struct MHD_Daemon *fw_start_http(fw_server *s, const struct sockaddr_stor
     /* The idle timeout (reset by every byte) stays as a backstop for bodies; request heads
      * have their own total deadline (fw_conns). */
     return MHD_start_daemon(flags, port, fw_on_accept, s, fw_on_request, s,
+                            MHD_OPTION_EXTERNAL_LOGGER, fw_http_log, (void *)NULL,
                             MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)ss,
                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->cfg.threads,
                             MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
