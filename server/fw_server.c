@@ -229,9 +229,9 @@ static int fw_authorize(fw_server *s, fw_http_req *req, fw_http_resp *resp)
 
 /* ---- libmicrohttpd callbacks ---- */
 
-/* `close`: the connection is closed after the response (a request refused at its head,
+/* `close_after`: the connection is closed after the response (a request refused at its head,
  * whose body, if any, is never read; and framing we do not trust for a next request). */
-static enum MHD_Result fw_send(struct MHD_Connection *conn, fw_server *s, fw_http_resp *resp, int close)
+static enum MHD_Result fw_send(struct MHD_Connection *conn, fw_server *s, fw_http_resp *resp, int close_after)
 {
     if (!resp->body) {
         resp->body = strdup("");
@@ -253,7 +253,7 @@ static enum MHD_Result fw_send(struct MHD_Connection *conn, fw_server *s, fw_htt
         MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"flamewatch\"");
     if (resp->status == 405)
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, fw_allowed_methods);
-    if (close)
+    if (close_after)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     int cls = resp->status / 100;
     if (cls >= 1 && cls <= 5)
