@@ -26,9 +26,12 @@
 #include <string.h>
 
 #include "fw_agent.h"
+#include "fw_appname.h"
 #include "fw_tags.h"
 #include "fw_memory.h"
 #include "fw_upload.h"
+
+_Static_assert(FW_APP_MAX == FW_APP_NAME_MAX, "the agent holds any valid application name");
 
 #if defined(__has_include)
 #if __has_include("fw_debug.h")
@@ -115,8 +118,13 @@ static PyObject *fw_mod_start(PyObject *self, PyObject *args, PyObject *kw)
         (ca_file && !fw_mod_copy(cfg.ca_file, sizeof cfg.ca_file, ca_file, "ca_file")) ||
         !fw_mod_tags(&cfg, tags))
         return NULL;
+    const char *app_problem = fw_app_name_problem(cfg.app, strlen(cfg.app));
+    if (app_problem) {
+        PyErr_Format(PyExc_ValueError, "invalid app name: it %s (expected " FW_APP_NAME_RULE ")", app_problem);
+        return NULL;
+    }
     cfg.log_level = fw_mod_level(level);
-    if (cfg.app[0] == '\0' || interval_ms < 1 || interval_ms > 1000 || !(upload_s >= 0.1) ||
+    if (interval_ms < 1 || interval_ms > 1000 || !(upload_s >= 0.1) ||
         upload_s > 3600 || cfg.log_level < 0 || !(settings_s >= 0.1) || settings_s > 86400 ||
         queue < 1 || queue > 10000 || (cfg.output_dir[0] == '\0' && cfg.server[0] == '\0') ||
         memory_kb < (int)FW_MEM_THRESHOLD_MIN_KB || memory_kb > (int)FW_MEM_THRESHOLD_MAX_KB) {

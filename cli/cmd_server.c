@@ -18,7 +18,9 @@ static void fw_server_usage(FILE *out)
     fprintf(out,
             "usage: flamewatch server [--listen HOST:PORT] [--data DIR] [--retention DURATION]\n"
             "                         [--tokens FILE] [--insecure] [--threads N]\n"
-            "                         [--maintenance-interval SECONDS] [--sync-full]\n\n"
+            "                         [--maintenance-interval SECONDS] [--sync-full]\n"
+            "                         [--max-connections N] [--max-connections-per-address N]\n"
+            "                         [--header-timeout SECONDS]\n\n"
             "  --listen HOST:PORT   address to serve on (default 127.0.0.1:4040; [::1]:4040 for IPv6)\n"
             "  --data DIR           data directory (default ./flamewatch-data)\n"
             "  --retention D        keep profiles this long: 7d, 12h, 30m, 3600 (default 7d)\n"
@@ -26,7 +28,12 @@ static void fw_server_usage(FILE *out)
             "  --insecure           allow a non-loopback --listen without --tokens\n"
             "  --threads N          HTTP worker threads (default 8)\n"
             "  --maintenance-interval S  seconds between retention/rollup passes (default 10)\n"
-            "  --sync-full          fsync every commit (survives power loss, slower ingest)\n");
+            "  --sync-full          fsync every commit (survives power loss, slower ingest)\n"
+            "  --max-connections N  connections at once (default 4096, kept below the open file limit)\n"
+            "  --max-connections-per-address N  connections from one client address (default 256)\n"
+            "  --header-timeout S   seconds a connection has to send a request head (default 10)\n"
+            "  (at a connection limit, the oldest connection still waiting for its request head is\n"
+            "   closed to admit the new one; see docs/API.md, Limits)\n");
 }
 
 static int fw_flag_value(int argc, char **argv, int *i, const char **out)
@@ -81,6 +88,25 @@ static int fw_server_parse(int argc, char **argv, fw_server_config *cfg)
                 cfg->threads = (int)n;
             else
                 cfg->maintenance_s = n;
+        } else if (strcmp(a, "--max-connections") == 0 || strcmp(a, "--max-connections-per-address") == 0 ||
+                   strcmp(a, "--header-timeout") == 0) {
+            if (fw_flag_value(argc, argv, &i, &v))
+                return -1;
+            int timeout = strcmp(a, "--header-timeout") == 0;
+            long max = timeout ? 3600 : 65536;
+            char *end = NULL;
+            long n = strtol(v, &end, 10);
+            if (!*v || *end || n < 1 || n > max) {
+                fprintf(stderr, "flamewatch server: invalid value for %s: '%s' (expected an integer from 1 to %ld)\n",
+                        a, v, max);
+                return -1;
+            }
+            if (timeout)
+                cfg->header_timeout_s = (unsigned)n;
+            else if (strcmp(a, "--max-connections") == 0)
+                cfg->max_connections = (unsigned)n;
+            else
+                cfg->max_conns_per_addr = (unsigned)n;
         } else {
             fprintf(stderr, "flamewatch server: unknown option '%s'\n", a);
             fw_server_usage(stderr);

@@ -91,15 +91,10 @@ void fw_run_invalid(char *err, size_t errlen, const char *where, const char *val
 
 bool fw_run_check_app(const char *v, const char **expected)
 {
-    static const char exp[] = "expected 1 to 128 characters without '{', '}', ',' or '='";
-    size_t len = strlen(v);
-    long n = fw_run_utf8_chars(v, len);
-    if (n < 0) {
-        *expected = "expected valid UTF-8 text";
-        return false;
-    }
-    if (n < 1 || n > FW_RUN_MAX_APP_CHARS || strpbrk(v, "{},=") != NULL) {
-        *expected = exp;
+    /* The rule is common/fw_appname.h's, the same the server applies at ingest and in the
+     * settings path: a name run accepts is never refused or altered downstream. */
+    if (fw_app_name_problem(v, strlen(v)) != NULL) {
+        *expected = "expected " FW_APP_NAME_RULE;
         return false;
     }
     return true;
@@ -888,22 +883,22 @@ void fw_run_default_app(int argc, char *const *argv, char *out, size_t outlen)
         if (len > 3 && strncmp(name + len - 3, ".py", 3) == 0)
             len -= 3;
     }
-    /* Copy whole UTF-8 characters, at most 128, replacing what the contract forbids. */
+    /* Copy whole UTF-8 characters, at most FW_APP_NAME_MAX bytes, replacing what the rule
+     * (common/fw_appname.h) forbids, so that the default is always a valid name. */
     size_t o = 0;
-    long chars = 0;
     const unsigned char *s = (const unsigned char *)name;
-    for (size_t i = 0; i < len && chars < FW_RUN_MAX_APP_CHARS;) {
+    for (size_t i = 0; i < len;) {
         size_t clen = 1;
         if (s[i] >= 0xf0) clen = 4;
         else if (s[i] >= 0xe0) clen = 3;
         else if (s[i] >= 0xc0) clen = 2;
         if (i + clen > len || fw_run_utf8_chars(name + i, clen) != 1) {
             clen = 1;
-            if (o + 1 >= outlen) break;
+            if (o + 1 >= outlen || o + 1 > FW_APP_NAME_MAX) break;
             out[o++] = '_';  /* not UTF-8: keep the name valid */
         } else {
-            if (o + clen >= outlen) break;
-            if (clen == 1 && (strchr("{},=/", s[i]) != NULL))
+            if (o + clen >= outlen || o + clen > FW_APP_NAME_MAX) break;
+            if (clen == 1 && (strchr("{},=/", s[i]) != NULL || s[i] < 0x20 || s[i] == 0x7f))
                 out[o++] = '_';
             else {
                 memcpy(out + o, name + i, clen);
@@ -911,9 +906,12 @@ void fw_run_default_app(int argc, char *const *argv, char *out, size_t outlen)
             }
         }
         i += clen;
-        chars++;
     }
     out[o] = '\0';
-    if (o == 0 || (len == 1 && name[0] == '/'))
+    if (o > 0 && out[0] == ' ')
+        out[0] = '_';
+    if (o > 0 && out[o - 1] == ' ')
+        out[o - 1] = '_';
+    if (o == 0 || (len == 1 && name[0] == '/') || strcmp(out, ".") == 0 || strcmp(out, "..") == 0)
         snprintf(out, outlen, "python");
 }

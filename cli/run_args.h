@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "fw_appname.h"
 #include "fw_profile.h"
 
 /* The agent keeps at most 32 user tags (FW_TAGS_MAX in agent/fw_agent.h); refusing more here
@@ -27,11 +28,11 @@
 #if FW_RUN_MAX_TAGS + 6 > FW_PROFILE_MAX_LABELS
 #error "user tags and built-in labels must fit in one sample"
 #endif
-#define FW_RUN_MAX_APP_CHARS  128
 #define FW_RUN_MAX_KEY_CHARS  64
 #define FW_RUN_MAX_VALUE_CHARS 256
 /* Byte sizes: UTF-8 uses at most 4 bytes per character. */
-#define FW_RUN_APP_BYTES   (FW_RUN_MAX_APP_CHARS * 4 + 1)
+/* The application name is counted in bytes (common/fw_appname.h, one rule everywhere). */
+#define FW_RUN_APP_BYTES   (FW_APP_NAME_MAX + 1)
 #define FW_RUN_KEY_BYTES   (FW_RUN_MAX_KEY_CHARS + 1)
 #define FW_RUN_VALUE_BYTES (FW_RUN_MAX_VALUE_CHARS * 4 + 1)
 #define FW_RUN_PATH_BYTES  4096

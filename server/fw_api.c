@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fw_conns.h"
 #include "fw_ingest.h"
 #include "fw_json.h"
 #include "fw_render.h"
@@ -704,17 +705,6 @@ static void fw_h_sql(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
 
 /* ---- GET/PUT /api/v1/apps/{app}/settings ---- */
 
-static int fw_app_name_ok(const char *app)
-{
-    size_t n = strlen(app);
-    if (n == 0 || n > FW_INGEST_APP_MAX || strpbrk(app, "{},=/") || fw_utf8_valid_prefix(app, n) != n)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)app[i] < 0x20)
-            return 0;
-    return 1;
-}
-
 static void fw_settings_json(fw_json *j, const char *app, const fw_store_settings *st)
 {
     fw_json_kv_str(j, "app", app);
@@ -842,17 +832,14 @@ static void fw_h_settings(fw_server *s, const fw_http_req *req, fw_http_resp *re
 {
     const char *start = req->path + strlen("/api/v1/apps/");
     size_t n = strlen(start) - strlen("/settings");
-    char app[FW_INGEST_APP_MAX + 1];
-    if (n == 0 || n > FW_INGEST_APP_MAX) {
-        fw_http_error(resp, 400, "invalid application name in path");
+    const char *problem = fw_app_name_problem(start, n);
+    if (problem) {
+        fw_http_error(resp, 400, "invalid application name in path: it %s (expected " FW_APP_NAME_RULE ")", problem);
         return;
     }
+    char app[FW_APP_NAME_MAX + 1];
     memcpy(app, start, n);
     app[n] = '\0';
-    if (!fw_app_name_ok(app)) {
-        fw_http_error(resp, 400, "invalid application name in path");
-        return;
-    }
     if (strcmp(req->method, "GET") == 0)
         fw_settings_get(s, req, app, resp);
     else if (strcmp(req->method, "PUT") == 0)
@@ -947,7 +934,30 @@ static void fw_h_metrics(fw_server *s, fw_http_resp *resp)
         fw_http_error(resp, 500, "out of memory");
         return;
     }
-    fw_http_text(resp, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+    /* The connection limits (fw_conns.h): what they turned away. */
+    fw_conns_stats cs;
+    fw_conns_get_stats(s->conns, &cs);
+    char extra[768];
+    int n = snprintf(extra, sizeof extra,
+                     "# HELP flamewatch_connections_open Connections counted against the limits.\n"
+                     "# TYPE flamewatch_connections_open gauge\n"
+                     "flamewatch_connections_open %llu\n"
+                     "# HELP flamewatch_connections_closed_total Connections the limits closed: evicted (oldest "
+                     "waiting for its request head, at a limit), header_timeout, refused (at a limit, all busy).\n"
+                     "# TYPE flamewatch_connections_closed_total counter\n"
+                     "flamewatch_connections_closed_total{reason=\"evicted\"} %llu\n"
+                     "flamewatch_connections_closed_total{reason=\"header_timeout\"} %llu\n"
+                     "flamewatch_connections_closed_total{reason=\"refused\"} %llu\n",
+                     (unsigned long long)cs.open, (unsigned long long)cs.evicted,
+                     (unsigned long long)cs.timed_out, (unsigned long long)cs.refused);
+    char *grown = n > 0 && (size_t)n < sizeof extra ? realloc(text, len + (size_t)n + 1) : NULL;
+    if (!grown) {
+        free(text);
+        fw_http_error(resp, 500, "out of memory");
+        return;
+    }
+    memcpy(grown + len, extra, (size_t)n + 1);
+    fw_http_text(resp, 200, "text/plain; version=0.0.4; charset=utf-8", grown, len + (size_t)n);
 }
 
 /* ---- routing ---- */

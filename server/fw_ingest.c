@@ -207,8 +207,9 @@ int fw_ingest_parse_name(const char *name, fw_ingest_batch *out, char *type, siz
         *dot = '\0';
     }
     size_t alen = strlen(app);
-    if (alen == 0 || alen > FW_INGEST_APP_MAX || strpbrk(app, "{},=") || !fw_text_clean(app)) {
-        fw_seterr(err, errlen, "name: invalid application name (1-128 printable UTF-8 characters, no '{', '}', ',' or '=')");
+    const char *problem = fw_app_name_problem(app, alen);
+    if (problem) {
+        fw_seterr(err, errlen, "name: invalid application name: it %s (expected " FW_APP_NAME_RULE ")", problem);
         return -1;
     }
     memcpy(out->app, app, alen + 1);

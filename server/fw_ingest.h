@@ -13,12 +13,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fw_appname.h"
 #include "fw_profile.h"
 
 #define FW_INGEST_MAX_BODY         (16u << 20)  /* request body cap: 413 above */
 #define FW_INGEST_MAX_DECOMPRESSED (64u << 20)  /* gzip bomb cap: 413 above */
 #define FW_INGEST_MAX_TAGS         32
-#define FW_INGEST_APP_MAX          128
+#define FW_INGEST_APP_MAX          FW_APP_NAME_MAX
 
 typedef struct {
     /* Query parameters (NULL when absent). */

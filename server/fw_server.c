@@ -15,9 +15,17 @@
  * was acknowledged was committed before its 200, so nothing acknowledged is lost even on
  * kill -9; a graceful stop simply lets the last uploads finish.
  *
+ * Request heads. libmicrohttpd calls the handler once when a request's head is complete and
+ * before any of its body is read; everything that can be decided then is (fw_check_head):
+ * method and framing (fw_head.c), the token, the declared size. A refusal is sent at once
+ * with "Connection: close", so the body is never read and nothing pipelined behind it is
+ * served. Who may connect, how many, and for how long a head may take is fw_conns.c's
+ * business (the accept policy and connection notifications below feed it).
+ *
  * Bodies. Uploads arrive in chunks; we accumulate them with a hard cap (16 MB). A request
- * whose Content-Length already exceeds the cap gets 413 before we read the body; a chunked
- * request that grows past it is drained and answered 413 without buffering the rest.
+ * whose Content-Length far exceeds the cap gets 413 before we read the body; one a little
+ * over it, or a chunked request that grows past it, is drained and answered 413 without
+ * buffering the rest.
  *
  * Auth and exposure. Without a tokens file the server is an unauthenticated loopback service;
  * binding elsewhere needs --insecure, so nobody exposes profiles to the network by accident.
@@ -37,11 +45,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "fw_conns.h"
+#include "fw_head.h"
 #include "fw_json.h"
 #include "fw_pprof.h"
 #include "fw_web_assets.h"
@@ -49,7 +60,9 @@
 typedef struct {
     fw_buf body;
     int too_large;
-    int started;
+    int rejected;                /* answered at the request head; the body is never read */
+    fw_role role;                /* decided at the request head */
+    const char *token_name;
 } fw_conn_ctx;
 
 /* ---- request accessors ---- */
@@ -216,7 +229,9 @@ static int fw_authorize(fw_server *s, fw_http_req *req, fw_http_resp *resp)
 
 /* ---- libmicrohttpd callbacks ---- */
 
-static enum MHD_Result fw_send(struct MHD_Connection *conn, fw_server *s, fw_http_resp *resp)
+/* `close_after`: the connection is closed after the response (a request refused at its head,
+ * whose body, if any, is never read; and framing we do not trust for a next request). */
+static enum MHD_Result fw_send(struct MHD_Connection *conn, fw_server *s, fw_http_resp *resp, int close_after)
 {
     if (!resp->body) {
         resp->body = strdup("");
@@ -236,6 +251,10 @@ static enum MHD_Result fw_send(struct MHD_Connection *conn, fw_server *s, fw_htt
                                 "object-src 'none'; base-uri 'none'; frame-ancestors 'none'");
     if (resp->status == 401)
         MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"flamewatch\"");
+    if (resp->status == 405)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, fw_allowed_methods);
+    if (close_after)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     int cls = resp->status / 100;
     if (cls >= 1 && cls <= 5)
         atomic_fetch_add_explicit(&s->metrics.requests[cls], 1, memory_order_relaxed);
@@ -250,28 +269,66 @@ static void fw_reject_early(fw_server *s, const char *url, fw_reject_reason why)
         atomic_fetch_add_explicit(&s->metrics.rejected[why], 1, memory_order_relaxed);
 }
 
+/* Everything decided at the request head: method and framing (fw_head.c), then the token,
+ * then the declared size. 0 to go on reading the body; otherwise resp is filled. The token
+ * comes before the size so that an unauthenticated client learns nothing but 401. */
+static int fw_check_head(fw_server *s, struct MHD_Connection *conn, const char *url, const char *method,
+                         const char *version, fw_conn_ctx *ctx, fw_http_resp *resp)
+{
+    if (fw_head_check(conn, method, version, resp) != 0)
+        return -1;
+    fw_http_req req = {conn, method, url, NULL, 0, FW_ROLE_NONE, NULL, (int64_t)time(NULL)};
+    if (fw_authorize(s, &req, resp) != 0) {
+        fw_reject_early(s, url, FW_REJECT_AUTH);
+        return -1;
+    }
+    ctx->role = req.role;
+    ctx->token_name = req.token_name;
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    /* Bodies a little over the cap are drained so the client reads our 413 instead of a
+     * reset; absurd declared sizes are refused at once and the connection closed. */
+    if (cl && strtoull(cl, NULL, 10) > 4 * (unsigned long long)FW_INGEST_MAX_BODY) {
+        fw_reject_early(s, url, FW_REJECT_TOO_LARGE);
+        fw_http_error(resp, 413, "request body exceeds %u MB", FW_INGEST_MAX_BODY >> 20);
+        return -1;
+    }
+    return 0;
+}
+
+/* The socket context of a connection: its entry in the connection limits (fw_conns). */
+static fw_conn *fw_conn_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
 static enum MHD_Result fw_on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                      const char *method, const char *version, const char *upload_data,
                                      size_t *upload_data_size, void **con_cls)
 {
-    (void)version;
     fw_server *s = cls;
     fw_conn_ctx *ctx = *con_cls;
     if (!ctx) {
+        /* First call: the request head is complete and no byte of the body has been read.
+         * Everything that can be refused without the body is refused now, with the
+         * connection closed, so an unauthenticated client cannot make us buffer 16 MB. */
+        fw_conn *fc = fw_conn_of(conn);
+        if (fc)
+            fw_conns_head_done(s->conns, fc);
         ctx = calloc(1, sizeof *ctx);
         if (!ctx)
             return MHD_NO;
         *con_cls = ctx;
         atomic_fetch_add(&s->metrics.in_flight, 1);
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        /* Bodies a little over the cap are drained so the client reads our 413 instead of a
-         * reset; absurd declared sizes are refused at once and the connection closed. */
-        if (cl && strtoull(cl, NULL, 10) > 4 * (unsigned long long)FW_INGEST_MAX_BODY) {
-            fw_http_resp resp = {0};
-            fw_reject_early(s, url, FW_REJECT_TOO_LARGE);
-            fw_http_error(&resp, 413, "request body exceeds %u MB", FW_INGEST_MAX_BODY >> 20);
-            return fw_send(conn, s, &resp);
+        fw_http_resp resp = {0};
+        if (fw_check_head(s, conn, url, method, version, ctx, &resp) != 0) {
+            ctx->rejected = 1;
+            return fw_send(conn, s, &resp, 1);
         }
+        return MHD_YES;
+    }
+    if (ctx->rejected) {
+        *upload_data_size = 0;
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -285,24 +342,25 @@ static enum MHD_Result fw_on_request(void *cls, struct MHD_Connection *conn, con
         return MHD_YES;
     }
     fw_http_resp resp = {0};
-    fw_http_req req = {conn, method, url, ctx->body.data, ctx->body.len, FW_ROLE_NONE, NULL, (int64_t)time(NULL)};
+    fw_http_req req = {conn, method, url, ctx->body.data, ctx->body.len, ctx->role, ctx->token_name,
+                       (int64_t)time(NULL)};
     if (ctx->too_large) {
         fw_reject_early(s, url, FW_REJECT_TOO_LARGE);
         fw_http_error(&resp, 413, "request body exceeds %u MB", FW_INGEST_MAX_BODY >> 20);
-    } else if (fw_authorize(s, &req, &resp) != 0) {
-        fw_reject_early(s, url, FW_REJECT_AUTH);
     } else if (!fw_api_dispatch(s, &req, &resp)) {
         fw_static(&req, &resp);
     }
-    return fw_send(conn, s, &resp);
+    return fw_send(conn, s, &resp, 0);
 }
 
 static void fw_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                             enum MHD_RequestTerminationCode toe)
 {
-    (void)conn;
     (void)toe;
     fw_server *s = cls;
+    fw_conn *fc = fw_conn_of(conn);
+    if (fc)
+        fw_conns_request_done(s->conns, fc); /* a kept-alive connection waits for its next head */
     fw_conn_ctx *ctx = *con_cls;
     if (!ctx)
         return;
@@ -310,6 +368,30 @@ static void fw_on_completed(void *cls, struct MHD_Connection *conn, void **con_c
     free(ctx);
     *con_cls = NULL;
     atomic_fetch_sub(&s->metrics.in_flight, 1);
+}
+
+/* Accept policy and connection notifications: the connection limits (fw_conns.h). */
+static enum MHD_Result fw_on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    fw_server *s = cls;
+    return fw_conns_admit(s->conns, addr, addrlen) ? MHD_YES : MHD_NO;
+}
+
+static void fw_on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                             enum MHD_ConnectionNotificationCode code)
+{
+    fw_server *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *fd = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *ad = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        const struct sockaddr *sa = ad ? ad->client_addr : NULL;
+        socklen_t len = !sa ? 0 : sa->sa_family == AF_INET6 ? (socklen_t)sizeof(struct sockaddr_in6)
+                                                            : (socklen_t)sizeof(struct sockaddr_in);
+        *socket_context = fd ? fw_conns_started(s->conns, fd->connect_fd, sa, len) : NULL;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
+        fw_conns_closed(s->conns, *socket_context);
+        *socket_context = NULL;
+    }
 }
 
 /* ---- listening address ---- */
@@ -407,19 +489,87 @@ static int fw_open_store(fw_server *s, const fw_server_config *cfg)
     return 0;
 }
 
-static struct MHD_Daemon *fw_start_http(fw_server *s, const struct sockaddr_storage *ss, int v6)
+/* The connection limits for this process. The total stays below the descriptor limit
+ * (raised to its hard maximum first): FW_FD_RESERVE descriptors are kept for the store,
+ * the listening socket and the event loops, and libmicrohttpd's own limit sits above ours
+ * by `margin`, for connections we stopped counting that it has not closed yet (fw_conns.c). */
+#define FW_FD_RESERVE 128
+
+static void fw_conn_limits(const fw_server_config *cfg, fw_conns_limits *lim, unsigned *mhd_limit)
+{
+    struct rlimit rl;
+    rlim_t fds = 1024;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > 65536 ? 65536 : rl.rlim_max;
+        if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+            rl.rlim_cur = want;
+            (void)setrlimit(RLIMIT_NOFILE, &rl);
+            (void)getrlimit(RLIMIT_NOFILE, &rl);
+        }
+        fds = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 65536 ? 65536 : rl.rlim_cur;
+    }
+    unsigned budget = fds > FW_FD_RESERVE + 64 ? (unsigned)fds - FW_FD_RESERVE : 64;
+    unsigned margin = budget / 8 > 64 ? budget / 8 : 64;
+    unsigned room = budget > margin + 16 ? budget - margin : 16;
+    unsigned want = cfg->max_connections ? cfg->max_connections : 4096;
+    lim->max_total = want < room ? want : room;
+    if (cfg->max_connections && lim->max_total < want)
+        fprintf(stderr, "flamewatch server: --max-connections %u lowered to %u (open file limit %llu)\n", want,
+                lim->max_total, (unsigned long long)fds);
+    lim->max_per_addr = cfg->max_conns_per_addr ? cfg->max_conns_per_addr : 256;
+    lim->header_timeout_s = cfg->header_timeout_s ? cfg->header_timeout_s : 10;
+    *mhd_limit = lim->max_total + margin;
+    /* libmicrohttpd divides its limit among the worker threads: each needs a share. */
+    if (*mhd_limit < 4 * (unsigned)cfg->threads)
+        *mhd_limit = 4 * (unsigned)cfg->threads;
+}
+
+/* libmicrohttpd's error log, at most 10 messages a second: it writes one per connection a
+ * client resets or we evict, and a flood of connections must not become a flood of log. The
+ * count of what was left out is reported with the next message that gets through. */
+static void fw_http_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static time_t window;
+    static unsigned shown;
+    static unsigned long dropped;
+    time_t now = time(NULL);
+    pthread_mutex_lock(&mu);
+    if (now != window) {
+        window = now;
+        shown = 0;
+    }
+    if (shown < 10) {
+        shown++;
+        if (dropped)
+            fprintf(stderr, "flamewatch server: http: (%lu messages suppressed)\n", dropped);
+        dropped = 0;
+        fputs("flamewatch server: http: ", stderr);
+        vfprintf(stderr, fmt, ap);
+    } else {
+        dropped++;
+    }
+    pthread_mutex_unlock(&mu);
+}
+
+static struct MHD_Daemon *fw_start_http(fw_server *s, const struct sockaddr_storage *ss, int v6, unsigned mhd_limit)
 {
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (v6)
         flags |= MHD_USE_IPv6;
     uint16_t port = ntohs(v6 ? ((const struct sockaddr_in6 *)ss)->sin6_port : ((const struct sockaddr_in *)ss)->sin_port);
-    return MHD_start_daemon(flags, port, NULL, NULL, fw_on_request, s,
+    /* The idle timeout (reset by every byte) stays as a backstop for bodies; request heads
+     * have their own total deadline (fw_conns). */
+    return MHD_start_daemon(flags, port, fw_on_accept, s, fw_on_request, s,
+                            MHD_OPTION_EXTERNAL_LOGGER, fw_http_log, (void *)NULL,
                             MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)ss,
                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->cfg.threads,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
+                            MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
                             MHD_OPTION_NOTIFY_COMPLETED, fw_on_completed, s,
+                            MHD_OPTION_NOTIFY_CONNECTION, fw_on_connection, s,
                             MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
                             MHD_OPTION_END);
 }
@@ -476,9 +626,17 @@ int fw_server_run(const fw_server_config *cfg)
     }
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
-    struct MHD_Daemon *d = fw_start_http(s, &ss, v6);
+    fw_conns_limits lim;
+    unsigned mhd_limit = 0;
+    fw_conn_limits(cfg, &lim, &mhd_limit);
+    s->conns = fw_conns_new(&lim);
+    struct MHD_Daemon *d = s->conns ? fw_start_http(s, &ss, v6, mhd_limit) : NULL;
     if (!d) {
-        fprintf(stderr, "flamewatch server: cannot listen on %s (address in use or not available)\n", cfg->listen);
+        if (!s->conns)
+            fprintf(stderr, "flamewatch server: cannot start the connection reaper (out of memory or threads)\n");
+        else
+            fprintf(stderr, "flamewatch server: cannot listen on %s (address in use or not available)\n", cfg->listen);
+        fw_conns_free(s->conns);
         fw_store_close(s->store);
         fw_auth_free(s->auth);
         return 1;
@@ -486,13 +644,15 @@ int fw_server_run(const fw_server_config *cfg)
     pthread_t maint;
     int have_maint = pthread_create(&maint, NULL, fw_maintenance_main, s) == 0;
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    fprintf(stderr, "flamewatch server: listening on %s (port %u), data in %s, retention %llds, auth %s\n",
+    fprintf(stderr, "flamewatch server: listening on %s (port %u), data in %s, retention %llds, auth %s, "
+                    "connections %u (%u per address, request head within %us)\n",
             cfg->listen, info ? (unsigned)info->port : 0u, cfg->data_dir, (long long)cfg->retention_s,
-            s->auth ? "on" : "off");
+            s->auth ? "on" : "off", lim.max_total, lim.max_per_addr, lim.header_timeout_s);
     int sig = 0;
     sigwait(&sigs, &sig);
     fprintf(stderr, "flamewatch server: %s received, finishing in-flight requests\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     fw_drain(s, d);
+    fw_conns_free(s->conns);
     pthread_mutex_lock(&s->mu);
     s->stopping = 1;
     pthread_cond_broadcast(&s->cv);

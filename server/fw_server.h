@@ -27,6 +27,10 @@ typedef struct {
     int threads;                 /* HTTP worker threads */
     int64_t maintenance_s;       /* seconds between maintenance runs */
     int sync_full;
+    /* Connection limits (fw_conns.h); 0 = the default. */
+    unsigned max_connections;    /* total, kept below the descriptor limit (default 4096) */
+    unsigned max_conns_per_addr; /* per client address (default 256) */
+    unsigned header_timeout_s;   /* to deliver a request head (default 10) */
 } fw_server_config;
 
 /* Runs until SIGTERM/SIGINT. Returns the process exit status (0, 1 runtime error, 2 usage). */
@@ -36,6 +40,7 @@ typedef struct fw_server {
     fw_server_config cfg;
     fw_store *store;
     fw_auth *auth;               /* NULL when authentication is off */
+    struct fw_conns *conns;      /* connection limits */
     fw_metrics metrics;
     pthread_mutex_t mu;
     pthread_cond_t cv;

@@ -23,7 +23,13 @@ DEFAULT_OUTPUT = "flamewatch-profiles"
 MAX_TAGS = 32
 
 _BOOL_EXPECTED = "expected a boolean: 1/0, true/false, yes/no or on/off"
-_APP_EXPECTED = "expected 1 to 128 characters without '{', '}', ',' or '='"
+# The application-name rule of common/fw_appname.h (FW_APP_NAME_RULE), word for word: the
+# server applies it at ingest and in the settings path, so a name accepted here is never
+# refused or altered there. tests/hostile/test_http_layer.py checks that the two agree.
+_APP_RULE = ("1 to 128 bytes of UTF-8 without control characters, '/', '{', '}', ',' or '=', "
+             "not starting or ending with a space, and not '.' or '..'")
+_APP_EXPECTED = "expected " + _APP_RULE
+_APP_FORBIDDEN = frozenset("/{},=")
 _INTERVAL_EXPECTED = "expected an integer from 1 to 1000"
 _UPLOAD_EXPECTED = "expected seconds from 0.1 to 3600, a decimal number such as 15 or 0.5"
 _LOG_EXPECTED = "expected one of debug, info, warning, quiet"
@@ -71,8 +77,32 @@ def _invalid(where, value, expected):
     return ValueError("flamewatch: invalid value for %s: '%s' (%s)" % (where, _shown(value), expected))
 
 
+def app_name_problem(value):
+    """None if ``value`` is a valid application name, else what is wrong (common/fw_appname.c)."""
+    if not isinstance(value, str) or not value:
+        return "is empty"
+    try:
+        data = value.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates, e.g. from undecodable bytes in argv
+        return "is not valid UTF-8"
+    if len(data) > 128:
+        return "is longer than 128 bytes"
+    if "\0" in value:
+        return "contains a NUL byte"
+    for ch in value:
+        if ord(ch) < 0x20 or ord(ch) == 0x7F:
+            return "contains a control character"
+        if ch in _APP_FORBIDDEN:
+            return "contains '%s'" % ch
+    if value[0] == " " or value[-1] == " ":
+        return "starts or ends with a space"
+    if value in (".", ".."):
+        return "is '.' or '..'"
+    return None
+
+
 def _check_app(where, value):
-    if not isinstance(value, str) or not 1 <= len(value) <= 128 or any(c in value for c in "{},="):
+    if app_name_problem(value) is not None:
         raise _invalid(where, value, _APP_EXPECTED)
     return value
 
@@ -291,8 +321,27 @@ def default_app():
 
 
 def _sanitize_app(name):
-    name = "".join("_" if c in "{},=" else c for c in name)[:128]
-    return name or "python"
+    """The default name made valid the way cli/run_args.c's fw_run_default_app does it."""
+    out, size = [], 0
+    for ch in name:
+        if ch in _APP_FORBIDDEN or ord(ch) < 0x20 or ord(ch) == 0x7F:
+            ch = "_"
+        try:
+            n = len(ch.encode("utf-8"))
+        except UnicodeEncodeError:
+            ch, n = "_", 1
+        if size + n > 128:
+            break
+        out.append(ch)
+        size += n
+    name = "".join(out)
+    if name[:1] == " ":
+        name = "_" + name[1:]
+    if name[-1:] == " ":
+        name = name[:-1] + "_"
+    if name in ("", ".", ".."):
+        return "python"
+    return name
 
 
 def _check_memory_threshold(where, value):

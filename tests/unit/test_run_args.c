@@ -114,7 +114,7 @@ static void test_flag_values_rejected_with_contract_message(void **state)
         {"--upload-interval", "0"}, {"--upload-interval", "0.05"}, {"--upload-interval", "3600.5"},
         {"--upload-interval", "inf"}, {"--upload-interval", "nan"}, {"--upload-interval", "1e2"},
         {"--upload-interval", "1.2.3"}, {"--upload-interval", "."}, {"--upload-interval", "-1"},
-        {"--app", ""}, {"--app", "a,b"}, {"--app", "a=b"}, {"--app", "{x}"},
+        {"--app", ""}, {"--app", "a,b"}, {"--app", "a=b"}, {"--app", "{x}"}, {"--app", "team/api"},
         {"--log", "verbose"}, {"--log", ""},
         {"--tag", "novalue"}, {"--tag", "=v"}, {"--tag", "1k=v"}, {"--tag", "k-y=v"}, {"--tag", "k=a,b"},
         {"--output", ""},
@@ -141,10 +141,11 @@ static void test_check_app_limits(void **state)
     s[128] = 'a';
     s[129] = '\0';
     assert_false(fw_run_check_app(s, &exp));
-    assert_non_null(strstr(exp, "1 to 128 characters"));
-    /* Characters, not bytes: 128 three-byte characters are fine, 129 are not. */
+    assert_non_null(strstr(exp, "1 to 128 bytes"));
+    /* Bytes, not characters (common/fw_appname.h): the server and the agent count bytes, so
+     * 42 three-byte characters are fine and 43 (129 bytes) are not. */
     s[0] = '\0';
-    for (int i = 0; i < 128; i++)
+    for (int i = 0; i < 42; i++)
         strcat(s, "\xe2\x82\xac");
     assert_true(fw_run_check_app(s, &exp));
     strcat(s, "\xe2\x82\xac");
@@ -152,6 +153,14 @@ static void test_check_app_limits(void **state)
     assert_true(fw_run_check_app("shop.web-1 v2", &exp));
     assert_false(fw_run_check_app("bad\xff", &exp));
     assert_non_null(strstr(exp, "UTF-8"));
+    /* Issue 11 item 10: names the settings path cannot carry, or that ingest would change,
+     * are refused here instead of being accepted and silently never getting settings. */
+    static const char *const bad[] = {"team/api", "/", "a\tb", "a\x7f", " a", "a ", ".", ".."};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (fw_run_check_app(bad[i], &exp))
+            fail_msg("accepted app '%s'", bad[i]);
+    assert_true(fw_run_check_app("...", &exp));
+    assert_true(fw_run_check_app("team.api", &exp));
 }
 
 static void test_check_numbers(void **state)
@@ -434,6 +443,10 @@ static void test_default_app(void **state)
     check_app(ARGV("python3", "caf\xc3\xa9.py"), 2, "caf\xc3\xa9");
     check_app(ARGV("python3", "bad\xff.py"), 2, "bad_");
     check_app(ARGV("python3", ".py"), 2, ".py");
+    check_app(ARGV("python3", "..py"), 2, "python");            /* "." is not a name */
+    check_app(ARGV("python3", " job .py"), 2, "_job_");          /* no edge spaces */
+    check_app(ARGV("python3", "a\tb.py"), 2, "a_b");
+    check_app(ARGV("python3", "-m", "pkg/mod"), 3, "pkg_mod");
 
     char longname[400];
     memset(longname, 'n', 300);
@@ -441,6 +454,13 @@ static void test_default_app(void **state)
     char out[FW_RUN_APP_BYTES];
     fw_run_default_app(2, ARGV("python3", longname), out, sizeof out);
     assert_int_equal(strlen(out), 128);
+    /* Whole characters only: 100 three-byte characters are cut to 42 (126 bytes). */
+    longname[0] = '\0';
+    for (int i = 0; i < 100; i++)
+        strcat(longname, "\xe2\x82\xac");
+    strcat(longname, ".py");
+    fw_run_default_app(2, ARGV("python3", longname), out, sizeof out);
+    assert_int_equal(strlen(out), 126);
 }
 
 static void test_python_detection(void **state)
