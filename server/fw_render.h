@@ -16,6 +16,10 @@ int fw_render_pprof(const fw_store_tree *t, const char *type, const char *unit, 
                     fw_buf *out);
 int fw_render_table_text(const fw_store_table *t, fw_buf *out);
 int fw_render_diff_text(const fw_store_diff *d, fw_buf *out);
+/* The same tables in the console's units (common/fw_units.h): "1.97 s", "24.75%", "+1.2 pp".
+ * The diff adds each stack's baseline and comparison totals. */
+int fw_render_table_human(const fw_store_table *t, fw_buf *out);
+int fw_render_diff_human(const fw_store_diff *d, fw_buf *out);
 int fw_render_sql_tsv(const fw_store_sql_result *r, fw_buf *out);
 
 #endif
