@@ -41,8 +41,8 @@ static void fw_query_usage(FILE *out, const char *cmd)
     if (strcmp(cmd, "diff") == 0)
         fprintf(out, "       [--base-from T] [--base-to T] [--base-label K=V]... [--format table|json] [--raw]\n");
     else
-        fprintf(out, "       [--format folded|json|table|pprof] [--sort self|total|name] [--limit N] [--output FILE]\n"
-                     "       [--raw]\n");
+        fprintf(out, "       [--format folded|json|table|pprof|speedscope|svg] [--sort self|total|name] [--limit N]\n"
+                     "       [--output FILE] [--raw]\n");
     fprintf(out, "\nTimes: unix seconds, RFC 3339, now, now-15m. Defaults: --server $FLAMEWATCH_SERVER or\n"
                  "http://127.0.0.1:4040, --token $FLAMEWATCH_TOKEN, --type cpu, --from now-15m, --to now.\n"
                  "Tables print values as the console does (1.97 s, 24.75%%, 312 MB); --raw prints plain\n"
@@ -221,7 +221,7 @@ static int fw_query_like(int argc, char **argv, const char *cmd)
     int rc = fw_qparse(argc, argv, &o);
     if (rc)
         return rc > 0 ? 0 : 2;
-    static const char *const qfmts[] = {"folded", "json", "table", "pprof", NULL};
+    static const char *const qfmts[] = {"folded", "json", "table", "pprof", "speedscope", "svg", NULL};
     static const char *const dfmts[] = {"table", "json", NULL};
     static const char *const grans[] = {"function", "line", NULL};
     static const char *const sorts[] = {"self", "total", "name", NULL};
@@ -245,8 +245,9 @@ static int fw_query_like(int argc, char **argv, const char *cmd)
     int table = strcmp(fmt, "table") == 0;
     fw_url_raw(&u, diff ? "/api/v1/diff" : table ? "/api/v1/table" : "/api/v1/flamegraph");
     fw_common_params(&u, &o);
-    /* Folded and pprof are exact: line granularity and no node limit unless asked for. */
-    int exact = !diff && !table && strcmp(fmt, "json") != 0;
+    /* Folded, pprof and speedscope are exact: line granularity and no node limit unless asked
+     * for. The SVG is a picture: function granularity, the server's node limit. */
+    int exact = !diff && !table && strcmp(fmt, "json") != 0 && strcmp(fmt, "svg") != 0;
     fw_url_param(&u, "granularity", o.gran ? o.gran : exact ? "line" : NULL);
     fw_url_param(&u, "maxNodes", o.max_nodes ? o.max_nodes : exact ? "2000000" : NULL);
     fw_url_param(&u, "sort", o.sort);

@@ -404,7 +404,7 @@ static void fw_h_flame(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
     if (fw_parse_query(req, &q, &f, resp) != 0 || fw_parse_granularity(req, &opt.gran, resp) != 0 ||
         fw_parse_size(req, "maxNodes", 1024, FW_MAX_TREE_NODES, &opt.max_nodes, resp) != 0)
         return;
-    static const char *const fmts[] = {"json", "folded", "pprof", NULL};
+    static const char *const fmts[] = {"json", "folded", "pprof", "speedscope", "svg", NULL};
     int fmt;
     if (fw_parse_format(req, fmts, &fmt, resp) != 0)
         return;
@@ -416,6 +416,13 @@ static void fw_h_flame(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
     fw_store_status st = fw_store_tree_query(s->store, &q, &opt, &t);
     if (st != FW_STORE_OK) {
         fw_store_error(resp, st, NULL);
+        return;
+    }
+    if (fmt >= 3) {
+        fw_buf b = {0};
+        int rc = fw_render_export(&t, q.type, t.unit, q.app, fmt == 4, &b);
+        fw_store_tree_free(&t);
+        fw_send_rendered(resp, rc, &b, fmt == 4 ? "image/svg+xml; charset=utf-8" : "application/json");
         return;
     }
     if (fmt) {

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fw_export.h"
 #include "fw_gzip.h"
 #include "fw_units.h"
 
@@ -105,6 +106,41 @@ int fw_render_pprof(const fw_store_tree *t, const char *type, const char *unit, 
         rc = -1;
     fw_buf_free(&raw);
     fw_profile_free(p);
+    return rc;
+}
+
+int fw_render_export(const fw_store_tree *t, const char *type, const char *unit, const char *name, int svg,
+                     fw_buf *out)
+{
+    fw_export *e = fw_export_new(type, unit);
+    uint32_t *ids = calloc(t->nnodes ? t->nnodes : 1, sizeof *ids);
+    uint32_t chain[FW_EXPORT_MAX_DEPTH];
+    uint32_t group = 0;
+    int rc = e && ids && fw_export_group_id(e, "", &group) == 0 ? 0 : -1;
+    for (size_t i = 1; i < t->nnodes && rc == 0; i++) {
+        const fw_store_node *n = &t->nodes[i];
+        rc = fw_export_frame_id(e, n->name, n->file, n->line, &ids[i]);
+        if (rc != 0 || n->self <= 0)
+            continue;
+        /* Parents come before children in pre-order, so every ancestor has its id already. */
+        size_t depth = 0;
+        for (int32_t k = (int32_t)i; k > 0; k = t->nodes[k].parent)
+            depth++;
+        size_t skip = depth > FW_EXPORT_MAX_DEPTH ? depth - FW_EXPORT_MAX_DEPTH : 0;
+        size_t d = depth - skip;
+        for (int32_t k = (int32_t)i; k > 0; k = t->nodes[k].parent) {
+            if (skip) {
+                skip--;
+                continue;
+            }
+            chain[--d] = ids[k];
+        }
+        rc = fw_export_add(e, group, chain, depth > FW_EXPORT_MAX_DEPTH ? FW_EXPORT_MAX_DEPTH : depth, n->self);
+    }
+    if (rc == 0)
+        rc = svg ? fw_export_svg(e, name, out) : fw_export_speedscope(e, name, out);
+    free(ids);
+    fw_export_free(e);
     return rc;
 }
 
