@@ -64,8 +64,7 @@ def clean_env(venv, extra=None):
     env["PATH"] = os.path.join(venv, "bin") + ":/usr/local/bin:/usr/bin:/bin"
     env["VIRTUAL_ENV"] = venv
     env.update(extra or {})
-    for k, v in env.items():
-        assert "/build" not in v or k not in ("PATH", "PYTHONPATH"), (k, v)
+    assert BUILD not in env["PATH"] and "PYTHONPATH" not in env, env
     return env
 
 
@@ -108,7 +107,7 @@ def make_venv(tmp):
                        env, tmp)
     text = out.decode()
     check("the venv imports flamewatch and its agent from site-packages, nothing from build/",
-          rc == 0 and text.startswith(venv) and "/build" not in text and ROOT not in text,
+          rc == 0 and text.startswith(venv) and BUILD not in text and ROOT not in text,
           text + err.decode())
     return venv
 
