@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "fw_export.h"
 #include "fw_pprof.h"
 #include "fw_profile.h"
 
@@ -59,7 +60,7 @@ typedef struct {
 
 static void fw_convert_usage(FILE *out)
 {
-    fputs("usage: flamewatch convert [--type TYPE] [--label K=V]... [--format folded|json]\n"
+    fputs("usage: flamewatch convert [--type TYPE] [--label K=V]... [--format folded|json|speedscope|svg]\n"
           "                          [-o FILE] FILE...\n"
           "\n"
           "Merges pprof files (gzip-compressed or not) and prints one sample type.\n"
@@ -68,7 +69,9 @@ static void fw_convert_usage(FILE *out)
           "  --label K=V       keep samples labelled K=V; repeat for more. Different keys must\n"
           "                    all match (AND); the same key twice means either value (OR)\n"
           "  --format FORMAT   folded (default): 'root;...;leaf VALUE' per stack, each frame\n"
-          "                    'NAME (FILE:LINE)'; json: one object with every sample\n"
+          "                    'NAME (FILE:LINE)'; json: one object with every sample;\n"
+          "                    speedscope: speedscope's JSON file, one profile per thread group;\n"
+          "                    svg: a flame graph that any browser opens\n"
           "  -o, --output FILE write to FILE instead of standard output\n"
           "  -h, --help        show this help\n",
           out);
@@ -141,8 +144,9 @@ static int fw_convert_parse(int argc, char **argv, fw_convert_opts *o)
             o->labels[o->nlabels++] = v;
             break;
         case 2:
-            if (strcmp(v, "folded") != 0 && strcmp(v, "json") != 0)
-                return fw_usage_error("unknown --format '%s' (expected folded or json)", v);
+            if (strcmp(v, "folded") != 0 && strcmp(v, "json") != 0 && strcmp(v, "speedscope") != 0 &&
+                strcmp(v, "svg") != 0)
+                return fw_usage_error("unknown --format '%s' (expected folded, json, speedscope or svg)", v);
             o->format = v;
             break;
         default:
@@ -438,6 +442,60 @@ static void fw_write_json(FILE *out, const fw_profile *p, fw_row *rows, size_t n
     fputs("]}\n", out);
 }
 
+/* speedscope or SVG (common/fw_export.h): every selected sample, root first, grouped by its
+ * thread_group label (samples without one form the group "other"). */
+static int fw_write_export(FILE *out, const fw_profile *p, const fw_row *rows, size_t n,
+                           const fw_convert_opts *o, int svg)
+{
+    fw_sample_type t = fw_profile_type(p, 0);
+    fw_export *e = fw_export_new(t.type, t.unit);
+    uint64_t tg_key = UINT64_MAX;
+    if (!fw_profile_find_string(p, "thread_group", strlen("thread_group"), &tg_key))
+        tg_key = UINT64_MAX;
+    uint32_t *frames = malloc(FW_EXPORT_MAX_DEPTH * sizeof *frames);
+    int rc = e && frames ? 0 : -1;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        fw_sample_view s;
+        fw_profile_get_sample(p, rows[i].sample, &s);
+        const char *group = "other";
+        for (size_t k = 0; k < s.nlabels; k++)
+            if (s.label_keys[k] == tg_key)
+                group = fw_profile_string(p, s.label_values[k]);
+        uint32_t gid;
+        rc = fw_export_group_id(e, group, &gid);
+        size_t depth = s.depth < FW_EXPORT_MAX_DEPTH ? s.depth : FW_EXPORT_MAX_DEPTH;
+        for (size_t d = 0; d < depth && rc == 0; d++) {
+            const fw_location *l = fw_profile_get_location(p, s.location_ids[s.depth - 1 - d]);
+            const fw_function *fn = fw_profile_get_function(p, l->function_id);
+            rc = fw_export_frame_id(e, fw_profile_string(p, fn->name), fw_profile_string(p, fn->filename),
+                                    l->line, &frames[d]);
+        }
+        if (rc == 0)
+            rc = fw_export_add(e, gid, frames, depth, rows[i].value);
+    }
+    /* Named after the input: its file name, or how many files were merged. */
+    char name[256];
+    if (o->nfiles == 1) {
+        const char *slash = strrchr(o->files[0], '/');
+        snprintf(name, sizeof name, "%s", slash ? slash + 1 : o->files[0]);
+    } else {
+        snprintf(name, sizeof name, "%zu files", o->nfiles);
+    }
+    fw_buf b = {0};
+    if (rc == 0)
+        rc = svg ? fw_export_svg(e, name, &b) : fw_export_speedscope(e, name, &b);
+    if (rc == 0 && b.len && fwrite(b.data, 1, b.len, out) != b.len)
+        rc = 1;
+    if (rc == 0 && !svg)
+        fputc('\n', out);
+    fw_buf_free(&b);
+    free(frames);
+    fw_export_free(e);
+    if (rc < 0)
+        fputs("flamewatch convert: out of memory\n", stderr);
+    return rc;
+}
+
 /* Selects the rows to print; folded rows also get their text in `text`. */
 static int fw_collect(const fw_profile *p, const fw_convert_opts *o, int folded, fw_row **rows,
                       size_t *nrows, fw_buf *text)
@@ -488,11 +546,14 @@ static int fw_convert_output(const fw_profile *p, const fw_convert_opts *o)
         fprintf(stderr, "flamewatch convert: %s: %s\n", o->output, strerror(errno));
         status = 1;
     } else {
+        int werr = 0;
         if (folded)
             fw_write_folded(out, rows, n);
-        else
+        else if (strcmp(o->format, "json") == 0)
             fw_write_json(out, p, rows, n, o->nfiles);
-        int werr = ferror(out) || fflush(out) != 0;
+        else if (fw_write_export(out, p, rows, n, o, strcmp(o->format, "svg") == 0) < 0)
+            status = 1;
+        werr = ferror(out) || fflush(out) != 0;
         if (out != stdout && fclose(out) != 0)
             werr = 1;
         if (werr) {

@@ -26,6 +26,7 @@ typedef struct {
     const char *base_labels[FW_Q_MAX_LABELS];
     size_t nbase_labels;
     const char *sql;
+    int raw;   /* --raw: tables in plain integers, as before human units */
 } fw_qopts;
 
 static void fw_query_usage(FILE *out, const char *cmd)
@@ -38,11 +39,14 @@ static void fw_query_usage(FILE *out, const char *cmd)
             "usage: flamewatch %s --app NAME [--type TYPE] [--from T] [--to T] [--label K=V]...\n"
             "       [--server URL] [--token T] [--granularity function|line] [--max-nodes N]\n", cmd);
     if (strcmp(cmd, "diff") == 0)
-        fprintf(out, "       [--base-from T] [--base-to T] [--base-label K=V]... [--format table|json]\n");
+        fprintf(out, "       [--base-from T] [--base-to T] [--base-label K=V]... [--format table|json] [--raw]\n");
     else
-        fprintf(out, "       [--format folded|json|table|pprof] [--sort self|total|name] [--limit N] [--output FILE]\n");
+        fprintf(out, "       [--format folded|json|table|pprof|speedscope|svg] [--sort self|total|name] [--limit N]\n"
+                     "       [--output FILE] [--raw]\n");
     fprintf(out, "\nTimes: unix seconds, RFC 3339, now, now-15m. Defaults: --server $FLAMEWATCH_SERVER or\n"
-                 "http://127.0.0.1:4040, --token $FLAMEWATCH_TOKEN, --type cpu, --from now-15m, --to now.\n");
+                 "http://127.0.0.1:4040, --token $FLAMEWATCH_TOKEN, --type cpu, --from now-15m, --to now.\n"
+                 "Tables print values as the console does (1.97 s, 24.75%%, 312 MB); --raw prints plain\n"
+                 "integers in the profile's unit for scripts. JSON is always raw.\n");
 }
 
 static int fw_add_label(const char *cmd, const char *v, const char **arr, size_t *n)
@@ -90,7 +94,9 @@ static int fw_qparse(int argc, char **argv, fw_qopts *o)
         }
         if (matched)
             continue;
-        if (strcmp(a, "--label") == 0 || strcmp(a, "--base-label") == 0) {
+        if (strcmp(a, "--raw") == 0 && strcmp(o->cmd, "sql") != 0) {
+            o->raw = 1;
+        } else if (strcmp(a, "--label") == 0 || strcmp(a, "--base-label") == 0) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "flamewatch %s: %s needs a value\n", o->cmd, a);
                 return -1;
@@ -215,7 +221,7 @@ static int fw_query_like(int argc, char **argv, const char *cmd)
     int rc = fw_qparse(argc, argv, &o);
     if (rc)
         return rc > 0 ? 0 : 2;
-    static const char *const qfmts[] = {"folded", "json", "table", "pprof", NULL};
+    static const char *const qfmts[] = {"folded", "json", "table", "pprof", "speedscope", "svg", NULL};
     static const char *const dfmts[] = {"table", "json", NULL};
     static const char *const grans[] = {"function", "line", NULL};
     static const char *const sorts[] = {"self", "total", "name", NULL};
@@ -239,8 +245,9 @@ static int fw_query_like(int argc, char **argv, const char *cmd)
     int table = strcmp(fmt, "table") == 0;
     fw_url_raw(&u, diff ? "/api/v1/diff" : table ? "/api/v1/table" : "/api/v1/flamegraph");
     fw_common_params(&u, &o);
-    /* Folded and pprof are exact: line granularity and no node limit unless asked for. */
-    int exact = !diff && !table && strcmp(fmt, "json") != 0;
+    /* Folded, pprof and speedscope are exact: line granularity and no node limit unless asked
+     * for. The SVG is a picture: function granularity, the server's node limit. */
+    int exact = !diff && !table && strcmp(fmt, "json") != 0 && strcmp(fmt, "svg") != 0;
     fw_url_param(&u, "granularity", o.gran ? o.gran : exact ? "line" : NULL);
     fw_url_param(&u, "maxNodes", o.max_nodes ? o.max_nodes : exact ? "2000000" : NULL);
     fw_url_param(&u, "sort", o.sort);
@@ -250,6 +257,7 @@ static int fw_query_like(int argc, char **argv, const char *cmd)
     for (size_t i = 0; i < o.nbase_labels; i++)
         fw_url_param(&u, "baseLabel", o.base_labels[i]);
     fw_url_param(&u, "format", strcmp(fmt, "json") == 0 ? NULL : table ? "text" : fmt);
+    fw_url_param(&u, "units", table && !o.raw ? "human" : NULL);
     if (u.failed) {
         free(u.s);
         fprintf(stderr, "flamewatch %s: out of memory\n", cmd);

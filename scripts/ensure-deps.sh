@@ -5,7 +5,7 @@
 # so a machine that has everything pays one dpkg query per package.
 set -eu
 build="gcc make pkg-config zlib1g-dev libdeflate-dev libcmocka-dev libmicrohttpd-dev libcurl4-openssl-dev libsqlite3-dev"
-test_pkgs="openssl golang-go valgrind clang libclang-rt-14-dev sqlite3 chromium gunicorn python3-flask"
+test_pkgs="openssl golang-go valgrind clang libclang-rt-14-dev sqlite3 chromium gunicorn python3-flask python3-venv python3-setuptools python3-wheel"
 lint="clang-tidy cppcheck"
 case "${1:-build}" in
     build) want="$build" ;;

@@ -168,6 +168,19 @@ static int fw_parse_format(const fw_http_req *req, const char *const *choices, i
     return -1;
 }
 
+/* units=raw (the default: plain integers for scripts) or units=human (the console's "1.97 s",
+ * "24.75%") for the text tables of /table and /diff. Returns 1 for human, 0 raw, -1 on error. */
+static int fw_parse_units(const fw_http_req *req, fw_http_resp *resp)
+{
+    const char *v = fw_http_arg(req, "units");
+    if (!v || strcmp(v, "raw") == 0)
+        return 0;
+    if (strcmp(v, "human") == 0)
+        return 1;
+    fw_http_error(resp, 400, "units: '%.32s' (expected raw or human)", v);
+    return -1;
+}
+
 static void fw_send_sql_only(fw_server *s, fw_store_sql_kind kind, const fw_store_query *q,
                              const fw_store_query *cmp, int64_t step, const fw_store_table_opts *to,
                              fw_http_resp *resp)
@@ -392,7 +405,7 @@ static void fw_h_flame(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
     if (fw_parse_query(req, &q, &f, resp) != 0 || fw_parse_granularity(req, &opt.gran, resp) != 0 ||
         fw_parse_size(req, "maxNodes", 1024, FW_MAX_TREE_NODES, &opt.max_nodes, resp) != 0)
         return;
-    static const char *const fmts[] = {"json", "folded", "pprof", NULL};
+    static const char *const fmts[] = {"json", "folded", "pprof", "speedscope", "svg", NULL};
     int fmt;
     if (fw_parse_format(req, fmts, &fmt, resp) != 0)
         return;
@@ -404,6 +417,13 @@ static void fw_h_flame(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
     fw_store_status st = fw_store_tree_query(s->store, &q, &opt, &t);
     if (st != FW_STORE_OK) {
         fw_store_error(resp, st, NULL);
+        return;
+    }
+    if (fmt >= 3) {
+        fw_buf b = {0};
+        int rc = fw_render_export(&t, q.type, t.unit, q.app, fmt == 4, &b);
+        fw_store_tree_free(&t);
+        fw_send_rendered(resp, rc, &b, fmt == 4 ? "image/svg+xml; charset=utf-8" : "application/json");
         return;
     }
     if (fmt) {
@@ -467,8 +487,8 @@ static void fw_h_table(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
         fw_parse_sort(req, &opt.sort, resp) != 0 || fw_parse_size(req, "limit", 0, 1000000, &opt.limit, resp) != 0)
         return;
     static const char *const fmts[] = {"json", "text", NULL};
-    int fmt;
-    if (fw_parse_format(req, fmts, &fmt, resp) != 0)
+    int fmt, human;
+    if (fw_parse_format(req, fmts, &fmt, resp) != 0 || (human = fw_parse_units(req, resp)) < 0)
         return;
     if (fw_explain(req)) {
         fw_send_sql_only(s, FW_STORE_SQL_TABLE, &q, NULL, 0, &opt, resp);
@@ -482,7 +502,7 @@ static void fw_h_table(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
     }
     if (fmt) {
         fw_buf b = {0};
-        int rc = fw_render_table_text(&t, &b);
+        int rc = human ? fw_render_table_human(&t, &b) : fw_render_table_text(&t, &b);
         fw_store_table_free(&t);
         fw_send_rendered(resp, rc, &b, "text/plain; charset=utf-8");
         return;
@@ -560,8 +580,8 @@ static void fw_h_diff(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
         fw_parse_size(req, "maxNodes", 1024, FW_MAX_TREE_NODES, &opt.max_nodes, resp) != 0)
         return;
     static const char *const fmts[] = {"json", "text", NULL};
-    int fmt;
-    if (fw_parse_format(req, fmts, &fmt, resp) != 0)
+    int fmt, human;
+    if (fw_parse_format(req, fmts, &fmt, resp) != 0 || (human = fw_parse_units(req, resp)) < 0)
         return;
     if (fw_explain(req)) {
         fw_send_sql_only(s, FW_STORE_SQL_DIFF, &base, &q, 0, NULL, resp);
@@ -575,7 +595,7 @@ static void fw_h_diff(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
     }
     if (fmt) {
         fw_buf b = {0};
-        int rc = fw_render_diff_text(&d, &b);
+        int rc = human ? fw_render_diff_human(&d, &b) : fw_render_diff_text(&d, &b);
         fw_store_diff_free(&d);
         fw_send_rendered(resp, rc, &b, "text/plain; charset=utf-8");
         return;

@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fw_export.h"
 #include "fw_gzip.h"
+#include "fw_units.h"
 
 static int fw_bprintf(fw_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -107,6 +109,41 @@ int fw_render_pprof(const fw_store_tree *t, const char *type, const char *unit, 
     return rc;
 }
 
+int fw_render_export(const fw_store_tree *t, const char *type, const char *unit, const char *name, int svg,
+                     fw_buf *out)
+{
+    fw_export *e = fw_export_new(type, unit);
+    uint32_t *ids = calloc(t->nnodes ? t->nnodes : 1, sizeof *ids);
+    uint32_t chain[FW_EXPORT_MAX_DEPTH];
+    uint32_t group = 0;
+    int rc = e && ids && fw_export_group_id(e, "", &group) == 0 ? 0 : -1;
+    for (size_t i = 1; i < t->nnodes && rc == 0; i++) {
+        const fw_store_node *n = &t->nodes[i];
+        rc = fw_export_frame_id(e, n->name, n->file, n->line, &ids[i]);
+        if (rc != 0 || n->self <= 0)
+            continue;
+        /* Parents come before children in pre-order, so every ancestor has its id already. */
+        size_t depth = 0;
+        for (int32_t k = (int32_t)i; k > 0; k = t->nodes[k].parent)
+            depth++;
+        size_t skip = depth > FW_EXPORT_MAX_DEPTH ? depth - FW_EXPORT_MAX_DEPTH : 0;
+        size_t d = depth - skip;
+        for (int32_t k = (int32_t)i; k > 0; k = t->nodes[k].parent) {
+            if (skip) {
+                skip--;
+                continue;
+            }
+            chain[--d] = ids[k];
+        }
+        rc = fw_export_add(e, group, chain, depth > FW_EXPORT_MAX_DEPTH ? FW_EXPORT_MAX_DEPTH : depth, n->self);
+    }
+    if (rc == 0)
+        rc = svg ? fw_export_svg(e, name, out) : fw_export_speedscope(e, name, out);
+    free(ids);
+    fw_export_free(e);
+    return rc;
+}
+
 static double fw_pct(int64_t v, int64_t total)
 {
     return total > 0 ? 100.0 * (double)v / (double)total : 0.0;
@@ -135,6 +172,59 @@ int fw_render_diff_text(const fw_store_diff *d, fw_buf *out)
         const char *sig = n->significant > 0 ? "up" : n->significant < 0 ? "down" : "";
         if (fw_bprintf(out, "%8.2f%% %8.2f%% %+8.2f%% %8.2f %-5s  %*s", 100 * n->base_share, 100 * n->cmp_share,
                        100 * (n->cmp_share - n->base_share), n->z, sig, 2 * (n->depth - 1), "") != 0 ||
+            fw_frame(out, n->name, n->file, n->line) != 0 || fw_buf_append(out, "\n", 1) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* `s` right-aligned in `width` characters (not bytes: "µs" and "−" are two and three bytes). */
+static int fw_cell(fw_buf *b, const char *s, size_t width)
+{
+    for (size_t w = fw_units_width(s); w < width; w++)
+        if (fw_buf_append(b, " ", 1) != 0)
+            return -1;
+    return fw_buf_append(b, s, strlen(s));
+}
+
+int fw_render_table_human(const fw_store_table *t, fw_buf *out)
+{
+    if (fw_bprintf(out, "%10s %7s %10s %7s  %s\n", "SELF", "SELF%", "TOTAL", "TOTAL%", "FUNCTION") != 0)
+        return -1;
+    double total = t->grand_total > 0 ? (double)t->grand_total : 1;   /* the console's `total || 1` */
+    char a[FW_UNITS_MAX], b[FW_UNITS_MAX], c[FW_UNITS_MAX], d[FW_UNITS_MAX];
+    for (size_t i = 0; i < t->nrows; i++) {
+        const fw_store_row *r = &t->rows[i];
+        fw_units_value((double)r->self, t->unit, a, sizeof a);
+        fw_units_pct((double)r->self / total, b, sizeof b);
+        fw_units_value((double)r->total, t->unit, c, sizeof c);
+        fw_units_pct((double)r->total / total, d, sizeof d);
+        if (fw_cell(out, a, 10) != 0 || fw_cell(out, b, 8) != 0 || fw_cell(out, c, 11) != 0 ||
+            fw_cell(out, d, 8) != 0 || fw_buf_append(out, "  ", 2) != 0 ||
+            fw_frame(out, r->name, r->file, r->line) != 0 || fw_buf_append(out, "\n", 1) != 0)
+            return -1;
+    }
+    fw_units_value((double)t->grand_total, t->unit, a, sizeof a);
+    return fw_bprintf(out, "total %s\n", a);
+}
+
+int fw_render_diff_human(const fw_store_diff *d, fw_buf *out)
+{
+    if (fw_bprintf(out, "%10s %7s %10s %7s %11s %8s %-5s  %s\n", "BASE", "BASE%", "CMP", "CMP%", "CHANGE", "Z",
+                   "SIG", "STACK") != 0)
+        return -1;
+    char a[FW_UNITS_MAX], b[FW_UNITS_MAX], c[FW_UNITS_MAX], e[FW_UNITS_MAX], f[FW_UNITS_MAX];
+    for (size_t i = 1; i < d->nnodes; i++) {
+        const fw_store_diff_node *n = &d->nodes[i];
+        const char *sig = n->significant > 0 ? "up" : n->significant < 0 ? "down" : "";
+        fw_units_value((double)n->base_total, d->unit, a, sizeof a);
+        fw_units_pct(n->base_share, b, sizeof b);
+        fw_units_value((double)n->cmp_total, d->unit, c, sizeof c);
+        fw_units_pct(n->cmp_share, e, sizeof e);
+        fw_units_signed_pct(n->cmp_share - n->base_share, f, sizeof f);
+        if (fw_cell(out, a, 10) != 0 || fw_cell(out, b, 8) != 0 || fw_cell(out, c, 11) != 0 ||
+            fw_cell(out, e, 8) != 0 || fw_cell(out, f, 12) != 0 ||
+            fw_bprintf(out, " %8.2f %-5s  %*s", n->z, sig, 2 * (n->depth - 1), "") != 0 ||
             fw_frame(out, n->name, n->file, n->line) != 0 || fw_buf_append(out, "\n", 1) != 0)
             return -1;
     }

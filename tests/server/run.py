@@ -631,7 +631,7 @@ def api_errors_and_metrics():
         check("cannot reach" in err, err)
         eq(cli("query", "--app")[0], 2, "missing value")
         eq(cli("query", "--server", s.url)[0], 2, "missing --app")
-        eq(cli("query", "--app", "x", "--format", "svg")[0], 2, "bad format")
+        eq(cli("query", "--app", "x", "--format", "gif")[0], 2, "bad format")
         rc, out, err = cli("query", "--server", s.url, "--app", "m", "--format", "table", "--from", "now-1h")
         eq(rc, 0, err)
         check("parse" in out and "SELF" in out, out)

@@ -744,6 +744,35 @@ const TESTS = [
     check(/failed \(HTTP 400\)/.test(e), 'error state: ' + e);
     await shot(page, 'error-state.png');
   }, { allow: /status of 400/ }],
+  ['Download delivers the current view (range, filters, granularity) as pprof, folded, speedscope and SVG', async (page, { base }) => {
+    await openQuery(page, base, 'app=shop&type=cpu&label=thread_name=worker-1&gran=line');
+    await idle(page);
+    const params = new URLSearchParams({ app: 'shop', type: 'cpu', from: 'now-15m', to: 'now', label: 'thread_name=worker-1', granularity: 'line', maxNodes: '20000' });
+    const st = new URL(page.url()).searchParams;
+    if (st.get('from')) params.set('from', st.get('from'));
+    if (st.get('to')) params.set('to', st.get('to'));
+    const got = {};
+    for (const format of ['pprof', 'folded', 'speedscope', 'svg']) {
+      await page.click('.download-menu > summary');
+      const [dl] = await Promise.all([page.waitForEvent('download'), page.click(`.download-menu .menu-item[data-format="${format}"]`)]);
+      const file = await dl.path();
+      got[format] = { name: dl.suggestedFilename(), body: fs.readFileSync(file) };
+      const want = Buffer.from(await (await fetch(`${base}/api/v1/flamegraph?${params}&format=${format}`)).arrayBuffer());
+      check(/^shop-cpu-.+\.(pb\.gz|folded\.txt|speedscope\.json|svg)$/.test(got[format].name), `${format} file name: ${got[format].name}`);
+      if (format !== 'pprof') check(got[format].body.equals(want), `${format}: the download differs from the server's rendering of the same view (${got[format].body.length} vs ${want.length} bytes)`);
+    }
+    // pprof embeds the request time, so it is compared decoded: gzip, and the folded stacks' functions.
+    const pb = zlib.gunzipSync(got.pprof.body).toString('latin1');
+    check(got.pprof.body[0] === 0x1f && got.pprof.body[1] === 0x8b && /resize_image/.test(pb), 'pprof is not the gzip profile of the view');
+    const folded = got.folded.body.toString('utf8');
+    check(/resize_image \([^)]*:\d+\)/.test(folded) && !/Cart\.total/.test(folded), 'folded: not worker-1 at line granularity: ' + folded.slice(0, 300));
+    const sc = JSON.parse(got.speedscope.body.toString('utf8'));
+    check(sc.$schema === 'https://www.speedscope.app/file-format-schema.json' && sc.profiles[0].type === 'sampled', 'speedscope header');
+    const total = folded.trim().split('\n').reduce((a, l) => a + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    check(sc.profiles[0].weights.reduce((a, w) => a + w, 0) === total, 'speedscope weights do not add up to the folded total');
+    const svg = got.svg.body.toString('utf8');
+    check(/^<\?xml/.test(svg) && /<title>resize_image/.test(svg) && !/<script/.test(svg), 'svg: ' + svg.slice(0, 200));
+  }],
   // The timings are a benchmark (docs/BENCHMARKS.md, target 100 ms), recorded in bench.json and
   // the log; a test on a shared, loaded machine asserts only that the big graph renders.
   ['benchmark: a 50,000-node flame graph renders and redraws (timings recorded)', async (page, { base }) => {

@@ -11,6 +11,7 @@ import { DataTable, fnCell } from '../components/table.js';
 import { showSql } from '../components/sqlview.js';
 import { analyzeProfile } from '../analysis.js';
 import { rangeLabel } from '../components/timerange.js';
+import { downloadMenu } from '../components/download.js';
 
 const MAX_NODES = 20000;
 
@@ -32,7 +33,13 @@ export function mountQuery(container) {
   const granSeg = segmented([['function', 'Function'], ['line', 'Line']], 'function', (gran) => setState({ gran }), 'Granularity');
   const sqlBtn = el('button', { type: 'button', class: 'btn', onclick: () => openSql() }, 'View SQL');
   const analysisBtn = el('button', { type: 'button', class: 'btn', onclick: () => analysisCard.root.scrollIntoView({ behavior: 'smooth', block: 'start' }) }, 'Analysis');
-  const resultCard = card('Profile', granSeg, modeSeg, sqlBtn, analysisBtn);
+  // What is on screen, for the Download menu: the same parameters as the flame graph request.
+  const viewParams = () => (state && data.flame ? {
+    app: state.app, type: state.type, from: state.from, to: state.to, label: filtersToLabels(state.filters),
+    granularity: state.gran, maxNodes: MAX_NODES,
+  } : null);
+  const dlMenu = downloadMenu(viewParams, (msg) => resultCard.message('error', msg));
+  const resultCard = card('Profile', granSeg, modeSeg, sqlBtn, dlMenu, analysisBtn);
   const summary = el('div', { class: 'summary muted' });
   const tableBox = el('div', { class: 'pane pane-table' });
   const flameBox = el('div', { class: 'pane pane-flame' });
