@@ -134,8 +134,8 @@ def _digits(v, maxlen, lo, hi, expected):
 
 
 def check_app(v):
-    if _utf8_chars(v) < 0:
-        raise _Bad(b"expected valid UTF-8 text")
+    if _utf8_chars(v) < 0:  # fw_app_name_problem() refuses it with the same rule text
+        raise _Bad(_config._APP_EXPECTED.encode("utf-8"))
     try:
         _config._check_app("app", v.decode("utf-8"))
     except ValueError as exc:
@@ -478,22 +478,30 @@ def default_app(argv):
         name = trimmed[slash + 1:] if slash >= 0 else trimmed
         if len(name) > 3 and name.endswith(b".py"):
             name = name[:-3]
+    # Whole UTF-8 characters, at most 128 bytes; what the name rule forbids becomes '_'.
     out = bytearray()
-    chars = 0
     i = 0
-    while i < len(name) and chars < 128:
+    while i < len(name):
         c = name[i]
         clen = 4 if c >= 0xF0 else 3 if c >= 0xE0 else 2 if c >= 0xC0 else 1
         if i + clen > len(name) or _utf8_chars(name[i:i + clen]) != 1:
             clen = 1
-            out.append(0x5F)
-        elif clen == 1 and c in b"{},=/":
+            if len(out) + 1 > 128:
+                break
             out.append(0x5F)
         else:
-            out += name[i:i + clen]
+            if len(out) + clen > 128:
+                break
+            if clen == 1 and (c in b"{},=/" or c < 0x20 or c == 0x7F):
+                out.append(0x5F)
+            else:
+                out += name[i:i + clen]
         i += clen
-        chars += 1
-    if not out or name == b"/":
+    if out[:1] == b" ":
+        out[0] = 0x5F
+    if out[-1:] == b" ":
+        out[-1] = 0x5F
+    if not out or name == b"/" or out in (b".", b".."):
         return b"python"
     return bytes(out)
 
