@@ -147,7 +147,8 @@ class PoisonedDatabase(unittest.TestCase):
 class ForgottenDimensions(unittest.TestCase):
     def test_retention_deletes_functions_and_stacks_no_sample_uses(self):
         with Server(args=["--retention", "1h", "--maintenance-interval", "1"]) as s:
-            old = now() - 3 * 3600
+            # Days old, so that every roll-up bucket of it (a day's too) lies wholly past retention.
+            old = now() - 3 * 86400
             n = 20000
             for k in range(3):
                 body = "".join("main;handler;unique_%d_%d 1\n" % (k, i) for i in range(n)).encode()
