@@ -8,8 +8,8 @@
 
 #include <sqlite3.h>
 
-/* Sets live[id] = 1 for every stack id below n that a block of sample_blocks or rollup_blocks
- * references, reading db in one read transaction of its own. SQLITE_OK, or SQLite's error
+/* Sets live[id] = 1 for every stack id below n that a retained block of sample_blocks or
+ * rollup_blocks references (and possibly more), reading db in one read transaction of its own. SQLITE_OK, or SQLite's error
  * (SQLITE_CORRUPT for a block that is not [[stack, value, count], ...]). */
 int fw_store_gc_mark_blocks(sqlite3 *db, unsigned char *live, uint32_t n);
 

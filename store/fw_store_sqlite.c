@@ -765,7 +765,7 @@ typedef struct {
 
     /* Dimension GC (fw_sq_gc, fw_store_gc.c): due after retention deleted blocks; while its mark
      * phase runs without wlock, ingest flags in gc_touch the stacks (ids < gc_n) it uses. */
-    int gc_due;
+    int gc_due, gc_running;
     int64_t gc_last_ms;
     unsigned char *gc_touch;
     uint32_t gc_n;
@@ -2044,6 +2044,14 @@ static fw_store_status fw_sq_rollup_span(fw_sq *s, int l, int64_t a, int64_t b)
                                 " unreadable block (%s)\n", (long long)sid, R, (long long)a, (long long)b,
                         sqlite3_errstr(rc));
                 rc = fw_sq_exec(s->w, "ROLLBACK TO fw_series");
+                /* The span's stacks are not all in the roll-ups now: the dimension GC must read
+                 * its raw blocks too (fw_store_gc_mark_blocks). */
+                char *m = sqlite3_mprintf("INSERT INTO meta(key, value) VALUES ('gc_raw_from', %lld)"
+                                          " ON CONFLICT(key) DO UPDATE SET value = min(value, excluded.value)",
+                                          (long long)a);
+                if (rc == SQLITE_OK)
+                    rc = m ? fw_sq_exec(s->w, m) : SQLITE_NOMEM;
+                sqlite3_free(m);
             }
             if (rc == SQLITE_OK)
                 rc = fw_sq_exec(s->w, "RELEASE fw_series");
@@ -2245,7 +2253,7 @@ static void fw_sq_gc(fw_sq *s)
 {
     pthread_mutex_lock(&s->wlock);
     int64_t now = fw_sq_mono_ms();
-    if (!s->gc_due || (s->gc_last_ms && now - s->gc_last_ms < FW_SQ_GC_INTERVAL_MS)) {
+    if (!s->gc_due || s->gc_running || (s->gc_last_ms && now - s->gc_last_ms < FW_SQ_GC_INTERVAL_MS)) {
         pthread_mutex_unlock(&s->wlock);
         return;
     }
@@ -2262,11 +2270,13 @@ static void fw_sq_gc(fw_sq *s)
     if (rc == SQLITE_OK) {
         s->gc_touch = touch;
         s->gc_n = n;
+        s->gc_running = 1;   /* one GC at a time: a second would take gc_touch from the first */
     }
     pthread_mutex_unlock(&s->wlock);
     if (rc == SQLITE_OK)
         rc = fw_store_gc_mark_blocks(s->gcdb, live, n);
     pthread_mutex_lock(&s->wlock);
+    s->gc_running = 0;
     s->gc_touch = NULL;
     s->gc_n = 0;
     if (rc == SQLITE_OK)
@@ -3739,7 +3749,7 @@ static fw_store_status fw_sq_stats(fw_store *base, fw_store_stats *out)
         rc = fw_sq_meta_get(s->r[ri], "raw_rows", &out->rows);
     fw_sq_reader_put(s, ri);
     pthread_rwlock_rdlock(&s->clock);
-    out->stacks = s->c.st_n - 1;
+    out->stacks = (int64_t)s->c.st_map.n;   /* ids have holes once the dimension GC ran */
     pthread_rwlock_unlock(&s->clock);
     return fw_sq_status(rc);
 }
