@@ -770,6 +770,8 @@ typedef struct {
     unsigned char *gc_touch;
     uint32_t gc_n;
     sqlite3 *gcdb;                  /* read-only, opened at the first GC */
+    void (*gc_hook)(void *);        /* test hook, between mark and sweep */
+    void *gc_hook_arg;
 
     pthread_mutex_t rlock;          /* reader pool */
     pthread_cond_t rcond;
@@ -1243,6 +1245,15 @@ void fw_store_sqlite_fail_after(fw_store *base, long rows)
     fw_sq *s = (fw_sq *)base;
     pthread_mutex_lock(&s->wlock);
     s->fail_after = rows;
+    pthread_mutex_unlock(&s->wlock);
+}
+
+void fw_store_sqlite_gc_hook(fw_store *base, void (*fn)(void *), void *arg)
+{
+    fw_sq *s = (fw_sq *)base;
+    pthread_mutex_lock(&s->wlock);
+    s->gc_hook = fn;
+    s->gc_hook_arg = arg;
     pthread_mutex_unlock(&s->wlock);
 }
 
@@ -2275,6 +2286,8 @@ static void fw_sq_gc(fw_sq *s)
     pthread_mutex_unlock(&s->wlock);
     if (rc == SQLITE_OK)
         rc = fw_store_gc_mark_blocks(s->gcdb, live, n);
+    if (s->gc_hook)
+        s->gc_hook(s->gc_hook_arg);
     pthread_mutex_lock(&s->wlock);
     s->gc_running = 0;
     s->gc_touch = NULL;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -1059,6 +1060,85 @@ static void test_dimension_gc(void **state)
     fw_store_tree_free(&t);
 }
 
+typedef struct {
+    fw_store *s;
+    int rounds, base;   /* uploads gone_{base + 20k + j} */
+} gc_racer;
+
+/* Uploads, at a recent time, stacks that until now only the old (expiring) data used. */
+static void *gc_race_ingest(void *arg)
+{
+    gc_racer *r = arg;
+    for (int k = 0; k < r->rounds; k++) {
+        fw_profile *p = new_cpu_profile();
+        for (int j = 0; j < 20; j++) {
+            char st[64];
+            snprintf(st, sizeof st, "main;a;gone_%d", r->base + k * 20 + j);
+            add(p, st, MS, 0, "t1", "h");
+        }
+        ingest(r->s, "shop", p, T0 - 600);
+        fw_profile_free(p);
+    }
+    return NULL;
+}
+
+static void gc_race_hook(void *arg)
+{
+    gc_racer *r = arg;
+    if (r->rounds < 0)
+        return;
+    gc_race_ingest(r);
+    r->rounds = -1;
+}
+
+/* The GC's mark runs without the writer lock while uploads go on: a stack that only expiring data
+ * used when the mark began, and that an upload uses meanwhile, must survive the sweep. Afterwards
+ * every stack a block names exists, with its frame, function and parents, and reads back. */
+static void test_dimension_gc_races_ingest(void **state)
+{
+    fx *f = *state;
+    fw_profile *p = new_cpu_profile();
+    for (int i = 0; i < 3000; i++) {
+        char st[64];
+        snprintf(st, sizeof st, "main;a;gone_%d", i);
+        add(p, st, MS, 0, "t1", "h");
+    }
+    ingest(f->s, "shop", p, T0 - 8 * 86400);
+    fw_profile_free(p);
+    /* Deterministic: 20 rounds run between the GC's mark and its sweep (the hook), the rest
+     * concurrently with the maintenance calls. */
+    gc_racer r = {f->s, 20, 0};
+    fw_store_sqlite_gc_hook(f->s, gc_race_hook, &r);
+    gc_racer r2 = {f->s, 130, 400};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, gc_race_ingest, &r2), 0);
+    for (int i = 0; i < 50; i++)
+        assert_int_equal(fw_store_maintain(f->s, T0), FW_STORE_OK);
+    pthread_join(th, NULL);
+    fw_store_sqlite_gc_hook(f->s, NULL, NULL);
+    assert_int_equal(r.rounds, -1);   /* the hook ran */
+    for (int i = 0; i < 50; i++)
+        assert_int_equal(fw_store_maintain(f->s, T0), FW_STORE_OK);
+    char *out = sqlite3_cli(f->path,
+        "SELECT (SELECT count(*) FROM (SELECT json_extract(j.value, '$[0]') AS sid FROM sample_blocks b, json_each(b.stacks) j"
+        "  UNION ALL SELECT json_extract(j.value, '$[0]') FROM rollup_blocks b, json_each(b.stacks) j)"
+        "  WHERE sid NOT IN (SELECT id FROM stacks))"
+        " || '|' || (SELECT count(*) FROM stacks WHERE frame_id NOT IN (SELECT id FROM frames)"
+        "  OR (parent_id <> 0 AND parent_id NOT IN (SELECT id FROM stacks)))"
+        " || '|' || (SELECT count(*) FROM frames WHERE function_id NOT IN (SELECT id FROM functions))");
+    assert_string_equal(out, "0|0|0\n");
+    free(out);
+    fw_store_query q = q_cpu(T0 - 700, T0);
+    fw_store_table tb;
+    fw_store_table_opts to = {FW_STORE_GRAN_FUNCTION, FW_STORE_SORT_TOTAL, 0};
+    assert_int_equal(fw_store_table_query(f->s, &q, &to, &tb), FW_STORE_OK);
+    assert_int_equal(tb.grand_total, 150 * 20 * MS);
+    assert_int_equal(tb.nrows, 2 + 3000);   /* main, a, and every gone_i (150 x 20 = 3000 of them) */
+    for (size_t i = 0; i < tb.nrows; i++)
+        assert_string_not_equal(tb.rows[i].name, "?");
+    fw_store_table_free(&tb);
+}
+
 /* A trend over all time (1970..9999) picks a step that fits instead of refusing the range. */
 static void test_trend_any_range(void **state)
 {
@@ -1098,6 +1178,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_value_limits, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_poisoned_blocks, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_dimension_gc, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_dimension_gc_races_ingest, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_trend_any_range, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
