@@ -531,14 +531,18 @@ static int fw_parse_folded(fw_profile *p, const char *text, size_t len, int line
         if (ns_per_sample_num) {
             /* CPU/wall sample counts become nanoseconds: count * 1e9 / sampleRate. */
             if (count > (uint64_t)(INT64_MAX / ns_per_sample_num)) {
-                fw_seterr(err, errlen, "line %zu: value too large", lineno);
+                fw_seterr(err, errlen, "line %zu: value %llu samples is over the limit of %lld ns per sample"
+                          " (2^46; see Limits in docs/API.md)", lineno, (unsigned long long)count,
+                          (long long)FW_STORE_MAX_SAMPLE_VALUE);
                 rc = -1;
                 break;
             }
             value = (int64_t)count * ns_per_sample_num / rate;
         } else {
             if (count > (uint64_t)INT64_MAX) {
-                fw_seterr(err, errlen, "line %zu: value too large", lineno);
+                fw_seterr(err, errlen, "line %zu: value %llu is over the limit of %lld per sample"
+                          " (2^46; see Limits in docs/API.md)", lineno, (unsigned long long)count,
+                          (long long)FW_STORE_MAX_SAMPLE_VALUE);
                 rc = -1;
                 break;
             }

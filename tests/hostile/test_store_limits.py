@@ -48,6 +48,9 @@ class ValueLimits(unittest.TestCase):
                 st, err = expect_error(s.ingest("poison", b"main;poison 9223372036\n", "folded", sampleRate=1,
                                                 **{"from": t, "until": t + 10}), 400, 400, "cpu poison")
                 self.assertIn("limit", err)
+            st, err = expect_error(s.ingest("poison", b"main;poison 99999999999999999\n", "folded", sampleRate=1,
+                                            **{"from": t, "until": t + 10}), 400, 400, "cpu count past 2^63 ns")
+            self.assertIn("limit", err)
             st, err = expect_error(s.ingest("poison.alloc_space{}", b"main;big %d\n" % (INT64_MAX - 5), "folded",
                                             **{"from": t, "until": t + 10}), 400, 400, "alloc poison")
             self.assertIn("limit", err)
