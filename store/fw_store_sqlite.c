@@ -74,7 +74,7 @@
 #define FW_SQ_NLEVELS 4
 static const int64_t fw_sq_res[FW_SQ_NLEVELS] = {60, 900, 3600, 86400};   /* finest first */
 #define FW_SQ_GRACE 60                     /* a bucket is closed this long after its end */
-#define FW_SQ_DEFAULT_RETENTION (7 * 86400)
+#define FW_SQ_DEFAULT_RETENTION ((int64_t)7 * 86400)
 #define FW_SQ_MAX_PIECES 32
 #define FW_SQ_NONE UINT32_MAX
 
@@ -2166,7 +2166,7 @@ static fw_store_status fw_sq_delete_old(fw_sq *s, int64_t cutoff, int64_t deadli
  * neither a retained block (live) nor an upload during the mark (touch) uses, then the frames and
  * functions that no remaining stack uses, in one transaction, and forgets them in the cache.
  * Stack ids >= n were created during the mark and are kept. */
-#define FW_SQ_GC_INTERVAL_MS (60 * 1000)
+#define FW_SQ_GC_INTERVAL_MS ((int64_t)60 * 1000)
 
 static int fw_sq_gc_delete(fw_sq *s, const char *sql, const uint32_t *ids, size_t n)
 {
@@ -3241,37 +3241,37 @@ static fw_store_status fw_sq_table(fw_store *base, const fw_store_query *q, cons
                 break;
             }
             if (leaf) {
-                acc[key * 4] = fw_sq_sat_add(acc[key * 4], rows.v[i].value);
-                acc[key * 4 + 2] = fw_sq_sat_add(acc[key * 4 + 2], rows.v[i].count);
+                acc[(size_t)key * 4] = fw_sq_sat_add(acc[(size_t)key * 4], rows.v[i].value);
+                acc[(size_t)key * 4 + 2] = fw_sq_sat_add(acc[(size_t)key * 4 + 2], rows.v[i].count);
             }
             if (stamp[key] != mark) {   /* once per stack: recursion does not double the total */
                 stamp[key] = mark;
-                acc[key * 4 + 1] = fw_sq_sat_add(acc[key * 4 + 1], rows.v[i].value);
-                acc[key * 4 + 3] = fw_sq_sat_add(acc[key * 4 + 3], rows.v[i].count);
+                acc[(size_t)key * 4 + 1] = fw_sq_sat_add(acc[(size_t)key * 4 + 1], rows.v[i].value);
+                acc[(size_t)key * 4 + 3] = fw_sq_sat_add(acc[(size_t)key * 4 + 3], rows.v[i].count);
             }
             sid = c->st_parent[sid];
         }
     }
     size_t n = 0;
     for (uint32_t k = 1; st == FW_STORE_OK && k < nk; k++)
-        n += acc[k * 4 + 3] != 0 || acc[k * 4 + 1] != 0;
+        n += acc[(size_t)k * 4 + 3] != 0 || acc[(size_t)k * 4 + 1] != 0;
     if (st == FW_STORE_OK && n) {
         out->rows = calloc(n, sizeof *out->rows);
         if (!out->rows)
             st = FW_STORE_ERR_NOMEM;
     }
     for (uint32_t k = 1; st == FW_STORE_OK && k < nk; k++) {
-        if (acc[k * 4 + 3] == 0 && acc[k * 4 + 1] == 0)
+        if (acc[(size_t)k * 4 + 3] == 0 && acc[(size_t)k * 4 + 1] == 0)
             continue;
         fw_store_row *r = &out->rows[out->nrows++];
         uint32_t fn = line ? c->fr_func[k] : k;
         r->line = line ? c->fr_line[k] : 0;
         r->name = fw_sq_strdup(fn < c->fn_n && c->fn_name[fn] ? c->fn_name[fn] : "?");
         r->file = fw_sq_strdup(fn < c->fn_n && c->fn_file[fn] ? c->fn_file[fn] : "");
-        r->self = acc[k * 4];
-        r->total = acc[k * 4 + 1];
-        r->count_self = acc[k * 4 + 2];
-        r->count_total = acc[k * 4 + 3];
+        r->self = acc[(size_t)k * 4];
+        r->total = acc[(size_t)k * 4 + 1];
+        r->count_self = acc[(size_t)k * 4 + 2];
+        r->count_total = acc[(size_t)k * 4 + 3];
         if (!r->name || !r->file)
             st = FW_STORE_ERR_NOMEM;
     }
