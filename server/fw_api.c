@@ -372,7 +372,7 @@ static void fw_h_trend(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
         fw_json_kv_int(&j, "value", t.points[i].value);
         fw_json_kv_int(&j, "count", t.points[i].count);
         fw_json_obj_end(&j);
-        total += t.points[i].value;
+        total = t.points[i].value > INT64_MAX - total ? INT64_MAX : total + t.points[i].value;   /* saturates, as the store does */
     }
     fw_json_arr_end(&j);
     fw_json_kv_int(&j, "total", total);

@@ -34,6 +34,7 @@
 #include "fw_gzip.h"
 #include "fw_json.h"
 #include "fw_pprof.h"
+#include "../store/fw_store.h"
 
 #define FW_MIN_TIMESTAMP 946684800 /* 2000-01-01T00:00:00Z */
 #define FW_MAX_FUTURE    86400
@@ -531,14 +532,18 @@ static int fw_parse_folded(fw_profile *p, const char *text, size_t len, int line
         if (ns_per_sample_num) {
             /* CPU/wall sample counts become nanoseconds: count * 1e9 / sampleRate. */
             if (count > (uint64_t)(INT64_MAX / ns_per_sample_num)) {
-                fw_seterr(err, errlen, "line %zu: value too large", lineno);
+                fw_seterr(err, errlen, "line %zu: value %llu samples is over the limit of %lld ns per sample"
+                          " (2^46; see Limits in docs/API.md)", lineno, (unsigned long long)count,
+                          (long long)FW_STORE_MAX_SAMPLE_VALUE);
                 rc = -1;
                 break;
             }
             value = (int64_t)count * ns_per_sample_num / rate;
         } else {
             if (count > (uint64_t)INT64_MAX) {
-                fw_seterr(err, errlen, "line %zu: value too large", lineno);
+                fw_seterr(err, errlen, "line %zu: value %llu is over the limit of %lld per sample"
+                          " (2^46; see Limits in docs/API.md)", lineno, (unsigned long long)count,
+                          (long long)FW_STORE_MAX_SAMPLE_VALUE);
                 rc = -1;
                 break;
             }
@@ -546,6 +551,14 @@ static int fw_parse_folded(fw_profile *p, const char *text, size_t len, int line
         }
         if (count == 0)
             continue;
+        if (value > FW_STORE_MAX_SAMPLE_VALUE) {
+            /* The store refuses it too; here the message can name the line. */
+            fw_seterr(err, errlen, "line %zu: value %lld%s is over the limit of %lld per sample"
+                      " (2^46; see Limits in docs/API.md)", lineno, (long long)value,
+                      ns_per_sample_num ? " ns" : "", (long long)FW_STORE_MAX_SAMPLE_VALUE);
+            rc = -1;
+            break;
+        }
         rc = fw_folded_add(p, ln, value, lineno, err, errlen);
     }
     free(copy);

@@ -60,6 +60,16 @@ void fw_store_close(fw_store *s);
 
 /* ---------------------------------------------------------------- ingest */
 
+/* Value limits (docs/API.md, "Limits"). A value is nanoseconds, bytes or a count. One sample's
+ * value may be at most 2^46 (19.5 hours of CPU or wall time: 1,170 threads on one stack for a
+ * 60 s upload; 64 TiB allocated); one upload's values of one type add up to at most 2^48 (78
+ * hours: 78 cores for an hour). An upload over either is refused whole (FW_STORE_ERR_INVALID).
+ * 2^63 / 2^48 = 32,768 uploads at the limit would have to land in one sum before it could
+ * overflow, and every sum the store makes saturates at INT64_MAX anyway (roll-ups, queries), so
+ * no data, old or new, can make maintenance or a query fail on arithmetic. */
+#define FW_STORE_MAX_SAMPLE_VALUE ((int64_t)1 << 46)
+#define FW_STORE_MAX_UPLOAD_VALUE ((int64_t)1 << 48)
+
 typedef struct {
     const char *app;              /* required, 1-128 bytes */
     const fw_profile *profile;    /* every sample type becomes one (app, type) series */

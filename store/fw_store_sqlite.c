@@ -54,11 +54,15 @@
  * sqlite3 shell and compare every number.
  */
 #include "fw_store.h"
+#include "fw_store_gc.h"
 #include "fw_store_sqlite.h"
 
 #include <assert.h>
 #include <errno.h>
 #include <math.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -73,7 +77,7 @@
 #define FW_SQ_NLEVELS 4
 static const int64_t fw_sq_res[FW_SQ_NLEVELS] = {60, 900, 3600, 86400};   /* finest first */
 #define FW_SQ_GRACE 60                     /* a bucket is closed this long after its end */
-#define FW_SQ_DEFAULT_RETENTION (7 * 86400)
+#define FW_SQ_DEFAULT_RETENTION ((int64_t)7 * 86400)
 #define FW_SQ_MAX_PIECES 32
 #define FW_SQ_NONE UINT32_MAX
 
@@ -154,6 +158,16 @@ static int64_t fw_sq_floor(int64_t t, int64_t r)
     if (t % r < 0)
         q--;
     return q * r;
+}
+
+/* a + b for non-negative sums, stuck at INT64_MAX instead of wrapping: a total that large is
+ * already meaningless, and a sum that fails would stop roll-ups and queries for good. */
+static inline int64_t fw_sq_sat_add(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_add_overflow(a, b, &r))
+        return b > 0 ? INT64_MAX : INT64_MIN;
+    return r;
 }
 
 /* ================================================================ hash map: content -> id
@@ -538,7 +552,7 @@ static size_t fw_sq_stack_slot(uint32_t stack, size_t mask)
     return (size_t)(h >> 32) & mask;
 }
 
-/* 0, or SQLITE_NOMEM / SQLITE_TOOBIG (a sum past 2^63, as SQLite's sum() would refuse). */
+/* 0 or SQLITE_NOMEM. Values are non-negative; sums saturate at INT64_MAX (fw_sq_sat_add). */
 static int fw_sq_acc_add(fw_sq_acc *a, uint32_t stack, int64_t v, int64_t c)
 {
     if ((a->r.n + 1) * 2 > a->cap) {
@@ -558,15 +572,15 @@ static int fw_sq_acc_add(fw_sq_acc *a, uint32_t stack, int64_t v, int64_t c)
         a->slot = ns;
         a->cap = ncap;
     }
-    if (__builtin_add_overflow(a->value, v, &a->value) || __builtin_add_overflow(a->count, c, &a->count))
-        return SQLITE_TOOBIG;
+    a->value = fw_sq_sat_add(a->value, v);
+    a->count = fw_sq_sat_add(a->count, c);
     size_t mask = a->cap - 1, j = fw_sq_stack_slot(stack, mask);
     while (a->slot[j] && a->r.v[a->slot[j] - 1].stack != stack)
         j = (j + 1) & mask;
     if (a->slot[j]) {
         fw_sq_row *r = &a->r.v[a->slot[j] - 1];
-        if (__builtin_add_overflow(r->value, v, &r->value) || __builtin_add_overflow(r->count, c, &r->count))
-            return SQLITE_TOOBIG;
+        r->value = fw_sq_sat_add(r->value, v);
+        r->count = fw_sq_sat_add(r->count, c);
         return 0;
     }
     if (a->r.n == a->r.cap) {
@@ -626,8 +640,10 @@ static const char *fw_sq_expect(const char *p, const char *end, char c)
  * the accumulator's error. */
 static int fw_sq_acc_add_json(fw_sq_acc *a, const char *text, size_t len)
 {
+    if (!text)
+        return SQLITE_CORRUPT;
     const char *p = text, *end = text + len;
-    if (!text || !(p = fw_sq_expect(p, end, '[')))
+    if (!(p = fw_sq_expect(p, end, '[')))
         return SQLITE_CORRUPT;
     const char *q = fw_sq_expect(p, end, ']');
     if (q)
@@ -717,8 +733,8 @@ static int fw_sq_encode(fw_sq_text *b, const fw_sq_row *r, size_t n, int64_t *va
         *o++ = ',';
         o = fw_sq_put_u64(o, (uint64_t)r[i].count);
         *o++ = ']';
-        if (__builtin_add_overflow(tv, r[i].value, &tv) || __builtin_add_overflow(tc, r[i].count, &tc))
-            return -2;
+        tv = fw_sq_sat_add(tv, r[i].value);
+        tc = fw_sq_sat_add(tc, r[i].count);
     }
     *o++ = ']';
     b->n = (size_t)(o - b->p);
@@ -751,6 +767,16 @@ typedef struct {
 
     pthread_rwlock_t clock;         /* guards cache arrays against growth while readers walk them */
     fw_sq_cache c;
+
+    /* Dimension GC (fw_sq_gc, fw_store_gc.c): due after retention deleted blocks; while its mark
+     * phase runs without wlock, ingest flags in gc_touch the stacks (ids < gc_n) it uses. */
+    int gc_due, gc_running;
+    int64_t gc_last_ms;
+    unsigned char *gc_touch;
+    uint32_t gc_n;
+    sqlite3 *gcdb;                  /* read-only, opened at the first GC */
+    void (*gc_hook)(void *);        /* test hook, between mark and sweep */
+    void *gc_hook_arg;
 
     pthread_mutex_t rlock;          /* reader pool */
     pthread_cond_t rcond;
@@ -830,6 +856,8 @@ static void fw_sq_close(fw_store *base)
         sqlite3_close_v2(s->r[i]);
     if (s->ck)
         sqlite3_close_v2(s->ck);
+    if (s->gcdb)
+        sqlite3_close_v2(s->gcdb);
     if (s->w) {
         /* The last connection to close checkpoints and removes the -wal file: the writer. */
         sqlite3_close_v2(s->w);
@@ -927,6 +955,34 @@ static int fw_sq_wal_hook(void *ud, sqlite3 *db, const char *name, int frames)
     return SQLITE_OK;
 }
 
+/* The WAL bound. A burst while readers hold old snapshots (long console queries) keeps PASSIVE
+ * checkpoints from ever completing, and the WAL grows; SQLite then reuses the file from its start
+ * but never shrinks it (390 MB against an 11.7 MB database, until a graceful stop).
+ * journal_size_limit truncates it to FW_SQ_WAL_LIMIT whenever it restarts; and at maintenance, a
+ * WAL over the bound gets a TRUNCATE checkpoint, which waits (ck's busy timeout, 1 s) for readers
+ * to move to the newest snapshot, copies everything and cuts the file to zero. It blocks new
+ * writers for that long at most, hence only at maintenance and only over the bound. */
+#define FW_SQ_WAL_LIMIT (16 << 20)
+
+static int64_t fw_sq_wal_size(const fw_sq *s)
+{
+    char p[4096];
+    struct stat sb;
+    if ((size_t)snprintf(p, sizeof p, "%s-wal", s->path) >= sizeof p || stat(p, &sb) != 0)
+        return 0;
+    return (int64_t)sb.st_size;
+}
+
+/* Called with cklock held. */
+static void fw_sq_wal_trim(fw_sq *s)
+{
+    if (fw_sq_wal_size(s) <= FW_SQ_WAL_LIMIT)
+        return;
+    int log = 0, done = 0;
+    if (sqlite3_wal_checkpoint_v2(s->ck, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log, &done) == SQLITE_OK)
+        atomic_store_explicit(&s->wal_frames, 0, memory_order_relaxed);
+}
+
 /* A PASSIVE checkpoint (it never waits for readers or the writer) on the checkpoint connection,
  * when the WAL has grown past ~4 MB or when forced; skipped if another thread is at it. Called
  * without wlock. */
@@ -939,6 +995,8 @@ static void fw_sq_checkpoint(fw_sq *s, int force)
     int log = 0, done = 0;
     if (sqlite3_wal_checkpoint_v2(s->ck, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done) == SQLITE_OK && log == done)
         atomic_store_explicit(&s->wal_frames, 0, memory_order_relaxed);
+    if (force)
+        fw_sq_wal_trim(s);
     pthread_mutex_unlock(&s->cklock);
 }
 
@@ -974,7 +1032,7 @@ static int fw_sq_upgrade_v1(sqlite3 *db, char *err, size_t errlen)
         if (rows.n && (step == SQLITE_DONE || memcmp(k, key, sizeof k) != 0)) {
             int64_t v, c;
             if (fw_sq_encode(&txt, rows.v, rows.n, &v, &c) != 0) {
-                rc = SQLITE_TOOBIG;
+                rc = SQLITE_NOMEM;
                 break;
             }
             for (int i = 0; i < 3; i++)
@@ -1072,8 +1130,8 @@ fw_store_status fw_store_open_sqlite(const char *path, const fw_store_options *o
     char pragmas[512];
     snprintf(pragmas, sizeof pragmas,
              "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA temp_store=MEMORY;"
-             " PRAGMA cache_size=-65536; PRAGMA foreign_keys=OFF;",
-             opt->sync == FW_STORE_SYNC_FULL ? "FULL" : "NORMAL");
+             " PRAGMA cache_size=-65536; PRAGMA foreign_keys=OFF; PRAGMA journal_size_limit=%d;",
+             opt->sync == FW_STORE_SYNC_FULL ? "FULL" : "NORMAL", FW_SQ_WAL_LIMIT);
     char *emsg = NULL;
     if (sqlite3_exec(s->w, pragmas, NULL, NULL, &emsg) != SQLITE_OK) {
         fw_sq_err(err, errlen, "initializing %s: %s", path, emsg ? emsg : sqlite3_errmsg(s->w));
@@ -1122,6 +1180,8 @@ fw_store_status fw_store_open_sqlite(const char *path, const fw_store_options *o
     }
     sqlite3_busy_timeout(s->ck, 1000);
     sqlite3_wal_autocheckpoint(s->ck, 0);
+    snprintf(pragmas, sizeof pragmas, "PRAGMA journal_size_limit=%d", FW_SQ_WAL_LIMIT);
+    sqlite3_exec(s->ck, pragmas, NULL, NULL, NULL);
     /* A connection that has not read the file yet does not know it is in WAL mode, and its
      * checkpoints would do nothing. */
     if (sqlite3_exec(s->ck, "SELECT count(*) FROM meta", NULL, NULL, NULL) != SQLITE_OK) {
@@ -1190,6 +1250,15 @@ void fw_store_sqlite_fail_after(fw_store *base, long rows)
     fw_sq *s = (fw_sq *)base;
     pthread_mutex_lock(&s->wlock);
     s->fail_after = rows;
+    pthread_mutex_unlock(&s->wlock);
+}
+
+void fw_store_sqlite_gc_hook(fw_store *base, void (*fn)(void *), void *arg)
+{
+    fw_sq *s = (fw_sq *)base;
+    pthread_mutex_lock(&s->wlock);
+    s->gc_hook = fn;
+    s->gc_hook_arg = arg;
     pthread_mutex_unlock(&s->wlock);
 }
 
@@ -1363,6 +1432,27 @@ static int fw_sq_bad_text(const char *t, size_t maxlen)
     return 0;
 }
 
+/* The value limits of fw_store.h: one value, and the running sum of its type over the upload
+ * (*sum). Bounding them here, at the door, is what keeps the sums of roll-ups and queries far
+ * from 2^63; the sums saturate as well, for files written before these limits. */
+static int fw_sq_value_limits(const fw_profile *p, size_t type, int64_t v, int64_t *sum, size_t sample,
+                              char *err, size_t errlen)
+{
+    const char *name = fw_profile_type(p, type).type;
+    if (v > FW_STORE_MAX_SAMPLE_VALUE) {
+        fw_sq_err(err, errlen, "sample %zu: %s value %lld is over the limit of %lld per sample (2^46; see Limits in docs/API.md)",
+                  sample, name ? name : "?", (long long)v, (long long)FW_STORE_MAX_SAMPLE_VALUE);
+        return -1;
+    }
+    *sum += v;   /* both terms are at most 2^48 here: no overflow */
+    if (*sum > FW_STORE_MAX_UPLOAD_VALUE) {
+        fw_sq_err(err, errlen, "%s values add up to more than the limit of %lld per upload (2^48; see Limits in docs/API.md)",
+                  name ? name : "?", (long long)FW_STORE_MAX_UPLOAD_VALUE);
+        return -1;
+    }
+    return 0;
+}
+
 /* Checks everything that can be checked before writing, so that bad input is refused with a
  * precise reason and the write phase fails only on I/O. */
 static fw_store_status fw_sq_validate(const fw_store_ingest_req *req, char *err, size_t errlen)
@@ -1398,6 +1488,7 @@ static fw_store_status fw_sq_validate(const fw_store_ingest_req *req, char *err,
         bad_loc = !fn || !fw_profile_string(p, fn->name) || !fw_profile_string(p, fn->filename);
     }
     size_t ns = fw_profile_sample_count(p);
+    int64_t sums[FW_PROFILE_MAX_TYPES] = {0};
     for (size_t i = 0; i < ns; i++) {
         fw_sample_view v;
         if (fw_profile_get_sample(p, i, &v) != FW_OK) {
@@ -1405,8 +1496,10 @@ static fw_store_status fw_sq_validate(const fw_store_ingest_req *req, char *err,
             return FW_STORE_ERR_INVALID;
         }
         for (size_t j = 0; j < nt; j++)
-            if (v.values[j] < 0) {
-                fw_sq_err(err, errlen, "sample %zu: negative value %lld", i, (long long)v.values[j]);
+            if (v.values[j] < 0 || fw_sq_value_limits(p, j, v.values[j], &sums[j < FW_PROFILE_MAX_TYPES ? j : 0],
+                                                      i, err, errlen) != 0) {
+                if (v.values[j] < 0)
+                    fw_sq_err(err, errlen, "sample %zu: negative value %lld", i, (long long)v.values[j]);
                 return FW_STORE_ERR_INVALID;
             }
         for (size_t j = 0; j < v.depth; j++) {
@@ -1438,9 +1531,8 @@ static fw_store_status fw_sq_put_block(fw_sq *s, int64_t res, int64_t series, in
                                        const fw_sq_row *rows, size_t n)
 {
     int64_t v, c;
-    int e = fw_sq_encode(&s->enc, rows, n, &v, &c);
-    if (e)
-        return e == -1 ? FW_STORE_ERR_NOMEM : FW_STORE_ERR_INVALID;
+    if (fw_sq_encode(&s->enc, rows, n, &v, &c) != 0)
+        return FW_STORE_ERR_NOMEM;
     sqlite3_stmt *st = res ? s->ins_rblock : s->ins_block;
     int k = 1;
     sqlite3_bind_int64(st, k++, series);
@@ -1670,9 +1762,13 @@ static fw_store_status fw_sq_ingest(fw_store *base, const fw_store_ingest_req *r
     }
     pthread_rwlock_unlock(&s->clock);
     if (st != FW_STORE_OK) {
-        fw_sq_err(err, errlen, "storing stacks: %s", sqlite3_errmsg(s->w));
+        fw_sq_err(err, errlen, "storing stacks: %s", st == FW_STORE_ERR_NOMEM ? "out of memory" : sqlite3_errmsg(s->w));
         goto rollback;
     }
+    if (s->gc_touch)   /* a GC is marking: these stacks are in use (see fw_sq_gc) */
+        for (size_t i = 0; i < ns; i++)
+            if (samp_stack[i] < s->gc_n)
+                s->gc_touch[samp_stack[i]] = 1;
 
     /* Phase 2: the fact rows, merged (the same stack and label set twice in one upload is one
      * row), sorted, and written as one block per (series, label set). */
@@ -1736,7 +1832,7 @@ static fw_store_status fw_sq_ingest(fw_store *base, const fw_store_ingest_req *r
             if (t < s->wm[l])
                 st = fw_sq_put_block(s, fw_sq_res[l], ser, fw_sq_floor(t, fw_sq_res[l]), ls, &brow[rows], n);
         if (st != FW_STORE_OK) {
-            fw_sq_err(err, errlen, "storing samples: %s", sqlite3_errmsg(s->w));
+            fw_sq_err(err, errlen, "storing samples: %s", st == FW_STORE_ERR_NOMEM ? "out of memory" : sqlite3_errmsg(s->w));
             goto rollback;
         }
         rows += n;
@@ -1881,8 +1977,7 @@ static int fw_sq_rollup_series(fw_sq *s, int l, int64_t series, int64_t a, int64
                     break;
                 }
             }
-            fw_sq_acc_reset(&one);
-            cur_ls = FW_SQ_NONE;
+            fw_sq_acc_reset(&one);   /* cur_ls is set again below before it is read */
         }
         /* Flush the merged block when the bucket changes. */
         if (cur_t != INT64_MIN && (step == SQLITE_DONE || t != cur_t)) {
@@ -1952,7 +2047,29 @@ static fw_store_status fw_sq_rollup_span(fw_sq *s, int l, int64_t a, int64_t b)
         rc = fw_sq_exec(s->w, "BEGIN IMMEDIATE");
     if (rc == SQLITE_OK) {
         while ((rc = sqlite3_step(ser)) == SQLITE_ROW) {
-            rc = fw_sq_rollup_series(s, l, sqlite3_column_int64(ser, 0), a, b, list, get);
+            int64_t sid = sqlite3_column_int64(ser, 0);
+            /* Each series in a savepoint: a block of one series that cannot be read (a file
+             * edited by hand, a bug of an old version) costs that series this span's roll-up,
+             * logged, and never stops the roll-ups and the retention of every other app. */
+            rc = fw_sq_exec(s->w, "SAVEPOINT fw_series");
+            if (rc == SQLITE_OK)
+                rc = fw_sq_rollup_series(s, l, sid, a, b, list, get);
+            if (rc == SQLITE_CORRUPT || rc == SQLITE_TOOBIG || rc == SQLITE_MISMATCH) {
+                fprintf(stderr, "flamewatch store: series %lld: skipping its %llds roll-up of [%lld, %lld):"
+                                " unreadable block (%s)\n", (long long)sid, R, (long long)a, (long long)b,
+                        sqlite3_errstr(rc));
+                rc = fw_sq_exec(s->w, "ROLLBACK TO fw_series");
+                /* The span's stacks are not all in the roll-ups now: the dimension GC must read
+                 * its raw blocks too (fw_store_gc_mark_blocks). */
+                char *m = sqlite3_mprintf("INSERT INTO meta(key, value) VALUES ('gc_raw_from', %lld)"
+                                          " ON CONFLICT(key) DO UPDATE SET value = min(value, excluded.value)",
+                                          (long long)a);
+                if (rc == SQLITE_OK)
+                    rc = m ? fw_sq_exec(s->w, m) : SQLITE_NOMEM;
+                sqlite3_free(m);
+            }
+            if (rc == SQLITE_OK)
+                rc = fw_sq_exec(s->w, "RELEASE fw_series");
             if (rc != SQLITE_OK)
                 break;
         }
@@ -1976,7 +2093,7 @@ static fw_store_status fw_sq_rollup_span(fw_sq *s, int l, int64_t a, int64_t b)
     return fw_sq_status(rc);
 }
 
-static fw_store_status fw_sq_delete_old(fw_sq *s, int64_t cutoff, int64_t deadline)
+static fw_store_status fw_sq_delete_old(fw_sq *s, int64_t cutoff, int64_t deadline, int64_t *deleted_out)
 {
     sqlite3_stmt *ser = NULL, *mn = NULL, *del = NULL, *delr = NULL;
     int rc = sqlite3_prepare_v2(s->w, "SELECT id FROM series", -1, &ser, NULL);
@@ -2036,14 +2153,165 @@ static fw_store_status fw_sq_delete_old(fw_sq *s, int64_t cutoff, int64_t deadli
             sqlite3_bind_int64(delr, 3, cutoff - fw_sq_res[l] + 1);
             rc = sqlite3_step(delr);
             sqlite3_reset(delr);
+            deleted += sqlite3_changes(s->w);
             rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
         }
     }
-    (void)deleted;
+    *deleted_out = deleted;
     sqlite3_finalize(mn);
     sqlite3_finalize(del);
     sqlite3_finalize(delr);
     return fw_sq_status(rc);
+}
+
+/* ---------------------------------------------------------------- dimension GC
+ *
+ * See fw_store_gc.c for the design. The sweep runs under wlock: it deletes the stacks that
+ * neither a retained block (live) nor an upload during the mark (touch) uses, then the frames and
+ * functions that no remaining stack uses, in one transaction, and forgets them in the cache.
+ * Stack ids >= n were created during the mark and are kept. */
+#define FW_SQ_GC_INTERVAL_MS ((int64_t)60 * 1000)
+
+static int fw_sq_gc_delete(fw_sq *s, const char *sql, const uint32_t *ids, size_t n)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->w, sql, -1, &st, NULL);
+    for (size_t i = 0; rc == SQLITE_OK && i < n; i++) {
+        sqlite3_bind_int64(st, 1, ids[i]);
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int fw_sq_gc_sweep(fw_sq *s, unsigned char *live, const unsigned char *touch, uint32_t n, size_t *forgot)
+{
+    fw_sq_cache *c = &s->c;
+    for (uint32_t i = 0; i < n; i++)
+        live[i] |= touch[i];
+    fw_store_gc_close_over(c->st_parent, n, live);
+    unsigned char *fr_used = calloc(c->fr_n + 1, 1), *fn_used = calloc(c->fn_n + 1, 1);
+    uint32_t *dead = malloc(((size_t)c->st_n + c->fr_n + c->fn_n + 3) * sizeof *dead);
+    int rc = SQLITE_NOMEM;
+    if (!fr_used || !fn_used || !dead)
+        goto out;
+    size_t nst = 0, nfr = 0, nfn = 0;
+    for (uint32_t i = 1; i < c->st_n; i++) {
+        if (!c->st_frame[i])
+            continue;
+        if (i < n && !live[i])
+            dead[nst++] = i;
+        else if (c->st_frame[i] < c->fr_n)
+            fr_used[c->st_frame[i]] = 1;
+    }
+    for (uint32_t i = 1; i < c->fr_n; i++) {
+        if (!c->fr_func[i])
+            continue;
+        if (!fr_used[i])
+            dead[nst + nfr++] = i;
+        else if (c->fr_func[i] < c->fn_n)
+            fn_used[c->fr_func[i]] = 1;
+    }
+    for (uint32_t i = 1; i < c->fn_n; i++)
+        if (c->fn_name[i] && !fn_used[i])
+            dead[nst + nfr + nfn++] = i;
+    rc = SQLITE_OK;
+    if (nst + nfr + nfn == 0)
+        goto out;
+    rc = fw_sq_exec(s->w, "BEGIN IMMEDIATE");
+    if (rc == SQLITE_OK)
+        rc = fw_sq_gc_delete(s, "DELETE FROM stacks WHERE id = ?1", dead, nst);
+    if (rc == SQLITE_OK)
+        rc = fw_sq_gc_delete(s, "DELETE FROM frames WHERE id = ?1", dead + nst, nfr);
+    if (rc == SQLITE_OK)
+        rc = fw_sq_gc_delete(s, "DELETE FROM functions WHERE id = ?1", dead + nst + nfr, nfn);
+    if (rc == SQLITE_OK)
+        rc = fw_sq_exec(s->w, "COMMIT");
+    if (rc != SQLITE_OK) {
+        fw_sq_exec(s->w, "ROLLBACK");
+        goto out;
+    }
+    /* Only once the deletes are durable does the cache forget: it never holds less than the file
+     * refers to, nor ids the file does not have. Readers hold clock while they walk the arrays. */
+    pthread_rwlock_wrlock(&s->clock);
+    for (size_t k = 0; k < nst; k++)
+        c->st_parent[dead[k]] = c->st_frame[dead[k]] = 0;
+    for (size_t k = nst; k < nst + nfr; k++) {
+        c->fr_func[dead[k]] = 0;
+        c->fr_line[dead[k]] = 0;
+    }
+    for (size_t k = nst + nfr; k < nst + nfr + nfn; k++) {
+        free(c->fn_name[dead[k]]);
+        free(c->fn_file[dead[k]]);
+        c->fn_name[dead[k]] = c->fn_file[dead[k]] = NULL;
+    }
+    /* The maps are rebuilt at their new size, so their memory goes too. */
+    fw_sq_map_free(&c->fn_map);
+    fw_sq_map_free(&c->fr_map);
+    fw_sq_map_free(&c->st_map);
+    fw_sq_map_free(&c->pa_map);
+    if (fw_sq_cache_reindex(c) != 0)
+        rc = SQLITE_NOMEM;
+    pthread_rwlock_unlock(&s->clock);
+    fprintf(stderr, "flamewatch store: forgot %zu stacks, %zu frames and %zu functions no retained sample uses\n",
+            nst, nfr, nfn);
+    *forgot = nst + nfr + nfn;
+out:
+    free(fr_used);
+    free(fn_used);
+    free(dead);
+    return rc;
+}
+
+static void fw_sq_gc(fw_sq *s)
+{
+    pthread_mutex_lock(&s->wlock);
+    int64_t now = fw_sq_mono_ms();
+    if (!s->gc_due || s->gc_running || (s->gc_last_ms && now - s->gc_last_ms < FW_SQ_GC_INTERVAL_MS)) {
+        pthread_mutex_unlock(&s->wlock);
+        return;
+    }
+    s->gc_due = 0;
+    s->gc_last_ms = now;
+    uint32_t n = s->c.st_n;
+    unsigned char *touch = calloc(n, 1), *live = calloc(n, 1);
+    int rc = touch && live ? SQLITE_OK : SQLITE_NOMEM;
+    if (rc == SQLITE_OK && !s->gcdb) {
+        rc = sqlite3_open_v2(s->path, &s->gcdb, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+        if (rc == SQLITE_OK)
+            sqlite3_busy_timeout(s->gcdb, 10000);
+    }
+    if (rc == SQLITE_OK) {
+        s->gc_touch = touch;
+        s->gc_n = n;
+        s->gc_running = 1;   /* one GC at a time: a second would take gc_touch from the first */
+    }
+    pthread_mutex_unlock(&s->wlock);
+    if (rc == SQLITE_OK)
+        rc = fw_store_gc_mark_blocks(s->gcdb, live, n);
+    if (s->gc_hook)
+        s->gc_hook(s->gc_hook_arg);
+    pthread_mutex_lock(&s->wlock);
+    s->gc_running = 0;
+    s->gc_touch = NULL;
+    s->gc_n = 0;
+    size_t forgot = 0;
+    if (rc == SQLITE_OK)
+        rc = fw_sq_gc_sweep(s, live, touch, n, &forgot);
+    pthread_mutex_unlock(&s->wlock);
+#ifdef __GLIBC__
+    /* Give the freed names and maps back to the system (outside the writer lock): glibc keeps
+     * free memory in its arenas otherwise, and the point of forgetting them was the server's size
+     * (310 MB -> 51 MB after 5 uploads of 100,000 unique names expired, docs/STORAGE.md). */
+    if (forgot)
+        malloc_trim(0);
+#endif
+    if (rc != SQLITE_OK)
+        fprintf(stderr, "flamewatch store: dimension GC skipped: %s\n", sqlite3_errstr(rc));
+    free(touch);
+    free(live);
 }
 
 static fw_store_status fw_sq_maintain(fw_store *base, int64_t now_s)
@@ -2087,9 +2355,15 @@ static fw_store_status fw_sq_maintain(fw_store *base, int64_t now_s)
             st = fw_sq_rollup_span(s, l, s->wm[l], b);
         }
     }
+    /* Retention does not depend on the roll-ups: whatever failed above, old data still goes. */
+    int64_t deleted = 0;
+    fw_store_status st2 = fw_sq_delete_old(s, now_s - s->retention_s, deadline + 250, &deleted);
     if (st == FW_STORE_OK)
-        st = fw_sq_delete_old(s, now_s - s->retention_s, deadline + 250);
+        st = st2;
+    if (deleted > 0)
+        s->gc_due = 1;
     pthread_mutex_unlock(&s->wlock);
+    fw_sq_gc(s);
     /* PASSIVE never waits for readers; it copies what it can from the WAL into the database. */
     fw_sq_checkpoint(s, 1);
     return st;
@@ -2329,7 +2603,10 @@ static char *fw_sq_build(fw_sq_snap *snap, fw_store_sql_kind kind, const fw_stor
     case FW_STORE_SQL_TREND:
         sqlite3_str_appendall(b, "WITH ");
         fw_sq_sql_src(b, "src", q, snap->wm, step, 0, FW_SQ_SRC_BLOCKS);
-        sqlite3_str_appendf(b, "\nSELECT t - t %% %lld AS t, sum(value) AS value, sum(count) AS count"
+        /* total() and a cast rather than sum(): sum() fails on overflow, the cast of a real
+         * past 2^63 gives INT64_MAX (exact below 2^53; value limits keep sums far below). */
+        sqlite3_str_appendf(b, "\nSELECT t - t %% %lld AS t, CAST(total(value) AS INTEGER) AS value,"
+                               " CAST(total(count) AS INTEGER) AS count"
                                " FROM src GROUP BY 1 ORDER BY 1", (long long)step);
         break;
     case FW_STORE_SQL_TREE:
@@ -2424,7 +2701,10 @@ static int64_t fw_sq_auto_step(int64_t range)
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
         if ((range + steps[i] - 1) / steps[i] <= 300)
             return steps[i];
-    return 604800;
+    /* Longer than 300 weeks (e.g. 1970..9999): whole days, still at most ~300 points. A fixed
+     * 1-week step gave 400,000 points there, refused as a bare "invalid input". */
+    int64_t days = (range / 300 + 86399) / 86400;
+    return days * 86400;
 }
 
 /* ================================================================ fact rows */
@@ -2595,13 +2875,15 @@ static fw_store_status fw_sq_tree_add(fw_sq_tree *t, const fw_sq_rows *rows, int
 {
     for (size_t i = 0; i < rows->n; i++) {
         uint32_t s = rows->v[i].stack;
-        if (s >= t->c->st_n)
-            return FW_STORE_ERR_IO;
+        /* A stack the cache no longer has: retention deleted its blocks and the dimension GC the
+         * stack after this query's snapshot began. Its rows are being deleted: skip them. */
+        if (s >= t->c->st_n || !t->c->st_frame[s])
+            continue;
         uint32_t n = fw_sq_tree_resolve(t, s);
         if (n == FW_SQ_NONE)
             return FW_STORE_ERR_NOMEM;
-        t->n[n].self[side] += rows->v[i].value;
-        t->n[n].cself[side] += rows->v[i].count;
+        t->n[n].self[side] = fw_sq_sat_add(t->n[n].self[side], rows->v[i].value);
+        t->n[n].cself[side] = fw_sq_sat_add(t->n[n].cself[side], rows->v[i].count);
     }
     return FW_STORE_OK;
 }
@@ -2616,8 +2898,8 @@ static void fw_sq_tree_totals(fw_sq_tree *t)
         }
     for (uint32_t i = t->len; i-- > 1;)
         for (int k = 0; k < 2; k++) {
-            t->n[t->n[i].parent].total[k] += t->n[i].total[k];
-            t->n[t->n[i].parent].ctotal[k] += t->n[i].ctotal[k];
+            t->n[t->n[i].parent].total[k] = fw_sq_sat_add(t->n[t->n[i].parent].total[k], t->n[i].total[k]);
+            t->n[t->n[i].parent].ctotal[k] = fw_sq_sat_add(t->n[t->n[i].parent].ctotal[k], t->n[i].ctotal[k]);
         }
 }
 
@@ -2957,7 +3239,9 @@ static fw_store_status fw_sq_table(fw_store *base, const fw_store_query *q, cons
         st = FW_STORE_ERR_NOMEM;
     for (size_t i = 0; st == FW_STORE_OK && i < rows.n; i++) {
         uint32_t sid = rows.v[i].stack, mark = (uint32_t)(i + 1);
-        out->grand_total += rows.v[i].value;
+        if (sid < c->st_n && !c->st_frame[sid])
+            continue;   /* forgotten by the dimension GC after the snapshot (see fw_sq_tree_add) */
+        out->grand_total = fw_sq_sat_add(out->grand_total, rows.v[i].value);
         for (int leaf = 1; sid != 0; leaf = 0) {
             if (sid >= c->st_n || c->st_frame[sid] >= c->fr_n) {
                 st = FW_STORE_ERR_IO;
@@ -2970,37 +3254,37 @@ static fw_store_status fw_sq_table(fw_store *base, const fw_store_query *q, cons
                 break;
             }
             if (leaf) {
-                acc[key * 4] += rows.v[i].value;
-                acc[key * 4 + 2] += rows.v[i].count;
+                acc[(size_t)key * 4] = fw_sq_sat_add(acc[(size_t)key * 4], rows.v[i].value);
+                acc[(size_t)key * 4 + 2] = fw_sq_sat_add(acc[(size_t)key * 4 + 2], rows.v[i].count);
             }
             if (stamp[key] != mark) {   /* once per stack: recursion does not double the total */
                 stamp[key] = mark;
-                acc[key * 4 + 1] += rows.v[i].value;
-                acc[key * 4 + 3] += rows.v[i].count;
+                acc[(size_t)key * 4 + 1] = fw_sq_sat_add(acc[(size_t)key * 4 + 1], rows.v[i].value);
+                acc[(size_t)key * 4 + 3] = fw_sq_sat_add(acc[(size_t)key * 4 + 3], rows.v[i].count);
             }
             sid = c->st_parent[sid];
         }
     }
     size_t n = 0;
     for (uint32_t k = 1; st == FW_STORE_OK && k < nk; k++)
-        n += acc[k * 4 + 3] != 0 || acc[k * 4 + 1] != 0;
+        n += acc[(size_t)k * 4 + 3] != 0 || acc[(size_t)k * 4 + 1] != 0;
     if (st == FW_STORE_OK && n) {
         out->rows = calloc(n, sizeof *out->rows);
         if (!out->rows)
             st = FW_STORE_ERR_NOMEM;
     }
     for (uint32_t k = 1; st == FW_STORE_OK && k < nk; k++) {
-        if (acc[k * 4 + 3] == 0 && acc[k * 4 + 1] == 0)
+        if (acc[(size_t)k * 4 + 3] == 0 && acc[(size_t)k * 4 + 1] == 0)
             continue;
         fw_store_row *r = &out->rows[out->nrows++];
         uint32_t fn = line ? c->fr_func[k] : k;
         r->line = line ? c->fr_line[k] : 0;
         r->name = fw_sq_strdup(fn < c->fn_n && c->fn_name[fn] ? c->fn_name[fn] : "?");
         r->file = fw_sq_strdup(fn < c->fn_n && c->fn_file[fn] ? c->fn_file[fn] : "");
-        r->self = acc[k * 4];
-        r->total = acc[k * 4 + 1];
-        r->count_self = acc[k * 4 + 2];
-        r->count_total = acc[k * 4 + 3];
+        r->self = acc[(size_t)k * 4];
+        r->total = acc[(size_t)k * 4 + 1];
+        r->count_self = acc[(size_t)k * 4 + 2];
+        r->count_total = acc[(size_t)k * 4 + 3];
         if (!r->name || !r->file)
             st = FW_STORE_ERR_NOMEM;
     }
@@ -3063,8 +3347,8 @@ static fw_store_status fw_sq_trend(fw_store *base, const fw_store_query *q, int6
     while (st == FW_STORE_OK && (rc = sqlite3_step(stt)) == SQLITE_ROW) {
         int64_t i = (sqlite3_column_int64(stt, 0) - t0) / step;
         if (i >= 0 && i < npts) {
-            out->points[i].value += sqlite3_column_int64(stt, 1);
-            out->points[i].count += sqlite3_column_int64(stt, 2);
+            out->points[i].value = fw_sq_sat_add(out->points[i].value, sqlite3_column_int64(stt, 1));
+            out->points[i].count = fw_sq_sat_add(out->points[i].count, sqlite3_column_int64(stt, 2));
         }
     }
     if (st == FW_STORE_OK && rc != SQLITE_DONE)
@@ -3491,7 +3775,7 @@ static fw_store_status fw_sq_stats(fw_store *base, fw_store_stats *out)
         rc = fw_sq_meta_get(s->r[ri], "raw_rows", &out->rows);
     fw_sq_reader_put(s, ri);
     pthread_rwlock_rdlock(&s->clock);
-    out->stacks = s->c.st_n - 1;
+    out->stacks = (int64_t)s->c.st_map.n;   /* ids have holes once the dimension GC ran */
     pthread_rwlock_unlock(&s->clock);
     return fw_sq_status(rc);
 }

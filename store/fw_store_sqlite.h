@@ -12,4 +12,8 @@
  * Lets tests prove that a failure midway stores nothing. */
 void fw_store_sqlite_fail_after(fw_store *s, long rows);
 
+/* Test hook: fn(arg) runs in the dimension GC between its mark (done without the writer lock)
+ * and its sweep, as an upload arriving meanwhile would. NULL disables. */
+void fw_store_sqlite_gc_hook(fw_store *s, void (*fn)(void *), void *arg);
+
 #endif

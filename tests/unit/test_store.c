@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -900,6 +901,263 @@ static void test_upgrade_from_v1(void **state)
     fw_store_tree_free(&t);
 }
 
+/* ---------------------------------------------------------------- limits (issue 11) */
+
+static fw_store_status try_ingest(fw_store *s, const char *app, fw_profile *p, int64_t t, char *err, size_t errlen)
+{
+    fw_store_ingest_req r = {app, p, t, NULL, 0};
+    fw_store_ingest_result res;
+    return fw_store_ingest(s, &r, &res, err, errlen);
+}
+
+/* Values over 2^46 per sample or 2^48 per upload and type are refused whole, with the reason. */
+static void test_value_limits(void **state)
+{
+    fx *f = *state;
+    char err[256] = "";
+    fw_profile *p = new_cpu_profile();
+    add(p, "main;ok", MS, 0, "t1", "h");
+    add(p, "main;big", FW_STORE_MAX_SAMPLE_VALUE + 1, 0, "t1", "h");
+    assert_int_equal(try_ingest(f->s, "lim", p, T0, err, sizeof err), FW_STORE_ERR_INVALID);
+    assert_non_null(strstr(err, "per sample"));
+    fw_profile_free(p);
+    p = new_cpu_profile();
+    for (int i = 0; i < 5; i++) {
+        char st[32];
+        snprintf(st, sizeof st, "main;f%d", i);
+        add(p, st, FW_STORE_MAX_SAMPLE_VALUE, 0, "t1", "h");   /* 5 x 2^46 > 2^48 */
+    }
+    assert_int_equal(try_ingest(f->s, "lim", p, T0, err, sizeof err), FW_STORE_ERR_INVALID);
+    assert_non_null(strstr(err, "per upload"));
+    fw_profile_free(p);
+    fw_store_query q = {"lim", "cpu", T0 - 60, T0 + 60, NULL, 0};
+    fw_store_tree t;
+    assert_int_equal(fw_store_tree_query(f->s, &q, NULL, &t), FW_STORE_ERR_NOTFOUND);   /* nothing stored */
+    p = new_cpu_profile();
+    for (int i = 0; i < 4; i++) {
+        char st[32];
+        snprintf(st, sizeof st, "main;f%d", i);
+        add(p, st, FW_STORE_MAX_SAMPLE_VALUE, 0, "t1", "h");   /* exactly 2^48: accepted */
+    }
+    ingest(f->s, "lim", p, T0);
+    fw_profile_free(p);
+    assert_int_equal(fw_store_tree_query(f->s, &q, NULL, &t), FW_STORE_OK);
+    assert_int_equal(t.nodes[0].total, FW_STORE_MAX_UPLOAD_VALUE);
+    fw_store_tree_free(&t);
+}
+
+static void exec_sql(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    char *e = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &e) != SQLITE_OK)
+        fail_msg("%s: %s", sql, e);
+    sqlite3_close(db);
+}
+
+/* Blocks an old server accepted (values near INT64_MAX, text that is not a block) never stop
+ * maintenance: other series are rolled up, retention runs, and the poisoned series' queries
+ * answer with saturated sums. */
+static void test_poisoned_blocks(void **state)
+{
+    fx *f = *state;
+    fw_profile *p = standard();
+    ingest(f->s, "shop", p, T0 - 8 * 86400);   /* for retention to delete */
+    ingest(f->s, "shop", p, T0 - 1200);
+    ingest(f->s, "poison", p, T0 - 1200);
+    ingest(f->s, "junk", p, T0 - 1200);
+    fw_profile_free(p);
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO sample_blocks(series_id, t, labelset_id, value, count, nstacks, stacks)"
+             " SELECT id, %d, 1, 9223372036854775000, 1, 1, '[[1,9223372036854775000,1]]'"
+             " FROM series, (VALUES (1), (2), (3)) WHERE app = 'poison';"
+             "INSERT INTO sample_blocks(series_id, t, labelset_id, value, count, nstacks, stacks)"
+             " SELECT id, %d, 1, 5, 1, 1, 'not a block' FROM series WHERE app = 'junk';",
+             T0 - 1190, T0 - 1190);
+    exec_sql(f->path, sql);
+    for (int i = 0; i < 400; i++)
+        assert_int_equal(fw_store_maintain(f->s, T0), FW_STORE_OK);
+    /* Roll-ups went past the poisoned minute, and retention ran. */
+    char *out = sqlite3_cli(f->path, "SELECT value >= 1700000000 - 120 FROM meta WHERE key = 'wm_60'");
+    assert_string_equal(out, "1\n");
+    free(out);
+    out = sqlite3_cli(f->path, "SELECT count(*) FROM sample_blocks WHERE t < 1700000000 - 7 * 86400");
+    assert_string_equal(out, "0\n");
+    free(out);
+    /* The good series' minute roll-up is exact (a 15-minute+ range reads it). */
+    fw_store_query q = q_cpu(T0 - 1260, T0 - 60);
+    fw_store_tree t;
+    assert_int_equal(fw_store_tree_query(f->s, &q, NULL, &t), FW_STORE_OK);
+    assert_int_equal(t.nodes[0].total, 100 * MS);
+    fw_store_tree_free(&t);
+    /* The poisoned series answers, saturated, from raw blocks and from roll-ups. */
+    fw_store_query qp = {"poison", "cpu", T0 - 1260, T0 - 60, NULL, 0};
+    assert_int_equal(fw_store_tree_query(f->s, &qp, NULL, &t), FW_STORE_OK);
+    assert_int_equal(t.nodes[0].total, INT64_MAX);
+    fw_store_tree_free(&t);
+    qp.from = T0 - 1200;
+    qp.until = T0 - 1170;
+    assert_int_equal(fw_store_tree_query(f->s, &qp, NULL, &t), FW_STORE_OK);
+    assert_int_equal(t.nodes[0].total, INT64_MAX);
+    fw_store_tree_free(&t);
+    fw_store_trend tr;
+    assert_int_equal(fw_store_trend_query(f->s, &qp, 0, &tr), FW_STORE_OK);
+    assert_int_equal(tr.points[1].value, INT64_MAX);
+    fw_store_trend_free(&tr);
+    fw_store_table tb;
+    fw_store_table_opts to = {FW_STORE_GRAN_FUNCTION, FW_STORE_SORT_TOTAL, 0};
+    assert_int_equal(fw_store_table_query(f->s, &qp, &to, &tb), FW_STORE_OK);
+    assert_int_equal(tb.grand_total, INT64_MAX);
+    fw_store_table_free(&tb);
+}
+
+/* Retention forgets the functions, frames and stacks that no retained block uses; what is kept
+ * reads back whole, after a reopen too, and a forgotten name can come back. */
+static void test_dimension_gc(void **state)
+{
+    fx *f = *state;
+    fw_profile *p = new_cpu_profile();
+    for (int i = 0; i < 2000; i++) {
+        char st[64];
+        snprintf(st, sizeof st, "main;a;gone_%d", i);
+        add(p, st, MS, 0, "t1", "h");
+    }
+    ingest(f->s, "shop", p, T0 - 8 * 86400);
+    fw_profile_free(p);
+    p = standard();
+    ingest(f->s, "shop", p, T0 - 3600);
+    fw_profile_free(p);
+    char *out = sqlite3_cli(f->path, "SELECT count(*) FROM functions");
+    assert_int_equal(strtoll(out, NULL, 10), 2005);
+    free(out);
+    for (int i = 0; i < 400; i++)
+        assert_int_equal(fw_store_maintain(f->s, T0), FW_STORE_OK);
+    out = sqlite3_cli(f->path, "SELECT (SELECT count(*) FROM functions) || '|' || (SELECT count(*) FROM frames)"
+                               " || '|' || (SELECT count(*) FROM stacks)");
+    assert_string_equal(out, "5|5|5\n");   /* main, a, b, c, d; main;a;b main;a;c main;d and their prefixes */
+    free(out);
+    fw_store_query q = q_cpu(T0 - 4000, T0);
+    fw_store_tree t;
+    assert_int_equal(fw_store_tree_query(f->s, &q, NULL, &t), FW_STORE_OK);
+    assert_int_equal(t.nodes[0].total, 100 * MS);
+    assert_non_null(child(&t, idx(&t, child(&t, 0, "main")), "d"));
+    fw_store_tree_free(&t);
+    p = new_cpu_profile();
+    add(p, "main;a;gone_7", 3 * MS, 0, "t1", "h");
+    ingest(f->s, "shop", p, T0 - 3600);
+    fw_profile_free(p);
+    char err[256] = "";
+    fw_store_close(f->s);
+    assert_int_equal(fw_store_open_sqlite(f->path, NULL, &f->s, err, sizeof err), FW_STORE_OK);
+    assert_int_equal(fw_store_tree_query(f->s, &q, NULL, &t), FW_STORE_OK);
+    assert_int_equal(t.nodes[0].total, 103 * MS);
+    const fw_store_node *a = child(&t, idx(&t, child(&t, 0, "main")), "a");
+    assert_non_null(a);
+    assert_non_null(child(&t, idx(&t, a), "gone_7"));
+    fw_store_tree_free(&t);
+}
+
+typedef struct {
+    fw_store *s;
+    int rounds, base;   /* uploads gone_{base + 20k + j} */
+} gc_racer;
+
+/* Uploads, at a recent time, stacks that until now only the old (expiring) data used. */
+static void *gc_race_ingest(void *arg)
+{
+    gc_racer *r = arg;
+    for (int k = 0; k < r->rounds; k++) {
+        fw_profile *p = new_cpu_profile();
+        for (int j = 0; j < 20; j++) {
+            char st[64];
+            snprintf(st, sizeof st, "main;a;gone_%d", r->base + k * 20 + j);
+            add(p, st, MS, 0, "t1", "h");
+        }
+        ingest(r->s, "shop", p, T0 - 600);
+        fw_profile_free(p);
+    }
+    return NULL;
+}
+
+static void gc_race_hook(void *arg)
+{
+    gc_racer *r = arg;
+    if (r->rounds < 0)
+        return;
+    gc_race_ingest(r);
+    r->rounds = -1;
+}
+
+/* The GC's mark runs without the writer lock while uploads go on: a stack that only expiring data
+ * used when the mark began, and that an upload uses meanwhile, must survive the sweep. Afterwards
+ * every stack a block names exists, with its frame, function and parents, and reads back. */
+static void test_dimension_gc_races_ingest(void **state)
+{
+    fx *f = *state;
+    fw_profile *p = new_cpu_profile();
+    for (int i = 0; i < 3000; i++) {
+        char st[64];
+        snprintf(st, sizeof st, "main;a;gone_%d", i);
+        add(p, st, MS, 0, "t1", "h");
+    }
+    ingest(f->s, "shop", p, T0 - 8 * 86400);
+    fw_profile_free(p);
+    /* Deterministic: 20 rounds run between the GC's mark and its sweep (the hook), the rest
+     * concurrently with the maintenance calls. */
+    gc_racer r = {f->s, 20, 0};
+    fw_store_sqlite_gc_hook(f->s, gc_race_hook, &r);
+    gc_racer r2 = {f->s, 130, 400};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, gc_race_ingest, &r2), 0);
+    for (int i = 0; i < 50; i++)
+        assert_int_equal(fw_store_maintain(f->s, T0), FW_STORE_OK);
+    pthread_join(th, NULL);
+    fw_store_sqlite_gc_hook(f->s, NULL, NULL);
+    assert_int_equal(r.rounds, -1);   /* the hook ran */
+    for (int i = 0; i < 50; i++)
+        assert_int_equal(fw_store_maintain(f->s, T0), FW_STORE_OK);
+    char *out = sqlite3_cli(f->path,
+        "SELECT (SELECT count(*) FROM (SELECT json_extract(j.value, '$[0]') AS sid FROM sample_blocks b, json_each(b.stacks) j"
+        "  UNION ALL SELECT json_extract(j.value, '$[0]') FROM rollup_blocks b, json_each(b.stacks) j)"
+        "  WHERE sid NOT IN (SELECT id FROM stacks))"
+        " || '|' || (SELECT count(*) FROM stacks WHERE frame_id NOT IN (SELECT id FROM frames)"
+        "  OR (parent_id <> 0 AND parent_id NOT IN (SELECT id FROM stacks)))"
+        " || '|' || (SELECT count(*) FROM frames WHERE function_id NOT IN (SELECT id FROM functions))");
+    assert_string_equal(out, "0|0|0\n");
+    free(out);
+    fw_store_query q = q_cpu(T0 - 700, T0);
+    fw_store_table tb;
+    fw_store_table_opts to = {FW_STORE_GRAN_FUNCTION, FW_STORE_SORT_TOTAL, 0};
+    assert_int_equal(fw_store_table_query(f->s, &q, &to, &tb), FW_STORE_OK);
+    assert_int_equal(tb.grand_total, 150 * 20 * MS);
+    assert_int_equal(tb.nrows, 2 + 3000);   /* main, a, and every gone_i (150 x 20 = 3000 of them) */
+    for (size_t i = 0; i < tb.nrows; i++)
+        assert_string_not_equal(tb.rows[i].name, "?");
+    fw_store_table_free(&tb);
+}
+
+/* A trend over all time (1970..9999) picks a step that fits instead of refusing the range. */
+static void test_trend_any_range(void **state)
+{
+    fx *f = *state;
+    fw_profile *p = standard();
+    ingest(f->s, "shop", p, T0);
+    fw_profile_free(p);
+    fw_store_query q = q_cpu(0, 253402300800LL);
+    fw_store_trend tr;
+    assert_int_equal(fw_store_trend_query(f->s, &q, 0, &tr), FW_STORE_OK);
+    assert_true(tr.npoints <= 301);
+    assert_int_equal(tr.step_s % 86400, 0);
+    int64_t sum = 0;
+    for (size_t i = 0; i < tr.npoints; i++)
+        sum += tr.points[i].value;
+    assert_int_equal(sum, 100 * MS);
+    fw_store_trend_free(&tr);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -917,6 +1175,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_trend_steps, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_rollup_blocks_equal_raw, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_upgrade_from_v1, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_value_limits, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_poisoned_blocks, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_dimension_gc, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_dimension_gc_races_ingest, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_trend_any_range, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
