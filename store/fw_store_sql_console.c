@@ -50,7 +50,7 @@ typedef struct {
     int busy;                     /* taken by a call (under the owner's mutex) */
     int64_t deadline;             /* monotonic ms at which the current call ends */
     int denied;                   /* the authorizer refused something in this call */
-    char why[160];                /* the first thing it refused, for the caller's message */
+    char why[256];                /* the first thing it refused, for the caller's message */
 } fw_sqc_conn;
 
 struct fw_sqc {
@@ -200,6 +200,13 @@ static int fw_sqc_authorize(void *ud, int code, const char *a, const char *b, co
             return SQLITE_OK;
         return fw_sqc_refuse(k, "function %.64s() is not on the SQL console's list of allowed functions"
                                 " (docs/API.md, Limits)", b ? b : "");
+    case SQLITE_UPDATE:
+        /* A statement cannot update the schema table ("may not be modified" comes first); this
+         * is SQLite connecting a table-valued function we did not connect at open. */
+        if (a && (sqlite3_stricmp(a, "sqlite_master") == 0 || sqlite3_stricmp(a, "sqlite_temp_master") == 0))
+            return fw_sqc_refuse(k, "table-valued functions other than json_each() and json_tree() are not"
+                                    " allowed (docs/API.md, Limits)");
+        return fw_sqc_refuse(k, "only SELECT statements are allowed");
     default:
         return fw_sqc_refuse(k, "only SELECT statements are allowed");
     }
@@ -468,7 +475,8 @@ static fw_store_status fw_sqc_prepare(fw_sqc_conn *k, const char *sql, int64_t t
     if (rc != SQLITE_OK) {
         /* A write to a view (samples, rollups) fails in the parser, before the authorizer sees
          * it; it is still a write, refused as such. */
-        if (strstr(sqlite3_errmsg(k->db), "because it is a view"))
+        const char *msg = sqlite3_errmsg(k->db);
+        if (strstr(msg, "because it is a view") || strstr(msg, "may not be modified"))
             k->denied = 1;
         return fw_sqc_fail(k, rc, timeout_ms, err, errlen);
     }
