@@ -10,6 +10,7 @@
   every function the console's own "View SQL" queries use still works.
 """
 import json
+import os
 import re
 import threading
 import time
@@ -225,6 +226,38 @@ class FunctionAllowList(unittest.TestCase):
             st, body, _ = sql(s, fg["sql"])
             self.assertEqual(st, 200, body[:300])
             self.assertEqual(sum(r[2] for r in json.loads(body)["rows"]), fg["total"])
+
+
+    def test_documented_list_is_the_list_in_the_code(self):
+        """docs/API.md names every allowed function, and only those."""
+        with open(os.path.join(hostile.ROOT, "store", "fw_store_sql_console.c")) as f:
+            src = f.read()
+        code = set()
+        for array in ("fw_sqc_functions", "fw_sqc_table_functions"):
+            body = re.search(r"%s\[\] = \{(.*?)\};" % array, src, re.S).group(1)
+            code |= set(re.findall(r'"([^"]+)"', body))
+        with open(os.path.join(hostile.ROOT, "docs", "API.md")) as f:
+            api = f.read()
+        para = re.search(r"Functions allowed:(.*?)The\s+list is in", api, re.S).group(1)
+        documented = set(re.findall(r"`([^`]+)`", para))
+        self.assertEqual(sorted(documented - code), [], "documented but not allowed")
+        self.assertEqual(sorted(code - documented), [], "allowed but not documented")
+        self.assertNotIn("fts3_tokenizer", code)
+        self.assertNotIn("load_extension", code)
+
+    def test_documented_useful_queries_run(self):
+        """The queries docs/STORAGE.md suggests run through the console."""
+        with open(os.path.join(hostile.ROOT, "docs", "STORAGE.md")) as f:
+            doc = f.read()
+        block = re.search(r"## Useful queries\s+```sql\n(.*?)```", doc, re.S).group(1)
+        queries = [q.strip() for q in re.split(r";\s*\n", block) if q.strip()]
+        self.assertGreaterEqual(len(queries), 3)
+        with Server(tokens=True) as s:
+            st, body, _ = s.ingest("shop", FOLDED, "folded", token=INGEST)
+            self.assertEqual(st, 200, body)
+            for q in queries:
+                st, body, _ = sql(s, q)
+                self.assertEqual(st, 200, "%s: %s" % (q, body[:300]))
 
 
 if __name__ == "__main__":
