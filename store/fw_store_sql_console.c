@@ -398,12 +398,12 @@ static fw_store_status fw_sqc_copy_row(sqlite3_stmt *st, int nc, fw_store_sql_re
         size_t n = type == SQLITE_TEXT || type == SQLITE_BLOB ? (size_t)sqlite3_column_bytes(st, i) : 0;
         if (n > b->max_cell) {
             fw_sqc_err(err, errlen, "result too large: row %zu, column '%.64s' holds %zu bytes, over the %s cell"
-                       " limit (select length() or substr() of it)", out->nrows, sqlite3_column_name(st, i), n,
+                       " limit (select length() or substr() of it)", out->nrows, out->columns[i], n,
                        fw_sqc_size(b->max_cell, lim, sizeof lim));
             return FW_STORE_ERR_TOOBIG;
         }
         size_t cost = FW_SQC_CELL_COST + (type == SQLITE_BLOB ? 2 * n : n);
-        if (cost > b->max_bytes - b->used) {
+        if (b->used > b->max_bytes || cost > b->max_bytes - b->used) {
             fw_sqc_err(err, errlen, "result too large: over the %s result limit at row %zu (select fewer rows"
                        " or columns, or lower maxRows)", fw_sqc_size(b->max_bytes, lim, sizeof lim), out->nrows);
             return FW_STORE_ERR_TOOBIG;
@@ -527,7 +527,7 @@ fw_store_status fw_sqc_run(fw_sqc *c, const char *sql, const fw_store_sql_limits
         if (!(out->columns[i] = fw_sqc_strdup(name)))
             rs = FW_STORE_ERR_NOMEM;
         else
-            b.used += strlen(out->columns[i]);   /* names are SQL text: far below any limit */
+            b.used += strlen(out->columns[i]);   /* counted like text; checked with the first cell */
     }
     size_t cap = 0;
     int rc = SQLITE_DONE;
