@@ -49,7 +49,7 @@ static int fw_status_http(fw_store_status st)
     case FW_STORE_ERR_INVALID: return 400;
     case FW_STORE_ERR_NOTFOUND: return 404;
     case FW_STORE_ERR_DENIED: return 403;
-    case FW_STORE_ERR_TIMEOUT: return 503;
+    case FW_STORE_ERR_TIMEOUT:
     case FW_STORE_ERR_BUSY: return 503;
     case FW_STORE_ERR_TOOBIG: return 413;
     default: return 500;
