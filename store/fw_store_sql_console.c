@@ -265,7 +265,7 @@ static int fw_sqc_configure(fw_sqc *c, fw_sqc_conn *k)
      * loads the schema. */
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(db, "PRAGMA query_only=1; PRAGMA cache_size=-8192; PRAGMA temp_store=FILE;"
-                              " PRAGMA mmap_size=0;"
+                              " PRAGMA mmap_size=1073741824;"
                               " SELECT count(*) FROM json_each('[]'), json_tree('[]');", NULL, NULL, NULL);
     if (rc == SQLITE_OK && !c->tables)
         rc = fw_sqc_load_tables(c, db);
