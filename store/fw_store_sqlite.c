@@ -37,7 +37,8 @@
  * after that). With WAL, a commit has been written to the -wal file by then, so it survives kill -9
  * of the server with synchronous=NORMAL; synchronous=FULL adds an fsync per commit for power loss.
  * Queries run on a pool of read-only connections, each inside its own read transaction, so they see
- * one snapshot and never block ingest.
+ * one snapshot and never block ingest. Users' SQL (the read-only console) runs on connections of
+ * its own, never the pool's (fw_store_sql_console.c).
  *
  * In-memory dimension cache. Interning a stack frame by frame through SQL would cost more than the
  * sample insert itself, so the writer keeps every function, frame, stack and label set in memory
