@@ -9,9 +9,12 @@
  *     the console's "View SQL" costs nothing.
  *   - Time parameters accept unix seconds, RFC 3339 and now-relative forms (fw_util), label
  *     filters are repeated `label=KEY=VALUE` (AND across keys, OR within one key, as the store).
- *   - No handler keeps state between requests: everything durable is in the store.
+ *   - No handler keeps state between requests: everything durable is in the store. The one
+ *     count kept is how many SQL console requests are in the server (fw_h_sql), so that they can
+ *     never hold more than a bounded share of the HTTP workers.
  */
 #include <ctype.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,8 +50,9 @@ static int fw_status_http(fw_store_status st)
     case FW_STORE_ERR_INVALID: return 400;
     case FW_STORE_ERR_NOTFOUND: return 404;
     case FW_STORE_ERR_DENIED: return 403;
-    case FW_STORE_ERR_TIMEOUT: return 503;
+    case FW_STORE_ERR_TIMEOUT:
     case FW_STORE_ERR_BUSY: return 503;
+    case FW_STORE_ERR_TOOBIG: return 413;
     default: return 500;
     }
 }
@@ -662,7 +666,21 @@ static void fw_sql_value(fw_json *j, const fw_store_value *v)
     }
 }
 
-static void fw_h_sql(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
+/* SQL console requests in the server at once, running or waiting for one of the store's console
+ * connections (2): at most this many, and never more than half the HTTP workers, because a
+ * handler holds its worker until it answers. The rest are turned away at once with 429, so
+ * runaway queries can never stall /healthz, ingest or the agents' settings polls. */
+#define FW_SQL_MAX_IN_FLIGHT 4
+#define FW_SQL_TIMEOUT_MS 5000
+static atomic_int fw_sql_in_flight;
+
+static int fw_sql_in_flight_max(const fw_server *s)
+{
+    int half = s->cfg.threads / 2;
+    return half < 1 ? 1 : half < FW_SQL_MAX_IN_FLIGHT ? half : FW_SQL_MAX_IN_FLIGHT;
+}
+
+static void fw_h_sql_run(fw_server *s, const fw_http_req *req, fw_http_resp *resp, double t0)
 {
     fw_jobject o;
     char err[512];
@@ -679,7 +697,11 @@ static void fw_h_sql(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
         fw_http_error(resp, 400, "missing string member 'query'");
         return;
     }
-    fw_store_sql_limits lim = {0, 0};
+    /* The time limit runs from the start of the handler: parsing and waiting count. */
+    fw_store_sql_limits lim = {0};
+    lim.timeout_ms = FW_SQL_TIMEOUT_MS - (int64_t)((fw_mono() - t0) * 1000);
+    if (lim.timeout_ms < 1)
+        lim.timeout_ms = 1;
     if (mr && mr->type == FW_JV_NUMBER && mr->is_int && mr->i > 0 && mr->i <= 100000)
         lim.max_rows = (size_t)mr->i;
     fw_store_sql_result r = {0};
@@ -687,8 +709,8 @@ static void fw_h_sql(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
     fw_store_status st = fw_store_sql_run(s->store, qm->str, &lim, &r, err, sizeof err);
     fw_jobject_free(&o);
     if (st != FW_STORE_OK) {
-        if (st == FW_STORE_ERR_DENIED)
-            fw_http_error(resp, 403, "read-only SQL: only SELECT statements are allowed%s%s", err[0] ? ": " : "", err);
+        if ((st == FW_STORE_ERR_DENIED || st == FW_STORE_ERR_TIMEOUT || st == FW_STORE_ERR_TOOBIG) && err[0])
+            fw_http_error(resp, fw_status_http(st), "%s%s", st == FW_STORE_ERR_DENIED ? "read-only SQL: " : "", err);
         else
             fw_store_error(resp, st, err);
         return;
@@ -721,6 +743,19 @@ static void fw_h_sql(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
     fw_json_obj_end(&j);
     fw_store_sql_result_free(&r);
     fw_http_json(resp, 200, &j);
+}
+
+static void fw_h_sql(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
+{
+    double t0 = fw_mono();
+    int max = fw_sql_in_flight_max(s);
+    if (atomic_fetch_add(&fw_sql_in_flight, 1) >= max) {
+        atomic_fetch_sub(&fw_sql_in_flight, 1);
+        fw_http_error(resp, 429, "too many SQL queries at once: at most %d may run or wait; retry later", max);
+        return;
+    }
+    fw_h_sql_run(s, req, resp, t0);
+    atomic_fetch_sub(&fw_sql_in_flight, 1);
 }
 
 /* ---- GET/PUT /api/v1/apps/{app}/settings ---- */

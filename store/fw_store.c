@@ -29,6 +29,7 @@ const char *fw_store_strerror(fw_store_status s)
     case FW_STORE_ERR_TIMEOUT: return "query time limit exceeded";
     case FW_STORE_ERR_IO: return "database error";
     case FW_STORE_ERR_BUSY: return "database busy";
+    case FW_STORE_ERR_TOOBIG: return "result too large";
     }
     return "unknown store error";
 }
@@ -198,7 +199,7 @@ fw_store_status fw_store_sql_text(fw_store *s, fw_store_sql_kind kind, const fw_
 fw_store_status fw_store_sql_run(fw_store *s, const char *sql, const fw_store_sql_limits *lim,
                                  fw_store_sql_result *out, char *err, size_t errlen)
 {
-    fw_store_sql_limits def = {0, 0};
+    fw_store_sql_limits def = {0};
     if (!out)
         return FW_STORE_ERR_INVALID;
     memset(out, 0, sizeof *out);

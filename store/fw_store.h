@@ -33,6 +33,7 @@ typedef enum {
     FW_STORE_ERR_TIMEOUT = -5,   /* read-only SQL ran past its time limit: HTTP 408/503 */
     FW_STORE_ERR_IO = -6,        /* database error (disk full, corrupt file): HTTP 500 */
     FW_STORE_ERR_BUSY = -7,      /* could not get the database lock in time: HTTP 503 */
+    FW_STORE_ERR_TOOBIG = -8,    /* read-only SQL: a value or the result is over its byte limit: HTTP 413 */
 } fw_store_status;
 
 const char *fw_store_strerror(fw_store_status s);
@@ -49,7 +50,8 @@ typedef enum {
 typedef struct {
     int64_t retention_s;      /* 0 = default, 7 days */
     fw_store_sync sync;       /* default FW_STORE_SYNC_NORMAL (see docs/STORAGE.md) */
-    int readers;              /* read connections in the pool; 0 = default 4 */
+    int readers;              /* read connections in the pool; 0 = default 4 (the SQL console has
+                                 2 of its own besides, see fw_store_sql_run) */
 } fw_store_options;
 
 /* Opens (creating if needed) the SQLite store at `path`. On failure returns NULL-store with a
@@ -300,12 +302,17 @@ typedef struct {
 
 typedef struct {
     size_t max_rows;         /* 0 = 10000 */
-    int64_t timeout_ms;      /* 0 = 5000 */
+    int64_t timeout_ms;      /* 0 = 5000; counts the wait for a free console connection too */
+    size_t max_bytes;        /* 0 = 8 MiB: text bytes + 2 x BLOB bytes (sent as hex) + 40 per cell */
+    size_t max_cell_bytes;   /* 0 = 1 MiB: one text or BLOB cell */
 } fw_store_sql_limits;
 
-/* Runs one SELECT on a read-only connection. Anything but reading (INSERT, UPDATE, DELETE, CREATE,
- * DROP, ATTACH, PRAGMA, ...) gives FW_STORE_ERR_DENIED; syntax errors FW_STORE_ERR_INVALID; the time
- * limit FW_STORE_ERR_TIMEOUT. err gets SQLite's message. */
+/* Runs one SELECT on one of the console's own read-only connections (never the pool that serves
+ * the other queries). Anything but reading (INSERT, UPDATE, DELETE, CREATE, DROP, ATTACH, PRAGMA,
+ * ...) and any function or table-valued function not on the console's allow-list gives
+ * FW_STORE_ERR_DENIED; syntax errors FW_STORE_ERR_INVALID; the time limit, waiting included,
+ * FW_STORE_ERR_TIMEOUT; a cell, the result or any value the query computes over its byte limit
+ * FW_STORE_ERR_TOOBIG. err gets a one-line reason. */
 fw_store_status fw_store_sql_run(fw_store *s, const char *sql, const fw_store_sql_limits *lim,
                                  fw_store_sql_result *out, char *err, size_t errlen);
 void fw_store_sql_result_free(fw_store_sql_result *r);

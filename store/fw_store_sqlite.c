@@ -37,7 +37,8 @@
  * after that). With WAL, a commit has been written to the -wal file by then, so it survives kill -9
  * of the server with synchronous=NORMAL; synchronous=FULL adds an fsync per commit for power loss.
  * Queries run on a pool of read-only connections, each inside its own read transaction, so they see
- * one snapshot and never block ingest.
+ * one snapshot and never block ingest. Users' SQL (the read-only console) runs on connections of
+ * its own, never the pool's (fw_store_sql_console.c).
  *
  * In-memory dimension cache. Interning a stack frame by frame through SQL would cost more than the
  * sample insert itself, so the writer keeps every function, frame, stack and label set in memory
@@ -55,6 +56,7 @@
  */
 #include "fw_store.h"
 #include "fw_store_gc.h"
+#include "fw_store_sql_console.h"
 #include "fw_store_sqlite.h"
 
 #include <assert.h>
@@ -783,6 +785,8 @@ typedef struct {
     sqlite3 **r;
     int *rbusy;
     int nr;
+
+    fw_sqc *con;                    /* the read-only SQL console, on connections of its own */
 } fw_sq;
 
 static const char fw_sq_schema[] =
@@ -854,6 +858,7 @@ static void fw_sq_close(fw_store *base)
     fw_sq_finalize_all(s);
     for (int i = 0; i < s->nr; i++)
         sqlite3_close_v2(s->r[i]);
+    fw_sqc_close(s->con);
     if (s->ck)
         sqlite3_close_v2(s->ck);
     if (s->gcdb)
@@ -1238,6 +1243,8 @@ fw_store_status fw_store_open_sqlite(const char *path, const fw_store_options *o
         sqlite3_exec(s->r[i], "PRAGMA cache_size=-32768; PRAGMA temp_store=MEMORY;"
                               " PRAGMA mmap_size=1073741824;", NULL, NULL, NULL);
     }
+    if ((st = fw_sqc_open(path, 0, &s->con, err, errlen)) != FW_STORE_OK)
+        goto fail;
     *out = &s->base;
     return FW_STORE_OK;
 fail:
@@ -3495,163 +3502,11 @@ static fw_store_status fw_sq_sql_text(fw_store *base, fw_store_sql_kind kind, co
 
 /* ================================================================ read-only SQL */
 
-/* Allows only what reading needs. Anything else marks the attempt as refused so that the caller
- * can answer 403 rather than 400. SQLITE_RECURSIVE is allowed: WITH RECURSIVE only reads, and the
- * SQL we show for trees uses it. */
-static int fw_sq_authorize(void *ud, int code, const char *a, const char *b, const char *c, const char *d)
-{
-    (void)a;
-    (void)b;
-    (void)c;
-    (void)d;
-    switch (code) {
-    case SQLITE_SELECT:
-    case SQLITE_READ:
-    case SQLITE_FUNCTION:
-    case SQLITE_RECURSIVE:
-        return SQLITE_OK;
-    default:
-        *(int *)ud = 1;
-        return SQLITE_DENY;
-    }
-}
-
-static int fw_sq_progress(void *ud)
-{
-    return fw_sq_mono_ms() > *(const int64_t *)ud;
-}
-
-static int fw_sq_only_space(const char *p)
-{
-    for (; p && *p; p++) {
-        if (p[0] == '-' && p[1] == '-') {   /* a trailing comment is not a second statement */
-            while (*p && *p != '\n')
-                p++;
-            if (!*p)
-                break;
-            continue;
-        }
-        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r' && *p != ';')
-            return 0;
-    }
-    return 1;
-}
-
+/* The console has connections of its own (fw_store_sql_console.c), apart from the pool. */
 static fw_store_status fw_sq_sql_run(fw_store *base, const char *sql, const fw_store_sql_limits *lim,
                                      fw_store_sql_result *out, char *err, size_t errlen)
 {
-    fw_sq *s = (fw_sq *)base;
-    size_t max_rows = lim->max_rows ? lim->max_rows : 10000;
-    int64_t deadline = fw_sq_mono_ms() + (lim->timeout_ms > 0 ? lim->timeout_ms : 5000);
-    int ri = fw_sq_reader_get(s);
-    sqlite3 *db = s->r[ri];
-    int denied = 0;
-    sqlite3_set_authorizer(db, fw_sq_authorize, &denied);
-    sqlite3_progress_handler(db, 1000, fw_sq_progress, &deadline);
-    sqlite3_stmt *st = NULL;
-    const char *tail = NULL;
-    fw_store_status rs = FW_STORE_OK;
-    int rc = sqlite3_prepare_v2(db, sql, -1, &st, &tail);
-    if (rc != SQLITE_OK) {
-        /* A write to a view (samples, rollups) fails in the parser, before the authorizer sees
-         * it; it is still a write, refused as such. */
-        if (strstr(sqlite3_errmsg(db), "because it is a view"))
-            denied = 1;
-        rs = denied || (rc & 0xff) == SQLITE_AUTH ? FW_STORE_ERR_DENIED
-             : (rc & 0xff) == SQLITE_INTERRUPT    ? FW_STORE_ERR_TIMEOUT
-                                                  : FW_STORE_ERR_INVALID;
-        fw_sq_err(err, errlen, "%s", sqlite3_errmsg(db));
-    } else if (!st) {
-        rs = FW_STORE_ERR_INVALID;
-        fw_sq_err(err, errlen, "empty statement");
-    } else if (!fw_sq_only_space(tail)) {
-        rs = FW_STORE_ERR_DENIED;
-        fw_sq_err(err, errlen, "only one statement is allowed");
-    } else if (!sqlite3_stmt_readonly(st)) {
-        rs = FW_STORE_ERR_DENIED;
-        fw_sq_err(err, errlen, "only read-only statements are allowed");
-    }
-    if (rs == FW_STORE_OK) {
-        int nc = sqlite3_column_count(st);
-        out->columns = calloc((size_t)nc + 1, sizeof *out->columns);
-        if (!out->columns)
-            rs = FW_STORE_ERR_NOMEM;
-        for (int i = 0; rs == FW_STORE_OK && i < nc; i++) {
-            out->ncolumns = (size_t)i + 1;
-            const char *name = sqlite3_column_name(st, i);
-            if (!(out->columns[i] = fw_sq_strdup(name ? name : "")))
-                rs = FW_STORE_ERR_NOMEM;
-        }
-        size_t cap = 0;
-        while (rs == FW_STORE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-            if (out->nrows == max_rows) {
-                out->truncated = 1;
-                break;
-            }
-            if (nc == 0) {
-                out->nrows++;
-                continue;
-            }
-            if (out->nrows == cap) {
-                size_t ncap = cap ? cap * 2 : 64;
-                fw_store_value *nv = realloc(out->cells, ncap * (size_t)nc * sizeof *nv);
-                if (!nv) {
-                    rs = FW_STORE_ERR_NOMEM;
-                    break;
-                }
-                out->cells = nv;
-                cap = ncap;
-            }
-            fw_store_value *row = &out->cells[out->nrows * (size_t)nc];
-            memset(row, 0, (size_t)nc * sizeof *row);
-            out->nrows++;
-            for (int i = 0; i < nc; i++) {
-                switch (sqlite3_column_type(st, i)) {
-                case SQLITE_INTEGER:
-                    row[i].type = FW_STORE_VAL_INT;
-                    row[i].i = sqlite3_column_int64(st, i);
-                    break;
-                case SQLITE_FLOAT:
-                    row[i].type = FW_STORE_VAL_REAL;
-                    row[i].d = sqlite3_column_double(st, i);
-                    break;
-                case SQLITE_TEXT:
-                case SQLITE_BLOB: {
-                    int blob = sqlite3_column_type(st, i) == SQLITE_BLOB;
-                    const void *p = blob ? sqlite3_column_blob(st, i) : (const void *)sqlite3_column_text(st, i);
-                    size_t n = (size_t)sqlite3_column_bytes(st, i);
-                    row[i].type = blob ? FW_STORE_VAL_BLOB : FW_STORE_VAL_TEXT;
-                    row[i].s = malloc(n + 1);
-                    if (!row[i].s) {
-                        rs = FW_STORE_ERR_NOMEM;
-                        break;
-                    }
-                    if (n)
-                        memcpy(row[i].s, p, n);
-                    row[i].s[n] = '\0';
-                    row[i].len = n;
-                    break;
-                }
-                default:
-                    row[i].type = FW_STORE_VAL_NULL;
-                }
-            }
-        }
-        if (rs == FW_STORE_OK && rc != SQLITE_ROW && rc != SQLITE_DONE) {
-            rs = (rc & 0xff) == SQLITE_INTERRUPT ? FW_STORE_ERR_TIMEOUT
-                 : denied                         ? FW_STORE_ERR_DENIED
-                                                  : fw_sq_status(rc);
-            fw_sq_err(err, errlen, "%s", rs == FW_STORE_ERR_TIMEOUT ? "query time limit exceeded"
-                                                                    : sqlite3_errmsg(db));
-        }
-    }
-    sqlite3_finalize(st);
-    sqlite3_progress_handler(db, 0, NULL, NULL);
-    sqlite3_set_authorizer(db, NULL, NULL);
-    fw_sq_reader_put(s, ri);
-    if (rs != FW_STORE_OK)
-        fw_store_sql_result_free(out);
-    return rs;
+    return fw_sqc_run(((fw_sq *)base)->con, sql, lim, out, err, errlen);
 }
 
 /* ================================================================ settings, agents, stats */

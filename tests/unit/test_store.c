@@ -658,13 +658,13 @@ static void test_readonly_sql(void **state)
     assert_int_equal(r.cells[3].type, FW_STORE_VAL_NULL);
     fw_store_sql_result_free(&r);
 
-    fw_store_sql_limits lim = {3, 0};
+    fw_store_sql_limits lim = {.max_rows = 3};
     assert_int_equal(fw_store_sql_run(f->s, "SELECT * FROM stack_paths", &lim, &r, err, sizeof err), FW_STORE_OK);
     assert_int_equal(r.nrows, 3);
     assert_int_equal(r.truncated, 1);
     fw_store_sql_result_free(&r);
 
-    fw_store_sql_limits quick = {0, 100};
+    fw_store_sql_limits quick = {.timeout_ms = 100};
     assert_int_equal(fw_store_sql_run(f->s, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c)"
                                             " SELECT count(*) FROM c", &quick, &r, err, sizeof err),
                      FW_STORE_ERR_TIMEOUT);
