@@ -73,7 +73,7 @@ def console_format(calls):
 
 # Counts chosen so the values cross every unit step and rounding boundary the console has.
 CPU_COUNTS = [1, 7, 99, 100, 123, 999, 1000, 1005, 4567, 6000, 6001, 59999, 360000, 999999]
-BYTES = [1, 1000, 1023, 1024, 1536, 102912, 1048575, 1048576, 327155712, 5 * 2**40, 2**50 + 1]
+BYTES = [1, 1000, 1023, 1024, 1536, 102912, 1048575, 1048576, 327155712, 5 * 2**40, 2**46]  # 2**46: the per-sample limit (docs/API.md, Limits)
 
 
 def fill(s, t):
