@@ -30,6 +30,9 @@
  * Then, without any lock, it turns the swapped aggregate into an fw_profile, encodes it, gzips
  * it and writes OUTPUT/.APP-PID-SEQ.pprof.gz.tmp, renamed to APP-PID-SEQ.pprof.gz so that a
  * reader never sees a partial file. An empty interval writes nothing, except the final flush.
+ * The rename never replaces a file: after os.exec* the new program keeps the pid and its agent
+ * counts SEQ from 1 again (and the kernel reuses pids), so a taken name moves SEQ on to the
+ * next free one instead of destroying a profile.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -538,17 +541,23 @@ static void fw_file_app(const char *app, char *out, size_t cap)
 
 /* Gives `tmp` the name `path` unless a file has it: 0, EEXIST, or another errno (tmp stays).
  * renameat2(RENAME_NOREPLACE) does it in one step; a file system without it gets a hard link
- * (which fails with EEXIST too) and the temporary name removed. */
+ * (which fails with EEXIST too) and the temporary name removed; one without hard links either
+ * gets a check then a rename (racy, but only another agent with our pid would race us). */
 static int fw_publish(const char *tmp, const char *path)
 {
     if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
         return 0;
     if (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
         return errno;
-    if (link(tmp, path) != 0)
+    if (link(tmp, path) == 0) {
+        (void)unlink(tmp);
+        return 0;
+    }
+    if (errno != EPERM && errno != ENOSYS && errno != EOPNOTSUPP)
         return errno;
-    (void)unlink(tmp);
-    return 0;
+    if (access(path, F_OK) == 0)
+        return EEXIST;
+    return rename(tmp, path) == 0 ? 0 : errno;
 }
 
 /* Writes OUTPUT/APP-PID-SEQ.pprof.gz with the first free SEQ from *seq on, and sets *seq to it.

@@ -275,6 +275,78 @@ print(json.dumps(st))
                          st["profiles_dropped"], (st, err))
         self.assertRegex(err, r"delivered to .* again; [1-9][0-9]* profile\(s\) dropped meanwhile")
 
+    def test_a_server_that_answers_errors_is_paced_by_the_backoff_not_probed(self):
+        # /healthz is fine but /ingest answers 500: the server is up and refusing, so probing
+        # would only turn the backoff into one upload per probe interval. No probe is made, and
+        # the attempts follow the backoff (at 0, >= 0.5, >= 1.5, >= 3.5 s: at most 4 in 3.4 s).
+        import http.server
+        import threading
+        seen = {"healthz": 0, "ingest": 0}
+
+        class Stub(http.server.BaseHTTPRequestHandler):
+            def _answer(self, status, body):
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                if self.path.startswith("/healthz"):
+                    seen["healthz"] += 1
+                    self._answer(200, b'{"status": "ok"}')
+                else:
+                    self._answer(200, b'{"enabled": true, "cpu": true, "cpu_interval_ms": 10, '
+                                      b'"wall": false, "memory": false, "memory_threshold_kb": 1024, '
+                                      b'"updated_at": 0}')
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                seen["ingest"] += 1
+                self._answer(500, b'{"error": "storing samples: disk full"}')
+
+            def log_message(self, *args):
+                pass
+
+        stub = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Stub)
+        threading.Thread(target=stub.serve_forever, daemon=True).start()
+        self.addCleanup(stub.server_close)
+        self.addCleanup(stub.shutdown)
+        code = PHASES + r"""
+t0 = time.monotonic()
+while flamewatch.stats()["upload_attempts"] == 0 and time.monotonic() - t0 < 10:
+    busy(0.02)
+t1 = time.monotonic()
+while time.monotonic() - t1 < 3.4:
+    busy(0.02)
+print(json.dumps(flamewatch.stats()))
+"""
+        res = fwtest.run_cli(["--server", "http://127.0.0.1:%d" % stub.server_address[1],
+                              "--app", "refusing", "--upload-interval", "0.25"], code, timeout=60)
+        self.assertEqual(res.returncode, 0, res.describe())
+        stats = res.last_json()
+        self.assertGreaterEqual(stats["upload_attempts"], 2, stats)
+        self.assertLessEqual(stats["upload_attempts"], 4, stats)
+        self.assertEqual(seen["healthz"], 0, seen)
+
+    def test_server_refuses_a_bad_dropped_count(self):
+        import urllib.error
+        import urllib.request
+        url = "%s/ingest?name=badcount&format=folded&dropped=%s"
+        for bad in ("abc", "-1", "1e3", "10000000000000", ""):
+            req = urllib.request.Request(url % (self.srv.url, bad), data=b"main;work 5\n",
+                                         method="POST")
+            with self.assertRaises(urllib.error.HTTPError) as ctx:
+                urllib.request.urlopen(req, timeout=30)
+            self.assertEqual(ctx.exception.code, 400, bad)
+            self.assertIn("dropped", json.loads(ctx.exception.read().decode())["error"], bad)
+        self.assertEqual(self.srv.metric("flamewatch_agent_profiles_dropped_total"), 0)
+        req = urllib.request.Request(url % (self.srv.url, "7"), data=b"main;work 5\n", method="POST")
+        with urllib.request.urlopen(req, timeout=30) as r:
+            self.assertEqual(r.status, 200)
+        self.assertEqual(self.srv.metric("flamewatch_agent_profiles_dropped_total"), 7)
+        # Only the accepted upload was stored.
+        self.assertEqual(self.srv.trend_total("badcount"), 5 * 10**9 // 100)
+
     def test_remote_settings_switch_cpu_off_and_on(self):
         a, b = os.path.join(self.tmp, "a"), os.path.join(self.tmp, "b")
         code = PHASES + r'''
