@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "fw_pprof.h"
+#include "fw_settings.h"
 
 struct fw_agent;
 
@@ -54,14 +55,5 @@ void fw_upload_get_stats(fw_upload_stats *out);
 void fw_upload_before_fork(void);
 void fw_upload_after_fork_parent(void);
 void fw_upload_after_fork_child(void);
-
-/* Parses a settings answer (exposed for tests). 0 ok, -1 with a reason in err. */
-typedef struct {
-    bool enabled, cpu, wall, memory;
-    int cpu_interval_ms;
-    int memory_threshold_kb;
-    int64_t updated_at;
-} fw_remote_settings;
-int fw_settings_parse(const char *json, size_t len, fw_remote_settings *out, char *err, size_t errlen);
 
 #endif
