@@ -23,6 +23,7 @@ typedef struct {
     atomic_uint_fast64_t uploads;
     atomic_uint_fast64_t upload_bytes;
     atomic_uint_fast64_t stack_values;
+    atomic_uint_fast64_t agent_dropped;   /* sum of `dropped=N` of accepted uploads */
     atomic_uint_fast64_t rejected[FW_REJECT__COUNT];
     atomic_uint_fast64_t requests[6]; /* by status class: [1]=1xx .. [5]=5xx */
     atomic_uint_fast64_t lat_bucket[FW_EP__COUNT][FW_LAT_BUCKETS + 1]; /* last = +Inf */

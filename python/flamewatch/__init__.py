@@ -14,6 +14,10 @@ decides whether and how to start it, and keeps it alive across the process's lif
   in the child, which then writes its own files under its own pid;
 * ``os._exit`` (which multiprocessing's forked children use) is wrapped while the agent runs, so
   that such a child also writes its final profile before it disappears;
+* ``os.execv`` and ``os.execve`` (through which every ``os.exec*`` function goes) are wrapped: the
+  agent writes and sends the interval not yet flushed before the program is replaced (the new
+  program keeps the pid; its agent, if any, numbers its files on after the existing ones). If the
+  exec fails, the agent starts again and the program goes on being profiled;
 * SIGTERM: if the program has no handler of its own (the default action, which kills the process
   without running atexit), a handler is installed that sends the final profile (within the 2 s
   exit deadline) and then dies of SIGTERM exactly as the default action would. A handler the
@@ -49,6 +53,7 @@ _state = {
     "hooks": False,         # atexit and fork hooks installed
     "warned": False,        # the unsupported-interpreter warning was printed
     "real_exit": None,      # os._exit before we wrapped it
+    "native": None,         # the arguments _agent.start() was given (to resume after a failed exec)
 }
 
 
@@ -146,12 +151,16 @@ def start(app=None, output=None, cpu_interval_ms=None, cpu=None, wall=None, tags
                              % (cfg.output, exc.strerror))
     # The tag ContextVar is registered with the agent at the first tag() (_ensure_tag_var):
     # until then the sampler knows no thread can carry tags and skips pairing stacks with them.
-    _agent.start(cfg.app, cfg.output or "", cfg.cpu_interval_ms, cfg.cpu, cfg.wall, cfg.tags,
-                 cfg.upload_interval_s, cfg.log, True, cfg.server or "", cfg.token or "",
-                 cfg.settings_interval_s, cfg.upload_queue, memory=cfg.memory,
-                 memory_threshold_kb=cfg.memory_threshold_kb, ca_file=cfg.ca_file or "")
+    native = ((cfg.app, cfg.output or "", cfg.cpu_interval_ms, cfg.cpu, cfg.wall, cfg.tags,
+               cfg.upload_interval_s, cfg.log, True, cfg.server or "", cfg.token or "",
+               cfg.settings_interval_s, cfg.upload_queue),
+              dict(memory=cfg.memory, memory_threshold_kb=cfg.memory_threshold_kb,
+                   ca_file=cfg.ca_file or ""))
+    _agent.start(*native[0], **native[1])
+    _state["native"] = native
     _install_hooks()
     _wrap_exit()
+    _wrap_exec()
     _install_sigterm()
     _log("debug", "profiling app=%s pid=%d every %d ms (cpu=%s wall=%s), a profile every %gs into %s%s"
          % (cfg.app, os.getpid(), cfg.cpu_interval_ms, cfg.cpu, cfg.wall, cfg.upload_interval_s,
@@ -272,6 +281,63 @@ def _wrap_exit():
 def _unwrap_exit():
     if os._exit is _exit_and_flush and _state["real_exit"] is not None:
         os._exit = _state["real_exit"]
+
+
+# ---- exec ----
+#
+# os.execl/execle/execlp/execlpe/execvp/execvpe all end in a call of the module globals
+# os.execv or os.execve, so wrapping those two covers the family. The exec replaces the process
+# image without running atexit: without the wrapper the interval under way (up to the whole run
+# with the default 15 s interval) would never be written or sent.
+
+_EXEC_NAMES = ("execv", "execve")
+
+
+def _exec_wrapper(name, real):
+    def wrapper(*args, **kwargs):
+        native = _stop_before_exec(name)
+        try:
+            return real(*args, **kwargs)
+        except BaseException:
+            if native is not None:
+                _resume_after_exec(native)
+            raise
+    wrapper.__name__ = wrapper.__qualname__ = name
+    wrapper.__doc__ = real.__doc__
+    wrapper._flamewatch_real = real
+    return wrapper
+
+
+def _stop_before_exec(name):
+    """Writes and sends the final profile; returns the start arguments to resume with, or None."""
+    try:
+        from . import _agent
+        if not _agent.is_running():
+            return None
+        _log("debug", "os.%s: writing the last profile before the program is replaced" % name)
+        _agent.stop()
+        return _state["native"]
+    except Exception as exc:  # the exec must happen whatever the agent does
+        _log("warning", "cannot write the last profile before os.%s: %s" % (name, exc))
+        return None
+
+
+def _resume_after_exec(native):
+    """The exec failed and the program goes on: so does profiling."""
+    try:
+        from . import _agent
+        if not _agent.is_running():
+            _agent.start(*native[0], **native[1])
+            _log("debug", "the exec failed: profiling resumes")
+    except Exception as exc:
+        _log("warning", "cannot resume profiling after a failed exec: %s" % exc)
+
+
+def _wrap_exec():
+    for name in _EXEC_NAMES:
+        current = getattr(os, name, None)
+        if current is not None and getattr(current, "_flamewatch_real", None) is None:
+            setattr(os, name, _exec_wrapper(name, current))
 
 
 # ---- SIGTERM ----
