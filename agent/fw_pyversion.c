@@ -51,6 +51,7 @@
 #include "internal/pycore_pystate.h"
 
 #include <assert.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -74,6 +75,7 @@ static uintptr_t fw_py_tuple_type;
 static uintptr_t fw_py_gil; /* struct _gil_runtime_state of the main interpreter */
 static bool fw_py_gil_static; /* it lies inside _PyRuntime: mapped for the life of the process */
 static bool fw_py_ready;
+static char fw_py_init_err[256]; /* why fw_py_init last failed */
 static pid_t fw_py_init_pid;
 
 /* ---- small helpers -------------------------------------------------------------------- */
@@ -92,6 +94,179 @@ static uintptr_t fw_py_type_of(uintptr_t obj) {
 
 uintptr_t fw_py_type_field(uintptr_t obj) { return obj + offsetof(PyObject, ob_type); }
 
+#if PY_VERSION_HEX >= 0x030D0000
+/* A pointer-sized field at byte offset `off` of a copy (offsets from _Py_DebugOffsets). */
+static uintptr_t fw_py_ld_ptr(const void *buf, size_t off) {
+    uintptr_t v;
+    memcpy(&v, (const unsigned char *)buf + off, sizeof v);
+    return v;
+}
+#endif
+
+/* ---- the interpreter's own layout (3.13+) ----------------------------------------------- */
+
+/* 3.13+ publishes _Py_DebugOffsets as the first member of _PyRuntime: the cookie "xdebugpy",
+ * the PY_VERSION_HEX it was built from, whether it is free-threaded, and the offsets of the
+ * fields an out-of-process reader needs. The readers take those offsets from the running
+ * interpreter rather than from the headers they were compiled with, so that a layout that moves
+ * between patch releases (3.14.5 moved one) is followed. The table carries offsets only: enum
+ * values, tag bits and the line-table format stay facts of the headers, and so do fields it has
+ * no entry for (the data stack's top and limit, the context, _co_firsttraceable). The table's own
+ * layout is stable only within a minor version, so its cookie and version are checked before
+ * any other field is read, and the agent refuses to start when they do not match its build. */
+#if PY_VERSION_HEX >= 0x030D0000
+typedef struct {
+    size_t threads_head, gil_locked, gil_holder;                  /* in PyInterpreterState */
+    size_t ts_size, ts_next, ts_interp, ts_frame, ts_thread_id, ts_native_tid, ts_chunk;
+    size_t fr_fixed, fr_previous, fr_executable, fr_instr_ptr, fr_owner;
+    size_t co_size, co_filename, co_name, co_qualname, co_linetable, co_firstlineno, co_code;
+    size_t co_fp_span;   /* bytes of a code object the fingerprint covers */
+} fw_py_layout;
+static fw_py_layout fw_lay;
+#define FW_PY_FRAME_FIXED fw_lay.fr_fixed
+#define FW_PY_CODE_MAX (sizeof(PyCodeObject) + 256)
+#define FW_PY_FRAME_MAX (sizeof(_PyInterpreterFrame) + 256)
+#define FW_PY_MAX2(a, b) ((a) > (b) ? (a) : (b))
+
+static bool fw_py_field_ok(uint64_t off, size_t width, uint64_t size) {
+    return size >= width && off <= size - width;
+}
+
+static bool fw_py_layout_from(const _Py_DebugOffsets *d, fw_py_layout *l, char *err,
+                              size_t errlen) {
+    const char *bad = NULL;
+    if (d->thread_state.size < sizeof(PyObject *) ||
+        d->thread_state.size > sizeof(PyThreadState) + 1024) {
+        bad = "thread state size";
+    } else if (d->interpreter_frame.localsplus > FW_PY_FRAME_MAX ||
+               d->interpreter_frame.localsplus < 4 * sizeof(void *)) {
+        bad = "frame size";
+    } else if (d->code_object.size > FW_PY_CODE_MAX || d->code_object.size < sizeof(PyObject)) {
+        bad = "code object size";
+    } else if (!fw_py_field_ok(d->thread_state.next, 8, d->thread_state.size) ||
+               !fw_py_field_ok(d->thread_state.interp, 8, d->thread_state.size) ||
+               !fw_py_field_ok(d->thread_state.current_frame, 8, d->thread_state.size) ||
+               !fw_py_field_ok(d->thread_state.thread_id, 8, d->thread_state.size) ||
+               !fw_py_field_ok(d->thread_state.native_thread_id, 8, d->thread_state.size) ||
+               !fw_py_field_ok(d->thread_state.datastack_chunk, 8, d->thread_state.size) ||
+               !fw_py_field_ok(offsetof(PyThreadState, datastack_limit), 8, d->thread_state.size) ||
+               !fw_py_field_ok(offsetof(PyThreadState, context), 8, d->thread_state.size)) {
+        bad = "thread state field";
+    } else if (!fw_py_field_ok(d->interpreter_frame.previous, 8, d->interpreter_frame.localsplus) ||
+               !fw_py_field_ok(d->interpreter_frame.executable, 8, d->interpreter_frame.localsplus) ||
+               !fw_py_field_ok(d->interpreter_frame.instr_ptr, 8, d->interpreter_frame.localsplus) ||
+               !fw_py_field_ok(d->interpreter_frame.owner, 1, d->interpreter_frame.localsplus)) {
+        bad = "frame field";
+    } else if (!fw_py_field_ok(d->code_object.filename, 8, d->code_object.size) ||
+               !fw_py_field_ok(d->code_object.name, 8, d->code_object.size) ||
+               !fw_py_field_ok(d->code_object.qualname, 8, d->code_object.size) ||
+               !fw_py_field_ok(d->code_object.linetable, 8, d->code_object.size) ||
+               !fw_py_field_ok(d->code_object.firstlineno, 4, d->code_object.size) ||
+               !fw_py_field_ok(offsetof(PyCodeObject, _co_firsttraceable), 4, d->code_object.size) ||
+               d->code_object.co_code_adaptive > d->code_object.size) {
+        bad = "code object field";
+    } else if (!fw_py_field_ok(d->interpreter_state.threads_head, 8, d->interpreter_state.size) ||
+               !fw_py_field_ok(d->interpreter_state.gil_runtime_state_locked, 4,
+                               d->interpreter_state.size) ||
+               !fw_py_field_ok(d->interpreter_state.gil_runtime_state_holder, 8,
+                               d->interpreter_state.size)) {
+        bad = "interpreter field";
+    }
+    if (bad != NULL) {
+        snprintf(err, errlen, "the interpreter's _Py_DebugOffsets describe a layout this agent "
+                 "cannot read (%s)", bad);
+        return false;
+    }
+    l->threads_head = (size_t)d->interpreter_state.threads_head;
+    l->gil_locked = (size_t)d->interpreter_state.gil_runtime_state_locked;
+    l->gil_holder = (size_t)d->interpreter_state.gil_runtime_state_holder;
+    l->ts_size = (size_t)d->thread_state.size;
+    l->ts_next = (size_t)d->thread_state.next;
+    l->ts_interp = (size_t)d->thread_state.interp;
+    l->ts_frame = (size_t)d->thread_state.current_frame;
+    l->ts_thread_id = (size_t)d->thread_state.thread_id;
+    l->ts_native_tid = (size_t)d->thread_state.native_thread_id;
+    l->ts_chunk = (size_t)d->thread_state.datastack_chunk;
+    l->fr_fixed = (size_t)d->interpreter_frame.localsplus;
+    l->fr_previous = (size_t)d->interpreter_frame.previous;
+    l->fr_executable = (size_t)d->interpreter_frame.executable;
+    l->fr_instr_ptr = (size_t)d->interpreter_frame.instr_ptr;
+    l->fr_owner = (size_t)d->interpreter_frame.owner;
+    l->co_size = (size_t)d->code_object.size;
+    l->co_filename = (size_t)d->code_object.filename;
+    l->co_name = (size_t)d->code_object.name;
+    l->co_qualname = (size_t)d->code_object.qualname;
+    l->co_linetable = (size_t)d->code_object.linetable;
+    l->co_firstlineno = (size_t)d->code_object.firstlineno;
+    l->co_code = (size_t)d->code_object.co_code_adaptive;
+    l->co_fp_span = FW_PY_MAX2(FW_PY_MAX2(FW_PY_MAX2(l->co_filename, l->co_name),
+                                          FW_PY_MAX2(l->co_qualname, l->co_linetable)) + 8,
+                               FW_PY_MAX2(l->co_firstlineno + 4, sizeof(PyObject)));
+    return true;
+}
+#define FW_PY_MIN2(a, b) ((a) < (b) ? (a) : (b))
+/* The GIL's two words, from the lower one: the span read when they are not static memory. */
+#define FW_PY_GIL_SPAN                                                                         \
+    (FW_PY_MAX2(fw_lay.gil_locked + sizeof(int), fw_lay.gil_holder + sizeof(void *)) -          \
+     FW_PY_MIN2(fw_lay.gil_locked, fw_lay.gil_holder))
+#else
+#define FW_PY_FRAME_FIXED offsetof(_PyInterpreterFrame, localsplus)
+#define FW_PY_GIL_SPAN sizeof(struct _gil_runtime_state)
+#endif
+
+static void fw_py_version_str(uint64_t hex, char *buf, size_t len) {
+    snprintf(buf, len, "%u.%u.%u", (unsigned)(hex >> 24) & 0xffu, (unsigned)(hex >> 16) & 0xffu,
+             (unsigned)(hex >> 8) & 0xffu);
+}
+
+int fw_py_check_debug_offsets(const void *table, size_t len, char *err, size_t errlen) {
+    char built[32], found[32];
+    fw_py_version_str(PY_VERSION_HEX, built, sizeof built);
+    if (table == NULL || len < 16 || memcmp(table, "xdebugpy", 8) != 0) {
+        snprintf(err, errlen, "the interpreter publishes no _Py_DebugOffsets (no \"xdebugpy\" "
+                 "cookie): it is not the CPython %s this agent was built for", built);
+        return -1;
+    }
+    uint64_t version;
+    memcpy(&version, (const unsigned char *)table + 8, sizeof version);
+    if (version != (uint64_t)PY_VERSION_HEX) {
+        fw_py_version_str(version, found, sizeof found);
+        snprintf(err, errlen, "this agent was built for CPython %s but runs under CPython %s "
+                 "(from its _Py_DebugOffsets): rebuild it for this interpreter", built, found);
+        return -1;
+    }
+#if PY_VERSION_HEX >= 0x030D0000
+    _Py_DebugOffsets d;
+    if (len < sizeof d) {
+        snprintf(err, errlen, "the interpreter's _Py_DebugOffsets are truncated");
+        return -1;
+    }
+    memcpy(&d, table, sizeof d);
+    if (d.free_threaded != 0) {
+        snprintf(err, errlen, "free-threaded CPython %u.%u is not supported (3.9-3.15 with the GIL "
+                 "only)", (unsigned)(version >> 24) & 0xffu, (unsigned)(version >> 16) & 0xffu);
+        return -1;
+    }
+    fw_py_layout l;
+    return fw_py_layout_from(&d, &l, err, errlen) ? 0 : -1;
+#else
+    snprintf(err, errlen, "CPython %s publishes no _Py_DebugOffsets", built);
+    return -1;
+#endif
+}
+
+const void *fw_py_debug_offsets(size_t *len) {
+#if PY_VERSION_HEX >= 0x030D0000
+    *len = sizeof _PyRuntime.debug_offsets;
+    return &_PyRuntime.debug_offsets;
+#else
+    *len = 0;
+    return NULL;
+#endif
+}
+
+const char *fw_py_init_error(void) { return fw_py_init_err; }
+
 /* 64-bit mixer (the finaliser of splitmix64): spreads every input bit over the result. */
 static uint64_t fw_py_mix(uint64_t h, uint64_t v) {
     h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
@@ -109,7 +284,10 @@ static uintptr_t fw_py_thread_head_of(uintptr_t interp);
 
 bool fw_py_init(void) {
 #ifdef Py_GIL_DISABLED
-    return false; /* free-threaded builds have another object layout and no GIL to rely on */
+    /* free-threaded builds have another object layout and no GIL to rely on */
+    snprintf(fw_py_init_err, sizeof fw_py_init_err, "free-threaded CPython is not supported "
+             "(3.9-3.15 with the GIL only)");
+    return false;
 #else
     /* Idempotent within one process: the module's debug hooks and the agent may both call
      * it, and the sampler thread may already be reading these globals. After fork the pid
@@ -120,6 +298,16 @@ bool fw_py_init(void) {
     }
     fw_memread_init();
     fw_py_ready = false;
+    snprintf(fw_py_init_err, sizeof fw_py_init_err, "its thread states are unreadable");
+#if PY_VERSION_HEX >= 0x030D0000
+    size_t dlen = 0;
+    const void *dtab = fw_py_debug_offsets(&dlen);
+    if (fw_py_check_debug_offsets(dtab, dlen, fw_py_init_err, sizeof fw_py_init_err) != 0 ||
+        !fw_py_layout_from(&_PyRuntime.debug_offsets, &fw_lay, fw_py_init_err,
+                           sizeof fw_py_init_err)) {
+        return false;
+    }
+#endif
     fw_py_code_type = (uintptr_t)&PyCode_Type;
     fw_py_str_type = (uintptr_t)&PyUnicode_Type;
     fw_py_bytes_type = (uintptr_t)&PyBytes_Type;
@@ -128,8 +316,11 @@ bool fw_py_init(void) {
     if (fw_py_interp == 0) {
         return false;
     }
-    /* The GIL moved from the runtime into each interpreter in 3.12. */
-#if PY_VERSION_HEX >= 0x030C0000
+    /* The GIL moved from the runtime into each interpreter in 3.12; 3.13+ says where in the
+     * interpreter its two words are (a GIL owned by the interpreter itself, as the main one is). */
+#if PY_VERSION_HEX >= 0x030D0000
+    fw_py_gil = fw_py_interp + FW_PY_MIN2(fw_lay.gil_locked, fw_lay.gil_holder);
+#elif PY_VERSION_HEX >= 0x030C0000
     fw_py_gil = (uintptr_t)((PyInterpreterState *)fw_py_interp)->ceval.gil;
 #else
     fw_py_gil = (uintptr_t)&_PyRuntime.ceval.gil;
@@ -139,8 +330,7 @@ bool fw_py_init(void) {
      * sampler runs. Then the sampler reads its two words directly, atomically, instead of with
      * a system call. Anything else (a GIL allocated elsewhere) is copied as other memory is. */
     fw_py_gil_static = fw_py_gil >= (uintptr_t)&_PyRuntime &&
-                       fw_py_gil + sizeof(struct _gil_runtime_state) <=
-                           (uintptr_t)&_PyRuntime + sizeof _PyRuntime;
+                       fw_py_gil + FW_PY_GIL_SPAN <= (uintptr_t)&_PyRuntime + sizeof _PyRuntime;
     /* Sanity checks with the GIL held: memory reads work, our thread is on the list we will
      * walk, its record carries the identity threading.get_ident() reports, and its top frame
      * reads as a frame running a code object. */
@@ -168,6 +358,10 @@ bool fw_py_init(void) {
     }
     fw_py_init_pid = pid;
     fw_py_ready = found;
+    if (!found) {
+        snprintf(fw_py_init_err, sizeof fw_py_init_err,
+                 "its thread states are unreadable (this thread was not found on its list)");
+    }
     return found;
 #endif
 }
@@ -180,7 +374,9 @@ uintptr_t fw_py_thread_head(void) {
 
 static uintptr_t fw_py_thread_head_of(uintptr_t interp) {
     uintptr_t head = 0;
-#if PY_VERSION_HEX >= 0x030B0000
+#if PY_VERSION_HEX >= 0x030D0000
+    const size_t off = fw_lay.threads_head;
+#elif PY_VERSION_HEX >= 0x030B0000
     const size_t off = offsetof(PyInterpreterState, threads.head);
 #else
     const size_t off = offsetof(PyInterpreterState, tstate_head);
@@ -195,17 +391,77 @@ bool fw_py_read_thread(uintptr_t tstate, fw_py_thread *out) {
     return fw_py_read_thread_win(tstate, out, NULL);
 }
 
+/* A copy of a thread state. 3.13+ copies as many bytes as the interpreter's _Py_DebugOffsets
+ * say a thread state has, so the buffer has room beyond the compiled struct. */
+#define FW_PY_TS_MAX (sizeof(PyThreadState) + 1024)
+typedef union {
+    PyThreadState ts;
+    _Alignas(16) unsigned char b[FW_PY_TS_MAX];
+} fw_py_tsbuf;
+
+/* The fields of a copied thread state that the readers use. */
+typedef struct {
+    uintptr_t next, interp, frame, context;
+    uintptr_t chunk, top, limit;   /* 3.11+: the data stack */
+    uintptr_t holder;              /* 3.11/3.12: tstate->cframe; 3.13+: the thread state itself */
+    uint64_t thread_id;
+    int64_t native_tid;
+} fw_py_ts_view;
+
+static size_t fw_py_ts_len(void) {
+#if PY_VERSION_HEX >= 0x030D0000
+    return fw_lay.ts_size;
+#else
+    return sizeof(PyThreadState);
+#endif
+}
+
+/* Fields with an entry in _Py_DebugOffsets are read at the interpreter's own offsets (3.13+);
+ * the data stack's top and limit and the context have none and come from the headers. */
+static void fw_py_ts_view_of(const fw_py_tsbuf *t, uintptr_t tstate, fw_py_ts_view *v) {
+#if PY_VERSION_HEX >= 0x030D0000
+    v->next = fw_py_ld_ptr(t->b, fw_lay.ts_next);
+    v->interp = fw_py_ld_ptr(t->b, fw_lay.ts_interp);
+    v->frame = fw_py_ld_ptr(t->b, fw_lay.ts_frame);
+    v->thread_id = (uint64_t)fw_py_ld_ptr(t->b, fw_lay.ts_thread_id);
+    v->native_tid = (int64_t)fw_py_ld_ptr(t->b, fw_lay.ts_native_tid);
+    v->chunk = fw_py_ld_ptr(t->b, fw_lay.ts_chunk);
+    v->holder = tstate;
+#else
+    v->next = (uintptr_t)t->ts.next;
+    v->interp = (uintptr_t)t->ts.interp;
+    v->thread_id = (uint64_t)t->ts.thread_id;
+#if PY_VERSION_HEX >= 0x030B0000
+    v->frame = 0;   /* in the cframe, read separately */
+    v->native_tid = (int64_t)t->ts.native_thread_id;
+    v->chunk = (uintptr_t)t->ts.datastack_chunk;
+    v->holder = (uintptr_t)t->ts.cframe;
+#else
+    v->frame = (uintptr_t)t->ts.frame;
+    v->native_tid = 0;
+    v->chunk = 0;
+    v->holder = 0;
+#endif
+    (void)tstate;
+#endif
+#if PY_VERSION_HEX >= 0x030B0000
+    v->top = (uintptr_t)t->ts.datastack_top;
+    v->limit = (uintptr_t)t->ts.datastack_limit;
+#else
+    v->top = v->limit = 0;
+#endif
+    v->context = (uintptr_t)t->ts.context;
+}
+
 #if PY_VERSION_HEX >= 0x030B0000
 #define FW_PY_WINDOW_ABOVE 2048u /* bytes of data stack copied above the recorded top */
 
-/* Where the frame pointer lives: 3.13, a field of the thread state; 3.11/3.12, the cframe, which
- * lives on the thread's C stack and is popped by each return to C. */
+/* Where the frame pointer lives: 3.13+, a field of the thread state; 3.11/3.12, the cframe,
+ * which lives on the thread's C stack and is popped by each return to C. */
 #if PY_VERSION_HEX >= 0x030D0000
-#define FW_PY_FRAME_OFF offsetof(PyThreadState, current_frame)
-#define FW_PY_HOLDER(tstate, ts) (tstate)
+#define FW_PY_FRAME_OFF fw_lay.ts_frame
 #else
 #define FW_PY_FRAME_OFF offsetof(_PyCFrame, current_frame)
-#define FW_PY_HOLDER(tstate, ts) ((uintptr_t)(ts)->cframe)
 #endif
 
 /* The part of the data stack chunk [chunk_data, limit] to copy for a stack whose top is `top`:
@@ -260,15 +516,11 @@ static void fw_py_iov_add_recheck(fw_py_iov *v, uintptr_t tstate, uintptr_t hold
  * the kernel in that order. The frame pointer is taken from the live cframe only if reading it
  * again after the window gives the same cframe and frame; otherwise a few tries, then the last
  * value read without a window. */
-static bool fw_py_top_frame(uintptr_t tstate, const PyThreadState *ts, fw_py_window *w,
+static bool fw_py_top_frame(uintptr_t tstate, const fw_py_ts_view *ts, fw_py_window *w,
                             uintptr_t *top) {
-    uintptr_t chunk_data = fw_py_chunk_data((uintptr_t)ts->datastack_chunk);
-    uintptr_t holder = FW_PY_HOLDER(tstate, ts);
-#if PY_VERSION_HEX >= 0x030D0000
-    *top = (uintptr_t)ts->current_frame;
-#else
-    *top = 0;
-#endif
+    uintptr_t chunk_data = fw_py_chunk_data(ts->chunk);
+    uintptr_t holder = ts->holder;
+    *top = ts->frame;   /* 3.13+: copied with the thread state */
     for (int attempt = 0; attempt < 3; attempt++) {
         fw_py_iov v = {.n = 0};
         uintptr_t cur = 0, again = 0, cur_after = 0;
@@ -278,9 +530,7 @@ static bool fw_py_top_frame(uintptr_t tstate, const PyThreadState *ts, fw_py_win
         }
         fw_py_iov_add(&v, &cur, holder + FW_PY_FRAME_OFF, sizeof cur);
         uintptr_t start = 0;
-        size_t span = w == NULL ? 0
-                                : fw_py_window_span(chunk_data, (uintptr_t)ts->datastack_top,
-                                                    (uintptr_t)ts->datastack_limit, &start);
+        size_t span = w == NULL ? 0 : fw_py_window_span(chunk_data, ts->top, ts->limit, &start);
         if (span != 0) {
             fw_py_iov_add(&v, w->data, start, span);
         }
@@ -308,21 +558,21 @@ static bool fw_py_top_frame(uintptr_t tstate, const PyThreadState *ts, fw_py_win
 
 /* The one-call read of fw_py_read_thread_hinted: [thread state] [3.11/3.12: frame pointer]
  * [window where the top was last time] [3.11/3.12: the cframe again] [frame pointer again].
- * Returns -1 if the copy failed (the hinted chunk may be gone), 0 if *ts was copied but the
- * window cannot be used, 1 if *ts, *top and the window all hold. The checks are those of
+ * Returns -1 if the copy failed (the hinted chunk may be gone), 0 if *t was copied but the
+ * window cannot be used, 1 if *t, *top and the window all hold. The checks are those of
  * fw_py_top_frame, plus: the thread state names the hinted chunk and cframe (the window was
  * copied from the chunk the thread uses now) and the top frame lies inside the window. */
-static int fw_py_read_speculative(uintptr_t tstate, PyThreadState *ts, fw_py_window *w,
-                                  const fw_py_stack_hint *h, uintptr_t *top) {
+static int fw_py_read_speculative(uintptr_t tstate, fw_py_tsbuf *t, fw_py_ts_view *ts,
+                                  fw_py_window *w, const fw_py_stack_hint *h, uintptr_t *top) {
     uintptr_t start = 0;
     size_t span = fw_py_window_span(fw_py_chunk_data(h->chunk), h->top, h->limit, &start);
-    uintptr_t holder = h->holder;   /* FW_PY_HOLDER at the last read: on 3.13, tstate itself */
+    uintptr_t holder = h->holder;   /* the holder at the last read: on 3.13+, tstate itself */
     if (span == 0 || holder == 0) {
         return -1;
     }
     fw_py_iov v = {.n = 0};
     uintptr_t cur = 0, again = 0, cur_after = 0;
-    fw_py_iov_add(&v, ts, tstate, sizeof *ts);
+    fw_py_iov_add(&v, t->b, tstate, fw_py_ts_len());
 #if PY_VERSION_HEX < 0x030D0000
     fw_py_iov_add(&v, &cur, holder + FW_PY_FRAME_OFF, sizeof cur);
 #endif
@@ -331,13 +581,13 @@ static int fw_py_read_speculative(uintptr_t tstate, PyThreadState *ts, fw_py_win
     if (!fw_memread_many(v.dst, v.addr, v.len, v.n)) {
         return -1;
     }
+    fw_py_ts_view_of(t, tstate, ts);
 #if PY_VERSION_HEX >= 0x030D0000
-    cur = (uintptr_t)ts->current_frame; /* copied with the thread state, first */
+    cur = ts->frame; /* copied with the thread state, first */
 #endif
-    if ((uintptr_t)ts->interp != fw_py_interp || (uintptr_t)ts->datastack_chunk != h->chunk ||
-        (uintptr_t)ts->datastack_limit != h->limit || FW_PY_HOLDER(tstate, ts) != holder ||
-        again != holder || cur_after != cur || cur < start ||
-        cur - start + offsetof(_PyInterpreterFrame, localsplus) > span) {
+    if (ts->interp != fw_py_interp || ts->chunk != h->chunk || ts->limit != h->limit ||
+        ts->holder != holder || again != holder || cur_after != cur || cur < start ||
+        cur - start + FW_PY_FRAME_FIXED > span) {
         return 0;
     }
     w->base = start;
@@ -354,7 +604,8 @@ bool fw_py_read_thread_win(uintptr_t tstate, fw_py_thread *out, fw_py_window *w)
 
 bool fw_py_read_thread_hinted(uintptr_t tstate, fw_py_thread *out, fw_py_window *w,
                               fw_py_stack_hint *hint) {
-    PyThreadState ts;
+    fw_py_tsbuf t;
+    fw_py_ts_view ts;
     fw_py_window_reset(w);
     if (out == NULL) {
         return false;
@@ -366,32 +617,36 @@ bool fw_py_read_thread_hinted(uintptr_t tstate, fw_py_thread *out, fw_py_window 
     int spec = -1;
     uintptr_t top = 0;
     if (hint != NULL && hint->chunk != 0 && w != NULL) {
-        spec = fw_py_read_speculative(tstate, &ts, w, hint, &top);
+        spec = fw_py_read_speculative(tstate, &t, &ts, w, hint, &top);
         if (spec == 0) {
             fw_py_window_reset(w);
         }
     }
-    if (spec < 0 && !fw_memread(&ts, tstate, sizeof ts)) {
-        return false;
+    if (spec < 0) {
+        if (!fw_memread(t.b, tstate, fw_py_ts_len())) {
+            return false;
+        }
+        fw_py_ts_view_of(&t, tstate, &ts);
     }
 #else
-    if (!fw_memread(&ts, tstate, sizeof ts)) {
+    if (!fw_memread(t.b, tstate, fw_py_ts_len())) {
         return false;
     }
+    fw_py_ts_view_of(&t, tstate, &ts);
 #endif
-    if ((uintptr_t)ts.interp != fw_py_interp) {
+    if (ts.interp != fw_py_interp) {
         return false; /* freed and reused, or not a thread state at all */
     }
-    out->next = (uintptr_t)ts.next;
-    out->pthread_id = (uint64_t)ts.thread_id;
-    out->context = (uintptr_t)ts.context;
+    out->next = ts.next;
+    out->pthread_id = ts.thread_id;
+    out->context = ts.context;
+    out->native_tid = ts.native_tid;
 #if PY_VERSION_HEX >= 0x030B0000
-    out->native_tid = (int64_t)ts.native_thread_id;
     if (hint != NULL) {
-        hint->chunk = (uintptr_t)ts.datastack_chunk;
-        hint->top = (uintptr_t)ts.datastack_top;
-        hint->limit = (uintptr_t)ts.datastack_limit;
-        hint->holder = FW_PY_HOLDER(tstate, &ts);
+        hint->chunk = ts.chunk;
+        hint->top = ts.top;
+        hint->limit = ts.limit;
+        hint->holder = ts.holder;
     }
     if (spec > 0) {
         out->top_frame = top;
@@ -400,8 +655,7 @@ bool fw_py_read_thread_hinted(uintptr_t tstate, fw_py_thread *out, fw_py_window 
     }
     return fw_py_top_frame(tstate, &ts, w, &out->top_frame);
 #else
-    out->native_tid = 0;
-    out->top_frame = (uintptr_t)ts.frame;
+    out->top_frame = ts.frame;
     return true;
 #endif
 }
@@ -427,8 +681,10 @@ uintptr_t fw_py_own_thread_if_gil_held(void) {
 
 /* ---- frames --------------------------------------------------------------------------- */
 
-#if PY_VERSION_HEX >= 0x030B0000
 /* Byte offset of the instructions inside a code object; prev_instr/instr_ptr point into it. */
+#if PY_VERSION_HEX >= 0x030D0000
+#define FW_PY_CODE_START fw_lay.co_code
+#elif PY_VERSION_HEX >= 0x030B0000
 #define FW_PY_CODE_START offsetof(PyCodeObject, co_code_adaptive)
 #endif
 
@@ -499,28 +755,35 @@ bool fw_py_read_frame_win(fw_py_window *w, uintptr_t frame, fw_py_frame *out,
     }
     memset(out, 0, sizeof *out);
     *check_incomplete = false;
-#if PY_VERSION_HEX >= 0x030B0000
+#if PY_VERSION_HEX >= 0x030D0000
+    /* The frame is read without its locals (only the fixed part is needed), its fields at the
+     * offsets the interpreter publishes. */
+    _Alignas(16) unsigned char fb[FW_PY_FRAME_MAX];
+    if (!fw_py_copy(w, fb, frame, FW_PY_FRAME_FIXED)) {
+        return false;
+    }
+    out->previous = fw_py_ld_ptr(fb, fw_lay.fr_previous);
+    uintptr_t code = fw_py_ld_ptr(fb, fw_lay.fr_executable);
+#if PY_VERSION_HEX >= 0x030E0000
+    code &= ~(uintptr_t)3;   /* a _PyStackRef: tag bits in the low two bits of the pointer */
+#endif
+    uintptr_t instr = fw_py_ld_ptr(fb, fw_lay.fr_instr_ptr);
+    const struct {
+        int owner;
+    } f = {(int)(signed char)fb[fw_lay.fr_owner]};
+#elif PY_VERSION_HEX >= 0x030B0000
     _PyInterpreterFrame f;
     /* The frame is read without its locals: only the fixed part is needed. */
     if (!fw_py_copy(w, &f, frame, offsetof(_PyInterpreterFrame, localsplus))) {
         return false;
     }
     out->previous = (uintptr_t)f.previous;
-#if PY_VERSION_HEX >= 0x030E0000
-    /* A _PyStackRef: the object pointer with tag bits in its low two bits. */
-    uintptr_t code = f.f_executable.bits & ~(uintptr_t)3;
-    uintptr_t instr = (uintptr_t)f.instr_ptr;
-#elif PY_VERSION_HEX >= 0x030D0000
-    uintptr_t code = (uintptr_t)f.f_executable;
-    uintptr_t instr = (uintptr_t)f.instr_ptr;
-#else
     uintptr_t code = (uintptr_t)f.f_code;
     uintptr_t instr = (uintptr_t)f.prev_instr;
 #endif
+#if PY_VERSION_HEX >= 0x030B0000
 #if PY_VERSION_HEX >= 0x030F0000
     const int owner_max = FRAME_OWNED_BY_INTERPRETER;
-#elif PY_VERSION_HEX >= 0x030E0000
-    const int owner_max = FRAME_OWNED_BY_CSTACK;
 #elif PY_VERSION_HEX >= 0x030C0000
     const int owner_max = FRAME_OWNED_BY_CSTACK;
 #else
@@ -840,6 +1103,34 @@ bool fw_py_read_class_name(uintptr_t obj, int first_arg, char *buf, size_t bufle
 
 _Static_assert(FW_PY_FP_SPAN <= sizeof(PyCodeObject), "fingerprint fields inside the struct");
 
+#if PY_VERSION_HEX >= 0x030D0000
+/* 3.13+: the same fields, at the offsets the interpreter publishes. */
+size_t fw_py_code_fingerprint_span(void) { return fw_lay.co_fp_span; }
+
+uint64_t fw_py_code_fingerprint_of(const void *buf) {
+    int32_t firstlineno;
+    memcpy(&firstlineno, (const unsigned char *)buf + fw_lay.co_firstlineno, sizeof firstlineno);
+    uint64_t h = fw_py_mix(0x666c616d65ull, fw_py_ld_ptr(buf, offsetof(PyObject, ob_type)));
+    h = fw_py_mix(h, (uint64_t)(uint32_t)firstlineno);
+    h = fw_py_mix(h, fw_py_ld_ptr(buf, fw_lay.co_name));
+    h = fw_py_mix(h, fw_py_ld_ptr(buf, fw_lay.co_filename));
+    h = fw_py_mix(h, fw_py_ld_ptr(buf, fw_lay.co_qualname));
+    h = fw_py_mix(h, fw_py_ld_ptr(buf, fw_lay.co_linetable));
+    return h;
+}
+
+bool fw_py_code_still_valid(uintptr_t code, uint64_t fingerprint) {
+    _Alignas(16) unsigned char buf[FW_PY_CODE_MAX];
+    if (fw_memread_is_direct() && fw_py_type_of(code) != fw_py_code_type) {
+        return false; /* direct mode: the span may only be read from a code object */
+    }
+    if (!fw_memread(buf, code, fw_lay.co_fp_span)) {
+        return false;
+    }
+    return fw_py_ld_ptr(buf, offsetof(PyObject, ob_type)) == fw_py_code_type &&
+           fw_py_code_fingerprint_of(buf) == fingerprint;
+}
+#else
 size_t fw_py_code_fingerprint_span(void) { return FW_PY_FP_SPAN; }
 
 uint64_t fw_py_code_fingerprint_of(const void *buf) {
@@ -872,6 +1163,7 @@ bool fw_py_code_still_valid(uintptr_t code, uint64_t fingerprint) {
     memcpy(&type, buf + offsetof(PyObject, ob_type), sizeof type);
     return type == fw_py_code_type && fw_py_code_fingerprint_of(buf) == fingerprint;
 }
+#endif
 
 static bool fw_py_read_bytes(uintptr_t obj, uint8_t **out, size_t *len) {
     PyBytesObject b;
@@ -929,6 +1221,36 @@ bool fw_py_read_code(uintptr_t code, fw_py_code *out) {
         return false;
     }
     memset(out, 0, sizeof *out);
+#if PY_VERSION_HEX >= 0x030D0000
+    /* The names, first line and line table at the offsets the interpreter publishes. */
+    union {
+        PyCodeObject c;
+        _Alignas(16) unsigned char b[FW_PY_CODE_MAX];
+    } u;
+    if (!fw_memread_checked(u.b, code, fw_lay.co_size) ||
+        fw_py_ld_ptr(u.b, offsetof(PyObject, ob_type)) != fw_py_code_type) {
+        return false;
+    }
+    int32_t firstlineno;
+    memcpy(&firstlineno, u.b + fw_lay.co_firstlineno, sizeof firstlineno);
+    out->qualname = fw_py_dup_str(fw_py_ld_ptr(u.b, fw_lay.co_qualname));
+    out->filename = fw_py_dup_str(fw_py_ld_ptr(u.b, fw_lay.co_filename));
+    out->first_arg = FW_PY_ARG_NONE;
+    out->firstlineno = firstlineno;
+    if (u.c._co_firsttraceable < 0 || u.c._co_firsttraceable > INT32_MAX / 2) {
+        fw_py_code_clear(out);
+        return false;
+    }
+    out->first_traceable = u.c._co_firsttraceable * (int32_t)sizeof(_Py_CODEUNIT);
+    if (out->qualname == NULL || out->filename == NULL ||
+        !fw_py_read_bytes(fw_py_ld_ptr(u.b, fw_lay.co_linetable), &out->linetable,
+                          &out->linetable_len)) {
+        fw_py_code_clear(out);
+        return false;
+    }
+    out->fingerprint = fw_py_code_fingerprint_of(u.b);
+    return true;
+#else
     PyCodeObject c;
     /* Checked: the object is read at a code object's size before its type is known. */
     if (!fw_memread_checked(&c, code, sizeof c)) {
@@ -941,6 +1263,7 @@ bool fw_py_read_code(uintptr_t code, fw_py_code *out) {
     out->qualname = fw_py_dup_str((uintptr_t)c.co_qualname);
     out->first_arg = FW_PY_ARG_NONE;
     if (c._co_firsttraceable < 0 || c._co_firsttraceable > INT32_MAX / 2) {
+        fw_py_code_clear(out);
         return false;
     }
     out->first_traceable = c._co_firsttraceable * (int32_t)sizeof(_Py_CODEUNIT);
@@ -959,6 +1282,7 @@ bool fw_py_read_code(uintptr_t code, fw_py_code *out) {
     }
     out->fingerprint = fw_py_code_fingerprint_of(&c);
     return true;
+#endif
 }
 
 void fw_py_code_clear(fw_py_code *code) {
@@ -1116,6 +1440,23 @@ int fw_py_code_unit(void) { return (int)sizeof(_Py_CODEUNIT); }
 /* ---- the GIL ---------------------------------------------------------------------------- */
 
 uintptr_t fw_py_gil_holder(void) {
+#if PY_VERSION_HEX >= 0x030D0000
+    /* At the offsets the interpreter publishes (fw_py_gil is the lower of the two words). */
+    if (fw_py_gil == 0) {
+        return 0;
+    }
+    const uintptr_t base = fw_py_gil - FW_PY_MIN2(fw_lay.gil_locked, fw_lay.gil_holder);
+    int locked;
+    uintptr_t holder;
+    if (fw_py_gil_static) {
+        locked = _Py_atomic_load_int_relaxed((int *)(base + fw_lay.gil_locked));
+        holder = (uintptr_t)_Py_atomic_load_ptr_relaxed((void **)(base + fw_lay.gil_holder));
+    } else if (!fw_memread(&locked, base + fw_lay.gil_locked, sizeof locked) ||
+               !fw_py_read_ptr(base + fw_lay.gil_holder, &holder)) {
+        return 0;
+    }
+    return locked == 1 ? holder : 0;
+#else
     struct _gil_runtime_state copy;
     const struct _gil_runtime_state *gil = (const struct _gil_runtime_state *)fw_py_gil;
     int locked;
@@ -1131,18 +1472,14 @@ uintptr_t fw_py_gil_holder(void) {
     }
     /* Relaxed atomic loads: CPython writes these words atomically, and they only pick which
      * thread state to read next (every read from there on is a checked copy). */
-#if PY_VERSION_HEX >= 0x030D0000
-    locked = _Py_atomic_load_int_relaxed(&gil->locked);
-    holder = (uintptr_t)_Py_atomic_load_ptr_relaxed(&gil->last_holder);
-#else
     /* CPython's own macro: the fields are C11 atomics or plain words, per its build. */
     locked = _Py_atomic_load_relaxed(&gil->locked);
     holder = _Py_atomic_load_relaxed(&gil->last_holder);
-#endif
     /* last_holder keeps naming the previous holder after a release; only a locked GIL has an
      * owner. The two fields are read together but not atomically: a handover in between gives
      * a stale answer for one tick, which costs accuracy of one sample, never safety. */
     return locked == 1 ? holder : 0;
+#endif
 }
 
 /* ---- context variables ------------------------------------------------------------------ */
