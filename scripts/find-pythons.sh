@@ -28,7 +28,10 @@ for py in $candidates; do
     ver=$1 impl=$2 ft=$3
     case "$ver" in 3.9|3.10|3.11|3.12|3.13|3.14|3.15) ;; *) continue ;; esac
     [ "$impl" = cpython ] || continue
-    [ "$ft" = 1 ] && continue
+    if [ "$ft" = 1 ]; then
+        echo "find-pythons: $py is a free-threaded CPython $ver: not supported, skipped" >&2
+        continue
+    fi
     case " $seen " in *" $ver "*) continue ;; esac
     # A pyenv shim resolves to the real interpreter so that headers are found.
     real=$("$py" -c 'import sys; print(sys.executable)')
