@@ -9,12 +9,7 @@
  * path (the largest child while it holds half the root), label dimensions with a disproportionate
  * share (one host or thread group), and for memory types, allocated vs still in use.
  *
- * Comparison. Functions are compared on their self share of each range (ranges of different
- * load compare by shape), with the two-proportion z test on self sample counts, the same test
- * the diff API applies to nodes (|z| >= FW_STORE_Z_SIGNIFICANT). Changes are ranked by absolute
- * impact (percentage points of the total), new and vanished functions are named as such, and
- * a change below the threshold is reported as within noise rather than dropped. The largest
- * significant change is attributed to label values (fw_analysis_focus.c).
+ * Comparison: fw_analysis_compare.c.
  *
  * Rules are POSIX extended regexes compiled once; matching is read-only and thread safe.
  */
@@ -34,6 +29,7 @@ fw_store_status fw_analysis_focus(const fw_analysis_req *req, fw_report *r);
 void fw_analysis_dimensions(const fw_analysis_req *req, fw_report *r);
 void fw_analysis_attribute(const fw_analysis_req *req, fw_report *r, const char *fn);
 void fw_afocus_free(fw_afocus *f);
+fw_store_status fw_compare(const fw_analysis_req *req, fw_report *r);
 
 const char *const fw_analysis_label_keys[] = {"host", "hostname", "thread_group", "endpoint", "pod",
                                               "region", "service", "version", NULL};
@@ -336,7 +332,7 @@ static double fw_mark(const fw_store_tree *t, size_t r, unsigned char *inside, i
     return (double)*value / (double)t->nodes[0].total;
 }
 
-static void fw_set_frames(fw_finding *f, const char *const *names, size_t n)
+void fw_set_frames(fw_finding *f, const char *const *names, size_t n)
 {
     for (size_t i = 0; i < n && f->nframes < 4; i++)
         if ((f->frames[f->nframes] = strdup(names[i])) != NULL)
@@ -487,7 +483,9 @@ static void fw_retained(const fw_analysis_req *req, fw_report *r)
         goto done;
     fw_report_sql(r, "Allocated (table)", ta.sql);
     fw_report_sql(r, "In use (table)", ti.sql);
-    /* The function that keeps the most of what it allocated, among those holding >= 10% in use. */
+    /* In-use values are snapshots (one per upload) and allocations a flow, so their sums do not
+     * compare; their shares do. A function holding more of the memory in use than its share of
+     * allocations keeps what it allocates; one that allocates much and holds little frees it. */
     for (size_t i = 0; i < ti.nrows && i < 10; i++) {
         const fw_store_row *in = &ti.rows[i];
         double ishare = (double)in->self / (double)ti.grand_total;
@@ -497,20 +495,17 @@ static void fw_retained(const fw_analysis_req *req, fw_report *r)
         for (size_t k = 0; k < ta.nrows; k++)
             if (strcmp(ta.rows[k].name, in->name) == 0 && strcmp(ta.rows[k].file ? ta.rows[k].file : "", in->file ? in->file : "") == 0)
                 alloc = ta.rows[k].self;
-        double kept = alloc > 0 ? (double)in->self / (double)alloc : 1.0;
-        if (kept < 0.5)
+        double ashare = (double)alloc / (double)ta.grand_total;
+        if (ishare < ashare)
             continue;
         fw_finding *f = fw_report_add(r, ishare >= 0.25 ? FW_LVL_HOT : FW_LVL_WARN, "retained");
         if (!f)
             break;
-        char a[48], b[48];
-        fw_fmt_value(a, sizeof a, alloc, ta.unit);
-        fw_fmt_value(b, sizeof b, in->self, ti.unit);
         f->share = ishare;
         f->value = in->self;
         f->title = fw_afmt("Memory retained by %s: %.1f%% of what is in use", in->name, ishare * 100);
-        f->detail = fw_afmt("%s allocated %s and %s of it (%.0f%%) is still in use: allocated but never released.",
-                            in->name, a, b, kept > 1 ? 100.0 : kept * 100);
+        f->detail = fw_afmt("%s holds %.1f%% of the memory in use while it makes %.1f%% of the allocations: "
+                            "what it allocates is not released.", in->name, ishare * 100, ashare * 100);
         f->suggestion = strdup("Check for caches without a bound, lists that only grow, and references kept by globals or closures; bound them (functools.lru_cache(maxsize=...), collections.deque(maxlen=...)) or release them.");
         const char *nm = in->name;
         fw_set_frames(f, &nm, 1);
@@ -570,151 +565,6 @@ static fw_store_status fw_single(const fw_analysis_req *req, fw_report *r)
 done:
     fw_store_tree_free(&t);
     fw_store_table_free(&tb);
-    return st;
-}
-
-/* ---------------------------------------------------------------- comparison */
-
-typedef struct {
-    const fw_store_row *b, *c;
-    double bs, cs, d, z;
-} fw_chg;
-
-static int fw_chg_cmp(const void *a, const void *b)
-{
-    double x = fabs(((const fw_chg *)a)->d), y = fabs(((const fw_chg *)b)->d);
-    return x < y ? 1 : x > y ? -1 : 0;
-}
-
-static int fw_row_same(const fw_store_row *a, const fw_store_row *b)
-{
-    return strcmp(a->name, b->name) == 0 && strcmp(a->file ? a->file : "", b->file ? b->file : "") == 0;
-}
-
-static void fw_change_finding(fw_report *r, const fw_chg *c)
-{
-    const fw_store_row *row = c->c ? c->c : c->b;
-    int sig = fabs(c->z) >= FW_STORE_Z_SIGNIFICANT ? (c->z > 0 ? 1 : -1) : 0;
-    const char *status = !c->b ? "new" : !c->c ? "vanished" : "changed";
-    fw_level lvl = sig > 0 ? FW_LVL_HOT : sig < 0 ? FW_LVL_OK : FW_LVL_INFO;
-    fw_finding *f = fw_report_add(r, lvl, "change");
-    if (!f)
-        return;
-    char bv[48], cv[48];
-    fw_fmt_value(bv, sizeof bv, c->b ? c->b->self : 0, r->unit);
-    fw_fmt_value(cv, sizeof cv, c->c ? c->c->self : 0, r->unit);
-    f->has_change = 1;
-    f->change = (fw_change){c->bs, c->cs, c->b ? c->b->self : 0, c->c ? c->c->self : 0, c->z, sig, status};
-    f->share = c->cs;
-    f->value = c->c ? c->c->self : 0;
-    f->title = fw_afmt("%s %s: %.1f%% -> %.1f%% self (%+.1f points)%s", row->name,
-                       c->d > 0 ? "got worse" : "improved", c->bs * 100, c->cs * 100, c->d * 100,
-                       !c->b ? ", new" : !c->c ? ", vanished" : "");
-    f->detail = fw_afmt("%s -> %s; the change is %s (z = %.1f, threshold %.0f).", bv, cv,
-                        sig ? "significant" : "within sampling noise", c->z, FW_STORE_Z_SIGNIFICANT);
-    f->suggestion = strdup(sig > 0 ? "Look at what changed in this function or its callers (a deploy, input size, a cache miss rate) in this period."
-                           : sig < 0 ? "An improvement beyond noise."
-                                     : "Not beyond noise: collect a longer range before acting.");
-    const char *nm = row->name;
-    fw_set_frames(f, &nm, 1);
-}
-
-static fw_store_status fw_compare(const fw_analysis_req *req, fw_report *r)
-{
-    fw_store_diff d = {0};
-    fw_store_table tb = {0}, tc = {0};
-    fw_chg *ch = NULL;
-    fw_store_tree_opts to = {FW_STORE_GRAN_FUNCTION, 2};
-    fw_store_table_opts o = {FW_STORE_GRAN_FUNCTION, FW_STORE_SORT_SELF, 0};
-    fw_store_status st = fw_store_diff_query(req->store, req->base, req->q, &to, &d);
-    if (st == FW_STORE_OK)
-        st = fw_store_table_query(req->store, req->base, &o, &tb);
-    if (st == FW_STORE_OK)
-        st = fw_store_table_query(req->store, req->q, &o, &tc);
-    if (st != FW_STORE_OK)
-        goto done;
-    r->unit = strdup(d.unit ? d.unit : tc.unit ? tc.unit : "");
-    fw_report_sql(r, "Diff", d.sql);
-    fw_report_sql(r, "Baseline table", tb.sql);
-    fw_report_sql(r, "Current table", tc.sql);
-    r->base_total = tb.grand_total;
-    r->total = tc.grand_total;
-    r->base_count = d.nnodes ? d.nodes[0].base_count : 0;
-    r->count = d.nnodes ? d.nodes[0].cmp_count : 0;
-    fw_finding *f;
-    if (r->base_total <= 0 || r->total <= 0) {
-        if ((f = fw_report_add(r, r->base_total <= 0 && r->total <= 0 ? FW_LVL_INFO : FW_LVL_WARN, "empty"))) {
-            f->title = strdup(r->base_total <= 0 && r->total <= 0 ? "Nothing to compare"
-                              : r->base_total <= 0 ? "No baseline data" : "No data in the current range");
-            f->detail = strdup(r->base_total <= 0 ? "The baseline range has no samples; pick a baseline where the application was already running."
-                                                  : "The baseline has samples but the current range has none.");
-        }
-        goto done;
-    }
-    double ratio = (double)r->total / (double)r->base_total - 1;
-    if ((f = fw_report_add(r, fabs(ratio) >= 0.2 ? (ratio > 0 ? FW_LVL_HOT : FW_LVL_OK) : FW_LVL_INFO, "total"))) {
-        char a[48], b[48];
-        fw_fmt_value(a, sizeof a, r->base_total, r->unit);
-        fw_fmt_value(b, sizeof b, r->total, r->unit);
-        f->title = fw_afmt("Total %s %.1f%%: %s -> %s", ratio >= 0 ? "up" : "down", fabs(ratio) * 100, a, b);
-        f->detail = strdup("Functions are compared by their share of each range's total, so that a change of load alone does not look like a regression.");
-    }
-    /* Every function of either range, matched by name and file. */
-    ch = calloc(tb.nrows + tc.nrows + 1, sizeof *ch);
-    if (!ch) {
-        st = FW_STORE_ERR_NOMEM;
-        goto done;
-    }
-    size_t n = 0;
-    for (size_t i = 0; i < tc.nrows; i++) {
-        ch[n].c = &tc.rows[i];
-        for (size_t k = 0; k < tb.nrows && !ch[n].b; k++)
-            if (fw_row_same(&tb.rows[k], &tc.rows[i]))
-                ch[n].b = &tb.rows[k];
-        n++;
-    }
-    for (size_t k = 0; k < tb.nrows; k++) {
-        int seen = 0;
-        for (size_t i = 0; i < tc.nrows && !seen; i++)
-            seen = fw_row_same(&tb.rows[k], &tc.rows[i]);
-        if (!seen)
-            ch[n++].b = &tb.rows[k];
-    }
-    for (size_t i = 0; i < n; i++) {
-        ch[i].bs = ch[i].b ? (double)ch[i].b->self / (double)r->base_total : 0;
-        ch[i].cs = ch[i].c ? (double)ch[i].c->self / (double)r->total : 0;
-        ch[i].d = ch[i].cs - ch[i].bs;
-        ch[i].z = fw_ztest(ch[i].b ? ch[i].b->count_self : 0, r->base_count, ch[i].c ? ch[i].c->count_self : 0, r->count);
-    }
-    qsort(ch, n, sizeof *ch, fw_chg_cmp);
-    size_t shown = 0, sig = 0;
-    const char *first_sig = NULL;
-    for (size_t i = 0; i < n && shown < 10; i++) {
-        int s = fabs(ch[i].z) >= FW_STORE_Z_SIGNIFICANT;
-        /* Small moves are listed only when they are significant, or a function appeared/vanished. */
-        if (fabs(ch[i].d) < 0.005 && !s)
-            continue;
-        fw_change_finding(r, &ch[i]);
-        shown++;
-        if (s) {
-            sig++;
-            if (!first_sig && ch[i].d > 0)
-                first_sig = (ch[i].c ? ch[i].c : ch[i].b)->name;
-        }
-    }
-    if (!sig && (f = fw_report_add(r, FW_LVL_OK, "nochange"))) {
-        f->title = strdup("No significant change");
-        f->detail = fw_afmt("%s; every difference is within sampling noise (|z| < %.0f).",
-                            shown ? "Some functions moved by more than half a point" : "No function moved by more than half a point",
-                            FW_STORE_Z_SIGNIFICANT);
-    }
-    if (first_sig)
-        fw_analysis_attribute(req, r, first_sig);
-done:
-    free(ch);
-    fw_store_diff_free(&d);
-    fw_store_table_free(&tb);
-    fw_store_table_free(&tc);
     return st;
 }
 

@@ -116,6 +116,9 @@ const char *fw_analysis_partner_type(const char *type);
 /* A label key that names a host-like or group-like dimension, in order of interest. */
 extern const char *const fw_analysis_label_keys[];
 
+/* Appends up to 4 frame names to f and focuses the first. */
+void fw_set_frames(fw_finding *f, const char *const *names, size_t n);
+
 /* Output (fw_analysis_out.c). `link` builds console URLs for a function (may be NULL). */
 typedef struct {
     const fw_store_query *q, *base;

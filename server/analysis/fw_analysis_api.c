@@ -234,6 +234,56 @@ static const char *fw_a_member_str(const fw_jobject *o, const char *key, int *ba
     return m->str;
 }
 
+/* The CLI's text: the answer, its numbers, the view, the SQL (or the help list). */
+static char *fw_a_answer_text(const fw_answer *a, size_t *len)
+{
+    size_t cap = 4096, used = 0;
+    char *b = malloc(cap);
+    if (!b)
+        return NULL;
+    b[0] = '\0';
+#define FW_APPEND(...)                                                                 \
+    do {                                                                               \
+        int n_ = snprintf(NULL, 0, __VA_ARGS__);                                       \
+        if (n_ < 0)                                                                    \
+            break;                                                                     \
+        if (used + (size_t)n_ + 1 > cap) {                                             \
+            size_t c_ = (used + (size_t)n_ + 1) * 2;                                   \
+            char *nb_ = realloc(b, c_);                                                \
+            if (!nb_) {                                                                \
+                free(b);                                                               \
+                return NULL;                                                           \
+            }                                                                          \
+            b = nb_;                                                                   \
+            cap = c_;                                                                  \
+        }                                                                              \
+        used += (size_t)snprintf(b + used, cap - used, __VA_ARGS__);                   \
+    } while (0)
+    FW_APPEND("%s\n", a->answer ? a->answer : "");
+    for (size_t i = 0; i < a->rows.nrows; i++) {
+        const fw_arow *w = &a->rows.rows[i];
+        char v[48];
+        fw_fmt_value(v, sizeof v, w->value, a->unit);
+        if (w->has_base)
+            FW_APPEND("  %6.1f%% -> %6.1f%%  %-12s %s%s\n", w->base_share * 100, w->share * 100, v, w->label,
+                      w->significant ? " (significant)" : " (within noise)");
+        else
+            FW_APPEND("  %6.1f%%  %-12s %s\n", w->share * 100, v, w->label);
+    }
+    if (!a->understood)
+        for (const char *const *e = fw_ask_examples; *e; e++)
+            FW_APPEND("  - %s\n", *e);
+    if (a->link)
+        FW_APPEND("View: %s\n", a->link);
+    if (a->rep.nsql)
+        FW_APPEND("\nSQL behind these numbers:\n");
+    for (size_t i = 0; i < a->rep.nsql; i++)
+        FW_APPEND("-- %s\n%s;\n", a->rep.sql[i].title, a->rep.sql[i].sql);
+#undef FW_APPEND
+    *len = used;
+    return b;
+}
+
 void fw_h_ask(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
 {
     fw_jobject o;
@@ -245,6 +295,7 @@ void fw_h_ask(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
     int bad = 0;
     const char *question = fw_a_member_str(&o, "question", &bad), *app = fw_a_member_str(&o, "app", &bad);
     const char *type = fw_a_member_str(&o, "type", &bad), *labels = fw_a_member_str(&o, "labels", &bad);
+    const char *format = fw_a_member_str(&o, "format", &bad);
     const fw_jmember *fm = fw_jobject_get(&o, "from"), *tm = fw_jobject_get(&o, "to"), *hm = fw_jobject_get(&o, "baselineHours");
     char fbuf[32], tbuf[32], hbuf[32];
     const char *from = NULL, *to = NULL, *hours_s = NULL;
@@ -273,6 +324,10 @@ void fw_h_ask(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
         fw_http_error(resp, 400, "question, app, type, from, to and labels must be strings (from/to may be unix seconds, baselineHours a number)");
         goto out;
     }
+    if (format && strcmp(format, "json") != 0 && strcmp(format, "text") != 0) {
+        fw_http_error(resp, 400, "format: '%.32s' (expected json or text)", format);
+        goto out;
+    }
     if (!question || !*question || strlen(question) > 1000) {
         fw_http_error(resp, 400, "missing string member 'question' (1 to 1000 bytes)");
         goto out;
@@ -292,6 +347,16 @@ void fw_h_ask(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
     fw_store_status st = fw_ask_run(s->store, &q, hours, question, &a);
     if (st != FW_STORE_OK) {
         fw_http_error(resp, fw_a_http_status(st), "%s", fw_store_strerror(st));
+        goto out;
+    }
+    if (format && strcmp(format, "text") == 0) {
+        size_t len = 0;
+        char *text = fw_a_answer_text(&a, &len);
+        fw_answer_free(&a);
+        if (!text)
+            fw_http_error(resp, 500, "cannot render the answer (out of memory)");
+        else
+            fw_http_text(resp, 200, "text/plain; charset=utf-8", text, len);
         goto out;
     }
     fw_json j;
