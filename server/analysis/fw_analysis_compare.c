@@ -19,6 +19,7 @@
  * The largest significant growth is attributed to label values (fw_analysis_focus.c).
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,9 +104,27 @@ static int fw_row_same(const fw_store_row *a, const fw_store_row *b)
     return strcmp(a->name, b->name) == 0 && strcmp(a->file ? a->file : "", b->file ? b->file : "") == 0;
 }
 
-static void fw_change_finding(fw_report *r, const fw_chg *c)
+/* The last two parts of a path: re/__init__.py, json/encoder.py, shop.py. */
+static const char *fw_short_file(const char *f)
+{
+    const char *last = strrchr(f, '/');
+    if (!last)
+        return f;
+    const char *p = last;
+    while (p > f && p[-1] != '/')
+        p--;
+    return p > f ? p : f;
+}
+
+static void fw_change_finding(fw_report *r, const fw_chg *c, int same_name)
 {
     const fw_store_row *row = c->c ? c->c : c->b;
+    char label[512];
+    /* A name that several files define is shown with its file: re's two _compile differ. */
+    if (same_name && *fw_chg_file(c))
+        snprintf(label, sizeof label, "%s (%s)", row->name, fw_short_file(fw_chg_file(c)));
+    else
+        snprintf(label, sizeof label, "%s", row->name);
     int sig = c->sig;
     const char *status = !c->b ? "new" : !c->c ? "vanished" : "changed";
     fw_level lvl = sig > 0 ? FW_LVL_HOT : sig < 0 ? FW_LVL_OK : FW_LVL_INFO;
@@ -119,7 +138,7 @@ static void fw_change_finding(fw_report *r, const fw_chg *c)
     f->change = (fw_change){c->bs, c->cs, c->b ? c->b->self : 0, c->c ? c->c->self : 0, c->z, sig, status};
     f->share = c->cs;
     f->value = c->c ? c->c->self : 0;
-    f->title = fw_afmt("%s %s: %.1f%% -> %.1f%% self (%+.1f points)%s", row->name,
+    f->title = fw_afmt("%s %s: %.1f%% -> %.1f%% self (%+.1f points)%s", label,
                        c->d > 0 ? "got worse" : "improved", c->bs * 100, c->cs * 100, c->d * 100,
                        !c->b ? ", new" : !c->c ? ", vanished" : "");
     if (c->shifted_with)
@@ -215,7 +234,10 @@ fw_store_status fw_compare(const fw_analysis_req *req, fw_report *r)
         /* Small moves are listed only when they are significant, or a function appeared/vanished. */
         if (fabs(ch[i].d) < 0.005 && !s)
             continue;
-        fw_change_finding(r, &ch[i]);
+        int same = 0;
+        for (size_t k = 0; k < n && !same; k++)
+            same = k != i && strcmp(fw_chg_name(&ch[k]), fw_chg_name(&ch[i])) == 0;
+        fw_change_finding(r, &ch[i], same);
         shown++;
         if (s) {
             sig++;

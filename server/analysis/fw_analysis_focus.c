@@ -200,7 +200,9 @@ static int fw_tree_neighbours(const fw_store_tree *t, const char *fn, fw_asectio
                     rc = fw_section_bump(callers, n->parent > 0 ? t->nodes[n->parent].name : "(root)", n->total, base);
             }
         }
-        if (callees && n->parent >= 0 && !anc && strcmp(t->nodes[n->parent].name, fn) == 0 && !is)
+        /* A callee: a child of an outermost occurrence of fn (not of a recursive one). */
+        if (callees && !is && n->parent > 0 && strcmp(t->nodes[n->parent].name, fn) == 0 &&
+            !in[t->nodes[n->parent].parent])
             rc = fw_section_bump(callees, n->name, n->total, base);
     }
     free(in);
