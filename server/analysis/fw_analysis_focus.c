@@ -100,12 +100,12 @@ const char *fw_analysis_match_name(const char *const *names, size_t n, const cha
     for (size_t i = 0; i < n; i++) {
         fw_norm(names[i], c, sizeof c);
         size_t lc = strlen(c), lw = strlen(w);
-        if (lw >= 3 && lc >= lw && strcmp(c + lc - lw, w) == 0)
+        if (lw >= 4 && lc >= lw && strcmp(c + lc - lw, w) == 0)
             return names[i];
     }
     for (size_t i = 0; i < n; i++) {
         fw_norm(names[i], c, sizeof c);
-        if (strlen(w) >= 3 && strstr(c, w))
+        if (strlen(w) >= 5 && strstr(c, w))
             return names[i];
     }
     const char *best = NULL;

@@ -135,7 +135,7 @@ static const char *const fw_c_retained[] = {"retain*", "leak*", "in use", "in-us
 static const char *const fw_c_module[] = {"module*", "file", "files", "package*", "librar*", NULL};
 static const char *const fw_c_findings[] = {"problem*", "issue*", "fix", "analy*", "hot spot*", "hotspot*", "suggest*", "improve*", "optimi*", "findings", "wrong", NULL};
 static const char *const fw_c_how_much[] = {"how much", "how many", "share of", "percent*", "what fraction", NULL};
-static const char *const fw_c_why[] = {"why", "slow", "expensive", "costly", NULL};
+static const char *const fw_c_why[] = {"why", "slow", NULL};
 static const char *const fw_c_top[] = {"most", "top", "hottest", "heaviest", "biggest", "largest", "expensive", "spend*", "spent", "where", "uses", "use", "consum*", "busy", "hog*", "time", "cpu", "memory", "allocat*", NULL};
 
 /* Words never taken for a function name. */
@@ -149,6 +149,9 @@ static const char *const fw_stop[] = {
     "me", "show", "tell", "about", "endpoint", "value", "label", "do", "did", "a", "an", "to", "on", "at", "it", "its",
     "worse", "most?", "than", "before", "over", "get", "got", "takes", "take", "all", "where's", "what's", "heaviest",
     "biggest", "largest", "share", "percent", "leak", "leaks", "held", "released", "never", "not", "memory?",
+    "one", "two", "three", "regression", "regressed", "since", "compared", "should", "fix", "problem", "issue",
+    "expensive", "costly", "busiest", "busy", "like", "please", "could", "would", "self", "samples",
+    "question", "questions", "help", "profile", "profiles", "app", "application", "service", "slowest", "fastest",
     NULL};
 
 static int fw_is_stop(const char *w)
@@ -482,6 +485,27 @@ static const char *fw_slot_label(fw_store *s, fw_answer *a, const fw_q *t, fw_re
     return filtered && named && strcmp(filtered, named) == 0 ? NULL : named;
 }
 
+static void fw_alnum_lower(const char *s, char *out, size_t len)
+{
+    size_t o = 0;
+    for (; *s && o + 1 < len; s++)
+        if (isalnum((unsigned char)*s))
+            out[o++] = (char)tolower((unsigned char)*s);
+    out[o] = '\0';
+}
+
+static const char *fw_exact_name(const char *const *names, size_t n, const char *want)
+{
+    char w[256], c[256];
+    fw_alnum_lower(want, w, sizeof w);
+    for (size_t i = 0; *w && i < n; i++) {
+        fw_alnum_lower(names[i], c, sizeof c);
+        if (strcmp(c, w) == 0)
+            return names[i];
+    }
+    return NULL;
+}
+
 static char *fw_slot_function(fw_store *s, fw_answer *a, const fw_q *t)
 {
     fw_store_table tb = {0};
@@ -492,22 +516,25 @@ static char *fw_slot_function(fw_store *s, fw_answer *a, const fw_q *t)
     char *found = NULL;
     for (size_t i = 0; names && i < tb.nrows; i++)
         names[i] = tb.rows[i].name;
-    /* Two-word joins first ("cart total"), then single words. */
-    for (size_t i = 0; names && !found && i + 1 < t->n; i++) {
-        if (fw_is_stop(t->w[i]) || fw_is_stop(t->w[i + 1]))
-            continue;
-        char two[256];
-        snprintf(two, sizeof two, "%s %s", t->w[i], t->w[i + 1]);
-        const char *m = fw_analysis_match_name(names, tb.nrows, two);
-        if (m)
-            found = strdup(m);
-    }
-    for (size_t i = 0; names && !found && i < t->n; i++) {
-        if (fw_is_stop(t->w[i]))
-            continue;
-        const char *m = fw_analysis_match_name(names, tb.nrows, t->w[i]);
-        if (m)
-            found = strdup(m);
+    /* Pass 1, exact names (ignoring case and punctuation) anywhere in the question; pass 2, the
+     * fuzzy matcher. Two-word joins ("cart total") before single words in each pass. */
+    for (int pass = 0; pass < 2 && names && !found; pass++) {
+        for (size_t i = 0; !found && i + 1 < t->n; i++) {
+            if (fw_is_stop(t->w[i]) || fw_is_stop(t->w[i + 1]))
+                continue;
+            char two[256];
+            snprintf(two, sizeof two, "%s %s", t->w[i], t->w[i + 1]);
+            const char *m = pass ? fw_analysis_match_name(names, tb.nrows, two) : fw_exact_name(names, tb.nrows, two);
+            if (m)
+                found = strdup(m);
+        }
+        for (size_t i = 0; !found && i < t->n; i++) {
+            if (fw_is_stop(t->w[i]))
+                continue;
+            const char *m = pass ? fw_analysis_match_name(names, tb.nrows, t->w[i]) : fw_exact_name(names, tb.nrows, t->w[i]);
+            if (m)
+                found = strdup(m);
+        }
     }
     free(names);
     fw_store_table_free(&tb);
