@@ -99,7 +99,7 @@ static int fw_a_hours(const char *v, int64_t *out, fw_http_resp *resp)
 {
     char *end = NULL;
     long long n = v ? strtoll(v, &end, 10) : 0;
-    if (v && (!*v || *end || n < 1 || n > 24 * 366)) {
+    if (v && (!*v || *end || n < 1 || n > 24LL * 366)) {
         fw_http_error(resp, 400, "baselineHours: '%.32s' is not a whole number of hours from 1 to 8784", v);
         return -1;
     }

@@ -63,7 +63,7 @@ static size_t fw_edit(const char *a, const char *b)
     size_t la = strlen(a), lb = strlen(b);
     if (la > 64 || lb > 64)
         return (size_t)-1;
-    size_t prev[65], cur[65];
+    size_t prev[65] = {0}, cur[65] = {0};
     for (size_t j = 0; j <= lb; j++)
         prev[j] = j;
     for (size_t i = 1; i <= la; i++) {
@@ -84,7 +84,7 @@ static size_t fw_edit(const char *a, const char *b)
 /* names are in order of preference (largest first); returns one of them or NULL. */
 const char *fw_analysis_match_name(const char *const *names, size_t n, const char *want)
 {
-    char w[256], c[256];
+    char w[256] = {0}, c[256] = {0};
     fw_norm(want, w, sizeof w);
     if (!*w)
         return NULL;
@@ -364,7 +364,7 @@ void fw_analysis_attribute(const fw_analysis_req *req, fw_report *r, const char 
         for (size_t i = 0; i < sec.nrows; i++) {
             const char *eq = strchr(sec.rows[i].label, '=');
             size_t klen = (size_t)(eq - sec.rows[i].label);
-            double d = sec.rows[i].share - sec.rows[i].base_share, sum = 0;
+            double sum = 0;
             int first = 1;
             for (size_t k = 0; k < sec.nrows; k++)
                 if (strncmp(sec.rows[k].label, sec.rows[i].label, klen + 1) == 0) {
@@ -378,7 +378,7 @@ void fw_analysis_attribute(const fw_analysis_req *req, fw_report *r, const char 
                 if (strncmp(sec.rows[k].label, sec.rows[i].label, klen + 1) == 0 &&
                     sec.rows[k].share - sec.rows[k].base_share > sec.rows[best].share - sec.rows[best].base_share)
                     best = k;
-            d = sec.rows[best].share - sec.rows[best].base_share;
+            double d = sec.rows[best].share - sec.rows[best].base_share;
             if (sum <= 0 || d / sum < 0.7)
                 continue;
             fw_finding *f = fw_report_add(r, FW_LVL_WARN, "attribution");

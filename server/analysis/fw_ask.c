@@ -100,6 +100,8 @@ static int fw_cue(const fw_q *t, const char *cue)
     if (strchr(cue, ' '))
         return strstr(t->lower, cue) != NULL;
     size_t l = strlen(cue);
+    if (l == 0)
+        return 0;
     int stem = cue[l - 1] == '*';
     for (size_t i = 0; i < t->n; i++) {
         if (stem ? strncmp(t->w[i], cue, l - 1) == 0 : strcmp(t->w[i], cue) == 0)
@@ -379,7 +381,7 @@ static fw_store_status fw_via_analysis(fw_store *s, fw_answer *a, const char *fo
             char v0[48];
             fw_fmt_value(v0, sizeof v0, a->rows.rows[0].value, a->unit);
             fw_ans_text(a, fw_afmt("%s: first %s with %s (%.1f%% of the total); %s uses %s in all (%.1f%%).",
-                                   sec->title, a->rows.rows[0].label, v0, a->rows.rows[0].share * 100, f->name, tv, ts * 100));
+                                   sec ? sec->title : section, a->rows.rows[0].label, v0, a->rows.rows[0].share * 100, f->name, tv, ts * 100));
         }
     } else {
         /* Findings: the change list for growth questions, all findings otherwise. */
@@ -576,9 +578,13 @@ fw_store_status fw_ask_run(fw_store *s, const fw_store_query *q, int64_t hours, 
     const char *key = fw_slot_label(s, a, &t, &a->rep);
     char *fn = fw_slot_function(s, a, &t);
     fw_store_status st = FW_STORE_OK;
-    if (fw_any(&t, fw_c_help) || !t.n) {
-        a->intent = "help";
-        a->understood = 0;
+    int asks_help = fw_any(&t, fw_c_help) || !t.n;
+    /* A function named with no other cue ("Cart.total?") is a question about its share. */
+    int other_cue = fw_any(&t, fw_c_growth) || key || fw_any(&t, fw_c_lines) || fw_any(&t, fw_c_module) ||
+                    fw_any(&t, fw_c_findings) || retained || fw_any(&t, fw_c_top);
+    a->intent = "help";
+    if (asks_help) {
+        a->intent = "help"; /* even if it also names a function: the list is what was asked */
     } else if (fn && fw_any(&t, fw_c_attr)) {
         a->intent = "attribution";
         a->has_base = 1;
@@ -599,7 +605,7 @@ fw_store_status fw_ask_run(fw_store *s, const fw_store_query *q, int64_t hours, 
     } else if (fn && (fw_any(&t, fw_c_callees) || fw_any(&t, fw_c_why))) {
         a->intent = "callees";
         st = fw_via_analysis(s, a, fn, "callees");
-    } else if (fn && fw_any(&t, fw_c_how_much)) {
+    } else if (fn && (fw_any(&t, fw_c_how_much) || !other_cue)) {
         a->intent = "function";
         st = fw_via_analysis(s, a, fn, "summary");
     } else if (fw_any(&t, fw_c_growth)) {
@@ -631,13 +637,8 @@ fw_store_status fw_ask_run(fw_store *s, const fw_store_query *q, int64_t hours, 
             fw_ans_text(a, fw_afmt("%s holds the most memory still in use: %s, %.1f%% of what is in use (allocated and not released).",
                                    a->rows.rows[0].label, v, a->rows.rows[0].share * 100));
         }
-    } else if (fn) {
-        a->intent = "function";
-        st = fw_via_analysis(s, a, fn, "summary");
-    } else {
-        a->intent = "help";
-        a->understood = 0;
     }
+    a->understood = strcmp(a->intent, "help") != 0;
     if (!a->understood && st == FW_STORE_OK)
         fw_ans_text(a, strdup("I cannot answer that question from the profiles. These are the questions I can answer:"));
     free(fn);
