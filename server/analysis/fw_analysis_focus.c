@@ -165,7 +165,8 @@ static int fw_row_value_cmp(const void *a, const void *b)
 
 static void fw_section_finish(fw_asection *s, int64_t total, int64_t base_total, int cmp, size_t keep)
 {
-    qsort(s->rows, s->nrows, sizeof s->rows[0], fw_row_value_cmp);
+    if (s->nrows) /* qsort's array may not be NULL, even when empty */
+        qsort(s->rows, s->nrows, sizeof s->rows[0], fw_row_value_cmp);
     while (s->nrows > keep)
         free(s->rows[--s->nrows].label);
     for (size_t i = 0; i < s->nrows; i++) {
@@ -244,7 +245,8 @@ static size_t fw_dim_keys(const fw_store_labels *l, const fw_store_query *q, con
 static fw_store_query fw_with_label(const fw_store_query *q, fw_label *buf, const char *key, const char *value)
 {
     fw_store_query out = *q;
-    memcpy(buf, q->filters, q->nfilters * sizeof *buf);
+    if (q->filters) /* memcpy's source may not be NULL, even for 0 bytes */
+        memcpy(buf, q->filters, q->nfilters * sizeof *buf);
     buf[q->nfilters].key = key;
     buf[q->nfilters].value = value;
     out.filters = buf;

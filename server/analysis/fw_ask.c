@@ -288,7 +288,8 @@ static fw_store_status fw_top_label(fw_store *s, fw_answer *a, const char *key)
     int64_t sum = 0;
     for (size_t v = 0; k && buf && v < k->nvalues && v < 50; v++) {
         fw_store_query q = a->q;
-        memcpy(buf, a->q.filters, a->q.nfilters * sizeof *buf);
+        if (a->q.filters) /* memcpy's source may not be NULL, even for 0 bytes */
+            memcpy(buf, a->q.filters, a->q.nfilters * sizeof *buf);
         buf[a->q.nfilters] = (fw_label){key, k->values[v]};
         q.filters = buf;
         q.nfilters = a->q.nfilters + 1;
@@ -567,7 +568,8 @@ fw_store_status fw_ask_run(fw_store *s, const fw_store_query *q, int64_t hours, 
 {
     memset(a, 0, sizeof *a);
     a->q = *q;
-    memcpy(a->filters, q->filters, (q->nfilters < FW_ASK_MAX_FILTERS ? q->nfilters : FW_ASK_MAX_FILTERS) * sizeof *a->filters);
+    if (q->filters) /* memcpy's source may not be NULL, even for 0 bytes */
+        memcpy(a->filters, q->filters, (q->nfilters < FW_ASK_MAX_FILTERS ? q->nfilters : FW_ASK_MAX_FILTERS) * sizeof *a->filters);
     a->q.filters = a->filters;
     a->q.nfilters = q->nfilters < FW_ASK_MAX_FILTERS ? q->nfilters : FW_ASK_MAX_FILTERS;
     a->understood = 1;
