@@ -34,6 +34,7 @@ typedef struct {
     const fw_store_row *b, *c;
     double bs, cs, d, z;
     int sig;                    /* after the shift test */
+    int pseudo;                 /* the agent's "[unknown]"-style frame: not code */
     const char *shifted_with;   /* the function the cost moved to or from, or NULL */
 } fw_chg;
 
@@ -141,7 +142,11 @@ static void fw_change_finding(fw_report *r, const fw_chg *c, int same_name)
     f->title = fw_afmt("%s %s: %.1f%% -> %.1f%% self (%+.1f points)%s", label,
                        c->d > 0 ? "got worse" : "improved", c->bs * 100, c->cs * 100, c->d * 100,
                        !c->b ? ", new" : !c->c ? ", vanished" : "");
-    if (c->shifted_with)
+    if (c->pseudo)
+        f->detail = fw_afmt("%s -> %s; z = %.1f, but %s is not code: it stands for stacks the profiler could not "
+                            "read whole, whose number follows the machine's load (not a change of the code).",
+                            bv, cv, c->z, row->name);
+    else if (c->shifted_with)
         f->detail = fw_afmt("%s -> %s; z = %.1f, but together with %s, which moved the other way a few frames away, "
                             "the share did not change significantly: the cost shifted between the two in the same "
                             "stacks (within noise, not a change of the code).", bv, cv, c->z, c->shifted_with);
@@ -222,6 +227,16 @@ fw_store_status fw_compare(const fw_analysis_req *req, fw_report *r)
         ch[i].d = ch[i].cs - ch[i].bs;
         ch[i].z = fw_ztest(ch[i].b ? ch[i].b->count_self : 0, r->base_count, ch[i].c ? ch[i].c->count_self : 0, r->count);
         ch[i].sig = fabs(ch[i].z) >= FW_STORE_Z_SIGNIFICANT ? (ch[i].z > 0 ? 1 : -1) : 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        /* "[unknown]", "[truncated]", "[too many functions]": stacks the agent could not read
+         * whole. How many there are depends on the machine's load, not on the code, so their
+         * change is reported but never called significant. */
+        const char *nm = fw_chg_name(&ch[i]);
+        size_t len = strlen(nm);
+        ch[i].pseudo = len >= 2 && nm[0] == '[' && nm[len - 1] == ']' && !*fw_chg_file(&ch[i]);
+        if (ch[i].pseudo)
+            ch[i].sig = 0;
     }
     for (size_t i = 0; i < n; i++)
         if (ch[i].sig)

@@ -164,7 +164,7 @@ static void test_compare_shift_and_regression(void **state)
 {
     fx *f = *state;
     static const char *ser = "main;render;dumps@json/__init__.py;encode@json/encoder.py;iterencode@json/encoder.py";
-    int64_t r0[] = {500, 500, 1000, 200}, r1[] = {100, 900, 600, 600};
+    int64_t r0[] = {500, 500, 700, 200, 300}, r1[] = {100, 900, 600, 600, 0};
     for (int k = 0; k < 2; k++) {
         const int64_t *r = k ? r1 : r0;
         fw_profile *p = cpu_profile();
@@ -172,6 +172,8 @@ static void test_compare_shift_and_regression(void **state)
         add(p, ser, r[1], "/a");
         add(p, "main;other", r[2], "/a");
         add(p, "main;slow", r[3], k ? "/b" : "/a");
+        if (r[4])
+            add(p, "main;[unknown]@", r[4], "/a");
         ingest(f->s, p, k ? T0 + 3600 : T0);
     }
     fw_store_query base = {"app", "cpu", T0, T0 + 60, NULL, 0}, cur = {"app", "cpu", T0 + 3600, T0 + 3660, NULL, 0};
@@ -190,6 +192,12 @@ static void test_compare_shift_and_regression(void **state)
     assert_int_equal(slow->change.significant, 1);
     assert_true(fabs(slow->change.z - fw_ztest(200, 2200, 600, 2200)) < 1e-9);
     assert_true(fabs(slow->change.cmp_share - 600.0 / 2200) < 1e-9);
+    /* The agent's pseudo-frame vanished (300 -> 0 of 2200): |z| is large, but it is not code. */
+    const fw_finding *unk = find(&r, "change", "[unknown]");
+    assert_non_null(unk);
+    assert_true(fabs(unk->change.z) >= FW_STORE_Z_SIGNIFICANT);
+    assert_int_equal(unk->change.significant, 0);
+    assert_string_equal(unk->change.status, "vanished");
     /* Ranked by absolute change: render and iterencode (18.2 points) before slow (18.2)... all by |delta|. */
     double prev = 1;
     for (size_t i = 0; i < r.n; i++)
@@ -206,6 +214,7 @@ static void test_compare_shift_and_regression(void **state)
     assert_true(r.focus->found);
     assert_int_equal(r.focus->self, 600 * 10 * MS);
     assert_int_equal(r.focus->base_self, 200 * 10 * MS);
+    assert_string_equal(r.focus->name, "slow");
     fw_report_free(&r);
 }
 
