@@ -6,6 +6,7 @@
  * that opens the view with that function searched (highlighted) in the flame graph; comparison
  * links open the comparison page when the baseline is the same range shifted by whole hours.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +42,6 @@ static void fw_sb_add(fw_sb *b, const char *t, size_t n)
 
 static void fw_sb_printf(fw_sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-#include <stdarg.h>
 static void fw_sb_printf(fw_sb *b, const char *fmt, ...)
 {
     char tmp[2048];

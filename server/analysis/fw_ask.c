@@ -449,7 +449,7 @@ static const char *fw_slot_label(fw_store *s, fw_answer *a, const fw_q *t, fw_re
     };
     const char *named = NULL;
     for (size_t i = 0; i < sizeof keys / sizeof keys[0] && !named; i++)
-        if (fw_cue(t, keys[i].cue) || (strchr(keys[i].cue, ' ') == NULL && fw_cue(t, keys[i].cue)))
+        if (fw_cue(t, keys[i].cue))
             named = keys[i].key;
     fw_store_labels l = {0};
     if (fw_store_label_values(s, &a->q, &l) != FW_STORE_OK)
