@@ -18,6 +18,7 @@
  *
  * The largest significant growth is attributed to label values (fw_analysis_focus.c).
  */
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,10 +41,17 @@ typedef struct {
 
 #define FW_SHIFT_DEPTH 4
 
-static const char *fw_chg_name(const fw_chg *c) { return (c->c ? c->c : c->b)->name; }
+/* Every change has a row in at least one range (it was built from the two tables). */
+static const fw_store_row *fw_chg_row(const fw_chg *c)
+{
+    assert(c->c || c->b);
+    return c->c ? c->c : c->b;
+}
+
+static const char *fw_chg_name(const fw_chg *c) { return fw_chg_row(c)->name; }
 static const char *fw_chg_file(const fw_chg *c)
 {
-    const char *f = (c->c ? c->c : c->b)->file;
+    const char *f = fw_chg_row(c)->file;
     return f ? f : "";
 }
 
@@ -119,7 +127,7 @@ static const char *fw_short_file(const char *f)
 
 static void fw_change_finding(fw_report *r, const fw_chg *c, int same_name)
 {
-    const fw_store_row *row = c->c ? c->c : c->b;
+    const fw_store_row *row = fw_chg_row(c);
     char label[512];
     /* A name that several files define is shown with its file: re's two _compile differ. */
     if (same_name && *fw_chg_file(c))
@@ -257,7 +265,7 @@ fw_store_status fw_compare(const fw_analysis_req *req, fw_report *r)
         if (s) {
             sig++;
             if (!first_sig && ch[i].d > 0)
-                first_sig = (ch[i].c ? ch[i].c : ch[i].b)->name;
+                first_sig = fw_chg_name(&ch[i]);
         }
     }
     if (!sig && (f = fw_report_add(r, FW_LVL_OK, "nochange"))) {
