@@ -27,6 +27,7 @@
 #include "fw_render.h"
 #include "fw_server.h"
 #include "fw_util.h"
+#include "analysis/fw_analysis_api.h"
 
 #define FW_MAX_FILTERS 32
 #define FW_MAX_TREE_NODES 2000000
@@ -1059,6 +1060,8 @@ static const fw_route fw_routes[] = {
     {"/api/v1/table", "GET", FW_EP_TABLE, fw_h_table},
     {"/api/v1/diff", "GET", FW_EP_DIFF, fw_h_diff},
     {"/api/v1/sql", "POST", FW_EP_SQL, fw_h_sql},
+    {"/api/v1/analysis", "GET", FW_EP_ANALYSIS, fw_h_analysis},
+    {"/api/v1/ask", "POST", FW_EP_ASK, fw_h_ask},
 };
 
 static int fw_is_settings_path(const char *path)

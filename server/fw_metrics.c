@@ -18,7 +18,7 @@ static const double fw_lat_le[FW_LAT_BUCKETS] = {
 };
 
 static const char *const fw_ep_names[FW_EP__COUNT] = {
-    "apps", "labels", "trend", "flamegraph", "table", "diff", "sql", "settings",
+    "apps", "labels", "trend", "flamegraph", "table", "diff", "sql", "settings", "analysis", "ask",
 };
 
 void fw_metrics_observe(fw_metrics *m, fw_endpoint ep, double seconds)

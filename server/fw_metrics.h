@@ -16,7 +16,7 @@
 
 typedef enum {
     FW_EP_APPS, FW_EP_LABELS, FW_EP_TREND, FW_EP_FLAME, FW_EP_TABLE, FW_EP_DIFF, FW_EP_SQL,
-    FW_EP_SETTINGS, FW_EP__COUNT
+    FW_EP_SETTINGS, FW_EP_ANALYSIS, FW_EP_ASK, FW_EP__COUNT
 } fw_endpoint;
 
 typedef struct {
