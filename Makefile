@@ -1,5 +1,5 @@
 # flamewatch build. `make` installs missing Debian build packages, then builds the
-# CLI (build/flamewatch) and the agent extension for every CPython 3.9-3.13 found
+# CLI (build/flamewatch) and the agent extension for every CPython 3.9-3.15 found
 # (python3 on PATH, $(pyenv root)/versions/*, or PYTHONS="...").
 
 CC      ?= cc

@@ -36,7 +36,12 @@
 #define Py_BUILD_CORE 1
 #include <Python.h>
 #include <frameobject.h>
-#if PY_VERSION_HEX >= 0x030B0000
+#if PY_VERSION_HEX >= 0x030E0000
+/* 3.14 moved the frame struct out of pycore_frame.h, and _PyRuntime's declaration out of the
+ * headers pycore_pystate.h pulls in. */
+#include "internal/pycore_interpframe_structs.h"
+#include "internal/pycore_runtime.h"
+#elif PY_VERSION_HEX >= 0x030B0000
 #include "internal/pycore_frame.h"
 #endif
 #include "internal/pycore_code.h"
@@ -53,8 +58,8 @@
 #include "fw_memread.h"
 #include "fw_pyversion.h"
 
-#if PY_VERSION_HEX < 0x03090000 || PY_VERSION_HEX >= 0x030E0000
-#error "flamewatch supports CPython 3.9 to 3.13"
+#if PY_VERSION_HEX < 0x03090000 || PY_VERSION_HEX >= 0x03100000
+#error "flamewatch supports CPython 3.9 to 3.15"
 #endif
 
 #define FW_PY_LINETABLE_MAX (1u << 20) /* a larger table is treated as garbage */
@@ -501,14 +506,22 @@ bool fw_py_read_frame_win(fw_py_window *w, uintptr_t frame, fw_py_frame *out,
         return false;
     }
     out->previous = (uintptr_t)f.previous;
-#if PY_VERSION_HEX >= 0x030D0000
+#if PY_VERSION_HEX >= 0x030E0000
+    /* A _PyStackRef: the object pointer with tag bits in its low two bits. */
+    uintptr_t code = f.f_executable.bits & ~(uintptr_t)3;
+    uintptr_t instr = (uintptr_t)f.instr_ptr;
+#elif PY_VERSION_HEX >= 0x030D0000
     uintptr_t code = (uintptr_t)f.f_executable;
     uintptr_t instr = (uintptr_t)f.instr_ptr;
 #else
     uintptr_t code = (uintptr_t)f.f_code;
     uintptr_t instr = (uintptr_t)f.prev_instr;
 #endif
-#if PY_VERSION_HEX >= 0x030C0000
+#if PY_VERSION_HEX >= 0x030F0000
+    const int owner_max = FRAME_OWNED_BY_INTERPRETER;
+#elif PY_VERSION_HEX >= 0x030E0000
+    const int owner_max = FRAME_OWNED_BY_CSTACK;
+#elif PY_VERSION_HEX >= 0x030C0000
     const int owner_max = FRAME_OWNED_BY_CSTACK;
 #else
     const int owner_max = FRAME_OWNED_BY_FRAME_OBJECT;
@@ -518,7 +531,19 @@ bool fw_py_read_frame_win(fw_py_window *w, uintptr_t frame, fw_py_frame *out,
          * (a stale copy; the caller may try again). */
         return false;
     }
-#if PY_VERSION_HEX >= 0x030C0000
+#if PY_VERSION_HEX >= 0x030E0000
+    /* 3.14+: the entry frame each C-level call into the interpreter pushes (and 3.15's
+     * thread-state base frame) is owned by the interpreter and runs None; 3.14 keeps the C-stack
+     * owner for other shims. Neither is user code. */
+    if (f.owner == FRAME_OWNED_BY_INTERPRETER
+#if PY_VERSION_HEX < 0x030F0000
+        || f.owner == FRAME_OWNED_BY_CSTACK
+#endif
+    ) {
+        out->skip = true;
+        return true;
+    }
+#elif PY_VERSION_HEX >= 0x030C0000
     if (f.owner == FRAME_OWNED_BY_CSTACK) {
         /* The entry shim pushed by each C-level call into the interpreter: not user code. */
         out->skip = true;

@@ -4,7 +4,9 @@
 PY    ?= python3
 BUILD ?= build
 CC    ?= cc
-PYINFO := $(shell $(PY) -c 'import sysconfig as s; print(s.get_config_var("INCLUDEPY"), s.get_config_var("EXT_SUFFIX"), "%s.%s" % __import__("sys").version_info[:2])')
+# The include folder from sysconfig's paths, not its INCLUDEPY build variable: an interpreter in a
+# private root (scripts/get-pythons.sh) reports INCLUDEPY as its build machine's /usr/include.
+PYINFO := $(shell $(PY) -c 'import sysconfig as s; print(s.get_paths()["include"], s.get_config_var("EXT_SUFFIX"), "%s.%s" % __import__("sys").version_info[:2])')
 INCLUDEPY  := $(word 1,$(PYINFO))
 EXT_SUFFIX := $(word 2,$(PYINFO))
 PYVER      := $(word 3,$(PYINFO))

@@ -26,7 +26,7 @@ the server's ``/ingest`` by the agent's own uploader thread, and the application
 polled and applied live. ``tag(**labels)`` labels the samples taken inside a ``with`` block or a
 decorated function (sync or async), per thread and per asyncio task.
 
-Unsupported interpreters (CPython older than 3.9 or newer than 3.13, free-threaded builds, other
+Unsupported interpreters (CPython older than 3.9 or newer than 3.15, free-threaded builds, other
 implementations, or no compiled agent for this version) run unprofiled, with one warning line.
 Logging is quiet by default; FLAMEWATCH_LOG=debug explains each decision on stderr, one line each.
 """
@@ -74,13 +74,13 @@ def unsupported_reason():
     impl = sys.implementation.name
     ver = "%d.%d" % sys.version_info[:2]
     if impl != "cpython":
-        return "%s %s is not supported (CPython 3.9-3.13 only)" % (impl, ver)
-    if not (3, 9) <= sys.version_info[:2] <= (3, 13):
-        return "CPython %s is not supported (3.9-3.13 only)" % ver
+        return "%s %s is not supported (CPython 3.9-3.15 only)" % (impl, ver)
+    if not (3, 9) <= sys.version_info[:2] <= (3, 15):
+        return "CPython %s is not supported (3.9-3.15 only)" % ver
     if sys.version_info[:2] >= (3, 13):   # the first version with free-threaded builds
         import sysconfig
         if sysconfig.get_config_var("Py_GIL_DISABLED"):
-            return "free-threaded CPython %s is not supported (3.9-3.13 with the GIL only)" % ver
+            return "free-threaded CPython %s is not supported (3.9-3.15 with the GIL only)" % ver
     try:
         from . import _agent  # noqa: F401
     except ImportError as exc:
