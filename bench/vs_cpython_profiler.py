@@ -32,7 +32,12 @@ time of every process of the run: the bench process is made a child subreaper
 getrusage(RUSAGE_CHILDREN) over the run, so CPython's profiler process and its target are both
 counted (checked against os.wait4() of the direct child). Ratios are each run's CPU over the
 no-profiler run of its group; the median and quartiles are shown. The fixed cost of each tool
-(an empty run: start-up and exit) is measured apart, by --runs*3 (at least 11) alternating pairs.
+(an empty run: start-up and exit) is measured apart, by --runs*3 (at least 11) rotating groups;
+"less the fixed cost" subtracts it. The achieved rate is each tool's own count of the ticks it ran
+over the time it sampled (flamewatch: ticks / expected_ticks of flamewatch.stats(), which skips
+ticks it wakes up too late for; CPython: its "Captured N samples in S seconds"), and the CPU per
+tick is the extra CPU less the fixed cost over those ticks (a cost per sample that does not
+depend on how many samples a tool managed to take).
 
 Interim mode: --fw-python runs the flamewatch side on another interpreter (e.g. 3.13 while the agent
 does not run on 3.15 yet); each side's ratio is then taken against a no-profiler run of its own
@@ -306,11 +311,13 @@ def cost(args, tmp, threads, rate, units, fixed):
         sides.append("fwbase")
     ratios = {"fw": [], "cpy": [], "control": []}
     steady = {"fw": [], "cpy": []}
+    per_tick = {"fw": [], "cpy": []}  # µs of extra CPU (less the fixed cost) per tick taken
     rates = {"fw": [], "cpy": []}
     direct_gap = 0.0
     for i in range(args.runs):
         order = sides[i % len(sides):] + sides[:i % len(sides)]
         cpu = {}
+        ticks_fw = ticks_cpy = None
         for side in order:
             tag = "cost-%d-%d-%s-%d" % (threads, rate, side, i)
             if side in ("base", "control"):
@@ -334,15 +341,21 @@ def cost(args, tmp, threads, rate, units, fixed):
                 # Over the agent's own running time (start-up excluded, as CPython's figure is).
                 if st.get("expected_ticks"):
                     rates["fw"].append(rate * st["ticks"] / st["expected_ticks"])
+                ticks_fw = st["ticks"]
             elif side == "cpy":
                 samples, secs = captured(stdout_path)
                 if samples is not None and secs:
                     rates["cpy"].append(samples / secs)
+                ticks_cpy = samples
         ratios["fw"].append(cpu["fw"] / cpu["fwbase" if split else "base"])
         ratios["cpy"].append(cpu["cpy"] / cpu["base"])
         ratios["control"].append(cpu["control"] / cpu["base"])
         steady["fw"].append((cpu["fw"] - fixed["fw"]) / cpu["fwbase" if split else "base"])
         steady["cpy"].append((cpu["cpy"] - fixed["cpy"]) / cpu["base"])
+        if ticks_fw:
+            per_tick["fw"].append(1e6 * (cpu["fw"] - fixed["fw"] - cpu["fwbase" if split else "base"]) / ticks_fw)
+        if ticks_cpy:
+            per_tick["cpy"].append(1e6 * (cpu["cpy"] - fixed["cpy"] - cpu["base"]) / ticks_cpy)
         log("  cost threads=%-2d %4d Hz group %d: none %.3f s, flamewatch %.3f s (%.4f), CPython %.3f s (%.4f), "
             "A/A %.4f%s" % (threads, rate, i + 1, cpu["base"], cpu["fw"], ratios["fw"][-1], cpu["cpy"],
                             ratios["cpy"][-1], ratios["control"][-1],
@@ -350,6 +363,7 @@ def cost(args, tmp, threads, rate, units, fixed):
     return {"threads": threads, "rate": rate, "ratios": ratios,
             "quartiles": {k: overhead.quartiles(v) for k, v in ratios.items()},
             "steady": {k: statistics.median(v) for k, v in steady.items()},
+            "us_per_tick": {k: statistics.median(v) if v else None for k, v in per_tick.items()},
             "achieved_hz": {k: statistics.median(v) if v else None for k, v in rates.items()},
             "max_cpu_outside_wait4_s": direct_gap}
 
@@ -430,14 +444,16 @@ def report(info):
         print("\n**Cost** (CPU of every process of the run / CPU without a profiler; median of %d interleaved "
               "groups (quartiles))\n" % info["runs"])
         print("| threads | rate | flamewatch | CPython profiler | A/A control | less the fixed cost: flamewatch / CPython "
-              "| achieved Hz: flamewatch / CPython |")
-        print("| --- | --- | --- | --- | --- | --- | --- |")
+              "| achieved Hz: flamewatch / CPython | µs of CPU per tick: flamewatch / CPython |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
         for c in info["cost"]:
             hz = c["achieved_hz"]
-            print("| %d | %d Hz | %s | %s | %s | %.4f / %.4f | %s / %s |" % (
+            us = c["us_per_tick"]
+            print("| %d | %d Hz | %s | %s | %s | %.4f / %.4f | %s / %s | %s / %s |" % (
                 c["threads"], c["rate"], q(c["quartiles"]["fw"]), q(c["quartiles"]["cpy"]),
                 q(c["quartiles"]["control"]), c["steady"]["fw"], c["steady"]["cpy"], "%.0f" % hz["fw"] if hz["fw"] else "-",
-                "%.0f" % hz["cpy"] if hz["cpy"] else "-"))
+                "%.0f" % hz["cpy"] if hz["cpy"] else "-", "%.0f" % us["fw"] if us["fw"] is not None else "-",
+                "%.0f" % us["cpy"] if us["cpy"] is not None else "-"))
         print("\nfixed cost of an empty run (start-up and exit, CPU): flamewatch %.1f ms, CPython's profiler %.1f ms"
               % (fc["fw"] * 1e3, fc["cpy"] * 1e3))
     m = info["machine"]
