@@ -20,9 +20,9 @@ SAN_FLAGS ?=
 CFLAGS_AGENT := $(SAN_FLAGS) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
                 -O2 -g -fPIC -pthread -fvisibility=hidden -Icommon -Iagent -I$(INCLUDEPY) \
                 -idirafter $(dir $(INCLUDEPY))
-SRC := $(wildcard agent/*.c) $(wildcard common/*.c)
+SRC := $(wildcard agent/*.c agent/pyversion/*.c) $(wildcard common/*.c)
 OBJ := $(patsubst %.c,$(OBJDIR)/%.o,$(SRC))
-HDR := $(wildcard agent/*.h common/*.h)
+HDR := $(wildcard agent/*.h agent/pyversion/*.h common/*.h)
 
 $(OUT): $(OBJ)
 	@mkdir -p $(dir $@)
