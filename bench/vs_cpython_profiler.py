@@ -393,6 +393,14 @@ def main():
     for r in rates:
         if not 1 <= r <= 1000 or 1000 % r:
             ap.error("--rates: each rate must divide 1000 Hz (flamewatch's interval is whole milliseconds)")
+    for py in {args.python, args.fw_python}:
+        if not os.access(py, os.X_OK):
+            ap.error("no interpreter at %s (run scripts/get-pythons.sh, or pass --python)" % py)
+    if subprocess.run([args.python, "-c", "import profiling.sampling"], stdout=subprocess.DEVNULL,
+                      stderr=subprocess.DEVNULL).returncode != 0:
+        ap.error("%s has no profiling.sampling (CPython 3.15 or later needed)" % args.python)
+    if not os.access(os.path.join(args.build, "flamewatch"), os.X_OK):
+        ap.error("no %s/flamewatch: run make all" % args.build)
     become_subreaper()
     info = {"python": version(args.python), "fw_python": version(args.fw_python), "machine": overhead.machine(),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "runs": args.runs,
