@@ -17,8 +17,10 @@ the mean over the functions of |measured share - true share|, in percentage poin
 shows its median over --runs runs of each tool (alternating which tool runs first).
 
 Equal sample counts. Both run the same fixed work (--seconds of thread CPU) at the same rate, so
-they take about the same number of samples; the table shows how many each took inside the
-functions. Sampling error falls as 1/sqrt(n), so the error is also shown normalised to equal counts:
+on an idle machine they take about the same number of samples; the table shows how many each took
+inside the functions. flamewatch's samples are weighted by CPU time, so what they are worth is the
+functions' CPU seconds x the rate; CPython's --mode cpu also samples a thread that is runnable but
+preempted, so on a loaded machine it takes more (wall-time) samples for the same CPU. Sampling error falls as 1/sqrt(n), so the error is also shown normalised to equal counts:
 each run's error times sqrt(n_run / n_common), n_common being the smaller of the two tools'
 median counts (what the error would be with n_common samples if it is sampling noise; it
 overstates a systematic error slightly). The "ideal" column is the expected error of a perfect
@@ -236,8 +238,10 @@ def accuracy(args, tmp, kind, rate):
                 with open(stats_path) as f:
                     st = json.load(f)
                 got, total = attribute(fw_stacks(args.build, outdir), truth)
-                # Its weights are CPU nanoseconds; the samples behind them are the stacks walked.
-                n = st["stacks_walked"] * sum(got.values()) / total if total else 0
+                # Its weights are CPU nanoseconds: a stack walked after a thread ran for a fraction of
+                # the interval weighs that fraction, so the samples it is worth are the functions' CPU
+                # time over the interval, not the stacks walked (more, when the thread is preempted).
+                n = sum(truth.values()) * rate
                 extra = "%d ticks, %d stacks walked" % (st["ticks"], st["stacks_walked"])
             else:
                 out = os.path.join(tmp, tag + ".collapsed")
