@@ -1,5 +1,5 @@
 /*
- * Unit tests of the store's read-only SQL console (store/fw_store_sql_console.c) through
+ * Unit tests of the store's read-only SQL console (store/sqlite/fw_sqlite_console.c) through
  * fw_store_sql_run: the function allow-list, the byte limits, and the time limit that counts the
  * wait for a console connection. Empty stores are enough: the console reads the schema.
  */

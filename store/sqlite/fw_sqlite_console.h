@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 
-#include "fw_store.h"
+#include "../fw_store.h"
 
 /* Defaults and fixed limits (documented in docs/API.md, "Limits"). */
 #define FW_SQC_CONNECTIONS    2                 /* console queries running at once */

@@ -18,7 +18,7 @@
  * The block text is parsed here rather than with json_each: only the first number of each
  * triple matters, and a byte loop over the text is far cheaper than a SQLite row per stack.
  */
-#include "fw_store_gc.h"
+#include "fw_sqlite_gc.h"
 
 #include <stddef.h>
 #include <stdio.h>

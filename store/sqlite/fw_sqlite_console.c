@@ -29,7 +29,7 @@
  * server builds from it can grow without bound. Sorts and temporary tables spill to files past a
  * small page cache (temp_store=FILE) instead of growing in memory.
  */
-#include "fw_store_sql_console.h"
+#include "fw_sqlite_console.h"
 
 #include <assert.h>
 #include <errno.h>

@@ -54,9 +54,9 @@
  * ids); trend and labels run exactly the SQL they show. The unit tests run the shown SQL in the
  * sqlite3 shell and compare every number.
  */
-#include "fw_store.h"
-#include "fw_store_gc.h"
-#include "fw_store_sql_console.h"
+#include "../fw_store.h"
+#include "fw_sqlite_gc.h"
+#include "fw_sqlite_console.h"
 #include "fw_store_sqlite.h"
 
 #include <assert.h>

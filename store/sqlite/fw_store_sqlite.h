@@ -5,7 +5,7 @@
 #ifndef FW_STORE_SQLITE_H
 #define FW_STORE_SQLITE_H
 
-#include "fw_store.h"
+#include "../fw_store.h"
 
 /* Fault injection: the next ingest fails with FW_STORE_ERR_IO after writing `rows` sample rows
  * (after its stacks, functions and label sets were inserted), as a full disk would. -1 disables.
