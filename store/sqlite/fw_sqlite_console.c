@@ -1,5 +1,5 @@
 /*
- * fw_store_sql_console: the read-only SQL console (POST /api/v1/sql) on connections of its own.
+ * fw_sqlite_console.c: the read-only SQL console (POST /api/v1/sql) on connections of its own.
  *
  * Isolation. The console's queries come from anyone with a read token, so they never run on the
  * pool that serves flame graphs, tables, trends and the agents' settings: the console has a few
