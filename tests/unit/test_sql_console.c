@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "../../store/fw_store.h"
+#include "../../store/sqlite/fw_store_sqlite.h"
 
 typedef struct {
     char dir[64];
