@@ -1,11 +1,11 @@
 #!/bin/sh
 # Static analysis for flamewatch's C code (`make lint`); exits non-zero on any finding.
-#   - clang-tidy with the checks in .clang-tidy (warnings are errors), over common/, cli/
-#     and agent/. The agent is compiled against the system python3's headers, and
+#   - clang-tidy with the checks in .clang-tidy (warnings are errors), over common/, cli/,
+#     agent/, store/ and store/sqlite/. The agent is compiled against the system python3's headers, and
 #     fw_pyversion.c also against its internal/ headers (it is the one Py_BUILD_CORE unit).
 #   - cppcheck --enable=warning,performance,portability; suppressions must be written inline
 #     (// cppcheck-suppress ID) next to the code they excuse, with a reason.
-# Usage: scripts/lint.sh [FILE.c...]   (default: every C file of common/ cli/ agent/)
+# Usage: scripts/lint.sh [FILE.c...]   (default: every C file of common/ cli/ agent/ store/ store/sqlite/)
 set -u
 cd "$(dirname "$0")/.."
 
@@ -23,7 +23,7 @@ done
 if [ $# -gt 0 ]; then
     files="$*"
 else
-    files=$(ls common/*.c cli/*.c agent/*.c 2>/dev/null)
+    files=$(ls common/*.c cli/*.c agent/*.c store/*.c store/sqlite/*.c 2>/dev/null)
 fi
 [ -n "$files" ] || { echo "lint: no C files" >&2; exit 2; }
 

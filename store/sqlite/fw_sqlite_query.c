@@ -132,7 +132,7 @@ static fw_store_status fw_sq_query_rows(fw_sq *s, fw_store_sql_kind kind, const 
     }
     if (st == FW_STORE_OK)
         st = fw_sq_fetch_rows(db, core, rows);
-    if (st == FW_STORE_OK && cmp)
+    if (st == FW_STORE_OK && cmp && rows2)   /* rows2 is given whenever cmp is (diff) */
         st = fw_sq_fetch_rows(db, core2, rows2);
     sqlite3_free(core);
     sqlite3_free(core2);
