@@ -1,5 +1,5 @@
 """Builds the agent extension for pip users. `make` does the same without setuptools
-(3.12 and 3.13 ship none), compiling with the interpreter's sysconfig values."""
+(3.12+ ship none), compiling with the interpreter's sysconfig values."""
 import glob
 import sysconfig
 
@@ -10,7 +10,8 @@ setup(
     ext_modules=[
         Extension(
             "flamewatch._agent",
-            sources=sorted(glob.glob("agent/*.c") + glob.glob("common/*.c")),
+            sources=sorted(glob.glob("agent/*.c") + glob.glob("agent/pyversion/*.c") +
+                           glob.glob("common/*.c")),
             include_dirs=["agent", "common", include],
             define_macros=[("_GNU_SOURCE", "1")],
             extra_compile_args=["-std=c11", "-fvisibility=hidden"],

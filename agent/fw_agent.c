@@ -191,7 +191,7 @@ int fw_agent_start(const fw_agent_config *cfg, char *err, size_t errlen)
     fw_log_set_level(cfg->log_level);
     fw_memread_init();
     if (!fw_py_init()) {
-        snprintf(err, errlen, "this interpreter cannot be sampled (its thread states are unreadable)");
+        snprintf(err, errlen, "this interpreter cannot be sampled: %s", fw_py_init_error());
         return ENOTSUP;
     }
     fw_host_info(a->hostname, sizeof a->hostname, a->host_ip, sizeof a->host_ip);
@@ -311,7 +311,7 @@ int fw_agent_after_fork_child(char *err, size_t errlen)
     fw_memread_init();
     int rc = ENOTSUP;
     if (!fw_py_init())
-        snprintf(err, errlen, "this interpreter cannot be sampled after fork");
+        snprintf(err, errlen, "this interpreter cannot be sampled after fork: %s", fw_py_init_error());
     else if ((rc = fw_agent_alloc_resources(a)) != 0)
         fw_agent_resources_error(a, rc, err, errlen);
     else {

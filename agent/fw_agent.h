@@ -47,7 +47,8 @@ typedef struct {
     char token[FW_TOKEN_MAX];     /* "" = no Authorization header */
     char ca_file[FW_PATH_MAX];    /* PEM CAs trusted for https; "" = libcurl's default bundle */
     uint64_t settings_interval_ns;
-    uint32_t queue_max;           /* profiles kept while the server is away */
+    uint32_t queue_max;           /* most profiles kept while the server is away (0: no limit
+                                   * but the uploader's byte budget) */
     /* The live settings below may be changed by the uploader (remote settings) under `lock`;
      * readers outside `lock` may see a value one tick late, never a torn one that matters. */
     bool enabled;                 /* master switch */

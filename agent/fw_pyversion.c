@@ -1,102 +1,59 @@
 /*
- * fw_pyversion: CPython 3.9-3.13 internals behind one version-neutral interface.
+ * fw_pyversion: CPython 3.9-3.15 internals behind one version-neutral interface (fw_pyversion.h):
+ * initialisation, thread states, frames and the GIL. Code objects, strings and line tables are in
+ * pyversion/fw_py_objects.c, context variables in pyversion/fw_py_context.c, the interpreter's
+ * own layout table in pyversion/fw_py_layout.c; the four share pyversion/fw_py_internal.h.
  *
- * Design. This is the only translation unit that defines Py_BUILD_CORE and includes CPython's
- * internal headers, and the only one with `#if PY_VERSION_HEX`. It is compiled once per
+ * Design. These are the only translation units that define Py_BUILD_CORE and include CPython's
+ * internal headers, and the only ones with `#if PY_VERSION_HEX`. They are compiled once per
  * interpreter against that interpreter's own headers, so there is no table of hand-written
- * offsets to get wrong: every struct we look at is the real definition. The pattern is always
- * the same: copy a whole struct (or a known prefix of it) from the target address into a local
- * variable with fw_memread, then read fields of the local copy. Nothing found in a CPython
- * structure is ever dereferenced directly, because the sampler calls these readers without the
- * GIL while the owning threads run, and any pointer may be stale. (fw_py_init, which runs with
- * the GIL held, is the one exception: it takes addresses of type objects and the interpreter.)
+ * offsets to get wrong: every struct we look at is the real definition, and on 3.13+ the fields
+ * that _Py_DebugOffsets describes are read at the offsets the running interpreter publishes
+ * (fw_lay; see fw_py_layout.c). The pattern is always the same: copy a whole struct (or a known
+ * prefix of it) from the target address into a local buffer with fw_memread, then read fields of
+ * the copy. Nothing found in a CPython structure is ever dereferenced directly, because the
+ * sampler calls these readers without the GIL while the owning threads run, and any pointer may
+ * be stale. (fw_py_init, which runs with the GIL held, is the one exception: it takes addresses
+ * of type objects, the interpreter and _PyRuntime's table.)
  *
  * What differs per version:
  *   - thread list: interp->tstate_head (3.9/3.10), interp->threads.head (3.11+);
  *   - top frame: tstate->frame (PyFrameObject, 3.9/3.10), tstate->cframe->current_frame
- *     (_PyInterpreterFrame, 3.11/3.12), tstate->current_frame (3.13);
+ *     (_PyInterpreterFrame, 3.11/3.12), tstate->current_frame (3.13+);
  *   - instruction: f_lasti in bytes (3.9) or code units (3.10); prev_instr (3.11/3.12) or
- *     instr_ptr (3.13) relative to co_code_adaptive. We report the byte offset that
+ *     instr_ptr (3.13+) relative to co_code_adaptive. We report the byte offset that
  *     PyFrame_GetLineNumber feeds to PyCode_Addr2Line on that version, so lines match CPython;
- *   - frames to skip: 3.12+ C-stack shim frames (owner FRAME_OWNED_BY_CSTACK) and 3.11+
- *     incomplete frames (not generator-owned and not yet past _co_firsttraceable);
- *   - code objects: co_qualname exists from 3.11; before that the walker derives Class.name from
- *     a first argument named self/cls; the line table is co_lnotab (3.9), the PEP 626 table
- *     (3.10) or the PEP 657 location table (3.11+).
- *
- * Strings are decoded by hand from the PEP 393 representation (compact ASCII, compact 1/2/4-byte
- * kinds, and legacy strings whose characters live in a separate block), because calling
- * PyUnicode_AsUTF8 needs the GIL and may allocate. Lone surrogates (surrogateescape filenames)
- * become U+FFFD so the output is always valid UTF-8.
- *
- * Validation is by type pointer: a code object's ob_type must be &PyCode_Type, a name must be an
- * exact str, a line table an exact bytes object. Sizes are capped so that a torn read cannot
- * make us allocate or loop without bound.
+ *   - the code object of a frame: f_code (3.11/3.12), f_executable (3.13), f_executable as a
+ *     _PyStackRef whose low two bits are tags (3.14+); an entry frame runs None, not code;
+ *   - frames to skip: the C-stack shim frames of 3.12/3.13 (owner FRAME_OWNED_BY_CSTACK), the
+ *     interpreter-owned entry frames of 3.14+ (FRAME_OWNED_BY_INTERPRETER, renumbered: 3.14
+ *     inserted it before CSTACK, 3.15 dropped CSTACK; 3.15's thread-state base frame is one
+ *     too), and 3.11+ incomplete frames (not generator-owned and not yet past _co_firsttraceable);
+ *   - the GIL: in _PyRuntime (3.9-3.11), in each interpreter (3.12+; 3.13+ publish where).
  */
-#define Py_BUILD_CORE 1
-#include <Python.h>
-#include <frameobject.h>
-#if PY_VERSION_HEX >= 0x030B0000
-#include "internal/pycore_frame.h"
-#endif
-#include "internal/pycore_code.h"
-#include "internal/pycore_context.h"
-#include "internal/pycore_hamt.h"
-#include "internal/pycore_interp.h"
-#include "internal/pycore_pystate.h"
+#include "pyversion/fw_py_internal.h"
 
-#include <assert.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-#include "fw_memread.h"
-#include "fw_pyversion.h"
-
-#if PY_VERSION_HEX < 0x03090000 || PY_VERSION_HEX >= 0x030E0000
-#error "flamewatch supports CPython 3.9 to 3.13"
-#endif
-
-#define FW_PY_LINETABLE_MAX (1u << 20) /* a larger table is treated as garbage */
-#define FW_PY_PAGE 4096u               /* lower bound of any page size we run on */
 #define FW_PY_PINNED_REACH (1u << 20)  /* below a pinned window: the same data stack, deeper */
 
-static uintptr_t fw_py_interp;
-static uintptr_t fw_py_code_type;
-static uintptr_t fw_py_str_type;
-static uintptr_t fw_py_bytes_type;
-static uintptr_t fw_py_tuple_type;
+uintptr_t fw_py_interp;
+uintptr_t fw_py_code_type;
+uintptr_t fw_py_str_type;
+uintptr_t fw_py_bytes_type;
+uintptr_t fw_py_tuple_type;
 static uintptr_t fw_py_gil; /* struct _gil_runtime_state of the main interpreter */
 static bool fw_py_gil_static; /* it lies inside _PyRuntime: mapped for the life of the process */
 static bool fw_py_ready;
+static char fw_py_init_err[256]; /* why fw_py_init last failed */
 static pid_t fw_py_init_pid;
+#if PY_VERSION_HEX >= 0x030D0000
+fw_py_layout fw_lay;
+#endif
+
+const char *fw_py_init_error(void) { return fw_py_init_err; }
 
 /* ---- small helpers -------------------------------------------------------------------- */
 
-static bool fw_py_read_ptr(uintptr_t addr, uintptr_t *out) {
-    return fw_memread(out, addr, sizeof *out);
-}
-
-static uintptr_t fw_py_type_of(uintptr_t obj) {
-    uintptr_t type = 0;
-    if (!fw_py_read_ptr(obj + offsetof(PyObject, ob_type), &type)) {
-        return 0;
-    }
-    return type;
-}
-
 uintptr_t fw_py_type_field(uintptr_t obj) { return obj + offsetof(PyObject, ob_type); }
-
-/* 64-bit mixer (the finaliser of splitmix64): spreads every input bit over the result. */
-static uint64_t fw_py_mix(uint64_t h, uint64_t v) {
-    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
-    h ^= h >> 30;
-    h *= 0xbf58476d1ce4e5b9ull;
-    h ^= h >> 27;
-    h *= 0x94d049bb133111ebull;
-    h ^= h >> 31;
-    return h;
-}
 
 /* ---- initialisation ------------------------------------------------------------------- */
 
@@ -104,7 +61,10 @@ static uintptr_t fw_py_thread_head_of(uintptr_t interp);
 
 bool fw_py_init(void) {
 #ifdef Py_GIL_DISABLED
-    return false; /* free-threaded builds have another object layout and no GIL to rely on */
+    /* free-threaded builds have another object layout and no GIL to rely on */
+    snprintf(fw_py_init_err, sizeof fw_py_init_err, "free-threaded CPython is not supported "
+             "(3.9-3.15 with the GIL only)");
+    return false;
 #else
     /* Idempotent within one process: the module's debug hooks and the agent may both call
      * it, and the sampler thread may already be reading these globals. After fork the pid
@@ -115,6 +75,16 @@ bool fw_py_init(void) {
     }
     fw_memread_init();
     fw_py_ready = false;
+    snprintf(fw_py_init_err, sizeof fw_py_init_err, "its thread states are unreadable");
+#if PY_VERSION_HEX >= 0x030D0000
+    size_t dlen = 0;
+    const void *dtab = fw_py_debug_offsets(&dlen);
+    if (fw_py_check_debug_offsets(dtab, dlen, fw_py_init_err, sizeof fw_py_init_err) != 0 ||
+        !fw_py_layout_from(&_PyRuntime.debug_offsets, &fw_lay, fw_py_init_err,
+                           sizeof fw_py_init_err)) {
+        return false;
+    }
+#endif
     fw_py_code_type = (uintptr_t)&PyCode_Type;
     fw_py_str_type = (uintptr_t)&PyUnicode_Type;
     fw_py_bytes_type = (uintptr_t)&PyBytes_Type;
@@ -123,8 +93,11 @@ bool fw_py_init(void) {
     if (fw_py_interp == 0) {
         return false;
     }
-    /* The GIL moved from the runtime into each interpreter in 3.12. */
-#if PY_VERSION_HEX >= 0x030C0000
+    /* The GIL moved from the runtime into each interpreter in 3.12; 3.13+ says where in the
+     * interpreter its two words are (a GIL owned by the interpreter itself, as the main one is). */
+#if PY_VERSION_HEX >= 0x030D0000
+    fw_py_gil = fw_py_interp + FW_PY_MIN2(fw_lay.gil_locked, fw_lay.gil_holder);
+#elif PY_VERSION_HEX >= 0x030C0000
     fw_py_gil = (uintptr_t)((PyInterpreterState *)fw_py_interp)->ceval.gil;
 #else
     fw_py_gil = (uintptr_t)&_PyRuntime.ceval.gil;
@@ -134,8 +107,7 @@ bool fw_py_init(void) {
      * sampler runs. Then the sampler reads its two words directly, atomically, instead of with
      * a system call. Anything else (a GIL allocated elsewhere) is copied as other memory is. */
     fw_py_gil_static = fw_py_gil >= (uintptr_t)&_PyRuntime &&
-                       fw_py_gil + sizeof(struct _gil_runtime_state) <=
-                           (uintptr_t)&_PyRuntime + sizeof _PyRuntime;
+                       fw_py_gil + FW_PY_GIL_SPAN <= (uintptr_t)&_PyRuntime + sizeof _PyRuntime;
     /* Sanity checks with the GIL held: memory reads work, our thread is on the list we will
      * walk, its record carries the identity threading.get_ident() reports, and its top frame
      * reads as a frame running a code object. */
@@ -163,6 +135,10 @@ bool fw_py_init(void) {
     }
     fw_py_init_pid = pid;
     fw_py_ready = found;
+    if (!found) {
+        snprintf(fw_py_init_err, sizeof fw_py_init_err,
+                 "its thread states are unreadable (this thread was not found on its list)");
+    }
     return found;
 #endif
 }
@@ -175,7 +151,9 @@ uintptr_t fw_py_thread_head(void) {
 
 static uintptr_t fw_py_thread_head_of(uintptr_t interp) {
     uintptr_t head = 0;
-#if PY_VERSION_HEX >= 0x030B0000
+#if PY_VERSION_HEX >= 0x030D0000
+    const size_t off = fw_lay.threads_head;
+#elif PY_VERSION_HEX >= 0x030B0000
     const size_t off = offsetof(PyInterpreterState, threads.head);
 #else
     const size_t off = offsetof(PyInterpreterState, tstate_head);
@@ -190,17 +168,77 @@ bool fw_py_read_thread(uintptr_t tstate, fw_py_thread *out) {
     return fw_py_read_thread_win(tstate, out, NULL);
 }
 
+/* A copy of a thread state. 3.13+ copies as many bytes as the interpreter's _Py_DebugOffsets
+ * say a thread state has, so the buffer has room beyond the compiled struct. */
+#define FW_PY_TS_MAX (sizeof(PyThreadState) + 1024)
+typedef union {
+    PyThreadState ts;
+    _Alignas(16) unsigned char b[FW_PY_TS_MAX];
+} fw_py_tsbuf;
+
+/* The fields of a copied thread state that the readers use. */
+typedef struct {
+    uintptr_t next, interp, frame, context;
+    uintptr_t chunk, top, limit;   /* 3.11+: the data stack */
+    uintptr_t holder;              /* 3.11/3.12: tstate->cframe; 3.13+: the thread state itself */
+    uint64_t thread_id;
+    int64_t native_tid;
+} fw_py_ts_view;
+
+static size_t fw_py_ts_len(void) {
+#if PY_VERSION_HEX >= 0x030D0000
+    return fw_lay.ts_size;
+#else
+    return sizeof(PyThreadState);
+#endif
+}
+
+/* Fields with an entry in _Py_DebugOffsets are read at the interpreter's own offsets (3.13+);
+ * the data stack's top and limit and the context have none and come from the headers. */
+static void fw_py_ts_view_of(const fw_py_tsbuf *t, uintptr_t tstate, fw_py_ts_view *v) {
+#if PY_VERSION_HEX >= 0x030D0000
+    v->next = fw_py_ld_ptr(t->b, fw_lay.ts_next);
+    v->interp = fw_py_ld_ptr(t->b, fw_lay.ts_interp);
+    v->frame = fw_py_ld_ptr(t->b, fw_lay.ts_frame);
+    v->thread_id = (uint64_t)fw_py_ld_ptr(t->b, fw_lay.ts_thread_id);
+    v->native_tid = (int64_t)fw_py_ld_ptr(t->b, fw_lay.ts_native_tid);
+    v->chunk = fw_py_ld_ptr(t->b, fw_lay.ts_chunk);
+    v->holder = tstate;
+#else
+    v->next = (uintptr_t)t->ts.next;
+    v->interp = (uintptr_t)t->ts.interp;
+    v->thread_id = (uint64_t)t->ts.thread_id;
+#if PY_VERSION_HEX >= 0x030B0000
+    v->frame = 0;   /* in the cframe, read separately */
+    v->native_tid = (int64_t)t->ts.native_thread_id;
+    v->chunk = (uintptr_t)t->ts.datastack_chunk;
+    v->holder = (uintptr_t)t->ts.cframe;
+#else
+    v->frame = (uintptr_t)t->ts.frame;
+    v->native_tid = 0;
+    v->chunk = 0;
+    v->holder = 0;
+#endif
+    (void)tstate;
+#endif
+#if PY_VERSION_HEX >= 0x030B0000
+    v->top = (uintptr_t)t->ts.datastack_top;
+    v->limit = (uintptr_t)t->ts.datastack_limit;
+#else
+    v->top = v->limit = 0;
+#endif
+    v->context = (uintptr_t)t->ts.context;
+}
+
 #if PY_VERSION_HEX >= 0x030B0000
 #define FW_PY_WINDOW_ABOVE 2048u /* bytes of data stack copied above the recorded top */
 
-/* Where the frame pointer lives: 3.13, a field of the thread state; 3.11/3.12, the cframe, which
- * lives on the thread's C stack and is popped by each return to C. */
+/* Where the frame pointer lives: 3.13+, a field of the thread state; 3.11/3.12, the cframe,
+ * which lives on the thread's C stack and is popped by each return to C. */
 #if PY_VERSION_HEX >= 0x030D0000
-#define FW_PY_FRAME_OFF offsetof(PyThreadState, current_frame)
-#define FW_PY_HOLDER(tstate, ts) (tstate)
+#define FW_PY_FRAME_OFF fw_lay.ts_frame
 #else
 #define FW_PY_FRAME_OFF offsetof(_PyCFrame, current_frame)
-#define FW_PY_HOLDER(tstate, ts) ((uintptr_t)(ts)->cframe)
 #endif
 
 /* The part of the data stack chunk [chunk_data, limit] to copy for a stack whose top is `top`:
@@ -255,15 +293,11 @@ static void fw_py_iov_add_recheck(fw_py_iov *v, uintptr_t tstate, uintptr_t hold
  * the kernel in that order. The frame pointer is taken from the live cframe only if reading it
  * again after the window gives the same cframe and frame; otherwise a few tries, then the last
  * value read without a window. */
-static bool fw_py_top_frame(uintptr_t tstate, const PyThreadState *ts, fw_py_window *w,
+static bool fw_py_top_frame(uintptr_t tstate, const fw_py_ts_view *ts, fw_py_window *w,
                             uintptr_t *top) {
-    uintptr_t chunk_data = fw_py_chunk_data((uintptr_t)ts->datastack_chunk);
-    uintptr_t holder = FW_PY_HOLDER(tstate, ts);
-#if PY_VERSION_HEX >= 0x030D0000
-    *top = (uintptr_t)ts->current_frame;
-#else
-    *top = 0;
-#endif
+    uintptr_t chunk_data = fw_py_chunk_data(ts->chunk);
+    uintptr_t holder = ts->holder;
+    *top = ts->frame;   /* 3.13+: copied with the thread state */
     for (int attempt = 0; attempt < 3; attempt++) {
         fw_py_iov v = {.n = 0};
         uintptr_t cur = 0, again = 0, cur_after = 0;
@@ -273,9 +307,7 @@ static bool fw_py_top_frame(uintptr_t tstate, const PyThreadState *ts, fw_py_win
         }
         fw_py_iov_add(&v, &cur, holder + FW_PY_FRAME_OFF, sizeof cur);
         uintptr_t start = 0;
-        size_t span = w == NULL ? 0
-                                : fw_py_window_span(chunk_data, (uintptr_t)ts->datastack_top,
-                                                    (uintptr_t)ts->datastack_limit, &start);
+        size_t span = w == NULL ? 0 : fw_py_window_span(chunk_data, ts->top, ts->limit, &start);
         if (span != 0) {
             fw_py_iov_add(&v, w->data, start, span);
         }
@@ -303,21 +335,21 @@ static bool fw_py_top_frame(uintptr_t tstate, const PyThreadState *ts, fw_py_win
 
 /* The one-call read of fw_py_read_thread_hinted: [thread state] [3.11/3.12: frame pointer]
  * [window where the top was last time] [3.11/3.12: the cframe again] [frame pointer again].
- * Returns -1 if the copy failed (the hinted chunk may be gone), 0 if *ts was copied but the
- * window cannot be used, 1 if *ts, *top and the window all hold. The checks are those of
+ * Returns -1 if the copy failed (the hinted chunk may be gone), 0 if *t was copied but the
+ * window cannot be used, 1 if *t, *top and the window all hold. The checks are those of
  * fw_py_top_frame, plus: the thread state names the hinted chunk and cframe (the window was
  * copied from the chunk the thread uses now) and the top frame lies inside the window. */
-static int fw_py_read_speculative(uintptr_t tstate, PyThreadState *ts, fw_py_window *w,
-                                  const fw_py_stack_hint *h, uintptr_t *top) {
+static int fw_py_read_speculative(uintptr_t tstate, fw_py_tsbuf *t, fw_py_ts_view *ts,
+                                  fw_py_window *w, const fw_py_stack_hint *h, uintptr_t *top) {
     uintptr_t start = 0;
     size_t span = fw_py_window_span(fw_py_chunk_data(h->chunk), h->top, h->limit, &start);
-    uintptr_t holder = h->holder;   /* FW_PY_HOLDER at the last read: on 3.13, tstate itself */
+    uintptr_t holder = h->holder;   /* the holder at the last read: on 3.13+, tstate itself */
     if (span == 0 || holder == 0) {
         return -1;
     }
     fw_py_iov v = {.n = 0};
     uintptr_t cur = 0, again = 0, cur_after = 0;
-    fw_py_iov_add(&v, ts, tstate, sizeof *ts);
+    fw_py_iov_add(&v, t->b, tstate, fw_py_ts_len());
 #if PY_VERSION_HEX < 0x030D0000
     fw_py_iov_add(&v, &cur, holder + FW_PY_FRAME_OFF, sizeof cur);
 #endif
@@ -326,13 +358,13 @@ static int fw_py_read_speculative(uintptr_t tstate, PyThreadState *ts, fw_py_win
     if (!fw_memread_many(v.dst, v.addr, v.len, v.n)) {
         return -1;
     }
+    fw_py_ts_view_of(t, tstate, ts);
 #if PY_VERSION_HEX >= 0x030D0000
-    cur = (uintptr_t)ts->current_frame; /* copied with the thread state, first */
+    cur = ts->frame; /* copied with the thread state, first */
 #endif
-    if ((uintptr_t)ts->interp != fw_py_interp || (uintptr_t)ts->datastack_chunk != h->chunk ||
-        (uintptr_t)ts->datastack_limit != h->limit || FW_PY_HOLDER(tstate, ts) != holder ||
-        again != holder || cur_after != cur || cur < start ||
-        cur - start + offsetof(_PyInterpreterFrame, localsplus) > span) {
+    if (ts->interp != fw_py_interp || ts->chunk != h->chunk || ts->limit != h->limit ||
+        ts->holder != holder || again != holder || cur_after != cur || cur < start ||
+        cur - start + FW_PY_FRAME_FIXED > span) {
         return 0;
     }
     w->base = start;
@@ -349,7 +381,8 @@ bool fw_py_read_thread_win(uintptr_t tstate, fw_py_thread *out, fw_py_window *w)
 
 bool fw_py_read_thread_hinted(uintptr_t tstate, fw_py_thread *out, fw_py_window *w,
                               fw_py_stack_hint *hint) {
-    PyThreadState ts;
+    fw_py_tsbuf t;
+    fw_py_ts_view ts;
     fw_py_window_reset(w);
     if (out == NULL) {
         return false;
@@ -361,32 +394,36 @@ bool fw_py_read_thread_hinted(uintptr_t tstate, fw_py_thread *out, fw_py_window 
     int spec = -1;
     uintptr_t top = 0;
     if (hint != NULL && hint->chunk != 0 && w != NULL) {
-        spec = fw_py_read_speculative(tstate, &ts, w, hint, &top);
+        spec = fw_py_read_speculative(tstate, &t, &ts, w, hint, &top);
         if (spec == 0) {
             fw_py_window_reset(w);
         }
     }
-    if (spec < 0 && !fw_memread(&ts, tstate, sizeof ts)) {
-        return false;
+    if (spec < 0) {
+        if (!fw_memread(t.b, tstate, fw_py_ts_len())) {
+            return false;
+        }
+        fw_py_ts_view_of(&t, tstate, &ts);
     }
 #else
-    if (!fw_memread(&ts, tstate, sizeof ts)) {
+    if (!fw_memread(t.b, tstate, fw_py_ts_len())) {
         return false;
     }
+    fw_py_ts_view_of(&t, tstate, &ts);
 #endif
-    if ((uintptr_t)ts.interp != fw_py_interp) {
+    if (ts.interp != fw_py_interp) {
         return false; /* freed and reused, or not a thread state at all */
     }
-    out->next = (uintptr_t)ts.next;
-    out->pthread_id = (uint64_t)ts.thread_id;
-    out->context = (uintptr_t)ts.context;
+    out->next = ts.next;
+    out->pthread_id = ts.thread_id;
+    out->context = ts.context;
+    out->native_tid = ts.native_tid;
 #if PY_VERSION_HEX >= 0x030B0000
-    out->native_tid = (int64_t)ts.native_thread_id;
     if (hint != NULL) {
-        hint->chunk = (uintptr_t)ts.datastack_chunk;
-        hint->top = (uintptr_t)ts.datastack_top;
-        hint->limit = (uintptr_t)ts.datastack_limit;
-        hint->holder = FW_PY_HOLDER(tstate, &ts);
+        hint->chunk = ts.chunk;
+        hint->top = ts.top;
+        hint->limit = ts.limit;
+        hint->holder = ts.holder;
     }
     if (spec > 0) {
         out->top_frame = top;
@@ -395,8 +432,7 @@ bool fw_py_read_thread_hinted(uintptr_t tstate, fw_py_thread *out, fw_py_window 
     }
     return fw_py_top_frame(tstate, &ts, w, &out->top_frame);
 #else
-    out->native_tid = 0;
-    out->top_frame = (uintptr_t)ts.frame;
+    out->top_frame = ts.frame;
     return true;
 #endif
 }
@@ -422,8 +458,10 @@ uintptr_t fw_py_own_thread_if_gil_held(void) {
 
 /* ---- frames --------------------------------------------------------------------------- */
 
-#if PY_VERSION_HEX >= 0x030B0000
 /* Byte offset of the instructions inside a code object; prev_instr/instr_ptr point into it. */
+#if PY_VERSION_HEX >= 0x030D0000
+#define FW_PY_CODE_START fw_lay.co_code
+#elif PY_VERSION_HEX >= 0x030B0000
 #define FW_PY_CODE_START offsetof(PyCodeObject, co_code_adaptive)
 #endif
 
@@ -494,21 +532,36 @@ bool fw_py_read_frame_win(fw_py_window *w, uintptr_t frame, fw_py_frame *out,
     }
     memset(out, 0, sizeof *out);
     *check_incomplete = false;
-#if PY_VERSION_HEX >= 0x030B0000
+#if PY_VERSION_HEX >= 0x030D0000
+    /* The frame is read without its locals (only the fixed part is needed), its fields at the
+     * offsets the interpreter publishes. */
+    _Alignas(16) unsigned char fb[FW_PY_FRAME_MAX];
+    if (!fw_py_copy(w, fb, frame, FW_PY_FRAME_FIXED)) {
+        return false;
+    }
+    out->previous = fw_py_ld_ptr(fb, fw_lay.fr_previous);
+    uintptr_t code = fw_py_ld_ptr(fb, fw_lay.fr_executable);
+#if PY_VERSION_HEX >= 0x030E0000
+    code &= ~(uintptr_t)3;   /* a _PyStackRef: tag bits in the low two bits of the pointer */
+#endif
+    uintptr_t instr = fw_py_ld_ptr(fb, fw_lay.fr_instr_ptr);
+    const struct {
+        int owner;
+    } f = {(int)(signed char)fb[fw_lay.fr_owner]};
+#elif PY_VERSION_HEX >= 0x030B0000
     _PyInterpreterFrame f;
     /* The frame is read without its locals: only the fixed part is needed. */
     if (!fw_py_copy(w, &f, frame, offsetof(_PyInterpreterFrame, localsplus))) {
         return false;
     }
     out->previous = (uintptr_t)f.previous;
-#if PY_VERSION_HEX >= 0x030D0000
-    uintptr_t code = (uintptr_t)f.f_executable;
-    uintptr_t instr = (uintptr_t)f.instr_ptr;
-#else
     uintptr_t code = (uintptr_t)f.f_code;
     uintptr_t instr = (uintptr_t)f.prev_instr;
 #endif
-#if PY_VERSION_HEX >= 0x030C0000
+#if PY_VERSION_HEX >= 0x030B0000
+#if PY_VERSION_HEX >= 0x030F0000
+    const int owner_max = FRAME_OWNED_BY_INTERPRETER;
+#elif PY_VERSION_HEX >= 0x030C0000
     const int owner_max = FRAME_OWNED_BY_CSTACK;
 #else
     const int owner_max = FRAME_OWNED_BY_FRAME_OBJECT;
@@ -518,7 +571,19 @@ bool fw_py_read_frame_win(fw_py_window *w, uintptr_t frame, fw_py_frame *out,
          * (a stale copy; the caller may try again). */
         return false;
     }
-#if PY_VERSION_HEX >= 0x030C0000
+#if PY_VERSION_HEX >= 0x030E0000
+    /* 3.14+: the entry frame each C-level call into the interpreter pushes (and 3.15's
+     * thread-state base frame) is owned by the interpreter and runs None; 3.14 keeps the C-stack
+     * owner for other shims. Neither is user code. */
+    if (f.owner == FRAME_OWNED_BY_INTERPRETER
+#if PY_VERSION_HEX < 0x030F0000
+        || f.owner == FRAME_OWNED_BY_CSTACK
+#endif
+    ) {
+        out->skip = true;
+        return true;
+    }
+#elif PY_VERSION_HEX >= 0x030C0000
     if (f.owner == FRAME_OWNED_BY_CSTACK) {
         /* The entry shim pushed by each C-level call into the interpreter: not user code. */
         out->skip = true;
@@ -597,500 +662,26 @@ bool fw_py_read_frame(uintptr_t frame, fw_py_frame *out) {
     return true;
 }
 
-/* ---- strings -------------------------------------------------------------------------- */
-
-/* Appends code point cp as UTF-8 if it fits in `cap` bytes; false when it does not. */
-static bool fw_py_put_utf8(char *buf, size_t *pos, size_t cap, uint32_t cp) {
-    unsigned char tmp[4];
-    size_t n;
-    if (cp >= 0xD800 && cp <= 0xDFFF) {
-        cp = 0xFFFD; /* lone surrogate (surrogateescape): keep the output valid UTF-8 */
-    }
-    if (cp < 0x80) {
-        tmp[0] = (unsigned char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        tmp[0] = (unsigned char)(0xC0 | (cp >> 6));
-        tmp[1] = (unsigned char)(0x80 | (cp & 0x3F));
-        n = 2;
-    } else if (cp < 0x10000) {
-        tmp[0] = (unsigned char)(0xE0 | (cp >> 12));
-        tmp[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-        tmp[2] = (unsigned char)(0x80 | (cp & 0x3F));
-        n = 3;
-    } else {
-        tmp[0] = (unsigned char)(0xF0 | (cp >> 18));
-        tmp[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
-        tmp[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-        tmp[3] = (unsigned char)(0x80 | (cp & 0x3F));
-        n = 4;
-    }
-    if (*pos + n > cap) {
-        return false;
-    }
-    memcpy(buf + *pos, tmp, n);
-    *pos += n;
-    return true;
-}
-
-bool fw_py_read_str(uintptr_t str, char *buf, size_t buflen) {
-    if (buf == NULL || buflen == 0) {
-        return false;
-    }
-    buf[0] = '\0';
-    /* The largest header (legacy strings) is read first; the object may be shorter than
-     * that, so on failure the plain ASCII header is tried before giving up. */
-    PyUnicodeObject u;
-    memset(&u, 0, sizeof u);
-    /* Checked reads (fw_memread.h): the header read may go past the end of the object. */
-    if (!fw_memread_checked(&u, str, sizeof u) &&
-        !fw_memread_checked(&u, str, sizeof(PyASCIIObject))) {
-        return false;
-    }
-    const PyASCIIObject *a = &u._base._base;
-    if ((uintptr_t)Py_TYPE((const PyObject *)a) != fw_py_str_type) {
-        return false;
-    }
-    if (a->length < 0 || a->length > (Py_ssize_t)(1u << 30)) {
-        return false;
-    }
-    unsigned kind = a->state.kind;
-    if (kind != PyUnicode_1BYTE_KIND && kind != PyUnicode_2BYTE_KIND &&
-        kind != PyUnicode_4BYTE_KIND) {
-        return false;
-    }
-#if PY_VERSION_HEX < 0x030C0000
-    if (!a->state.ready) {
-        return false; /* a legacy wstr-only string: its characters are not in PEP 393 form */
-    }
-#endif
-    uintptr_t data;
-    if (a->state.compact) {
-        data = str + (a->state.ascii ? sizeof(PyASCIIObject) : sizeof(PyCompactUnicodeObject));
-    } else {
-        data = (uintptr_t)u.data.any;
-    }
-    size_t cap = buflen - 1 < FW_PY_NAME_MAX ? buflen - 1 : FW_PY_NAME_MAX;
-    /* Every character needs at least one UTF-8 byte, so at most `cap` characters matter. */
-    size_t nchars = (size_t)a->length < cap ? (size_t)a->length : cap;
-    uint8_t raw[FW_PY_NAME_MAX * 4];
-    if (!fw_memread_checked(raw, data, nchars * kind)) {
-        return false;
-    }
-    size_t pos = 0;
-    for (size_t i = 0; i < nchars; i++) {
-        uint32_t cp;
-        if (kind == PyUnicode_1BYTE_KIND) {
-            cp = raw[i];
-        } else if (kind == PyUnicode_2BYTE_KIND) {
-            uint16_t v;
-            memcpy(&v, raw + 2 * i, 2);
-            cp = v;
-        } else {
-            memcpy(&cp, raw + 4 * i, 4);
-            if (cp > 0x10FFFF) {
-                return false;
-            }
-        }
-        if (cp == 0 || !fw_py_put_utf8(buf, &pos, cap, cp)) {
-            break; /* truncated on a character boundary (or an embedded NUL) */
-        }
-    }
-    buf[pos] = '\0';
-    return true;
-}
-
-static char *fw_py_dup_str(uintptr_t str) {
-    char tmp[FW_PY_NAME_MAX + 1];
-    if (!fw_py_read_str(str, tmp, sizeof tmp)) {
-        return NULL;
-    }
-    return strdup(tmp);
-}
-
-/* Reads a NUL-terminated C string whose length is unknown, a page at a time so that a string
- * ending just before an unmapped page is still read. */
-static bool fw_py_read_cstr(uintptr_t addr, char *buf, size_t buflen) {
-    size_t pos = 0;
-    if (buflen == 0 || addr == 0) {
-        return false;
-    }
-    while (pos + 1 < buflen) {
-        size_t room = FW_PY_PAGE - (size_t)((addr + pos) % FW_PY_PAGE);
-        size_t want = buflen - 1 - pos < room ? buflen - 1 - pos : room;
-        if (!fw_memread_checked(buf + pos, addr + pos, want)) {
-            return false;
-        }
-        void *nul = memchr(buf + pos, '\0', want);
-        if (nul != NULL) {
-            return true;
-        }
-        pos += want;
-    }
-    buf[pos] = '\0';
-    return true;
-}
-
-bool fw_py_read_class_name(uintptr_t obj, int first_arg, char *buf, size_t buflen) {
-    uintptr_t type;
-    if (buf == NULL || buflen == 0 || obj == 0) {
-        return false;
-    }
-    buf[0] = '\0';
-    if (first_arg == FW_PY_ARG_SELF) {
-        type = fw_py_type_of(obj);
-    } else if (first_arg == FW_PY_ARG_CLS) {
-        /* cls must be a class: its own type (the metaclass) has the type-subclass flag. */
-        unsigned long meta_flags = 0;
-        uintptr_t meta = fw_py_type_of(obj);
-        if (meta == 0 || !fw_memread(&meta_flags, meta + offsetof(PyTypeObject, tp_flags),
-                                     sizeof meta_flags) ||
-            (meta_flags & Py_TPFLAGS_TYPE_SUBCLASS) == 0) {
-            return false;
-        }
-        type = obj;
-    } else {
-        return false;
-    }
-    if (type == 0) {
-        return false;
-    }
-    PyTypeObject t;
-    if (!fw_memread(&t, type, sizeof t)) {
-        return false;
-    }
-    if (t.tp_flags & Py_TPFLAGS_HEAPTYPE) {
-        /* A class statement's type: ht_name is the plain __name__ as a str. */
-        uintptr_t name = 0;
-        if (!fw_py_read_ptr(type + offsetof(PyHeapTypeObject, ht_name), &name)) {
-            return false;
-        }
-        return fw_py_read_str(name, buf, buflen);
-    }
-    /* A static type: tp_name is "module.Name"; __name__ is the part after the last dot. */
-    char tmp[FW_PY_NAME_MAX + 1];
-    if (!fw_py_read_cstr((uintptr_t)t.tp_name, tmp, sizeof tmp)) {
-        return false;
-    }
-    const char *dot = strrchr(tmp, '.');
-    const char *name = dot != NULL ? dot + 1 : tmp;
-    size_t n = strlen(name);
-    if (n >= buflen) {
-        n = buflen - 1;
-        while (n > 0 && ((unsigned char)name[n] & 0xC0) == 0x80) {
-            n--; /* do not cut a UTF-8 sequence */
-        }
-    }
-    memcpy(buf, name, n);
-    buf[n] = '\0';
-    return true;
-}
-
-/* ---- code objects --------------------------------------------------------------------- */
-
-#if PY_VERSION_HEX >= 0x030A0000
-#define FW_PY_LINETABLE_FIELD co_linetable
-#else
-#define FW_PY_LINETABLE_FIELD co_lnotab
-#endif
-
-/* End of a field: all fingerprint fields are object pointers except co_firstlineno (int). */
-#define FW_PY_END_OF(field) (offsetof(PyCodeObject, field) + sizeof(PyObject *))
-#define FW_PY_END_OF_INT(field) (offsetof(PyCodeObject, field) + sizeof(int))
-#define FW_PY_MAX(a, b) ((a) > (b) ? (a) : (b))
-
-/* The fingerprint covers the type, the first line and the name, file and line-table pointers:
- * a new code object at a recycled address differs in at least one of them, unless it is the
- * same function with the same table, in which case the cached result is still right. */
-#if PY_VERSION_HEX >= 0x030B0000
-#define FW_PY_FP_SPAN                                                                        \
-    FW_PY_MAX(FW_PY_MAX(FW_PY_END_OF_INT(co_firstlineno), FW_PY_END_OF(co_name)),                \
-              FW_PY_MAX(FW_PY_MAX(FW_PY_END_OF(co_filename), FW_PY_END_OF(co_qualname)),     \
-                        FW_PY_END_OF(FW_PY_LINETABLE_FIELD)))
-#else
-#define FW_PY_FP_SPAN                                                                        \
-    FW_PY_MAX(FW_PY_MAX(FW_PY_END_OF_INT(co_firstlineno), FW_PY_END_OF(co_name)),                \
-              FW_PY_MAX(FW_PY_END_OF(co_filename), FW_PY_END_OF(FW_PY_LINETABLE_FIELD)))
-#endif
-
-_Static_assert(FW_PY_FP_SPAN <= sizeof(PyCodeObject), "fingerprint fields inside the struct");
-
-size_t fw_py_code_fingerprint_span(void) { return FW_PY_FP_SPAN; }
-
-uint64_t fw_py_code_fingerprint_of(const void *buf) {
-    /* Only the first FW_PY_FP_SPAN bytes of the struct are valid: copy them into a zeroed
-     * struct so that no field is read uninitialised and the alignment is right. */
-    PyCodeObject c;
-    memset(&c, 0, sizeof c);
-    memcpy(&c, buf, FW_PY_FP_SPAN);
-    uint64_t h = fw_py_mix(0x666c616d65ull, (uint64_t)(uintptr_t)Py_TYPE((PyObject *)&c));
-    h = fw_py_mix(h, (uint64_t)(uint32_t)c.co_firstlineno);
-    h = fw_py_mix(h, (uint64_t)(uintptr_t)c.co_name);
-    h = fw_py_mix(h, (uint64_t)(uintptr_t)c.co_filename);
-#if PY_VERSION_HEX >= 0x030B0000
-    h = fw_py_mix(h, (uint64_t)(uintptr_t)c.co_qualname);
-#endif
-    h = fw_py_mix(h, (uint64_t)(uintptr_t)c.FW_PY_LINETABLE_FIELD);
-    return h;
-}
-
-bool fw_py_code_still_valid(uintptr_t code, uint64_t fingerprint) {
-    _Alignas(PyCodeObject) unsigned char buf[FW_PY_FP_SPAN];
-    if (fw_memread_is_direct() && fw_py_type_of(code) != fw_py_code_type) {
-        return false; /* direct mode: the span may only be read from a code object */
-    }
-    if (!fw_memread(buf, code, sizeof buf)) {
-        return false;
-    }
-    /* Type first: a fingerprint collision with a non-code object must not count as valid. */
-    uintptr_t type;
-    memcpy(&type, buf + offsetof(PyObject, ob_type), sizeof type);
-    return type == fw_py_code_type && fw_py_code_fingerprint_of(buf) == fingerprint;
-}
-
-static bool fw_py_read_bytes(uintptr_t obj, uint8_t **out, size_t *len) {
-    PyBytesObject b;
-    *out = NULL;
-    *len = 0;
-    if (!fw_memread(&b, obj, offsetof(PyBytesObject, ob_sval))) {
-        return false;
-    }
-    if ((uintptr_t)Py_TYPE((PyObject *)&b) != fw_py_bytes_type || Py_SIZE((PyObject *)&b) < 0 ||
-        (size_t)Py_SIZE((PyObject *)&b) > FW_PY_LINETABLE_MAX) {
-        return false;
-    }
-    size_t n = (size_t)Py_SIZE((PyObject *)&b);
-    uint8_t *data = malloc(n + 1); /* +1: malloc(0) may return NULL */
-    if (data == NULL) {
-        return false;
-    }
-    if (!fw_memread(data, obj + offsetof(PyBytesObject, ob_sval), n)) {
-        free(data);
-        return false;
-    }
-    *out = data;
-    *len = n;
-    return true;
-}
-
-#if PY_VERSION_HEX < 0x030B0000
-/* FW_PY_ARG_SELF/CLS if the first positional parameter is named self/cls. */
-static int fw_py_first_arg_kind(const PyCodeObject *c) {
-    if (c->co_argcount <= 0 || c->co_varnames == NULL) {
-        return FW_PY_ARG_NONE;
-    }
-    PyTupleObject t;
-    uintptr_t tuple = (uintptr_t)c->co_varnames;
-    if (!fw_memread(&t, tuple, sizeof t) ||
-        (uintptr_t)Py_TYPE((PyObject *)&t) != fw_py_tuple_type || Py_SIZE((PyObject *)&t) < 1) {
-        return FW_PY_ARG_NONE;
-    }
-    char name[8];
-    if (!fw_py_read_str((uintptr_t)t.ob_item[0], name, sizeof name)) {
-        return FW_PY_ARG_NONE;
-    }
-    if (strcmp(name, "self") == 0) {
-        return FW_PY_ARG_SELF;
-    }
-    if (strcmp(name, "cls") == 0) {
-        return FW_PY_ARG_CLS;
-    }
-    return FW_PY_ARG_NONE;
-}
-#endif
-
-bool fw_py_read_code(uintptr_t code, fw_py_code *out) {
-    if (out == NULL) {
-        return false;
-    }
-    memset(out, 0, sizeof *out);
-    PyCodeObject c;
-    /* Checked: the object is read at a code object's size before its type is known. */
-    if (!fw_memread_checked(&c, code, sizeof c)) {
-        return false;
-    }
-    if ((uintptr_t)Py_TYPE((PyObject *)&c) != fw_py_code_type) {
-        return false;
-    }
-#if PY_VERSION_HEX >= 0x030B0000
-    out->qualname = fw_py_dup_str((uintptr_t)c.co_qualname);
-    out->first_arg = FW_PY_ARG_NONE;
-    if (c._co_firsttraceable < 0 || c._co_firsttraceable > INT32_MAX / 2) {
-        return false;
-    }
-    out->first_traceable = c._co_firsttraceable * (int32_t)sizeof(_Py_CODEUNIT);
-#else
-    out->qualname = fw_py_dup_str((uintptr_t)c.co_name);
-    out->first_arg = fw_py_first_arg_kind(&c);
-    out->first_traceable = 0;
-#endif
-    out->filename = fw_py_dup_str((uintptr_t)c.co_filename);
-    out->firstlineno = c.co_firstlineno;
-    if (out->qualname == NULL || out->filename == NULL ||
-        !fw_py_read_bytes((uintptr_t)c.FW_PY_LINETABLE_FIELD, &out->linetable,
-                          &out->linetable_len)) {
-        fw_py_code_clear(out);
-        return false;
-    }
-    out->fingerprint = fw_py_code_fingerprint_of(&c);
-    return true;
-}
-
-void fw_py_code_clear(fw_py_code *code) {
-    if (code == NULL) {
-        return;
-    }
-    free(code->qualname);
-    free(code->filename);
-    free(code->linetable);
-    memset(code, 0, sizeof *code);
-}
-
-/* ---- line tables ---------------------------------------------------------------------- */
-
-#if PY_VERSION_HEX >= 0x030B0000
-/* PEP 657 location table. Each entry starts with a byte whose top bit is set:
- * bits 3-6 are the kind, bits 0-2 the number of code units covered minus one. The kind says
- * what follows: 0-9 "short" (same line, one column byte), 10-12 "one line" (line delta
- * kind-10, two column bytes), 13 "no column" (signed varint line delta), 14 "long" (signed
- * varint line delta, then end line, column and end column as varints), 15 "no location"
- * (the instructions have no line: co_lines() says None). Varints use 6-bit groups with bit 6
- * as the continuation flag, so that no byte after the first has the top bit set. */
-static bool fw_py_varint(const uint8_t *t, size_t len, size_t *pos, uint32_t *out) {
-    uint32_t v = 0;
-    unsigned shift = 0;
-    for (;;) {
-        if (*pos >= len || shift > 30) {
-            return false;
-        }
-        uint8_t b = t[(*pos)++];
-        v |= (uint32_t)(b & 63) << shift;
-        shift += 6;
-        if ((b & 64) == 0) {
-            break;
-        }
-    }
-    *out = v;
-    return true;
-}
-
-static bool fw_py_svarint(const uint8_t *t, size_t len, size_t *pos, int32_t *out) {
-    uint32_t v;
-    if (!fw_py_varint(t, len, pos, &v)) {
-        return false;
-    }
-    *out = (v & 1) ? -(int32_t)(v >> 1) : (int32_t)(v >> 1);
-    return true;
-}
-
-int fw_py_addr2line(const uint8_t *table, size_t len, int32_t firstlineno, int32_t instr_offset) {
-    if (instr_offset < 0) {
-        return firstlineno; /* not started yet: PyCode_Addr2Line answers the first line */
-    }
-    if (table == NULL) {
-        return -1;
-    }
-    int64_t line = firstlineno;
-    int64_t start = 0;
-    size_t pos = 0;
-    while (pos < len) {
-        uint8_t head = table[pos++];
-        if ((head & 128) == 0) {
-            return -1; /* not at an entry boundary: corrupt table */
-        }
-        int kind = (head >> 3) & 15;
-        int64_t end = start + (int64_t)((head & 7) + 1) * 2;
-        int32_t delta = 0;
-        bool has_line = true;
-        uint32_t skip;
-        switch (kind) {
-        case 15:
-            has_line = false;
-            break;
-        case 13:
-            if (!fw_py_svarint(table, len, &pos, &delta)) {
-                return -1;
-            }
-            break;
-        case 14:
-            if (!fw_py_svarint(table, len, &pos, &delta) ||
-                !fw_py_varint(table, len, &pos, &skip) || !fw_py_varint(table, len, &pos, &skip) ||
-                !fw_py_varint(table, len, &pos, &skip)) {
-                return -1;
-            }
-            break;
-        case 10:
-        case 11:
-        case 12:
-            delta = kind - 10;
-            pos += 2;
-            break;
-        default:
-            pos += 1; /* short form: one column byte */
-            break;
-        }
-        line += delta;
-        if (instr_offset >= start && instr_offset < end) {
-            return has_line && line >= INT32_MIN && line <= INT32_MAX ? (int)line : -1;
-        }
-        start = end;
-    }
-    return -1;
-}
-#elif PY_VERSION_HEX >= 0x030A0000
-/* PEP 626 table (3.10): pairs (byte delta: unsigned, line delta: signed, -128 = no line).
- * Each pair covers [start, start + byte delta) with the running line; zero-length pairs only
- * move the line. */
-int fw_py_addr2line(const uint8_t *table, size_t len, int32_t firstlineno, int32_t instr_offset) {
-    if (instr_offset < 0) {
-        return firstlineno;
-    }
-    if (table == NULL) {
-        return -1;
-    }
-    int64_t line = firstlineno;
-    int64_t start = 0;
-    for (size_t i = 0; i + 1 < len; i += 2) {
-        int64_t end = start + table[i];
-        int ldelta = (int)(int8_t)table[i + 1];
-        int64_t here = -1;
-        if (ldelta != -128) {
-            line += ldelta;
-            here = line;
-        }
-        if (instr_offset >= start && instr_offset < end) {
-            return here >= INT32_MIN && here <= INT32_MAX ? (int)here : -1;
-        }
-        start = end;
-    }
-    return -1;
-}
-#else
-/* co_lnotab (3.9): pairs (byte increment: unsigned, line increment: signed). The line of an
- * offset is the first line plus the line increments of every pair whose cumulative address is
- * at or before the offset: the last line start at or before it. */
-int fw_py_addr2line(const uint8_t *table, size_t len, int32_t firstlineno, int32_t instr_offset) {
-    int64_t line = firstlineno;
-    int64_t addr = 0;
-    if (table == NULL) {
-        return firstlineno;
-    }
-    for (size_t i = 0; i + 1 < len; i += 2) {
-        addr += table[i];
-        if (addr > instr_offset) {
-            break;
-        }
-        line += (int8_t)table[i + 1];
-    }
-    return line >= INT32_MIN && line <= INT32_MAX ? (int)line : -1;
-}
-#endif
-
-int fw_py_code_unit(void) { return (int)sizeof(_Py_CODEUNIT); }
-
 /* ---- the GIL ---------------------------------------------------------------------------- */
 
 uintptr_t fw_py_gil_holder(void) {
+#if PY_VERSION_HEX >= 0x030D0000
+    /* At the offsets the interpreter publishes (fw_py_gil is the lower of the two words). */
+    if (fw_py_gil == 0) {
+        return 0;
+    }
+    const uintptr_t base = fw_py_gil - FW_PY_MIN2(fw_lay.gil_locked, fw_lay.gil_holder);
+    int locked;
+    uintptr_t holder;
+    if (fw_py_gil_static) {
+        locked = _Py_atomic_load_int_relaxed((int *)(base + fw_lay.gil_locked));
+        holder = (uintptr_t)_Py_atomic_load_ptr_relaxed((void **)(base + fw_lay.gil_holder));
+    } else if (!fw_memread(&locked, base + fw_lay.gil_locked, sizeof locked) ||
+               !fw_py_read_ptr(base + fw_lay.gil_holder, &holder)) {
+        return 0;
+    }
+    return locked == 1 ? holder : 0;
+#else
     struct _gil_runtime_state copy;
     const struct _gil_runtime_state *gil = (const struct _gil_runtime_state *)fw_py_gil;
     int locked;
@@ -1106,185 +697,12 @@ uintptr_t fw_py_gil_holder(void) {
     }
     /* Relaxed atomic loads: CPython writes these words atomically, and they only pick which
      * thread state to read next (every read from there on is a checked copy). */
-#if PY_VERSION_HEX >= 0x030D0000
-    locked = _Py_atomic_load_int_relaxed(&gil->locked);
-    holder = (uintptr_t)_Py_atomic_load_ptr_relaxed(&gil->last_holder);
-#else
     /* CPython's own macro: the fields are C11 atomics or plain words, per its build. */
     locked = _Py_atomic_load_relaxed(&gil->locked);
     holder = _Py_atomic_load_relaxed(&gil->last_holder);
-#endif
     /* last_holder keeps naming the previous holder after a release; only a locked GIL has an
      * owner. The two fields are read together but not atomically: a handover in between gives
      * a stale answer for one tick, which costs accuracy of one sample, never safety. */
     return locked == 1 ? holder : 0;
-}
-
-/* ---- context variables ------------------------------------------------------------------ */
-
-/* A thread's current contextvars.Context is tstate->context (3.9-3.13); its variables live in a
- * HAMT (Python/hamt.c), an immutable trie keyed by 5-bit slices of a 32-bit hash. The node
- * layouts are private to hamt.c (3.12+ headers declare the bitmap node, checked below) and have
- * not changed since 3.7, so they are mirrored here. The walk is the one hamt_node_find() does,
- * done on copies: bitmap nodes hold key/value pairs, or (key NULL) a child node one level down;
- * array nodes hold 32 children; collision nodes hold the pairs of keys whose hashes are equal.
- * Node kinds are told apart by type pointers recorded with the GIL in fw_py_context_init(),
- * except the collision node, which cannot be built on purpose: it is recognised lazily by its
- * type name. Keys are ContextVars, compared by identity as hamt.c does for them. */
-typedef struct {
-    PyObject_VAR_HEAD
-    uint32_t b_bitmap;
-    PyObject *b_array[1];
-} fw_hamt_bitmap;
-
-typedef struct {
-    PyObject_HEAD
-    PyObject *a_array[32];
-    Py_ssize_t a_count;
-} fw_hamt_array;
-
-typedef struct {
-    PyObject_VAR_HEAD
-    int32_t c_hash;
-    PyObject *c_array[1];
-} fw_hamt_collision;
-
-#if PY_VERSION_HEX >= 0x030C0000
-_Static_assert(offsetof(fw_hamt_bitmap, b_bitmap) == offsetof(PyHamtNode_Bitmap, b_bitmap),
-               "hamt bitmap node layout");
-_Static_assert(offsetof(fw_hamt_bitmap, b_array) == offsetof(PyHamtNode_Bitmap, b_array),
-               "hamt bitmap node layout");
 #endif
-
-#define FW_HAMT_MAX_COLLISION 64   /* pairs; hamt.c never builds big ones, a torn read might */
-
-static uintptr_t fw_ctx_type, fw_hamt_type, fw_hamt_bitmap_type, fw_hamt_array_type;
-static uintptr_t fw_hamt_collision_type; /* __atomic builtins: written by the sampler */
-
-bool fw_py_context_init(void) {
-    if (fw_hamt_array_type != 0) {
-        return true;
-    }
-    PyObject *ctx = PyContext_New();
-    if (ctx == NULL) {
-        PyErr_Clear();
-        return false;
-    }
-    /* Enough variables at one level turn the root bitmap node into an array node. */
-    bool ok = PyContext_Enter(ctx) == 0;
-    fw_ctx_type = (uintptr_t)Py_TYPE(ctx);
-    fw_hamt_type = (uintptr_t)Py_TYPE(((PyContext *)ctx)->ctx_vars);
-    fw_hamt_bitmap_type = (uintptr_t)Py_TYPE(((PyContext *)ctx)->ctx_vars->h_root);
-    for (int i = 0; ok && i < 64; i++) {
-        PyObject *var = PyContextVar_New("flamewatch_probe", NULL);
-        PyObject *tok = var ? PyContextVar_Set(var, Py_None) : NULL;
-        ok = tok != NULL;
-        Py_XDECREF(tok);
-        Py_XDECREF(var);
-    }
-    if (PyContext_Exit(ctx) != 0) {
-        ok = false;
-    }
-    uintptr_t root = (uintptr_t)Py_TYPE(((PyContext *)ctx)->ctx_vars->h_root);
-    if (ok && root != fw_hamt_bitmap_type) {
-        fw_hamt_array_type = root;
-    }
-    Py_DECREF(ctx);
-    PyErr_Clear();
-    return fw_hamt_array_type != 0;
-}
-
-/* hamt.c's hamt_hash(): the object hash folded to 32 bits, never -1. */
-static int32_t fw_hamt_hash(int64_t h) {
-    int32_t x = (int32_t)((uint64_t)h & 0xffffffffu) ^ (int32_t)((uint64_t)h >> 32);
-    return x == -1 ? -2 : x;
-}
-
-static bool fw_hamt_is_collision(uintptr_t type) {
-    uintptr_t known = __atomic_load_n(&fw_hamt_collision_type, __ATOMIC_RELAXED);
-    if (known != 0) {
-        return type == known;
-    }
-    char name[32];
-    uintptr_t name_ptr = 0;
-    if (!fw_py_read_ptr(type + offsetof(PyTypeObject, tp_name), &name_ptr) ||
-        !fw_py_read_cstr(name_ptr, name, sizeof name) || strcmp(name, "hamt_collision_node") != 0) {
-        return false;
-    }
-    __atomic_store_n(&fw_hamt_collision_type, type, __ATOMIC_RELAXED);
-    return true;
-}
-
-/* One collision node: a linear search of its key/value pairs. */
-static int fw_hamt_find_collision(uintptr_t node, uintptr_t key, uintptr_t *value) {
-    fw_hamt_collision head;
-    uintptr_t pairs[2 * FW_HAMT_MAX_COLLISION];
-    if (!fw_memread(&head, node, offsetof(fw_hamt_collision, c_array))) {
-        return -1;
-    }
-    Py_ssize_t n = Py_SIZE(&head);
-    if (n < 0 || n > 2L * FW_HAMT_MAX_COLLISION || n % 2 != 0 ||
-        !fw_memread(pairs, node + offsetof(fw_hamt_collision, c_array), (size_t)n * sizeof(uintptr_t))) {
-        return -1;
-    }
-    for (Py_ssize_t i = 0; i < n; i += 2) {
-        if (pairs[i] == key) {
-            *value = pairs[i + 1];
-            return 1;
-        }
-    }
-    return 0;
-}
-
-int fw_py_read_context_value(uintptr_t context, uintptr_t key, int64_t key_hash, uintptr_t *value) {
-    PyContext ctx;
-    PyHamtObject hamt;
-    if (context == 0 || fw_hamt_array_type == 0) {
-        return 0; /* the thread never used contextvars, or no init: nothing set */
-    }
-    if (!fw_memread(&ctx, context, sizeof ctx) || (uintptr_t)Py_TYPE(&ctx) != fw_ctx_type ||
-        !fw_memread(&hamt, (uintptr_t)ctx.ctx_vars, sizeof hamt) ||
-        (uintptr_t)Py_TYPE(&hamt) != fw_hamt_type) {
-        return -1;
-    }
-    uint32_t hash = (uint32_t)fw_hamt_hash(key_hash);
-    uintptr_t node = (uintptr_t)hamt.h_root;
-    for (uint32_t shift = 0; shift < 35 && node != 0; shift += 5) {
-        uint32_t idx = (hash >> shift) & 0x1fu;
-        uintptr_t type = fw_py_type_of(node);
-        if (type == fw_hamt_array_type) {
-            if (!fw_py_read_ptr(node + offsetof(fw_hamt_array, a_array) + idx * sizeof(uintptr_t), &node)) {
-                return -1;
-            }
-            continue;
-        }
-        if (type != fw_hamt_bitmap_type) {
-            return fw_hamt_is_collision(type) ? fw_hamt_find_collision(node, key, value) : -1;
-        }
-        fw_hamt_bitmap head;
-        if (!fw_memread(&head, node, offsetof(fw_hamt_bitmap, b_array))) {
-            return -1;
-        }
-        uint32_t bit = 1u << idx;
-        if ((head.b_bitmap & bit) == 0) {
-            return 0;
-        }
-        Py_ssize_t pos = 2 * (Py_ssize_t)__builtin_popcount(head.b_bitmap & (bit - 1u));
-        uintptr_t pair[2];
-        if (pos + 1 >= Py_SIZE(&head) ||
-            !fw_memread(pair, node + offsetof(fw_hamt_bitmap, b_array) + (size_t)pos * sizeof(uintptr_t),
-                        sizeof pair)) {
-            return -1;
-        }
-        if (pair[0] == 0) {
-            node = pair[1]; /* a sub-node one level down */
-            continue;
-        }
-        if (pair[0] != key) {
-            return 0;
-        }
-        *value = pair[1];
-        return 1;
-    }
-    return node == 0 ? 0 : -1;
 }

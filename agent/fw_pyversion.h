@@ -2,8 +2,8 @@
  * fw_pyversion: the one place that knows CPython's internal structures.
  *
  * fw_pyversion.c is compiled against the internal headers of the interpreter the extension is
- * built for (one build per CPython 3.9-3.13), so every offset and size comes from the real struct
- * definitions. Everything version-specific lives there, behind the version-neutral views below:
+ * built for (one build per CPython 3.9-3.15), so every offset and size comes from the real struct
+ * definitions, or on 3.13+ from the interpreter's own _Py_DebugOffsets where they have an entry. Everything version-specific lives there, behind the version-neutral views below:
  *   - where the thread-state list and each thread's top frame are;
  *   - how a frame links to its caller, which code object it runs and which instruction;
  *   - which frames are not Python frames (3.12+ C-stack shims, 3.11+ incomplete frames);
@@ -53,6 +53,15 @@ typedef struct {
 /* With the GIL held, once per process (and again after fork): records the interpreter's
  * address and the type objects used for validation. False if this build cannot sample. */
 bool fw_py_init(void);
+/* Why the last fw_py_init failed, one line without a trailing period (never NULL). */
+const char *fw_py_init_error(void);
+/* Checks a copy of an interpreter's _Py_DebugOffsets (3.13+; `len` bytes at `table`) against
+ * this build: the "xdebugpy" cookie, the version (PY_VERSION_HEX of the headers this agent was
+ * compiled with), a GIL build (free_threaded == 0), and offsets this agent can use. 0 if the
+ * table can be used; -1 with a one-line reason in err otherwise (always -1 before 3.13). */
+int fw_py_check_debug_offsets(const void *table, size_t len, char *err, size_t errlen);
+/* The running interpreter's _Py_DebugOffsets and their size (3.13+), or NULL. */
+const void *fw_py_debug_offsets(size_t *len);
 uintptr_t fw_py_thread_head(void);
 bool fw_py_read_thread(uintptr_t tstate, fw_py_thread *out);
 /* The calling thread's own thread state if that thread holds the GIL right now, else 0 (no

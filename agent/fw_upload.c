@@ -8,12 +8,15 @@
  * every network operation, with libcurl, with the GIL never involved. Like the other agent
  * threads it is created with every signal blocked.
  *
- * The queue. A ring of cfg.queue_max profiles (default 20, 5 minutes at 15 s), bounded also
- * in bytes (FW_UPLOAD_QUEUE_BYTES). Pushing into a full queue drops the oldest profile: during
- * a long outage the newest data is the most useful, and memory stays bounded however long the
- * outage lasts. Every drop is counted; the count of profiles dropped since the last delivery is
- * sent with the next delivery as the `dropped=N` query parameter of /ingest (and kept in the
- * agent's stats()), so whoever reads the server's logs or the agent's stats can see the gap.
+ * The queue. A ring of profiles bounded in bytes (FW_UPLOAD_QUEUE_BYTES, 64 MB), and in count
+ * only when cfg.queue_max says so (0, the default: no count limit; the ring grows by doubling).
+ * A profile is dropped only when pushing the newest would exceed a bound, and then the oldest
+ * goes first: during a long outage the newest data is the most useful, and memory stays bounded
+ * however long the outage lasts. Every drop is counted; the count of profiles dropped and not
+ * yet reported is sent with the next delivery as the `dropped=N` query parameter of /ingest
+ * (the server adds it to flamewatch_agent_profiles_dropped_total) and kept in the agent's
+ * stats(). The count sent is subtracted once the server accepted it, so drops that happen while
+ * that request is in flight go with the next one: the server's sum is exact.
  *
  * Retries. A request that fails for a reason that may pass (no connection, timeout, HTTP 5xx,
  * 408, 429, 401/403 while a token is being fixed) puts the profile back at the head and waits an
@@ -22,6 +25,17 @@
  * restart. Any other 4xx means this profile will never be accepted: it is dropped with a
  * warning. Logging is per incident: one warning when deliveries start failing, one line when
  * they work again (with the number of profiles dropped meanwhile); each attempt is a debug line.
+ *
+ * Probing. A long backoff alone would leave a server that came back idle for up to a minute
+ * while the queue fills. So when the server did not answer at all (no connection, timeout) or
+ * a gateway answered for it (502, 503, 504), the thread also probes GET /healthz every
+ * FW_PROBE_NS (jittered, FW_PROBE_TIMEOUT_MS at most): a request with no body that costs the
+ * server next to nothing. As soon as a probe gets an answer below 500 (any server that answers
+ * at all: a Pyroscope without /healthz answers 404), the backoff ends and the queue drains at
+ * once. A server that answers the upload itself with an error (429, 500, 401...) is up and
+ * refusing: probing would tell nothing new, so the backoff alone paces the retries; and if the
+ * delivery a probe resumed fails with an answer, the backoff takes over too, so a server whose
+ * /healthz is fine while /ingest is not sees at most one upload per probe interval.
  *
  * Exit. fw_upload_stop() gives the thread a deadline (2 s from the agent's stop): it sends what
  * is queued, oldest first, each request limited to the time left, gives up at the first
@@ -64,6 +78,9 @@
 #define FW_REQUEST_TIMEOUT_MS 15000L
 #define FW_SETTINGS_TIMEOUT_MS 5000L
 #define FW_ANSWER_MAX 65536u        /* bytes of an answer kept (errors, settings) */
+#define FW_PROBE_NS 1000000000ull   /* /healthz while the server is away (jittered 0.5-1 s) */
+#define FW_PROBE_TIMEOUT_MS 1000L
+#define FW_QUEUE_INITIAL 64u        /* ring slots before the first growth */
 
 typedef struct {
     uint8_t *data;
@@ -74,11 +91,17 @@ typedef struct {
 
 typedef enum { FW_SEND_OK, FW_SEND_RETRY, FW_SEND_REJECTED } fw_send_result;
 
+/* Who answered an attempt: nobody (no connection, timeout), a gateway on the server's behalf
+ * (502, 503, 504: the server behind it may be down), or the server. */
+typedef enum { FW_PEER_SILENT, FW_PEER_GATEWAY, FW_PEER_ANSWERED } fw_peer;
+
 static struct {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     fw_up_item *q;
     size_t cap, head, count, bytes;
+    size_t limit;               /* most profiles kept (0: the byte budget alone) */
+    bool inflight;              /* a profile popped for a request: still counted as queued */
     bool stop;
     bool closing;               /* the agent is stopping: hold everything for the final drain */
     uint64_t deadline;
@@ -86,7 +109,7 @@ static struct {
     bool started;
     bool abandoned;             /* a stuck thread still owns `q`: never free it */
     bool outage;                /* deliveries are failing (one warning per incident) */
-    uint64_t dropped_unreported;
+    uint64_t dropped_unreported; /* dropped and not yet accepted by the server in `dropped=` */
     uint64_t outage_dropped;
     bool settings_bad;          /* the last answer was invalid (one warning until a good one) */
     fw_upload_stats st;
@@ -127,11 +150,40 @@ static void fw_q_drop_oldest(void)
     fw_count_dropped();
 }
 
+/* Doubles the ring (unwrapped into the new array). False when the count limit is reached or
+ * memory is short: the caller drops the oldest instead. */
+static bool fw_q_grow(void)
+{
+    if (fw_up.limit && fw_up.cap >= fw_up.limit)
+        return false;
+    size_t cap = fw_up.cap * 2;
+    if (fw_up.limit && cap > fw_up.limit)
+        cap = fw_up.limit;
+    fw_up_item *q = calloc(cap, sizeof *q);
+    if (!q)
+        return false;
+    for (size_t i = 0; i < fw_up.count; i++)
+        q[i] = fw_up.q[(fw_up.head + i) % fw_up.cap];
+    free(fw_up.q);
+    fw_up.q = q;
+    fw_up.cap = cap;
+    fw_up.head = 0;
+    return true;
+}
+
+/* True if one more profile of `len` bytes fits (growing the ring if needed). */
+static bool fw_q_room(size_t len)
+{
+    if (fw_up.bytes + len > FW_UPLOAD_QUEUE_BYTES)
+        return false;
+    return fw_up.count < fw_up.cap || fw_q_grow();
+}
+
 static void fw_q_push_back(fw_up_item *it)
 {
-    while (fw_up.count > 0 &&
-           (fw_up.count >= fw_up.cap || fw_up.bytes + it->len > FW_UPLOAD_QUEUE_BYTES))
+    while (fw_up.count > 0 && !fw_q_room(it->len))
         fw_q_drop_oldest();
+    assert(fw_up.count < fw_up.cap);   /* cap >= 1: an empty ring always has a slot */
     fw_up.q[(fw_up.head + fw_up.count) % fw_up.cap] = *it;
     fw_up.count++;
     fw_up.bytes += it->len;
@@ -141,7 +193,7 @@ static void fw_q_push_back(fw_up_item *it)
  * is the oldest, and the one to drop. */
 static void fw_q_push_front(fw_up_item *it)
 {
-    if (fw_up.count >= fw_up.cap || fw_up.bytes + it->len > FW_UPLOAD_QUEUE_BYTES) {
+    if (!fw_q_room(it->len)) {
         fw_item_free(it);
         fw_count_dropped();
         return;
@@ -297,8 +349,10 @@ static uint64_t fw_thread_cpu_now(void)
 
 /* One POST /ingest, multipart/form-data with the pprof in the field `profile`. */
 static fw_send_result fw_send(fw_agent *a, CURL *c, const fw_up_item *it, uint64_t dropped,
-                              long timeout_ms, fw_answer *ans, char *why, size_t whylen)
+                              long timeout_ms, fw_answer *ans, char *why, size_t whylen,
+                              fw_peer *peer)
 {
+    *peer = FW_PEER_SILENT;
     char errbuf[CURL_ERROR_SIZE];
     char *url = fw_ingest_url(c, a, it, dropped);
     struct curl_slist *hdrs = fw_headers(a);
@@ -327,7 +381,10 @@ static fw_send_result fw_send(fw_agent *a, CURL *c, const fw_up_item *it, uint64
         snprintf(why, whylen, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
     } else if (status >= 200 && status < 300) {
         res = FW_SEND_OK;
+        *peer = FW_PEER_ANSWERED;
     } else {
+        *peer = status == 502 || status == 503 || status == 504 ? FW_PEER_GATEWAY
+                                                                  : FW_PEER_ANSWERED;
         snprintf(why, whylen, "HTTP %ld: %.300s", status, ans->data);
         res = fw_status_retryable(status) ? FW_SEND_RETRY : FW_SEND_REJECTED;
     }
@@ -344,194 +401,7 @@ out:
     return res;
 }
 
-/* ---- settings: a minimal reader for the flat JSON object the server answers ---- */
-
-typedef struct {
-    const char *p, *end;
-} fw_js;
-
-static void fw_js_ws(fw_js *j)
-{
-    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
-        j->p++;
-}
-
-static bool fw_js_lit(fw_js *j, const char *lit)
-{
-    size_t n = strlen(lit);
-    fw_js_ws(j);
-    if ((size_t)(j->end - j->p) < n || memcmp(j->p, lit, n) != 0)
-        return false;
-    j->p += n;
-    return true;
-}
-
-/* A string; its raw bytes (escapes left as they are) go to buf when given. */
-static bool fw_js_string(fw_js *j, char *buf, size_t cap)
-{
-    fw_js_ws(j);
-    if (j->p >= j->end || *j->p != '"')
-        return false;
-    const char *s = ++j->p;
-    while (j->p < j->end && *j->p != '"')
-        j->p += (*j->p == '\\' && j->p + 1 < j->end) ? 2 : 1;
-    if (j->p >= j->end)
-        return false;
-    size_t n = (size_t)(j->p - s);
-    if (buf)
-        snprintf(buf, cap, "%.*s", n < cap ? (int)n : (int)cap - 1, s);
-    j->p++;
-    return true;
-}
-
-static bool fw_js_int(fw_js *j, int64_t *out)
-{
-    fw_js_ws(j);
-    bool neg = j->p < j->end && *j->p == '-';
-    j->p += neg;
-    int64_t v = 0;
-    const char *start = j->p;
-    while (j->p < j->end && *j->p >= '0' && *j->p <= '9' && j->p - start < 18)
-        v = v * 10 + (*j->p++ - '0');
-    if (j->p == start ||
-        (j->p < j->end && (*j->p == '.' || *j->p == 'e' || *j->p == 'E' ||
-                           (*j->p >= '0' && *j->p <= '9'))))
-        return false;
-    *out = neg ? -v : v;
-    return true;
-}
-
-static bool fw_js_skip(fw_js *j, int depth);
-
-static bool fw_js_skip_container(fw_js *j, char open, int depth)
-{
-    const char *close = open == '{' ? "}" : "]";
-    j->p++;
-    if (fw_js_lit(j, close))
-        return true;
-    for (;;) {
-        if (open == '{' && (!fw_js_string(j, NULL, 0) || !fw_js_lit(j, ":")))
-            return false;
-        if (!fw_js_skip(j, depth + 1))
-            return false;
-        if (fw_js_lit(j, ","))
-            continue;
-        return fw_js_lit(j, close);
-    }
-}
-
-static bool fw_js_skip(fw_js *j, int depth)
-{
-    fw_js_ws(j);
-    if (j->p >= j->end || depth > 16)
-        return false;
-    char ch = *j->p;
-    if (ch == '"')
-        return fw_js_string(j, NULL, 0);
-    if (ch == '{' || ch == '[')
-        return fw_js_skip_container(j, ch, depth);
-    if (fw_js_lit(j, "true") || fw_js_lit(j, "false") || fw_js_lit(j, "null"))
-        return true;
-    const char *start = j->p;
-    while (j->p < j->end && strchr("+-0123456789.eE", *j->p))
-        j->p++;
-    return j->p > start;
-}
-
-enum { FW_S_ENABLED, FW_S_CPU, FW_S_INTERVAL, FW_S_WALL, FW_S_MEMORY, FW_S_THRESHOLD, FW_S_UPDATED,
-       FW_S_COUNT };
-
-static int fw_settings_bool(fw_js *j, const char *key, bool *out, char *err, size_t errlen)
-{
-    if (fw_js_lit(j, "true"))
-        *out = true;
-    else if (fw_js_lit(j, "false"))
-        *out = false;
-    else {
-        snprintf(err, errlen, "%s is not a boolean", key);
-        return -1;
-    }
-    return 0;
-}
-
-static int fw_settings_member(fw_js *j, const char *key, fw_remote_settings *out, unsigned *seen,
-                              char *err, size_t errlen)
-{
-    static const char *const names[FW_S_COUNT] = {"enabled", "cpu", "cpu_interval_ms", "wall",
-                                                  "memory", "memory_threshold_kb", "updated_at"};
-    int k = -1;
-    for (int i = 0; i < FW_S_COUNT; i++)
-        if (strcmp(key, names[i]) == 0)
-            k = i;
-    if (k < 0)
-        return fw_js_skip(j, 0) ? 0 : -1;
-    *seen |= 1u << k;
-    switch (k) {
-    case FW_S_ENABLED:
-        return fw_settings_bool(j, key, &out->enabled, err, errlen);
-    case FW_S_CPU:
-        return fw_settings_bool(j, key, &out->cpu, err, errlen);
-    case FW_S_WALL:
-        return fw_settings_bool(j, key, &out->wall, err, errlen);
-    case FW_S_MEMORY:
-        return fw_settings_bool(j, key, &out->memory, err, errlen);
-    default:
-        break;
-    }
-    int64_t v;
-    if (!fw_js_int(j, &v)) {
-        snprintf(err, errlen, "%s is not an integer", key);
-        return -1;
-    }
-    bool ok = (k == FW_S_INTERVAL && v >= 1 && v <= 1000) ||
-              (k == FW_S_THRESHOLD && v >= 1 && v <= 1048576) || (k == FW_S_UPDATED && v >= 0);
-    if (!ok) {
-        snprintf(err, errlen, "%s out of range: %" PRId64, key, v);
-        return -1;
-    }
-    if (k == FW_S_INTERVAL)
-        out->cpu_interval_ms = (int)v;
-    else if (k == FW_S_THRESHOLD)
-        out->memory_threshold_kb = (int)v;
-    else
-        out->updated_at = v;
-    return 0;
-}
-
-int fw_settings_parse(const char *json, size_t len, fw_remote_settings *out, char *err, size_t errlen)
-{
-    fw_js j = {json, json + len};
-    unsigned seen = 0;
-    char key[64];
-    memset(out, 0, sizeof *out);
-    err[0] = '\0';
-    if (!fw_js_lit(&j, "{")) {
-        snprintf(err, errlen, "not a JSON object");
-        return -1;
-    }
-    if (!fw_js_lit(&j, "}")) {
-        for (;;) {
-            if (!fw_js_string(&j, key, sizeof key) || !fw_js_lit(&j, ":") ||
-                fw_settings_member(&j, key, out, &seen, err, errlen) != 0) {
-                if (!err[0])
-                    snprintf(err, errlen, "malformed JSON");
-                return -1;
-            }
-            if (fw_js_lit(&j, ","))
-                continue;
-            if (fw_js_lit(&j, "}"))
-                break;
-            snprintf(err, errlen, "malformed JSON");
-            return -1;
-        }
-    }
-    if (seen != (1u << FW_S_COUNT) - 1) {
-        snprintf(err, errlen, "members missing (enabled, cpu, cpu_interval_ms, wall, memory, "
-                              "memory_threshold_kb and updated_at are required)");
-        return -1;
-    }
-    return 0;
-}
+/* ---- settings ---- */
 
 /* Under the agent mutex: the live settings become the server's. True if anything changed. */
 static bool fw_settings_apply(fw_agent *a, const fw_remote_settings *s)
@@ -636,8 +506,18 @@ static void fw_settings_poll(fw_agent *a, CURL *c, fw_answer *ans)
 
 static uint64_t fw_rand_state;
 
+/* A random point in the upper half of `window` (xorshift64; quality does not matter, spread
+ * does: the agents of a fleet must not act in lock-step). */
+static uint64_t fw_jitter_ns(uint64_t window)
+{
+    fw_rand_state ^= fw_rand_state << 13;
+    fw_rand_state ^= fw_rand_state >> 7;
+    fw_rand_state ^= fw_rand_state << 17;
+    return window / 2 + fw_rand_state % (window / 2 + 1);
+}
+
 /* Backoff after `failures` consecutive failures: a random point in the upper half of
- * min(1 s * 2^(failures-1), 60 s) (xorshift64; quality does not matter, spread does). */
+ * min(1 s * 2^(failures-1), 60 s). */
 static uint64_t fw_backoff_ns(unsigned failures)
 {
     uint64_t window = FW_BACKOFF_MIN_NS;
@@ -645,10 +525,7 @@ static uint64_t fw_backoff_ns(unsigned failures)
         window *= 2;
     if (window > FW_BACKOFF_MAX_NS)
         window = FW_BACKOFF_MAX_NS;
-    fw_rand_state ^= fw_rand_state << 13;
-    fw_rand_state ^= fw_rand_state >> 7;
-    fw_rand_state ^= fw_rand_state << 17;
-    return window / 2 + fw_rand_state % (window / 2 + 1);
+    return fw_jitter_ns(window);
 }
 
 /* fw_up.lock held. Sleeps until `until` (monotonic) or a signal. */
@@ -659,13 +536,16 @@ static void fw_wait_until(uint64_t until)
 }
 
 /* After a delivery attempt (fw_up.lock held): logs per incident and keeps the counters. */
-static void fw_after_send(fw_agent *a, fw_send_result r, fw_up_item *it, const char *why,
-                          unsigned failures)
+static void fw_after_send(fw_agent *a, fw_send_result r, fw_up_item *it, uint64_t reported,
+                          const char *why, unsigned failures)
 {
+    fw_up.inflight = false;
     if (r == FW_SEND_OK) {
         fw_up.st.uploads++;
         fw_up.st.upload_bytes += it->len;
-        fw_up.dropped_unreported = 0;
+        /* Drops counted while the request was in flight go with the next delivery. */
+        assert(reported <= fw_up.dropped_unreported);
+        fw_up.dropped_unreported -= reported;
         if (fw_up.outage)
             fw_log(fw_up.outage_dropped ? FW_LOG_WARNING : FW_LOG_INFO,
                    "profiles are delivered to %s again; %" PRIu64 " profile(s) dropped meanwhile",
@@ -683,8 +563,8 @@ static void fw_after_send(fw_agent *a, fw_send_result r, fw_up_item *it, const c
     } else {
         fw_up.st.failures++;
         if (!fw_up.outage)
-            fw_log(FW_LOG_WARNING, "cannot deliver profiles to %s (%s); keeping up to %zu and "
-                   "retrying with backoff", a->cfg.server, why, fw_up.cap);
+            fw_log(FW_LOG_WARNING, "cannot deliver profiles to %s (%s); keeping them (up to "
+                   "%u MB) and retrying", a->cfg.server, why, FW_UPLOAD_QUEUE_BYTES >> 20);
         else
             fw_log(FW_LOG_DEBUG, "delivery attempt %u failed: %s", failures, why);
         fw_up.outage = true;
@@ -703,16 +583,19 @@ static void fw_drain(fw_agent *a, CURL *c, fw_answer *ans)
         long ms = (long)((fw_up.deadline - now) / 1000000u);
         fw_up_item it = fw_q_pop();
         uint64_t dropped = fw_up.dropped_unreported;
+        fw_peer peer;
+        fw_up.inflight = true;
         pthread_mutex_unlock(&fw_up.lock);
-        fw_send_result r = fw_send(a, c, &it, dropped, ms, ans, why, sizeof why);
+        fw_send_result r = fw_send(a, c, &it, dropped, ms, ans, why, sizeof why, &peer);
         pthread_mutex_lock(&fw_up.lock);
         if (r == FW_SEND_RETRY) {
+            fw_up.inflight = false;
             fw_q_push_front(&it);
             fw_up.st.failures++;
             fw_log(FW_LOG_DEBUG, "final delivery failed: %s", why);
             break;
         }
-        fw_after_send(a, r, &it, why, 0);
+        fw_after_send(a, r, &it, dropped, why, 0);
         why[0] = '\0';   /* only a failure that stopped the drain is worth reporting */
     }
     if (fw_up.count > 0) {
@@ -729,19 +612,68 @@ static void fw_drain(fw_agent *a, CURL *c, fw_answer *ans)
     }
 }
 
+/* The retry state of the thread between attempts. */
+typedef struct {
+    unsigned failures;          /* consecutive failed attempts */
+    uint64_t retry_at;          /* next attempt by the backoff (0: none pending) */
+    bool away;                  /* the server did not answer: probe it */
+    uint64_t probe_at;          /* next probe while away */
+    bool probed;                /* the attempt under way was started by a probe */
+} fw_retry;
+
+static uint64_t fw_probe_delay_ns(void)
+{
+    return fw_jitter_ns(FW_PROBE_NS);
+}
+
 /* fw_up.lock held: one delivery attempt of the oldest profile; updates the retry state. */
-static void fw_deliver_one(fw_agent *a, CURL *c, fw_answer *ans, unsigned *failures,
-                           uint64_t *retry_at)
+static void fw_deliver_one(fw_agent *a, CURL *c, fw_answer *ans, fw_retry *rs)
 {
     char why[512];
     fw_up_item it = fw_q_pop();
     uint64_t dropped = fw_up.dropped_unreported;
+    fw_peer peer;
+    fw_up.inflight = true;
     pthread_mutex_unlock(&fw_up.lock);
-    fw_send_result r = fw_send(a, c, &it, dropped, FW_REQUEST_TIMEOUT_MS, ans, why, sizeof why);
+    fw_send_result r = fw_send(a, c, &it, dropped, FW_REQUEST_TIMEOUT_MS, ans, why, sizeof why,
+                               &peer);
     pthread_mutex_lock(&fw_up.lock);
-    *failures = r == FW_SEND_RETRY ? *failures + 1 : 0;
-    *retry_at = *failures ? fw_now_mono_ns() + fw_backoff_ns(*failures) : 0;
-    fw_after_send(a, r, &it, why, *failures);
+    rs->failures = r == FW_SEND_RETRY ? rs->failures + 1 : 0;
+    uint64_t now = fw_now_mono_ns();
+    rs->retry_at = rs->failures ? now + fw_backoff_ns(rs->failures) : 0;
+    /* A gateway error right after a probe said the server is back: its /healthz answers and its
+     * /ingest does not, so probing again would only resume the same failure. */
+    rs->away = r == FW_SEND_RETRY &&
+               (peer == FW_PEER_SILENT || (peer == FW_PEER_GATEWAY && !rs->probed));
+    rs->probe_at = rs->away ? now + fw_probe_delay_ns() : 0;
+    rs->probed = false;
+    fw_after_send(a, r, &it, dropped, why, rs->failures);
+}
+
+/* Without fw_up.lock: GET /healthz. True if the server answered (any status below 500). */
+static bool fw_probe(fw_agent *a, CURL *c, fw_answer *ans)
+{
+    char errbuf[CURL_ERROR_SIZE];
+    size_t base = fw_base_len(a->cfg.server);
+    char *url = malloc(base + sizeof "/healthz");
+    struct curl_slist *hdrs = fw_headers(a);
+    bool up = false;
+    if (url && hdrs) {
+        snprintf(url, base + sizeof "/healthz", "%.*s/healthz", (int)base, a->cfg.server);
+        fw_curl_setup(c, a, url, hdrs, FW_PROBE_TIMEOUT_MS, ans, errbuf);
+        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+        CURLcode rc = curl_easy_perform(c);
+        long status = 0;
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        up = rc == CURLE_OK && status > 0 && status < 500;
+        if (rc != CURLE_OK)
+            fw_log(FW_LOG_DEBUG, "probe of %s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        else
+            fw_log(FW_LOG_DEBUG, "probe of %s: HTTP %ld", url, status);
+    }
+    curl_slist_free_all(hdrs);
+    free(url);
+    return up;
 }
 
 static void *fw_upload_main(void *arg)
@@ -755,8 +687,7 @@ static void *fw_upload_main(void *arg)
     if (!c || !ans.data)
         fw_log(FW_LOG_WARNING, "cannot initialize the uploader: profiles are not delivered");
     uint64_t next_settings = fw_now_mono_ns();   /* first poll at once */
-    uint64_t retry_at = 0;
-    unsigned failures = 0;
+    fw_retry rs = {0};
     pthread_mutex_lock(&fw_up.lock);
     while (!fw_up.stop) {
         if (!c || !ans.data) {
@@ -778,13 +709,27 @@ static void *fw_upload_main(void *arg)
             next_settings = fw_now_mono_ns() + a->cfg.settings_interval_ns;
             continue;
         }
-        if (fw_up.count > 0 && now >= retry_at) {
-            fw_deliver_one(a, c, &ans, &failures, &retry_at);
+        if (fw_up.count > 0 && now >= rs.retry_at) {
+            fw_deliver_one(a, c, &ans, &rs);
+            continue;
+        }
+        if (fw_up.count > 0 && rs.away && now >= rs.probe_at) {
+            pthread_mutex_unlock(&fw_up.lock);
+            bool up = fw_probe(a, c, &ans);
+            pthread_mutex_lock(&fw_up.lock);
+            if (up) {
+                fw_log(FW_LOG_DEBUG, "%s answers again: delivering at once", a->cfg.server);
+                rs.retry_at = 0;
+                rs.probed = true;
+            }
+            rs.probe_at = fw_now_mono_ns() + fw_probe_delay_ns();
             continue;
         }
         uint64_t until = next_settings;
-        if (fw_up.count > 0 && retry_at < until)
-            until = retry_at;
+        if (fw_up.count > 0 && rs.retry_at < until)
+            until = rs.retry_at;
+        if (fw_up.count > 0 && rs.away && rs.probe_at < until)
+            until = rs.probe_at;
         fw_wait_until(until);
     }
     if (c && ans.data)
@@ -806,9 +751,11 @@ int fw_upload_init(fw_agent *a)
     if (!fw_curl_ok)
         return EIO;
     pthread_mutex_lock(&fw_up.lock);
-    fw_up.cap = a->cfg.queue_max ? a->cfg.queue_max : 1;
+    fw_up.limit = a->cfg.queue_max;
+    fw_up.cap = fw_up.limit && fw_up.limit < FW_QUEUE_INITIAL ? fw_up.limit : FW_QUEUE_INITIAL;
     fw_up.q = calloc(fw_up.cap, sizeof *fw_up.q);   /* an abandoned queue stays with its thread */
     fw_up.head = fw_up.count = fw_up.bytes = 0;
+    fw_up.inflight = false;
     fw_up.abandoned = false;
     fw_up.outage = false;
     fw_up.settings_bad = false;
@@ -917,7 +864,7 @@ void fw_upload_get_stats(fw_upload_stats *out)
 {
     pthread_mutex_lock(&fw_up.lock);
     *out = fw_up.st;
-    out->queued = fw_up.count;
+    out->queued = fw_up.count + fw_up.inflight;
     pthread_mutex_unlock(&fw_up.lock);
 }
 
@@ -940,6 +887,7 @@ void fw_upload_after_fork_child(void)
     free(fw_up.q);
     fw_up.q = NULL;
     fw_up.count = fw_up.head = fw_up.bytes = 0;
+    fw_up.inflight = false;
     fw_up.started = false;
     fw_up.abandoned = false;
     fw_up.stop = false;

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "fw_pprof.h"
+#include "fw_settings.h"
 
 struct fw_agent;
 
@@ -21,8 +22,9 @@ typedef struct {
     uint64_t attempts;         /* requests made, retries included */
     uint64_t failures;         /* requests that failed (network, 5xx, 429, auth) */
     uint64_t rejected;         /* profiles the server refused for good (other 4xx): dropped */
-    uint64_t dropped;          /* profiles dropped: queue full (oldest first) or unsent at exit */
-    uint64_t queued;           /* profiles waiting now */
+    uint64_t dropped;          /* profiles dropped: queue full (oldest first), refused, or unsent
+                                * at exit; reported to the server as `dropped=N` */
+    uint64_t queued;           /* profiles not delivered yet (the one in a request included) */
     uint64_t settings_fetches; /* successful settings polls */
     uint64_t settings_applied; /* polls that changed the live settings */
     uint64_t settings_invalid; /* answers that were ignored */
@@ -31,11 +33,12 @@ typedef struct {
     uint64_t upload_cpu_ns;       /* CPU time of the uploader thread, all uploads */
 } fw_upload_stats;
 
-/* With the GIL, before the threads start: the queue for a->cfg.queue_max profiles. 0 or errno. */
+/* With the GIL, before the threads start: the queue (64 MB, and at most a->cfg.queue_max
+ * profiles unless that is 0). 0 or errno. */
 int fw_upload_init(struct fw_agent *a);
 int fw_upload_start(struct fw_agent *a);
 /* Hands a profile over (takes gz->data; gz is emptied). Never blocks on the network: when the
- * queue is full the oldest profile is dropped and counted. No-op without a server. */
+ * queue is full (bytes, or the count limit) the oldest profile is dropped and counted. No-op without a server. */
 void fw_upload_push(struct fw_agent *a, fw_buf *gz, int64_t start_ns, int64_t end_ns);
 /* The agent is stopping: from now on the thread sends nothing until fw_upload_stop(), which
  * then sends everything queued (the final profile included) in one drain. */
@@ -52,14 +55,5 @@ void fw_upload_get_stats(fw_upload_stats *out);
 void fw_upload_before_fork(void);
 void fw_upload_after_fork_parent(void);
 void fw_upload_after_fork_child(void);
-
-/* Parses a settings answer (exposed for tests). 0 ok, -1 with a reason in err. */
-typedef struct {
-    bool enabled, cpu, wall, memory;
-    int cpu_interval_ms;
-    int memory_threshold_kb;
-    int64_t updated_at;
-} fw_remote_settings;
-int fw_settings_parse(const char *json, size_t len, fw_remote_settings *out, char *err, size_t errlen);
 
 #endif

@@ -30,6 +30,9 @@
  * Then, without any lock, it turns the swapped aggregate into an fw_profile, encodes it, gzips
  * it and writes OUTPUT/.APP-PID-SEQ.pprof.gz.tmp, renamed to APP-PID-SEQ.pprof.gz so that a
  * reader never sees a partial file. An empty interval writes nothing, except the final flush.
+ * The rename never replaces a file: after os.exec* the new program keeps the pid and its agent
+ * counts SEQ from 1 again (and the kernel reuses pids), so a taken name moves SEQ on to the
+ * next free one instead of destroying a profile.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -536,15 +539,39 @@ static void fw_file_app(const char *app, char *out, size_t cap)
     out[i] = '\0';
 }
 
-static bool fw_write_file(fw_agent *a, uint32_t seq, const fw_buf *data)
+/* Gives `tmp` the name `path` unless a file has it: 0, EEXIST, or another errno (tmp stays).
+ * renameat2(RENAME_NOREPLACE) does it in one step; a file system without it gets a hard link
+ * (which fails with EEXIST too) and the temporary name removed; one without hard links either
+ * gets a check then a rename (racy, but only another agent with our pid would race us). */
+static int fw_publish(const char *tmp, const char *path)
+{
+    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+        return errno;
+    if (link(tmp, path) == 0) {
+        (void)unlink(tmp);
+        return 0;
+    }
+    if (errno != EPERM && errno != ENOSYS && errno != EOPNOTSUPP)
+        return errno;
+    if (access(path, F_OK) == 0)
+        return EEXIST;
+    return rename(tmp, path) == 0 ? 0 : errno;
+}
+
+/* Writes OUTPUT/APP-PID-SEQ.pprof.gz with the first free SEQ from *seq on, and sets *seq to it.
+ * A file of that name is never replaced: the same pid can write into the same directory again
+ * after os.exec* (the new program's agent starts at 1 again) or when the kernel reuses a pid. */
+static bool fw_write_file(fw_agent *a, uint32_t *seq, const fw_buf *data)
 {
     char app[FW_APP_MAX + 1], path[FW_LAST_PATH_MAX], tmp[FW_LAST_PATH_MAX];
     fw_file_app(a->cfg.app, app, sizeof app);
-    int np = snprintf(path, sizeof path, "%s/%s-%ld-%06u.pprof.gz", a->cfg.output_dir, app,
-                      (long)a->pid, (unsigned)seq);
     int nt = snprintf(tmp, sizeof tmp, "%s/.%s-%ld-%06u.pprof.gz.tmp", a->cfg.output_dir, app,
-                      (long)a->pid, (unsigned)seq);
-    if (np < 0 || (size_t)np >= sizeof path || nt < 0 || (size_t)nt >= sizeof tmp) {
+                      (long)a->pid, (unsigned)*seq);
+    /* The final name is 5 characters shorter than the temporary one ("." and ".tmp") and SEQ
+     * gains at most 4 digits (10 for UINT32_MAX), so it fits if the temporary one does. */
+    if (nt < 0 || (size_t)nt >= sizeof tmp) {
         fw_log(FW_LOG_WARNING, "output path too long: %s", a->cfg.output_dir);
         return false;
     }
@@ -555,16 +582,33 @@ static bool fw_write_file(fw_agent *a, uint32_t seq, const fw_buf *data)
         return false;
     }
     bool ok = fw_write_all(fd, data->data, data->len);
+    int err = errno;
     ok = (close(fd) == 0) && ok;
-    if (ok && rename(tmp, path) != 0)
-        ok = false;
     if (!ok) {
-        fw_log(FW_LOG_WARNING, "cannot write %s: %s", path, strerror(errno));
+        fw_log(FW_LOG_WARNING, "cannot write %s: %s", tmp, strerror(err ? err : errno));
         (void)unlink(tmp);
         return false;
     }
-    memcpy(a->last_path, path, sizeof a->last_path);
-    return true;
+    for (uint32_t s = *seq; s < UINT32_MAX; s++) {
+        (void)snprintf(path, sizeof path, "%s/%s-%ld-%06u.pprof.gz", a->cfg.output_dir, app,
+                       (long)a->pid, (unsigned)s);
+        int rc = fw_publish(tmp, path);
+        if (rc == EEXIST)
+            continue;
+        if (rc != 0) {
+            fw_log(FW_LOG_WARNING, "cannot write %s: %s", path, strerror(rc));
+            break;
+        }
+        if (s != *seq)
+            fw_log(FW_LOG_DEBUG, "%s-%ld-%06u.pprof.gz exists (written before an exec, or by an "
+                   "earlier process with this pid): numbering goes on from %06u", app,
+                   (long)a->pid, (unsigned)*seq, (unsigned)s);
+        *seq = s;
+        memcpy(a->last_path, path, sizeof a->last_path);
+        return true;
+    }
+    (void)unlink(tmp);
+    return false;
 }
 
 int fw_worker_flush(fw_agent *a, bool final)
@@ -583,9 +627,10 @@ int fw_worker_flush(fw_agent *a, bool final)
         a->last_build_cpu_ns = fw_worker_cpu_ns() - cpu0;
         rc = built ? 0 : -1;
         if (built && a->cfg.output_dir[0]) {
-            rc = fw_write_file(a, a->seq + 1, &gz) ? 1 : -1;
+            uint32_t seq = a->seq + 1;
+            rc = fw_write_file(a, &seq, &gz) ? 1 : -1;
             if (rc > 0) {
-                a->seq++;
+                a->seq = seq;
                 a->files_written++;
                 fw_log(FW_LOG_DEBUG, "wrote %s (%zu stacks)", a->last_path, entries);
             }

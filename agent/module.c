@@ -98,7 +98,7 @@ static PyObject *fw_mod_start(PyObject *self, PyObject *args, PyObject *kw)
                              "settings_interval_s", "upload_queue", "memory",
                              "memory_threshold_kb", "ca_file", NULL};
     PyObject *app, *output, *tags = Py_None, *server = NULL, *token = NULL, *ca_file = NULL;
-    int interval_ms = 10, cpu = 1, wall = 0, enabled = 1, queue = 20, memory = 0;
+    int interval_ms = 10, cpu = 1, wall = 0, enabled = 1, queue = 0, memory = 0;
     int memory_kb = (int)FW_MEM_THRESHOLD_DEFAULT_KB;
     double upload_s = 15.0, settings_s = 30.0;
     const char *level = "warning";
@@ -126,7 +126,7 @@ static PyObject *fw_mod_start(PyObject *self, PyObject *args, PyObject *kw)
     cfg.log_level = fw_mod_level(level);
     if (interval_ms < 1 || interval_ms > 1000 || !(upload_s >= 0.1) ||
         upload_s > 3600 || cfg.log_level < 0 || !(settings_s >= 0.1) || settings_s > 86400 ||
-        queue < 1 || queue > 10000 || (cfg.output_dir[0] == '\0' && cfg.server[0] == '\0') ||
+        queue < 0 || queue > 10000 || (cfg.output_dir[0] == '\0' && cfg.server[0] == '\0') ||
         memory_kb < (int)FW_MEM_THRESHOLD_MIN_KB || memory_kb > (int)FW_MEM_THRESHOLD_MAX_KB) {
         PyErr_SetString(PyExc_ValueError, "invalid agent configuration");
         return NULL;
@@ -292,7 +292,7 @@ static PyMethodDef fw_mod_methods[] = {
     {"start", (PyCFunction)(void (*)(void))fw_mod_start, METH_VARARGS | METH_KEYWORDS,
      "start(app, output_dir, cpu_interval_ms=10, cpu=True, wall=False, tags=None, "
      "upload_interval_s=15.0, log_level='warning', enabled=True, server=None, token=None, "
-     "settings_interval_s=30.0, upload_queue=20, memory=False, memory_threshold_kb=1024, "
+     "settings_interval_s=30.0, upload_queue=0, memory=False, memory_threshold_kb=1024, "
      "ca_file=None)"},
     {"stop", fw_mod_stop, METH_NOARGS, "Stops the agent and writes the final profile; its path or None."},
     {"is_running", fw_mod_is_running, METH_NOARGS, "True while the agent runs."},

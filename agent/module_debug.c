@@ -171,7 +171,39 @@ static PyObject *fw_debug_walk_cost(PyObject *self, PyObject *args) {
     return PyFloat_FromDouble(ns / (double)frames_walked);
 }
 
+/* A copy of the running interpreter's _Py_DebugOffsets (3.13+), or None. */
+static PyObject *fw_debug_offsets_bytes(PyObject *self, PyObject *args) {
+    (void)self;
+    (void)args;
+    size_t len = 0;
+    const void *table = fw_py_debug_offsets(&len);
+    if (table == NULL) {
+        Py_RETURN_NONE;
+    }
+    return PyBytes_FromStringAndSize(table, (Py_ssize_t)len);
+}
+
+/* What fw_py_init would say of a _Py_DebugOffsets table: None if usable, else the reason. */
+static PyObject *fw_debug_check_offsets(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer buf;
+    if (!PyArg_ParseTuple(args, "y*", &buf)) {
+        return NULL;
+    }
+    char err[256] = "";
+    int rc = fw_py_check_debug_offsets(buf.buf, (size_t)buf.len, err, sizeof err);
+    PyBuffer_Release(&buf);
+    if (rc == 0) {
+        Py_RETURN_NONE;
+    }
+    return PyUnicode_FromString(err);
+}
+
 static PyMethodDef fw_debug_methods[] = {
+    {"_debug_offsets", fw_debug_offsets_bytes, METH_NOARGS,
+     "_debug_offsets() -> bytes of the interpreter's _Py_DebugOffsets (3.13+), or None."},
+    {"_check_debug_offsets", fw_debug_check_offsets, METH_VARARGS,
+     "_check_debug_offsets(table) -> None if the agent can use it, else the one-line reason."},
     {"_walk_threads", fw_debug_walk_threads, METH_NOARGS,
      "_walk_threads() -> {ident: [(qualname, filename, line), ...]}, innermost frame first."},
     {"_addr2line", fw_debug_addr2line, METH_VARARGS,

@@ -13,5 +13,7 @@ int fw_cmd_server(int argc, char **argv);
 int fw_cmd_query(int argc, char **argv);
 int fw_cmd_diff(int argc, char **argv);
 int fw_cmd_sql(int argc, char **argv);
+int fw_cmd_analyze(int argc, char **argv);
+int fw_cmd_ask(int argc, char **argv);
 
 #endif

@@ -20,6 +20,8 @@ static const fw_command fw_commands[] = {
     {"query", fw_cmd_query, "fetch a merged profile from a server (folded, JSON, table or pprof)"},
     {"diff", fw_cmd_diff, "compare two time ranges or label sets on a server"},
     {"sql", fw_cmd_sql, "run a read-only SQL query on a server's store"},
+    {"analyze", fw_cmd_analyze, "findings for a range or a comparison, or one function's detail"},
+    {"ask", fw_cmd_ask, "ask a question about a server's profiles (\"what grew since yesterday?\")"},
 };
 
 static void fw_usage(FILE *out)

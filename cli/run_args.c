@@ -786,15 +786,22 @@ static const char *fw_basename(const char *p)
 
 bool fw_run_is_python(const char *prog)
 {
-    /* python, python3, python3.12, python3.13d, python3.12-dbg: "python", then digits and
-     * dots, then an optional build suffix. */
+    /* python, python3, python3.12, python3.13d, python3.14t, python3.12-dbg: "python", then
+     * digits and dots, then an optional build suffix. A launcher may prefix the name with a
+     * word and a dash (x86_64-linux-gnu-python3.14, the tests' flamewatch-python3.15). */
     const char *b = fw_basename(prog);
+    for (const char *dash = strchr(b, '-'); strncmp(b, "python", 6) != 0 && dash != NULL;
+         dash = strchr(dash + 1, '-')) {
+        if (strncmp(dash + 1, "python", 6) == 0)
+            b = dash + 1;
+    }
     if (strncmp(b, "python", 6) != 0)
         return false;
     const char *p = b + 6;
     while ((*p >= '0' && *p <= '9') || *p == '.')
         p++;
-    return *p == '\0' || strcmp(p, "d") == 0 || strcmp(p, "-dbg") == 0 || strcmp(p, "m") == 0;
+    return *p == '\0' || strcmp(p, "d") == 0 || strcmp(p, "-dbg") == 0 || strcmp(p, "m") == 0 ||
+           strcmp(p, "t") == 0 || strcmp(p, "td") == 0;
 }
 
 /* Walks CPython's own command-line grammar far enough to find -m MOD, -c CMD or the script.

@@ -4,7 +4,9 @@
 PY    ?= python3
 BUILD ?= build
 CC    ?= cc
-PYINFO := $(shell $(PY) -c 'import sysconfig as s; print(s.get_config_var("INCLUDEPY"), s.get_config_var("EXT_SUFFIX"), "%s.%s" % __import__("sys").version_info[:2])')
+# The include folder from sysconfig's paths, not its INCLUDEPY build variable: an interpreter in a
+# private root (scripts/get-pythons.sh) reports INCLUDEPY as its build machine's /usr/include.
+PYINFO := $(shell $(PY) -c 'import sysconfig as s; print(s.get_paths()["include"], s.get_config_var("EXT_SUFFIX"), "%s.%s" % __import__("sys").version_info[:2])')
 INCLUDEPY  := $(word 1,$(PYINFO))
 EXT_SUFFIX := $(word 2,$(PYINFO))
 PYVER      := $(word 3,$(PYINFO))
@@ -18,9 +20,9 @@ SAN_FLAGS ?=
 CFLAGS_AGENT := $(SAN_FLAGS) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
                 -O2 -g -fPIC -pthread -fvisibility=hidden -Icommon -Iagent -I$(INCLUDEPY) \
                 -idirafter $(dir $(INCLUDEPY))
-SRC := $(wildcard agent/*.c) $(wildcard common/*.c)
+SRC := $(wildcard agent/*.c agent/pyversion/*.c) $(wildcard common/*.c)
 OBJ := $(patsubst %.c,$(OBJDIR)/%.o,$(SRC))
-HDR := $(wildcard agent/*.h common/*.h)
+HDR := $(wildcard agent/*.h agent/pyversion/*.h common/*.h)
 
 $(OUT): $(OBJ)
 	@mkdir -p $(dir $@)

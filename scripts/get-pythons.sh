@@ -17,8 +17,41 @@ apt="$base/apt"
 multiarch=$(gcc -print-multiarch 2>/dev/null || dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null)
 [ -n "$multiarch" ] || { echo "flamewatch: get-pythons: cannot tell this machine's multiarch triplet" >&2; exit 0; }
 
+# The launcher of python$1, (re)written when its text differs (an older script's launcher is
+# replaced). LD_LIBRARY_PATH is searched first, as a normal interpreter's loader would: the loader's
+# --library-path otherwise hides it (the tests put a broken libcurl there on purpose).
+write_launcher() {
+    v=$1
+    loader=$(ls "$root/usr/lib/$multiarch"/ld-linux*.so.* 2>/dev/null | head -n 1)
+    [ -n "$loader" ] || { echo "flamewatch: get-pythons: no loader in $root/usr/lib/$multiarch" >&2; return 1; }
+    launcher="$root/usr/bin/flamewatch-python$v"
+    text=$(cat <<EOS
+#!/bin/sh
+# Runs Debian unstable's python$v on this machine through its own root's loader (flamewatch tests).
+exec "$loader" --argv0 "\$0" --library-path "\${LD_LIBRARY_PATH:+\$LD_LIBRARY_PATH:}$root/usr/lib/$multiarch" "$root/usr/bin/python$v" "\$@"
+EOS
+)
+    [ -f "$launcher" ] && [ "$(cat "$launcher")" = "$text" ] && return 0
+    # Through a temporary file: a test may be starting this launcher right now.
+    printf '%s\n' "$text" > "$launcher.tmp.$$" && chmod +x "$launcher.tmp.$$" &&
+        mv -f "$launcher.tmp.$$" "$launcher"
+}
+
+# The standard library's bytecode, which Debian's postinst (py3compile) would have written and
+# `dpkg -x` does not: without it every test run compiles logging, json, re... from source again
+# (0.3 s of CPU under PYTHONDONTWRITEBYTECODE=1, which shows in the accuracy tests' profiles).
+compile_stdlib() {
+    v=$1
+    [ -f "$root/usr/lib/python$v/__pycache__/os.cpython-$(echo "$v" | tr -d .).pyc" ] && return 0
+    "$root/usr/bin/flamewatch-python$v" -m compileall -q -x 'lib2to3|test/|tests/|idlelib' \
+        "$root/usr/lib/python$v" >/dev/null 2>&1 ||
+        echo "flamewatch: get-pythons: could not compile python$v's standard library" >&2
+}
+
 missing=""
 for v in $versions; do
+    [ -x "$root/usr/bin/python$v" ] && [ -f "$root/usr/include/python$v/Python.h" ] && write_launcher "$v" &&
+        compile_stdlib "$v" || true
     [ -x "$root/usr/bin/flamewatch-python$v" ] && [ -f "$root/usr/include/python$v/Python.h" ] || missing="$missing $v"
 done
 [ -z "$missing" ] && exit 0
@@ -41,17 +74,13 @@ fi
 for deb in "$apt"/cache/archives/*.deb; do
     dpkg -x "$deb" "$root" || { echo "flamewatch: get-pythons: cannot unpack $deb" >&2; exit 0; }
 done
-loader=$(ls "$root/usr/lib/$multiarch"/ld-linux*.so.* 2>/dev/null | head -n 1)
-[ -n "$loader" ] || { echo "flamewatch: get-pythons: no loader in $root/usr/lib/$multiarch" >&2; exit 0; }
 for v in $missing; do
+    write_launcher "$v" || exit 0
     launcher="$root/usr/bin/flamewatch-python$v"
-    cat > "$launcher" <<EOS
-#!/bin/sh
-# Runs Debian unstable's python$v on this machine through its own root's loader (flamewatch tests).
-exec "$loader" --argv0 "\$0" --library-path "$root/usr/lib/$multiarch" "$root/usr/bin/python$v" "\$@"
-EOS
-    chmod +x "$launcher"
-    "$launcher" -c 'import sys; sys.exit(0 if sys.prefix.endswith("/usr") else 1)' ||
+    if "$launcher" -c 'import sys; sys.exit(0 if sys.prefix.endswith("/usr") else 1)'; then
+        compile_stdlib "$v"
+    else
         echo "flamewatch: get-pythons: python$v in $root does not start" >&2
+    fi
 done
 exit 0

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Static analysis for flamewatch's C code (`make lint`); exits non-zero on any finding.
 #   - clang-tidy with the checks in .clang-tidy (warnings are errors), over common/, cli/,
-#     agent/, store/ and store/sqlite/. The agent is compiled against the system python3's headers, and
-#     fw_pyversion.c also against its internal/ headers (it is the one Py_BUILD_CORE unit).
+#     agent/, store/ and store/sqlite/. The agent is compiled against the system python3's headers, and the
+#     per-version layer (fw_pyversion.c, pyversion/*.c: the Py_BUILD_CORE units) also against
+#     its internal/ headers.
 #   - cppcheck --enable=warning,performance,portability; suppressions must be written inline
 #     (// cppcheck-suppress ID) next to the code they excuse, with a reason.
 # Usage: scripts/lint.sh [FILE.c...]   (default: every C file of common/ cli/ agent/ store/ store/sqlite/)
@@ -23,7 +24,7 @@ done
 if [ $# -gt 0 ]; then
     files="$*"
 else
-    files=$(ls common/*.c cli/*.c agent/*.c store/*.c store/sqlite/*.c 2>/dev/null)
+    files=$(ls common/*.c cli/*.c agent/*.c agent/pyversion/*.c store/*.c store/sqlite/*.c 2>/dev/null)
 fi
 [ -n "$files" ] || { echo "lint: no C files" >&2; exit 2; }
 
@@ -31,7 +32,7 @@ BASE="-std=c11 -D_GNU_SOURCE -Icommon -Icli -Iagent"
 status=0
 for f in $files; do
     case "$f" in
-        agent/fw_pyversion.c) extra="-I$PYINC -I$PYINC/internal" ;;
+        agent/fw_pyversion.c|agent/pyversion/*) extra="-I$PYINC -I$PYINC/internal" ;;
         agent/*) extra="-I$PYINC" ;;
         *) extra="" ;;
     esac
@@ -47,7 +48,7 @@ for f in $files; do
     fi
 done
 
-# cppcheck explores every #if configuration it can imagine. fw_pyversion.c is the one file whose
+# cppcheck explores every #if configuration it can imagine. The per-version layer is the one whose
 # code depends on PY_VERSION_HEX (and it has an #error for versions we do not support), so it is
 # checked once per supported version with that macro set; everything else in one run.
 # --inline-suppr honours `cppcheck-suppress` comments.
@@ -56,7 +57,7 @@ plain=""
 versioned=""
 for f in $files; do
     case "$f" in
-        agent/fw_pyversion.c) versioned="$f" ;;
+        agent/fw_pyversion.c|agent/pyversion/*) versioned="$versioned $f" ;;
         *) plain="$plain $f" ;;
     esac
 done
@@ -66,9 +67,9 @@ if [ -n "$plain" ] && ! $CPPCHECK $plain; then
     status=1
 fi
 if [ -n "$versioned" ]; then
-    for hex in 0x030900F0 0x030A00F0 0x030B00F0 0x030C00F0 0x030D00F0; do
+    for hex in 0x030900F0 0x030A00F0 0x030B00F0 0x030C00F0 0x030D00F0 0x030E00F0 0x030F00F0; do
         # shellcheck disable=SC2086
-        if ! $CPPCHECK -DPY_VERSION_HEX=$hex "$versioned"; then
+        if ! $CPPCHECK -DPY_VERSION_HEX=$hex $versioned; then
             echo "lint: cppcheck: findings in $versioned (PY_VERSION_HEX=$hex)" >&2
             status=1
         fi

@@ -15,6 +15,7 @@
  */
 #include <ctype.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@
 #include "fw_render.h"
 #include "fw_server.h"
 #include "fw_util.h"
+#include "analysis/fw_analysis_api.h"
 
 #define FW_MAX_FILTERS 32
 #define FW_MAX_TREE_NODES 2000000
@@ -905,6 +907,24 @@ static void fw_h_settings(fw_server *s, const fw_http_req *req, fw_http_resp *re
 
 /* ---- POST /ingest ---- */
 
+#define FW_DROPPED_MAX 1000000000000ull
+
+/* `dropped=N`: profiles the agent dropped since its last accepted upload (absent: 0). */
+static bool fw_ingest_dropped(const char *v, uint64_t *out)
+{
+    *out = 0;
+    if (!v)
+        return true;
+    if (!*v || strlen(v) > 13)
+        return false;
+    for (const char *p = v; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return false;
+        *out = *out * 10 + (uint64_t)(*p - '0');
+    }
+    return *out <= FW_DROPPED_MAX;
+}
+
 static void fw_h_ingest(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
 {
     fw_ingest_request in = {
@@ -925,6 +945,13 @@ static void fw_h_ingest(fw_server *s, const fw_http_req *req, fw_http_resp *resp
     fw_ingest_batch b;
     fw_reject_reason why;
     char err[512];
+    uint64_t dropped;
+    if (!fw_ingest_dropped(fw_http_arg(req, "dropped"), &dropped)) {
+        atomic_fetch_add_explicit(&s->metrics.rejected[FW_REJECT_PARAMS], 1, memory_order_relaxed);
+        fw_http_error(resp, 400, "dropped: '%.32s' is not a count from 0 to %llu",
+                      fw_http_arg(req, "dropped"), (unsigned long long)FW_DROPPED_MAX);
+        return;
+    }
     int status = fw_ingest_parse(&in, &b, &why, err, sizeof err);
     if (status != 200) {
         atomic_fetch_add_explicit(&s->metrics.rejected[why], 1, memory_order_relaxed);
@@ -944,6 +971,7 @@ static void fw_h_ingest(fw_server *s, const fw_http_req *req, fw_http_resp *resp
     atomic_fetch_add_explicit(&s->metrics.uploads, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&s->metrics.upload_bytes, req->body_len, memory_order_relaxed);
     atomic_fetch_add_explicit(&s->metrics.stack_values, res.stack_values, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->metrics.agent_dropped, dropped, memory_order_relaxed);
     fw_json j;
     fw_json_init(&j);
     fw_json_obj_begin(&j);
@@ -1032,6 +1060,8 @@ static const fw_route fw_routes[] = {
     {"/api/v1/table", "GET", FW_EP_TABLE, fw_h_table},
     {"/api/v1/diff", "GET", FW_EP_DIFF, fw_h_diff},
     {"/api/v1/sql", "POST", FW_EP_SQL, fw_h_sql},
+    {"/api/v1/analysis", "GET", FW_EP_ANALYSIS, fw_h_analysis},
+    {"/api/v1/ask", "POST", FW_EP_ASK, fw_h_ask},
 };
 
 static int fw_is_settings_path(const char *path)

@@ -18,7 +18,7 @@ static const double fw_lat_le[FW_LAT_BUCKETS] = {
 };
 
 static const char *const fw_ep_names[FW_EP__COUNT] = {
-    "apps", "labels", "trend", "flamegraph", "table", "diff", "sql", "settings",
+    "apps", "labels", "trend", "flamegraph", "table", "diff", "sql", "settings", "analysis", "ask",
 };
 
 void fw_metrics_observe(fw_metrics *m, fw_endpoint ep, double seconds)
@@ -80,6 +80,11 @@ static void fw_render_ingest(fw_metrics *m, fw_text *t)
     fw_text_printf(t, "# HELP flamewatch_stack_values_total Stack values (samples x types) accepted.\n"
                       "# TYPE flamewatch_stack_values_total counter\nflamewatch_stack_values_total %llu\n",
                    FW_LOAD(m->stack_values));
+    fw_text_printf(t, "# HELP flamewatch_agent_profiles_dropped_total Profiles agents dropped before "
+                      "delivery (the dropped=N of accepted uploads).\n"
+                      "# TYPE flamewatch_agent_profiles_dropped_total counter\n"
+                      "flamewatch_agent_profiles_dropped_total %llu\n",
+                   FW_LOAD(m->agent_dropped));
     fw_text_printf(t, "# HELP flamewatch_uploads_rejected_total Uploads refused, by reason.\n"
                       "# TYPE flamewatch_uploads_rejected_total counter\n");
     for (int r = 1; r < FW_REJECT__COUNT; r++)

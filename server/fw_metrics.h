@@ -16,13 +16,14 @@
 
 typedef enum {
     FW_EP_APPS, FW_EP_LABELS, FW_EP_TREND, FW_EP_FLAME, FW_EP_TABLE, FW_EP_DIFF, FW_EP_SQL,
-    FW_EP_SETTINGS, FW_EP__COUNT
+    FW_EP_SETTINGS, FW_EP_ANALYSIS, FW_EP_ASK, FW_EP__COUNT
 } fw_endpoint;
 
 typedef struct {
     atomic_uint_fast64_t uploads;
     atomic_uint_fast64_t upload_bytes;
     atomic_uint_fast64_t stack_values;
+    atomic_uint_fast64_t agent_dropped;   /* sum of `dropped=N` of accepted uploads */
     atomic_uint_fast64_t rejected[FW_REJECT__COUNT];
     atomic_uint_fast64_t requests[6]; /* by status class: [1]=1xx .. [5]=5xx */
     atomic_uint_fast64_t lat_bucket[FW_EP__COUNT][FW_LAT_BUCKETS + 1]; /* last = +Inf */

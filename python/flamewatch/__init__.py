@@ -14,6 +14,10 @@ decides whether and how to start it, and keeps it alive across the process's lif
   in the child, which then writes its own files under its own pid;
 * ``os._exit`` (which multiprocessing's forked children use) is wrapped while the agent runs, so
   that such a child also writes its final profile before it disappears;
+* ``os.execv`` and ``os.execve`` (through which every ``os.exec*`` function goes) are wrapped: the
+  agent writes and sends the interval not yet flushed before the program is replaced (the new
+  program keeps the pid; its agent, if any, numbers its files on after the existing ones). If the
+  exec fails, the agent starts again and the program goes on being profiled;
 * SIGTERM: if the program has no handler of its own (the default action, which kills the process
   without running atexit), a handler is installed that sends the final profile (within the 2 s
   exit deadline) and then dies of SIGTERM exactly as the default action would. A handler the
@@ -26,7 +30,7 @@ the server's ``/ingest`` by the agent's own uploader thread, and the application
 polled and applied live. ``tag(**labels)`` labels the samples taken inside a ``with`` block or a
 decorated function (sync or async), per thread and per asyncio task.
 
-Unsupported interpreters (CPython older than 3.9 or newer than 3.13, free-threaded builds, other
+Unsupported interpreters (CPython older than 3.9 or newer than 3.15, free-threaded builds, other
 implementations, or no compiled agent for this version) run unprofiled, with one warning line.
 Logging is quiet by default; FLAMEWATCH_LOG=debug explains each decision on stderr, one line each.
 """
@@ -49,6 +53,7 @@ _state = {
     "hooks": False,         # atexit and fork hooks installed
     "warned": False,        # the unsupported-interpreter warning was printed
     "real_exit": None,      # os._exit before we wrapped it
+    "native": None,         # the arguments _agent.start() was given (to resume after a failed exec)
 }
 
 
@@ -74,13 +79,13 @@ def unsupported_reason():
     impl = sys.implementation.name
     ver = "%d.%d" % sys.version_info[:2]
     if impl != "cpython":
-        return "%s %s is not supported (CPython 3.9-3.13 only)" % (impl, ver)
-    if not (3, 9) <= sys.version_info[:2] <= (3, 13):
-        return "CPython %s is not supported (3.9-3.13 only)" % ver
+        return "%s %s is not supported (CPython 3.9-3.15 only)" % (impl, ver)
+    if not (3, 9) <= sys.version_info[:2] <= (3, 15):
+        return "CPython %s is not supported (3.9-3.15 only)" % ver
     if sys.version_info[:2] >= (3, 13):   # the first version with free-threaded builds
         import sysconfig
         if sysconfig.get_config_var("Py_GIL_DISABLED"):
-            return "free-threaded CPython %s is not supported (3.9-3.13 with the GIL only)" % ver
+            return "free-threaded CPython %s is not supported (3.9-3.15 with the GIL only)" % ver
     try:
         from . import _agent  # noqa: F401
     except ImportError as exc:
@@ -146,12 +151,16 @@ def start(app=None, output=None, cpu_interval_ms=None, cpu=None, wall=None, tags
                              % (cfg.output, exc.strerror))
     # The tag ContextVar is registered with the agent at the first tag() (_ensure_tag_var):
     # until then the sampler knows no thread can carry tags and skips pairing stacks with them.
-    _agent.start(cfg.app, cfg.output or "", cfg.cpu_interval_ms, cfg.cpu, cfg.wall, cfg.tags,
-                 cfg.upload_interval_s, cfg.log, True, cfg.server or "", cfg.token or "",
-                 cfg.settings_interval_s, cfg.upload_queue, memory=cfg.memory,
-                 memory_threshold_kb=cfg.memory_threshold_kb, ca_file=cfg.ca_file or "")
+    native = ((cfg.app, cfg.output or "", cfg.cpu_interval_ms, cfg.cpu, cfg.wall, cfg.tags,
+               cfg.upload_interval_s, cfg.log, True, cfg.server or "", cfg.token or "",
+               cfg.settings_interval_s, cfg.upload_queue),
+              dict(memory=cfg.memory, memory_threshold_kb=cfg.memory_threshold_kb,
+                   ca_file=cfg.ca_file or ""))
+    _agent.start(*native[0], **native[1])
+    _state["native"] = native
     _install_hooks()
     _wrap_exit()
+    _wrap_exec()
     _install_sigterm()
     _log("debug", "profiling app=%s pid=%d every %d ms (cpu=%s wall=%s), a profile every %gs into %s%s"
          % (cfg.app, os.getpid(), cfg.cpu_interval_ms, cfg.cpu, cfg.wall, cfg.upload_interval_s,
@@ -272,6 +281,63 @@ def _wrap_exit():
 def _unwrap_exit():
     if os._exit is _exit_and_flush and _state["real_exit"] is not None:
         os._exit = _state["real_exit"]
+
+
+# ---- exec ----
+#
+# os.execl/execle/execlp/execlpe/execvp/execvpe all end in a call of the module globals
+# os.execv or os.execve, so wrapping those two covers the family. The exec replaces the process
+# image without running atexit: without the wrapper the interval under way (up to the whole run
+# with the default 15 s interval) would never be written or sent.
+
+_EXEC_NAMES = ("execv", "execve")
+
+
+def _exec_wrapper(name, real):
+    def wrapper(*args, **kwargs):
+        native = _stop_before_exec(name)
+        try:
+            return real(*args, **kwargs)
+        except BaseException:
+            if native is not None:
+                _resume_after_exec(native)
+            raise
+    wrapper.__name__ = wrapper.__qualname__ = name
+    wrapper.__doc__ = real.__doc__
+    wrapper._flamewatch_real = real
+    return wrapper
+
+
+def _stop_before_exec(name):
+    """Writes and sends the final profile; returns the start arguments to resume with, or None."""
+    try:
+        from . import _agent
+        if not _agent.is_running():
+            return None
+        _log("debug", "os.%s: writing the last profile before the program is replaced" % name)
+        _agent.stop()
+        return _state["native"]
+    except Exception as exc:  # the exec must happen whatever the agent does
+        _log("warning", "cannot write the last profile before os.%s: %s" % (name, exc))
+        return None
+
+
+def _resume_after_exec(native):
+    """The exec failed and the program goes on: so does profiling."""
+    try:
+        from . import _agent
+        if not _agent.is_running():
+            _agent.start(*native[0], **native[1])
+            _log("debug", "the exec failed: profiling resumes")
+    except Exception as exc:
+        _log("warning", "cannot resume profiling after a failed exec: %s" % exc)
+
+
+def _wrap_exec():
+    for name in _EXEC_NAMES:
+        current = getattr(os, name, None)
+        if current is not None and getattr(current, "_flamewatch_real", None) is None:
+            setattr(os, name, _exec_wrapper(name, current))
 
 
 # ---- SIGTERM ----

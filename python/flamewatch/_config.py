@@ -166,7 +166,7 @@ def _check_upload(where, value):
 _SERVER_EXPECTED = "expected an http:// or https:// URL such as http://127.0.0.1:4040"
 _TOKEN_EXPECTED = "expected 1 to 511 printable ASCII characters"
 _SETTINGS_EXPECTED = "expected seconds from 0.1 to 86400, a decimal number such as 30 or 0.5"
-_QUEUE_EXPECTED = "expected an integer from 1 to 10000"
+_QUEUE_EXPECTED = "expected an integer from 0 (no count limit) to 10000"
 
 
 def _check_server(where, value):
@@ -231,7 +231,7 @@ def _check_queue(where, value):
         raise _invalid(where, value, _QUEUE_EXPECTED)
     if isinstance(value, str) and re.match(r"[0-9]{1,6}\Z", value):
         value = int(value)
-    if not isinstance(value, int) or not 1 <= value <= 10000:
+    if not isinstance(value, int) or not 0 <= value <= 10000:
         raise _invalid(where, value, _QUEUE_EXPECTED)
     return value
 
@@ -398,7 +398,7 @@ def _defaults():
         "token": None,
         "ca_file": None,
         "settings_interval_s": 30.0,
-        "upload_queue": 20,
+        "upload_queue": 0,          # no count limit: the 64 MB byte budget alone
     }
 
 

@@ -421,11 +421,19 @@ def _package_root():
 
 
 def _is_python(prog):
+    """fw_run_is_python(): python[DIGITS.][d|-dbg|m|t|td], after an optional WORD- prefix
+    (x86_64-linux-gnu-python3.14, the tests' flamewatch-python3.15)."""
     b = os.path.basename(prog)
+    dash = b.find(b"-")
+    while not b.startswith(b"python") and dash >= 0:
+        if b[dash + 1:].startswith(b"python"):
+            b = b[dash + 1:]
+            break
+        dash = b.find(b"-", dash + 1)
     if not b.startswith(b"python"):
         return False
     rest = b[6:].lstrip(b"0123456789.")
-    return rest in (b"", b"d", b"-dbg", b"m")
+    return rest in (b"", b"d", b"-dbg", b"m", b"t", b"td")
 
 
 def _python_target(argv):

@@ -81,6 +81,15 @@ class Server(object):
         with urllib.request.urlopen("%s%s?%s" % (self.url, path, query), timeout=30) as r:
             return json.loads(r.read().decode("utf-8"))
 
+    def metric(self, name):
+        """The value of an unlabelled counter of GET /metrics, or None if it is not there."""
+        with urllib.request.urlopen(self.url + "/metrics", timeout=30) as r:
+            for line in r.read().decode("utf-8").splitlines():
+                parts = line.split()
+                if len(parts) == 2 and parts[0] == name:
+                    return int(float(parts[1]))
+        return None
+
     def put_settings(self, app, **values):
         req = urllib.request.Request("%s/api/v1/apps/%s/settings" % (self.url, app),
                                      data=json.dumps(values).encode(), method="PUT")

@@ -3,6 +3,9 @@
   * the CPU shares the server reports match the workload's own time.thread_time per function;
   * an outage: the server stops mid-run and comes back; with a queue large enough nothing is lost,
     with a small one the oldest profiles are dropped, counted, reported, and logged once;
+  * after an outage the agent notices the server's return within a probe interval (not at the end
+    of a backoff of up to a minute) and drains its queue at once; the default queue (bounded by
+    bytes) drops nothing over a long outage; the dropped count reaches the server exactly;
   * remote settings switch the CPU profile off and on in a running program, and the memory
     profiler on, off, to another threshold, and with the master switch;
   * the last profile is delivered at exit and on SIGTERM, and exit is never held up long when the
@@ -177,6 +180,172 @@ print(json.dumps(truth))
         # One warning for the incident, one line for the recovery with the count.
         self.assertEqual(err.count("cannot deliver profiles"), 1, err)
         self.assertRegex(err, r"delivered to .* again; [1-9][0-9]* profile\(s\) dropped meanwhile")
+
+    def test_queue_drains_at_once_when_the_server_returns(self):
+        # A 22 s outage at a 1 s upload interval: 22+ profiles wait (the old count limit of 20
+        # dropped some), and the backoff has grown to 16 s windows; the /healthz probe must
+        # resume deliveries within a few seconds of the server's return anyway.
+        a, b = os.path.join(self.tmp, "a"), os.path.join(self.tmp, "b")
+        code = PHASES + r"""
+def before(): busy(1.0)
+def during():
+    while not os.path.exists(sys.argv[2]):
+        busy(0.02)
+def after(): busy(1.0)
+timed(before)
+touch(sys.argv[1])
+timed(during)
+back = time.monotonic()
+delivered = flamewatch.stats()["uploads"]
+while True:
+    st = flamewatch.stats()
+    if st["upload_queued"] == 0 and st["uploads"] > delivered:
+        break
+    if time.monotonic() - back > 60:
+        break
+    time.sleep(0.02)
+truth["drain_s"] = time.monotonic() - back
+truth["drained"] = st
+timed(after)
+truth["stats"] = flamewatch.stats()
+print(json.dumps(truth))
+"""
+        cmd = [fwtest.FLAMEWATCH, "run", "--server", self.srv.url, "--app", "resume",
+               "--upload-interval", "1", "--", sys.executable, "-c", textwrap.dedent(code), a, b]
+        proc = subprocess.Popen(cmd, env=fwtest.child_env(), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        _wait_path(proc, a)
+        time.sleep(1.2)             # the profile of `before` goes out
+        self.srv.stop()
+        time.sleep(22)
+        self.srv.restart()
+        open(b, "w").close()
+        rc, out, err = _finish(proc)
+        self.assertEqual(rc, 0, err)
+        truth = _last_json(out)
+        drained = truth["drained"]
+        self.assertGreaterEqual(drained["upload_failures"], 1, drained)
+        self.assertLess(truth["drain_s"], 5.0, truth)
+        self.assertEqual(truth["stats"]["profiles_dropped"], 0, truth["stats"])
+        rows = {r["name"]: r["total"] for r in self.srv.table("resume")["rows"]}
+        for phase in ("before", "during", "after"):
+            self.assertLess(abs(rows.get(phase, 0) / 1e9 - truth[phase]), 0.1 * truth[phase] + 0.05,
+                            "%s: %.2fs on the server, %.2fs by thread_time" % (
+                                phase, rows.get(phase, 0) / 1e9, truth[phase]))
+
+    def test_dropped_count_is_exact_in_stats_and_on_the_server(self):
+        a, b = os.path.join(self.tmp, "a"), os.path.join(self.tmp, "b")
+        code = PHASES + r"""
+def during():
+    while not os.path.exists(sys.argv[2]):
+        busy(0.02)
+busy(0.3)
+touch(sys.argv[1])
+during()
+end = time.monotonic() + 30
+while flamewatch.stats()["upload_queued"] and time.monotonic() < end:
+    time.sleep(0.02)
+# Every profile built was delivered, dropped or is still queued (read until the worker is not
+# between queueing a profile and counting it).
+for _ in range(100):
+    st = flamewatch.stats()
+    if st["profiles_built"] == st["uploads"] + st["profiles_dropped"] + st["upload_queued"]:
+        break
+    time.sleep(0.01)
+print(json.dumps(st))
+"""
+        cmd = [fwtest.FLAMEWATCH, "run", "--server", self.srv.url, "--app", "dropcount",
+               "--upload-interval", "0.25", "--", sys.executable, "-c", textwrap.dedent(code), a, b]
+        proc = subprocess.Popen(cmd, env=fwtest.child_env({"FLAMEWATCH_UPLOAD_QUEUE": "3"}),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        _wait_path(proc, a)
+        self.srv.stop()
+        time.sleep(3)               # ~12 profiles for a queue of 3
+        self.srv.restart()
+        open(b, "w").close()
+        rc, out, err = _finish(proc)
+        self.assertEqual(rc, 0, err)
+        st = _last_json(out)
+        self.assertGreater(st["profiles_dropped"], 3, st)
+        self.assertEqual(st["profiles_built"],
+                         st["uploads"] + st["profiles_dropped"] + st["upload_queued"], st)
+        # The server was up from the stats() call to the exit: nothing more was dropped, and the
+        # count each delivery carried (dropped=N) adds up to the agent's own.
+        self.assertEqual(self.srv.metric("flamewatch_agent_profiles_dropped_total"),
+                         st["profiles_dropped"], (st, err))
+        self.assertRegex(err, r"delivered to .* again; [1-9][0-9]* profile\(s\) dropped meanwhile")
+
+    def test_a_server_that_answers_errors_is_paced_by_the_backoff_not_probed(self):
+        # /healthz is fine but /ingest answers 500: the server is up and refusing, so probing
+        # would only turn the backoff into one upload per probe interval. No probe is made, and
+        # the attempts follow the backoff (at 0, >= 0.5, >= 1.5, >= 3.5 s: at most 4 in 3.4 s).
+        import http.server
+        import threading
+        seen = {"healthz": 0, "ingest": 0}
+
+        class Stub(http.server.BaseHTTPRequestHandler):
+            def _answer(self, status, body):
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                if self.path.startswith("/healthz"):
+                    seen["healthz"] += 1
+                    self._answer(200, b'{"status": "ok"}')
+                else:
+                    self._answer(200, b'{"enabled": true, "cpu": true, "cpu_interval_ms": 10, '
+                                      b'"wall": false, "memory": false, "memory_threshold_kb": 1024, '
+                                      b'"updated_at": 0}')
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                seen["ingest"] += 1
+                self._answer(500, b'{"error": "storing samples: disk full"}')
+
+            def log_message(self, *args):
+                pass
+
+        stub = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Stub)
+        threading.Thread(target=stub.serve_forever, daemon=True).start()
+        self.addCleanup(stub.server_close)
+        self.addCleanup(stub.shutdown)
+        code = PHASES + r"""
+t0 = time.monotonic()
+while flamewatch.stats()["upload_attempts"] == 0 and time.monotonic() - t0 < 10:
+    busy(0.02)
+t1 = time.monotonic()
+while time.monotonic() - t1 < 3.4:
+    busy(0.02)
+print(json.dumps(flamewatch.stats()))
+"""
+        res = fwtest.run_cli(["--server", "http://127.0.0.1:%d" % stub.server_address[1],
+                              "--app", "refusing", "--upload-interval", "0.25"], code, timeout=60)
+        self.assertEqual(res.returncode, 0, res.describe())
+        stats = res.last_json()
+        self.assertGreaterEqual(stats["upload_attempts"], 2, stats)
+        self.assertLessEqual(stats["upload_attempts"], 4, stats)
+        self.assertEqual(seen["healthz"], 0, seen)
+
+    def test_server_refuses_a_bad_dropped_count(self):
+        import urllib.error
+        import urllib.request
+        url = "%s/ingest?name=badcount&format=folded&dropped=%s"
+        for bad in ("abc", "-1", "1e3", "10000000000000", ""):
+            req = urllib.request.Request(url % (self.srv.url, bad), data=b"main;work 5\n",
+                                         method="POST")
+            with self.assertRaises(urllib.error.HTTPError) as ctx:
+                urllib.request.urlopen(req, timeout=30)
+            self.assertEqual(ctx.exception.code, 400, bad)
+            self.assertIn("dropped", json.loads(ctx.exception.read().decode())["error"], bad)
+        self.assertEqual(self.srv.metric("flamewatch_agent_profiles_dropped_total"), 0)
+        req = urllib.request.Request(url % (self.srv.url, "7"), data=b"main;work 5\n", method="POST")
+        with urllib.request.urlopen(req, timeout=30) as r:
+            self.assertEqual(r.status, 200)
+        self.assertEqual(self.srv.metric("flamewatch_agent_profiles_dropped_total"), 7)
+        # Only the accepted upload was stored.
+        self.assertEqual(self.srv.trend_total("badcount"), 5 * 10**9 // 100)
 
     def test_remote_settings_switch_cpu_off_and_on(self):
         a, b = os.path.join(self.tmp, "a"), os.path.join(self.tmp, "b")

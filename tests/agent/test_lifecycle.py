@@ -269,7 +269,7 @@ print(json.dumps({"path": flamewatch.stop()}))
                 self.assertEqual(res.stdout.strip(), "hello from %s" % ver)
                 lines = res.stderr.splitlines()
                 self.assertEqual(lines, ["flamewatch: warning: CPython %s is not supported "
-                                         "(3.9-3.13 only); running without profiling" % ver],
+                                         "(3.9-3.15 only); running without profiling" % ver],
                                  res.describe())
         self.assertTrue(found, "no unsupported interpreter (%s) to test with" % PY38)
         self.assertEqual(fwtest.profile_files(self.out), [])

@@ -231,7 +231,8 @@ def agreement_cases(tmp):
     os.makedirs(fake)
     # A "python3" that prints what it received: fw_run_is_python() recognises it by its name, so
     # the default application name and the -E/-I/-S warning are exercised without an interpreter.
-    for name in ("python3", "python3.11", "printenv-all"):
+    for name in ("python3", "python3.11", "printenv-all", "x86_64-linux-gnu-python3.14", "python3.14t",
+                 "flamewatch-python3.15", "my-tool"):
         path = os.path.join(fake, name)
         with open(path, "w") as f:
             f.write("#!/bin/sh\nenv\n")
@@ -295,6 +296,13 @@ def agreement_cases(tmp):
         (["--", py, "-W", "ignore", "-X", "dev", "dir/sub/"], {}), (["--", py, "-u", "--", "s.py"], {}),
         (["--", py, "--check-hash-based-pycs", "never", "a{b}=c,d.py"], {}),
         (["--", py, "/"], {}), (["--", py, "-m", "a/b"], {}),
+        # launcher-prefixed and free-threaded interpreter names are Pythons; other dashed names not
+        (["--", os.path.join(fake, "x86_64-linux-gnu-python3.14"), "svc.py"], {}),
+        (["--", os.path.join(fake, "python3.14t"), "-m", "ft.mod"], {}),
+        (["--", os.path.join(fake, "flamewatch-python3.15"), "-S", "bench.py"], {}),
+        (["--", os.path.join(fake, "my-tool"), "x.py"], {}),
+        (["--", py, " sp .py"], {}), (["--", py, "..py"], {}), (["--", py, "\x01ctl.py"], {}),
+        (["--", py, "n" * 140 + ".py"], {}),
         ([os.path.join(fake, "python3.11"), "-E", "x.py"], {}), (["--", py, "-Iq", "x.py"], {}),
         (["--", py, "-S", "x.py"], {}), (["--log", "quiet", "--", py, "-S", "x.py"], {}),
         (["--", py, b"\xff\xfe.py"], {}), (["--", noshebang, "arg"], {}),

@@ -469,6 +469,12 @@ static void test_python_detection(void **state)
     assert_true(fw_run_is_python("python"));
     assert_true(fw_run_is_python("/usr/bin/python3.13"));
     assert_true(fw_run_is_python("python3.12-dbg"));
+    assert_true(fw_run_is_python("/opt/py/bin/flamewatch-python3.15"));
+    assert_true(fw_run_is_python("x86_64-linux-gnu-python3.14"));
+    assert_true(fw_run_is_python("python3.14t"));
+    assert_false(fw_run_is_python("flamewatch-pythonista"));
+    assert_false(fw_run_is_python("python3.14-config"));
+    assert_false(fw_run_is_python("x86_64-linux-gnu-python3.14-config"));
     assert_false(fw_run_is_python("pythonista"));
     assert_false(fw_run_is_python("ipython"));
     assert_false(fw_run_is_python("gunicorn"));

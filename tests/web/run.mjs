@@ -624,25 +624,74 @@ const TESTS = [
     check(/1 to 168/.test(await page.locator('.hours .inline-error').innerText()), 'invalid N accepted');
   }],
 
-  // Synthetic input: which same-named functions land among the findings of the real comparison
-  // depends on sampling noise, so the disambiguation is also checked on a fixed input.
-  ['analysis of a comparison: same-named functions of two files are told apart, each with its own significance', async (page, { base }) => {
-    await page.goto(`${base}/?page=settings`);
-    const titles = await page.evaluate(async () => {
-      const { analyzeDiff } = await import('/assets/src/analysis.js');
-      const row = (name, file, self) => ({ name, file, line: 0, self, total: self });
-      const node = (name, file, z, significant) => ({ name, file, z, significant });
-      const a = '/usr/lib/python3.11/re/__init__.py', b = '/usr/lib/python3.11/re/_compiler.py';
-      const out = analyzeDiff({
-        base: { total: 1000, rows: [row('_compile', a, 100), row('_compile', b, 300), row('main', '/srv/app.py', 600)] },
-        cmp: { total: 1000, rows: [row('_compile', a, 300), row('_compile', b, 100), row('main', '/srv/app.py', 600)] },
-        diffNodes: [node('_compile', a, 6.5, 1), node('_compile', b, -4.2, -1), node('main', '/srv/app.py', 0.1, 0)],
-        unit: 'nanoseconds', hours: 1 });
-      return out.map((f) => `${f.title} | ${f.detail}`);
-    });
-    const worse = titles.find((t) => /got worse/.test(t)) || '', better = titles.find((t) => /improved/.test(t)) || '';
-    check(/^_compile \(re\/__init__\.py\) got worse.*significant \(z = 6\.5\)/.test(worse), 'worse: ' + worse);
-    check(/^_compile \(re\/_compiler\.py\) improved.*significant \(z = -4\.2\)/.test(better), 'improved: ' + better);
+  // The analysis is the server's (GET /api/v1/analysis, POST /api/v1/ask): the console shows what
+  // the API returns, and a click on a node asks for that function's detail. (Same-named functions
+  // of two files told apart: tests/analysis/test_compare.py, on the server.)
+  ['analysis: findings from the API, a clicked node\'s detail analysis (callers, lines, trend)', async (page, { base, truth }) => {
+    await openQuery(page, base);
+    await idle(page);
+    const api = await (await fetch(`${base}/api/v1/analysis?app=shop&type=cpu&from=now-15m&to=now`)).json();
+    const titles = await page.locator('.page-query .findings .finding-title').allInnerTexts();
+    check(titles.length === api.findings.length && titles.every((t, k) => t === api.findings[k].title), 'console findings differ from the API: ' + titles.join(' | '));
+    for (const re of [/^Regular expression compilation/, /^Logging/, /^JSON serialization/]) check(titles.some((t) => re.test(t)), `no ${re} finding: ` + titles.join(' | '));
+    // Click Cart.total's widest box: its detail analysis appears, with the API's numbers.
+    await search(page, 'Cart.total');
+    const box = (await drawn(page, '.pane-flame canvas', 'match')).boxes[0];
+    const cb = await hoverBox(page, '.pane-flame canvas', box);
+    await page.mouse.click(cb.x + (box.x0 + box.x1) / 2, cb.y + box.y);
+    await page.waitForSelector('.detail-card:not([hidden]) [data-section="callers"]', { timeout: 15000 });
+    await idle(page);
+    const detail = await page.locator('.detail-card').innerText();
+    const fg = await (await fetch(`${base}/api/v1/flamegraph?app=shop&type=cpu&from=now-15m&to=now&maxNodes=20000`)).json();
+    const cart = fg.nodes.filter((n) => n.name === 'Cart.total').reduce((a, n) => a + n.total, 0);
+    const pct = (100 * cart / fg.total).toFixed(1) + '%';
+    check(detail.includes(`Function detail: Cart.total`) && detail.includes(`(${pct})`), `detail head lacks Cart.total's total share ${pct}: ` + detail.slice(0, 300));
+    const callers = await page.locator('.detail-card [data-section="callers"]').innerText();
+    check(/checkout/.test(callers), 'callers: ' + callers);
+    const lines = await page.locator('.detail-card [data-section="lines"]').innerText();
+    check(lines.includes(`shop.py:${truth.v2.hot_line}`), `hot line ${truth.v2.hot_line} not among the lines: ` + lines);
+    check(await page.locator('.detail-card [data-section="trend"] tbody tr').count() >= 2, 'no trend rows');
+    await page.locator('.detail-card').scrollIntoViewIfNeeded();
+    await shot(page, 'analysis-detail.png');
+    // The comparison: a click on Cart.total in the blended graph shows its change and where it comes from.
+    await page.goto(`${base}/?page=compare&app=shop&type=cpu&hours=1`);
+    await page.waitForSelector('.page-compare .findings', { timeout: 20000 });
+    await idle(page);
+    await page.click('.page-compare .finding-focus:has-text("Cart.total")');
+    await page.waitForSelector('.page-compare .detail-card:not([hidden]) [data-section="labels"]', { timeout: 20000 });
+    const labels = await page.locator('.page-compare .detail-card [data-section="labels"]').innerText();
+    check(/endpoint=\/checkout/.test(labels), 'the change of Cart.total is not attributed to endpoint=/checkout: ' + labels);
+    await shot(page, 'analysis-detail-compare.png');
+  }],
+
+  ['question box: answers with the numbers of the flame graph API, help for an unknown question', async (page, { base }) => {
+    await openQuery(page, base);
+    await idle(page);
+    await page.fill('.page-query .ask-input', 'What uses the most CPU?');
+    await page.click('.page-query .ask-form button[type="submit"]');
+    await page.waitForSelector('.page-query .ask-answer .detail-table');
+    const text = await page.locator('.page-query .ask-text').innerText();
+    const tab = await (await fetch(`${base}/api/v1/table?app=shop&type=cpu&from=now-15m&to=now&sort=self&limit=1`)).json();
+    const share = (100 * tab.rows[0].self / tab.total).toFixed(1) + '%';
+    check(text.startsWith(`${tab.rows[0].name} uses the most CPU time`) && text.includes(share), `answer ${text} vs the table's ${tab.rows[0].name} ${share}`);
+    check(await page.locator('.page-query .ask-answer a:has-text("Open the view")').count() === 1, 'no link to the view');
+    check(await page.locator('.page-query .ask-answer button:has-text("SQL behind")').count() === 1, 'no SQL');
+    await page.locator('.page-query .ask').scrollIntoViewIfNeeded();
+    await shot(page, 'analysis-ask.png');
+    await page.fill('.page-query .ask-input', 'what is the weather in Paris');
+    await page.click('.page-query .ask-form button[type="submit"]');
+    await page.waitForSelector('.page-query .ask-help li');
+    check(await page.locator('.page-query .ask-help li').count() >= 10, 'the help lists too few questions');
+    // A question on the comparison page.
+    await page.goto(`${base}/?page=compare&app=shop&type=cpu&hours=1`);
+    await page.waitForSelector('.page-compare .findings', { timeout: 20000 });
+    await page.fill('.page-compare .ask-input', 'what grew?');
+    await page.click('.page-compare .ask-form button[type="submit"]');
+    await page.waitForSelector('.page-compare .ask-answer .detail-table');
+    const grew = await page.locator('.page-compare .ask-text').innerText();
+    check(/^Cart\.total got worse/.test(grew), 'what grew: ' + grew);
+    await page.locator('.page-compare .ask').scrollIntoViewIfNeeded();
+    await shot(page, 'analysis-ask-compare.png');
   }],
 
   ['untrusted text: HTML in a real thread name, function name, file name and tag value shows literally, no dialog', async (page, { base }) => {

@@ -71,6 +71,8 @@ export const api = {
   flamegraph: (p) => request('GET', '/api/v1/flamegraph?' + qs(p), undefined, 'Loading the flame graph'),
   table: (p) => request('GET', '/api/v1/table?' + qs(p), undefined, 'Loading the function table'),
   diff: (p) => request('GET', '/api/v1/diff?' + qs(p), undefined, 'Loading the comparison'),
+  analysis: (p) => request('GET', '/api/v1/analysis?' + qs(p), undefined, p.focus ? `Analysing ${p.focus}` : 'Loading the analysis'),
+  ask: (body) => request('POST', '/api/v1/ask', body, 'Asking the question'),
   sql: (query, maxRows = 1000) => request('POST', '/api/v1/sql', { query, maxRows, format: 'json' }, 'Running the SQL'),
   getSettings: (app) => request('GET', `/api/v1/apps/${encodeURIComponent(app)}/settings`, undefined, `Loading settings of ${app}`),
   putSettings: (app, s) => request('PUT', `/api/v1/apps/${encodeURIComponent(app)}/settings`, s, `Saving settings of ${app}`),

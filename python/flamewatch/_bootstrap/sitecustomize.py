@@ -7,7 +7,7 @@ multiprocessing spawn/forkserver children and subprocesses, which inherit the en
 It must never break the program:
   * this file stays valid Python 2.7 and 3.x syntax (no f-strings), because whatever interpreter
     the program runs may import it;
-  * on an interpreter the agent does not support (CPython < 3.9 or > 3.13, free-threaded builds,
+  * on an interpreter the agent does not support (CPython < 3.9 or > 3.15, free-threaded builds,
     other implementations, no compiled agent) it prints exactly one warning line and does nothing;
   * any other failure is one warning line too, never a traceback.
 Afterwards it hands over to the next `sitecustomize` on sys.path (the one it shadows), if any.
@@ -35,14 +35,14 @@ def _flamewatch_unsupported():
         impl = platform.python_implementation().lower()
     ver = "%d.%d" % tuple(sys.version_info[:2])
     if impl != "cpython":
-        return "%s %s is not supported (CPython 3.9-3.13 only)" % (impl, ver)
-    if not ((3, 9) <= tuple(sys.version_info[:2]) <= (3, 13)):
-        return "CPython %s is not supported (3.9-3.13 only)" % ver
+        return "%s %s is not supported (CPython 3.9-3.15 only)" % (impl, ver)
+    if not ((3, 9) <= tuple(sys.version_info[:2]) <= (3, 15)):
+        return "CPython %s is not supported (3.9-3.15 only)" % ver
     if tuple(sys.version_info[:2]) < (3, 13):   # no free-threaded builds before 3.13
         return None
     import sysconfig
     if sysconfig.get_config_var("Py_GIL_DISABLED"):
-        return "free-threaded CPython %s is not supported (3.9-3.13 with the GIL only)" % ver
+        return "free-threaded CPython %s is not supported (3.9-3.15 with the GIL only)" % ver
     return None
 
 

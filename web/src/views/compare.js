@@ -1,16 +1,17 @@
 // Comparison page: the current range against the same range N hours earlier. Trend of both,
 // flame graphs side by side (Simple) or one diff flame graph (Blended), a diff table,
-// View SQL, and an analysis of the difference.
+// View SQL, the server's analysis of the difference, a clicked function's detail (its change,
+// callers, callees and the label values it comes from) and the question box.
 
 import { el, clear, fmtValue, fmtPct, fmtSignedPct } from '../util.js';
 import { api, filtersToLabels } from '../api.js';
 import { setState, sameFilters } from '../state.js';
-import { Controls, card, segmented, renderFindings } from '../components/controls.js';
+import { Controls, card, segmented } from '../components/controls.js';
 import { TrendChart } from '../components/trend.js';
 import { FlameGraph, diffColor, DIFF_NEUTRAL, DIFF_RED, DIFF_BLUE } from '../components/flamegraph.js';
 import { DataTable, fnCell } from '../components/table.js';
 import { showSql } from '../components/sqlview.js';
-import { analyzeDiff } from '../analysis.js';
+import { renderAnalysis, renderDetail, questionBox } from '../components/analysis.js';
 import { resolveTime } from '../components/timerange.js';
 import { noProfiles, labelFor } from './query.js';
 
@@ -62,6 +63,7 @@ export function mountCompare(container) {
   const fgDiff = new FlameGraph(blendedBox, {
     label: (d) => labelFor(d, state && state.gran),
     width: (d) => (d.baseShare + d.cmpShare) / 2,
+    onFocus: (i) => showDetail(i > 0 && fgDiff.nodes && fgDiff.nodes[i] && !fgDiff.nodes[i].other ? fgDiff.nodes[i].name : null),
     color: (d, i) => (i === 0 ? '#c7ccd4' : d.significant ? diffColor(relChange(d)) : (Math.abs(relChange(d)) < 0.02 ? DIFF_NEUTRAL : diffColor(relChange(d) * 0.35))),
     hatch: (d, i) => i > 0 && !d.significant && Math.abs(relChange(d)) >= 0.02,
     tooltip: (d) => [
@@ -84,8 +86,42 @@ export function mountCompare(container) {
   ], { sortKey: 'd', onRowClick: (r) => { const f = r ? { name: r.name, file: r.file } : null; fgDiff.setHighlight(f); fgBase.setHighlight(f); fgCmp.setHighlight(f); } });
 
   const analysisCard = card('Analysis of the difference');
+  const detailCard = card('Function detail');
+  detailCard.root.classList.add('detail-card');
+  detailCard.root.hidden = true;
+  const askCard = card('Ask a question');
+  const qbox = questionBox(() => ({ ...rangeParams(state), labels: filtersToLabels(state.filters).join(','), baselineHours: Number(state.hours) || 24 }),
+    { placeholder: 'Ask: what grew? where does the growth of checkout come from? which host uses the most CPU?' });
+  askCard.body.append(qbox.root);
   const emptyBox = el('div', { class: 'empty-page', hidden: true });
-  root.append(emptyBox, trendCard.root, flameCard.root, tableCard.root, analysisCard.root);
+  root.append(emptyBox, trendCard.root, flameCard.root, detailCard.root, askCard.root, tableCard.root, analysisCard.root);
+
+  // The comparison's current range in seconds (the baseline is it, N hours earlier).
+  function rangeParams(s) {
+    return { app: s.app, type: s.type, from: resolveTime(s.from), to: resolveTime(s.to) };
+  }
+
+  let detailGen = 0;
+  async function showDetail(name) {
+    const my = ++detailGen;
+    if (!name || !state) { detailCard.root.hidden = true; return; }
+    detailCard.root.hidden = false;
+    detailCard.head.querySelector('h2').textContent = `Function detail: ${name}`;
+    detailCard.loading(true);
+    detailCard.message('loading', 'Analysing…');
+    try {
+      const res = await api.analysis({ ...rangeParams(state), label: filtersToLabels(state.filters), baselineHours: Number(state.hours) || 24, focus: name });
+      if (my !== detailGen) return;
+      renderDetail(detailCard.body, res);
+      detailCard.message(null);
+    } catch (e) {
+      if (my !== detailGen) return;
+      clear(detailCard.body);
+      detailCard.message('error', e.message);
+    } finally {
+      if (my === detailGen) detailCard.loading(false);
+    }
+  }
 
   function relChange(d) {
     const m = Math.max(d.baseShare, d.cmpShare);
@@ -124,11 +160,12 @@ export function mountCompare(container) {
     for (const c of cards) { c.loading(true); c.message('loading', 'Loading…'); }
     try {
       const step = pickStep(to - from);
-      const [ct, bt, diff, cTab, bTab, cF, bF] = await Promise.all([
+      const [ct, bt, diff, cTab, bTab, cF, bF, an] = await Promise.all([
         api.trend({ ...cur, step }), api.trend({ ...base, step }),
         api.diff({ ...cur, baseFrom: base.from, baseTo: base.to, maxNodes: MAX_NODES, granularity: s.gran }),
         api.table({ ...cur, granularity: s.gran, limit: 5000 }), api.table({ ...base, granularity: s.gran, limit: 5000 }),
         api.flamegraph({ ...cur, granularity: s.gran, maxNodes: MAX_NODES }), api.flamegraph({ ...base, granularity: s.gran, maxNodes: MAX_NODES }),
+        api.analysis({ ...cur, baselineHours: hours }),
       ]);
       if (my !== gen) return;
       data = { cmpTrend: ct, baseTrend: bt, diff, cmpTable: cTab, baseTable: bTab, unit: diff.unit || cTab.unit };
@@ -156,7 +193,7 @@ export function mountCompare(container) {
       table.setRows(rows);
       if (!bTot && !cTot) flameCard.message('empty', 'Neither range has samples for this application, type and filters.');
       else if (!bTot) flameCard.message('empty', `No baseline: nothing was recorded ${hours} h before this range. Try a smaller N.`);
-      renderFindings(analysisCard.body, analyzeDiff({ base: { rows: bTab.rows, total: bTot }, cmp: { rows: cTab.rows, total: cTot }, diffNodes: diff.nodes, unit: data.unit, hours }));
+      renderAnalysis(analysisCard.body, an, { onFocus: (name) => { const f = { name }; fgDiff.setHighlight(f); fgBase.setHighlight(f); fgCmp.setHighlight(f); showDetail(name); } });
     } catch (e) {
       if (my !== gen) return;
       for (const c of cards) { c.loading(false); c.message('error', e.message); }
@@ -183,7 +220,7 @@ export function mountCompare(container) {
       controls.bar.hidden = controls.filterBar.hidden = true;
       emptyBox.hidden = false;
       clear(emptyBox).append(el('div', { class: 'error-box', role: 'alert' }, e.message));
-      for (const c of [trendCard, flameCard, tableCard, analysisCard]) c.root.hidden = true;
+      for (const c of [trendCard, flameCard, tableCard, analysisCard, askCard, detailCard]) c.root.hidden = true;
       return;
     }
     loaded = true;
@@ -191,7 +228,7 @@ export function mountCompare(container) {
       controls.bar.hidden = controls.filterBar.hidden = true;
       emptyBox.hidden = false;
       clear(emptyBox).append(noProfiles());
-      for (const c of [trendCard, flameCard, tableCard, analysisCard]) c.root.hidden = true;
+      for (const c of [trendCard, flameCard, tableCard, analysisCard, askCard, detailCard]) c.root.hidden = true;
       return;
     }
     update(pending, null);

@@ -1,15 +1,15 @@
-// Query page: metadata, range, filters, trend, then the flame graph and/or table, View SQL
-// and the analysis.
+// Query page: metadata, range, filters, trend, then the flame graph and/or table, View SQL,
+// the server's analysis, a clicked function's detail analysis, and the question box.
 
 import { el, clear, fmtValue, fmtPct, debounce } from '../util.js';
 import { api, filtersToLabels } from '../api.js';
 import { setState, sameFilters } from '../state.js';
-import { Controls, card, segmented, renderFindings } from '../components/controls.js';
+import { Controls, card, segmented } from '../components/controls.js';
 import { TrendChart } from '../components/trend.js';
 import { FlameGraph } from '../components/flamegraph.js';
 import { DataTable, fnCell } from '../components/table.js';
 import { showSql } from '../components/sqlview.js';
-import { analyzeProfile } from '../analysis.js';
+import { renderAnalysis, renderDetail, questionBox } from '../components/analysis.js';
 import { rangeLabel } from '../components/timerange.js';
 import { downloadMenu } from '../components/download.js';
 
@@ -49,6 +49,7 @@ export function mountQuery(container) {
   const fg = new FlameGraph(flameBox, {
     label: (d) => labelFor(d, state && state.gran),
     onSearch: debounce((q) => setState({ search: q }, { replace: true }), 300),
+    onFocus: (i) => showDetail(i > 0 && fg.nodes && fg.nodes[i] && !fg.nodes[i].other ? fg.nodes[i].name : null),
   });
   const table = new DataTable(tableBox, [
     { key: 'name', label: 'Function', value: (r) => r.name, text: fnCell, num: false },
@@ -59,10 +60,42 @@ export function mountQuery(container) {
   ], { sortKey: 'self', onRowClick: (r) => fg.setHighlight(r ? { name: r.name, file: r.file } : null) });
 
   const analysisCard = card('Analysis');
-  analysisCard.head.querySelector('.card-tools').append(el('span', { class: 'muted small' }, 'Rule-based findings over the table and the flame graph'));
+  analysisCard.head.querySelector('.card-tools').append(el('span', { class: 'muted small' }, 'Findings of the server\'s analysis (GET /api/v1/analysis)'));
+  const detailCard = card('Function detail');
+  detailCard.root.classList.add('detail-card');
+  detailCard.root.hidden = true;
+  const askCard = card('Ask a question');
+  const qbox = questionBox(() => queryParams(state));
+  askCard.body.append(qbox.root);
 
   const emptyBox = el('div', { class: 'empty-page', hidden: true });
-  root.append(emptyBox, trendCard.root, resultCard.root, analysisCard.root);
+  root.append(emptyBox, trendCard.root, resultCard.root, detailCard.root, askCard.root, analysisCard.root);
+
+  function queryParams(s) {
+    return { app: s.app, type: s.type, from: s.from, to: s.to, labels: filtersToLabels(s.filters).join(',') };
+  }
+
+  let detailGen = 0;
+  async function showDetail(name) {
+    const my = ++detailGen;
+    if (!name || !state) { detailCard.root.hidden = true; return; }
+    detailCard.root.hidden = false;
+    detailCard.head.querySelector('h2').textContent = `Function detail: ${name}`;
+    detailCard.loading(true);
+    detailCard.message('loading', 'Analysing…');
+    try {
+      const res = await api.analysis({ app: state.app, type: state.type, from: state.from, to: state.to, label: filtersToLabels(state.filters), focus: name });
+      if (my !== detailGen) return;
+      renderDetail(detailCard.body, res);
+      detailCard.message(null);
+    } catch (e) {
+      if (my !== detailGen) return;
+      clear(detailCard.body);
+      detailCard.message('error', e.message);
+    } finally {
+      if (my === detailGen) detailCard.loading(false);
+    }
+  }
 
   function openSql() {
     const src = [];
@@ -88,6 +121,8 @@ export function mountQuery(container) {
     trendCard.root.hidden = show;
     resultCard.root.hidden = show;
     analysisCard.root.hidden = show;
+    askCard.root.hidden = show;
+    if (show) detailCard.root.hidden = true;
   }
 
   async function load(s) {
@@ -117,6 +152,8 @@ export function mountQuery(container) {
     }, trendCard);
     const fP = api.flamegraph({ ...p, maxNodes: MAX_NODES, granularity: s.gran });
     const tbP = api.table({ ...p, granularity: s.gran, sort: 'self', limit: 5000 });
+    const aP = api.analysis(p);
+    aP.catch(() => {}); // shown below
     const both = Promise.all([fP, tbP]);
     const r = await settle(both, ([f, t]) => {
       data.flame = f; data.table = t;
@@ -134,13 +171,17 @@ export function mountQuery(container) {
     if (r && !r[0].total) resultCard.message('empty', 'No samples match this application, type, range and filters. Widen the time range or clear the filters.');
     await tP;
     if (my !== gen) return;
-    analysisCard.loading(false);
-    if (r) {
-      renderFindings(analysisCard.body, analyzeProfile({ nodes: r[0].nodes, rows: r[1].rows, total: r[0].total, unit: r[0].unit, type: s.type }));
+    try {
+      const a = await aP;
+      if (my !== gen) return;
+      renderAnalysis(analysisCard.body, a, { onFocus: (name) => { setState({ search: name }); showDetail(name); } });
       analysisCard.message(null);
-    } else {
+    } catch (e) {
+      if (my !== gen) return;
       clear(analysisCard.body);
-      analysisCard.message('error', 'No analysis: the profile could not be loaded.');
+      analysisCard.message('error', e.message);
+    } finally {
+      if (my === gen) analysisCard.loading(false);
     }
   }
 
