@@ -2,8 +2,9 @@
  * fw_store: the server's profile store, behind a backend-neutral interface.
  *
  * The HTTP server talks only to this header. A store is an opaque handle whose first member
- * is a table of backend operations (SQLite today, ClickHouse next); the fw_store_* functions
- * below dispatch through it, so callers never know which backend answers.
+ * is a table of backend operations, one table per backend (store/sqlite/ is the first); the
+ * fw_store_* functions below dispatch through it, so callers never know which backend answers.
+ * A store is opened from a URL whose scheme names the backend (fw_store_open).
  *
  * Conventions shared by every call:
  *   - Time is in whole seconds since the Unix epoch (int64). Ranges are half-open [from, until).

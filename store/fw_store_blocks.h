@@ -34,7 +34,7 @@ typedef struct {
     int64_t value, count;   /* totals of everything added */
 } fw_blk_acc;
 
-/* A growable text buffer for encoding blocks (sqlite3_str's printf is slower per number). */
+/* A growable text buffer for encoding blocks (a printf per number was slower). */
 typedef struct {
     char *p;
     size_t n, cap;
