@@ -196,7 +196,7 @@ print(json.dumps({"a": a, "b": b, "p1": p1, "p2": p2, "c": c, "p3": p3, "running
         cases = [
             (dict(cpu_interval_ms=0), "cpu_interval_ms", "expected an integer from 1 to 1000"),
             (dict(cpu_interval_ms="abc"), "cpu_interval_ms", "'abc'"),
-            (dict(app="a,b"), "app", "without '{', '}', ',' or '='"),
+            (dict(app="a,b"), "app", "'{', '}', ',' or '='"),
             (dict(upload_interval_s=0.01), "upload_interval_s", "0.1 to 3600"),
             (dict(tags={"1bad": "x"}), "tags", "[A-Za-z_][A-Za-z0-9_.]*"),
             (dict(tags={"k": "a,b"}), "tags", "without ','"),
