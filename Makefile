@@ -11,7 +11,7 @@ SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 BUILD    = build
 
 COMMON_SRC = $(wildcard common/*.c)
-CLI_SRC    = $(wildcard cli/*.c server/*.c server/analysis/*.c store/*.c)
+CLI_SRC    = $(wildcard cli/*.c server/*.c server/analysis/*.c store/*.c store/sqlite/*.c)
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 UNIT_BINS  = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 UNIT_ASAN  = $(patsubst tests/unit/%.c,$(BUILD)/asan/tests/%,$(UNIT_SRC))
@@ -31,11 +31,11 @@ deps:
 cli: $(BUILD)/flamewatch
 
 # ---- common objects, normal and sanitizer builds ----
-$(BUILD)/obj/%.o: %.c $(wildcard common/*.h agent/*.h cli/*.h server/*.h server/analysis/*.h store/*.h)
+$(BUILD)/obj/%.o: %.c $(wildcard common/*.h agent/*.h cli/*.h server/*.h server/analysis/*.h store/*.h store/sqlite/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_FW) -c $< -o $@
 
-$(BUILD)/asan/obj/%.o: %.c $(wildcard common/*.h agent/*.h cli/*.h server/*.h server/analysis/*.h store/*.h)
+$(BUILD)/asan/obj/%.o: %.c $(wildcard common/*.h agent/*.h cli/*.h server/*.h server/analysis/*.h store/*.h store/sqlite/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_FW) -O1 $(SAN) -c $< -o $@
 

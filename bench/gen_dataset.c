@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "../store/fw_store.h"
+#include "../store/sqlite/fw_store_sqlite.h"
 
 #define VARIANTS 10
 #define UNIVERSE 2000

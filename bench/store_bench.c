@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "../store/fw_store.h"
+#include "../store/sqlite/fw_store_sqlite.h"
 
 static double now_s(void)
 {

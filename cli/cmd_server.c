@@ -2,7 +2,8 @@
  * `flamewatch server`: argument parsing only; the server lives in server/fw_server.c.
  *
  * Flags are validated here so that every usage error exits 2 with a message naming the flag,
- * before anything is opened or bound. Defaults: loopback on port 4040, ./flamewatch-data,
+ * before anything is opened or bound (a --store URL is checked here too). Defaults: loopback on
+ * port 4040, the store sqlite://flamewatch-data (./flamewatch-data),
  * 7 days of retention, no authentication (which is why binding elsewhere needs --insecure).
  */
 #include <stdio.h>
@@ -16,13 +17,14 @@
 static void fw_server_usage(FILE *out)
 {
     fprintf(out,
-            "usage: flamewatch server [--listen HOST:PORT] [--data DIR] [--retention DURATION]\n"
+            "usage: flamewatch server [--listen HOST:PORT] [--data DIR | --store URL] [--retention DURATION]\n"
             "                         [--tokens FILE] [--insecure] [--threads N]\n"
             "                         [--maintenance-interval SECONDS] [--sync-full]\n"
             "                         [--max-connections N] [--max-connections-per-address N]\n"
             "                         [--header-timeout SECONDS]\n\n"
             "  --listen HOST:PORT   address to serve on (default 127.0.0.1:4040; [::1]:4040 for IPv6)\n"
-            "  --data DIR           data directory (default ./flamewatch-data)\n"
+            "  --data DIR           data directory (default ./flamewatch-data): the store sqlite://DIR\n"
+            "  --store URL          the store to use, e.g. sqlite:///var/lib/flamewatch (instead of --data)\n"
             "  --retention D        keep profiles this long: 7d, 12h, 30m, 3600 (default 7d)\n"
             "  --tokens FILE        enable authentication; lines 'TOKEN ROLE [name]', ROLE ingest|read|admin\n"
             "  --insecure           allow a non-loopback --listen without --tokens\n"
@@ -48,6 +50,7 @@ static int fw_flag_value(int argc, char **argv, int *i, const char **out)
 
 static int fw_server_parse(int argc, char **argv, fw_server_config *cfg)
 {
+    int data_given = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -63,6 +66,15 @@ static int fw_server_parse(int argc, char **argv, fw_server_config *cfg)
         } else if (strcmp(a, "--data") == 0) {
             if (fw_flag_value(argc, argv, &i, &cfg->data_dir))
                 return -1;
+            data_given = 1;
+        } else if (strcmp(a, "--store") == 0) {
+            if (fw_flag_value(argc, argv, &i, &cfg->store_url))
+                return -1;
+            char err[512];
+            if (fw_store_url_check(cfg->store_url, err, sizeof err) != 0) {
+                fprintf(stderr, "flamewatch server: invalid value for --store: %s\n", err);
+                return -1;
+            }
         } else if (strcmp(a, "--tokens") == 0) {
             if (fw_flag_value(argc, argv, &i, &cfg->tokens_file))
                 return -1;
@@ -112,6 +124,11 @@ static int fw_server_parse(int argc, char **argv, fw_server_config *cfg)
             fw_server_usage(stderr);
             return -1;
         }
+    }
+    if (cfg->store_url && data_given) {
+        fprintf(stderr, "flamewatch server: --data and --store both name the store; give one "
+                        "(--data DIR is --store sqlite://DIR)\n");
+        return -1;
     }
     return 0;
 }

@@ -474,19 +474,19 @@ static void *fw_maintenance_main(void *arg)
 
 static int fw_open_store(fw_server *s, const fw_server_config *cfg)
 {
-    if (mkdir(cfg->data_dir, 0700) != 0 && errno != EEXIST) {
-        fprintf(stderr, "flamewatch server: cannot create data directory %s: %s\n", cfg->data_dir, strerror(errno));
+    char err[512] = "";
+    char *url = cfg->store_url ? NULL : fw_store_url_for_dir(cfg->data_dir);
+    if (!cfg->store_url && !url) {
+        fprintf(stderr, "flamewatch server: out of memory\n");
         return -1;
     }
-    char path[4096], err[512] = "";
-    snprintf(path, sizeof path, "%s/flamewatch.db", cfg->data_dir);
+    const char *u = cfg->store_url ? cfg->store_url : url;
     fw_store_options opt = {cfg->retention_s, cfg->sync_full ? FW_STORE_SYNC_FULL : FW_STORE_SYNC_NORMAL, 0};
-    fw_store_status st = fw_store_open_sqlite(path, &opt, &s->store, err, sizeof err);
-    if (st != FW_STORE_OK) {
-        fprintf(stderr, "flamewatch server: cannot open store %s: %s\n", path, err[0] ? err : fw_store_strerror(st));
-        return -1;
-    }
-    return 0;
+    fw_store_status st = fw_store_open(u, &opt, &s->store, err, sizeof err);
+    if (st != FW_STORE_OK)
+        fprintf(stderr, "flamewatch server: cannot open store %s: %s\n", u, err[0] ? err : fw_store_strerror(st));
+    free(url);
+    return st == FW_STORE_OK ? 0 : -1;
 }
 
 /* The connection limits for this process. The total stays below the descriptor limit

@@ -20,7 +20,8 @@
 
 typedef struct {
     const char *listen;          /* "127.0.0.1:4040", "[::1]:4040", "0.0.0.0:4040" */
-    const char *data_dir;        /* holds flamewatch.db */
+    const char *data_dir;        /* the default store's directory (sqlite://DATA_DIR) */
+    const char *store_url;       /* the store (fw_store_open); NULL = sqlite://data_dir */
     int64_t retention_s;
     const char *tokens_file;     /* NULL: no authentication (loopback only unless insecure) */
     int insecure;

@@ -14,9 +14,30 @@
  * bails out halfway leaves something the caller can always pass to *_free().
  */
 #include "fw_store.h"
+#include "fw_store_util.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+void fw_store_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (err && errlen)
+        vsnprintf(err, errlen, fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized): va_start is above; analyzer false positive */
+    va_end(ap);
+}
+
+char *fw_store_strdup(const char *s)
+{
+    size_t n = strlen(s ? s : "");
+    char *d = malloc(n + 1);
+    if (d)
+        memcpy(d, s ? s : "", n + 1);
+    return d;
+}
 
 const char *fw_store_strerror(fw_store_status s)
 {

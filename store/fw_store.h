@@ -2,19 +2,21 @@
  * fw_store: the server's profile store, behind a backend-neutral interface.
  *
  * The HTTP server talks only to this header. A store is an opaque handle whose first member
- * is a table of backend operations (SQLite today, ClickHouse next); the fw_store_* functions
- * below dispatch through it, so callers never know which backend answers.
+ * is a table of backend operations, one table per backend (store/sqlite/ is the first); the
+ * fw_store_* functions below dispatch through it, so callers never know which backend answers.
+ * A store is opened from a URL whose scheme names the backend (fw_store_open).
  *
  * Conventions shared by every call:
  *   - Time is in whole seconds since the Unix epoch (int64). Ranges are half-open [from, until).
  *     Ingest takes the profile's own time_nanos and converts it.
  *   - Functions return an fw_store_status. Results are written into caller-provided structs and
  *     freed with the matching fw_store_*_free(); on error the struct is left empty (safe to free).
- *   - Every result that answers a query carries `sql`: the SQL text, with literal values inlined,
- *     that a user can run with the `sqlite3` CLI on the data file to get the same numbers.
+ *   - Every result that answers a query carries `sql`: the SQL text, in the backend's own
+ *     dialect and with literal values inlined, that a user can run with that database's own
+ *     client on the store's data to get the same numbers.
  *   - Strings inside results are owned by the result.
- *   - A store handle is thread safe: one writer (ingest, maintenance, settings) is serialized
- *     internally; queries run on a pool of read-only connections concurrently with ingest.
+ *   - A store handle is thread safe: writes (ingest, maintenance, settings) are serialized
+ *     internally as the backend needs; queries run concurrently with ingest and never block it.
  */
 #ifndef FW_STORE_H
 #define FW_STORE_H
@@ -42,22 +44,32 @@ typedef struct fw_store fw_store;
 
 /* ---------------------------------------------------------------- opening */
 
+/* How durable an acknowledged write is (docs/STORAGE.md says what each backend does for it). */
 typedef enum {
-    FW_STORE_SYNC_NORMAL = 0,  /* WAL, synchronous=NORMAL: survives kill -9, not power loss */
-    FW_STORE_SYNC_FULL = 1,    /* WAL, synchronous=FULL: survives power loss too */
+    FW_STORE_SYNC_NORMAL = 0,  /* survives a crash of the server process (kill -9), not power loss */
+    FW_STORE_SYNC_FULL = 1,    /* survives power loss too, at some cost per write */
 } fw_store_sync;
 
 typedef struct {
     int64_t retention_s;      /* 0 = default, 7 days */
     fw_store_sync sync;       /* default FW_STORE_SYNC_NORMAL (see docs/STORAGE.md) */
-    int readers;              /* read connections in the pool; 0 = default 4 (the SQL console has
-                                 2 of its own besides, see fw_store_sql_run) */
+    int readers;              /* concurrent queries (read connections); 0 = backend default */
 } fw_store_options;
 
-/* Opens (creating if needed) the SQLite store at `path`. On failure returns NULL-store with a
- * status and a one-line reason in err. */
-fw_store_status fw_store_open_sqlite(const char *path, const fw_store_options *opt,
-                                     fw_store **out, char *err, size_t errlen);
+/* Opens (creating if needed) the store a URL names:
+ *   sqlite:///var/lib/flamewatch   the embedded store in that directory (created if missing);
+ *   sqlite://data                  the same, relative to the working directory: everything after
+ *                                  "sqlite://" is the directory, as `--data DIR` gives it;
+ *   clickhouse://host:8123/db?cluster=NAME   named, but not built yet: FW_STORE_ERR_INVALID.
+ * Anything else, or an empty path, is FW_STORE_ERR_INVALID. On failure *out is NULL and err has
+ * a one-line reason. */
+fw_store_status fw_store_open(const char *url, const fw_store_options *opt, fw_store **out,
+                              char *err, size_t errlen);
+/* Checks a store URL without opening or creating anything (for command lines, before the server
+ * starts): 0 when fw_store_open could try it, or -1 with the reason fw_store_open would give. */
+int fw_store_url_check(const char *url, char *err, size_t errlen);
+/* The URL of the default store for a data directory (`--data DIR`), malloc'ed. */
+char *fw_store_url_for_dir(const char *dir);
 void fw_store_close(fw_store *s);
 
 /* ---------------------------------------------------------------- ingest */
@@ -91,7 +103,8 @@ fw_store_status fw_store_ingest(fw_store *s, const fw_store_ingest_req *req,
                                 fw_store_ingest_result *res, char *err, size_t errlen);
 
 /* Periodic maintenance, call every ~10 s: rolls up closed time buckets, deletes data older than
- * the retention, checkpoints the WAL. Does a bounded amount of work per call. */
+ * the retention, and whatever housekeeping the backend needs. Does a bounded amount of work per
+ * call. */
 fw_store_status fw_store_maintain(fw_store *s, int64_t now_s);
 
 /* ---------------------------------------------------------------- query inputs */
@@ -307,8 +320,8 @@ typedef struct {
     size_t max_cell_bytes;   /* 0 = 1 MiB: one text or BLOB cell */
 } fw_store_sql_limits;
 
-/* Runs one SELECT on one of the console's own read-only connections (never the pool that serves
- * the other queries). Anything but reading (INSERT, UPDATE, DELETE, CREATE, DROP, ATTACH, PRAGMA,
+/* Runs one SELECT, in the backend's dialect, read-only, on the console's own connections (never
+ * those that serve the other queries). Anything but reading (INSERT, UPDATE, DELETE, CREATE, DROP, ATTACH, PRAGMA,
  * ...) and any function or table-valued function not on the console's allow-list gives
  * FW_STORE_ERR_DENIED; syntax errors FW_STORE_ERR_INVALID; the time limit, waiting included,
  * FW_STORE_ERR_TIMEOUT; a cell, the result or any value the query computes over its byte limit
@@ -358,7 +371,7 @@ void fw_store_agents_free(fw_store_agents *a);
 /* ---------------------------------------------------------------- stats */
 
 typedef struct {
-    int64_t size_bytes;     /* database file + WAL */
+    int64_t size_bytes;     /* bytes the store's data takes on disk, as the backend counts them */
     int64_t profiles;       /* uploads ingested since the store was created */
     int64_t stack_values;   /* stack values ingested since the store was created */
     int64_t stacks;         /* distinct stacks stored */

@@ -48,9 +48,11 @@ def free_port():
 
 
 class Server:
-    def __init__(self, data=None, args=(), tokens=False):
+    def __init__(self, data=None, args=(), tokens=False, store=None):
         self.tmp = tempfile.mkdtemp(prefix="fwsrv-")
         self.data = data or os.path.join(self.tmp, "data")
+        # store: a --store URL given instead of --data (the data directory is then the URL's).
+        self.store = store
         self.args = list(args)
         if tokens:
             path = os.path.join(self.tmp, "tokens")
@@ -75,7 +77,8 @@ class Server:
             self.port = free_port()
             self.log = open(os.path.join(self.tmp, "server.log"), "ab")
             self.proc = subprocess.Popen(
-                [BIN, "server", "--listen", "127.0.0.1:%d" % self.port, "--data", self.data] + self.args,
+                [BIN, "server", "--listen", "127.0.0.1:%d" % self.port]
+                + (["--store", self.store] if self.store else ["--data", self.data]) + self.args,
                 stdout=self.log, stderr=self.log)
             deadline = time.time() + 10
             while time.time() < deadline:

@@ -19,7 +19,7 @@
 
 #include "../../server/analysis/fw_analysis.h"
 #include "../../server/analysis/fw_ask.h"
-#include "../../store/fw_store_sqlite.h"
+#include "../../store/sqlite/fw_store_sqlite.h"
 
 #define T0 1700000000
 #define MS 1000000LL

@@ -1,5 +1,5 @@
 /*
- * Unit tests of the store's read-only SQL console (store/fw_store_sql_console.c) through
+ * Unit tests of the store's read-only SQL console (store/sqlite/fw_sqlite_console.c) through
  * fw_store_sql_run: the function allow-list, the byte limits, and the time limit that counts the
  * wait for a console connection. Empty stores are enough: the console reads the schema.
  */
@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "../../store/fw_store.h"
+#include "../../store/sqlite/fw_store_sqlite.h"
 
 typedef struct {
     char dir[64];

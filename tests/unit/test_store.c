@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "../../store/fw_store.h"
-#include "../../store/fw_store_sqlite.h"
+#include "../../store/sqlite/fw_store_sqlite.h"
 
 #define T0 1700000000   /* a Tuesday, 22:13:20 UTC; bucket-aligned */
 #define MS 1000000LL    /* nanoseconds */

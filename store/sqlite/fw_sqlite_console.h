@@ -1,16 +1,16 @@
 /*
- * fw_store_sql_console.h: the read-only SQL console of the SQLite store (internal to store/).
+ * fw_sqlite_console.h: the read-only SQL console of the SQLite store (internal to store/sqlite/).
  *
  * The console runs users' SELECTs on connections of its own, never on the pool that serves flame
  * graphs, tables, trends and settings, so a flood of console queries cannot take a connection
- * those need. fw_store_sqlite.c opens one console with the store and delegates sql_run to it.
+ * those need. fw_sqlite_store.c opens one console with the store and delegates sql_run to it.
  */
-#ifndef FW_STORE_SQL_CONSOLE_H
-#define FW_STORE_SQL_CONSOLE_H
+#ifndef FW_SQLITE_CONSOLE_H
+#define FW_SQLITE_CONSOLE_H
 
 #include <stddef.h>
 
-#include "fw_store.h"
+#include "../fw_store.h"
 
 /* Defaults and fixed limits (documented in docs/API.md, "Limits"). */
 #define FW_SQC_CONNECTIONS    2                 /* console queries running at once */

@@ -1,5 +1,5 @@
 /*
- * fw_store_gc.c: which stacks are still used, for the dimension GC of the SQLite store.
+ * fw_sqlite_gc.c: the dimension GC of the SQLite store: which stacks are still used, and forgetting the rest.
  *
  * Functions, frames and stacks are interned once and shared by every block that uses them, so
  * deleting old blocks (retention) does not delete them: a service that puts ids, hashes or
@@ -11,14 +11,20 @@
  *          retained raw or roll-up block names is live (read through the merged roll-ups, see
  *          fw_store_gc_mark_blocks), then every ancestor of a live stack (the trie: a stack is
  *          its path from the root);
- *   sweep  in fw_store_sqlite.c, under the writer lock: stacks that are neither live nor were
+ *   sweep  below, under the writer lock: stacks that are neither live nor were
  *          used by an upload while the mark ran, then frames no remaining stack uses, then
  *          functions no remaining frame uses, go from the file and from the cache.
  *
  * The block text is parsed here rather than with json_each: only the first number of each
  * triple matters, and a byte loop over the text is far cheaper than a SQLite row per stack.
  */
-#include "fw_store_gc.h"
+#include "fw_sqlite.h"
+
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+#include <stdlib.h>
+#include <string.h>
 
 #include <stddef.h>
 #include <stdio.h>
@@ -136,4 +142,154 @@ void fw_store_gc_close_over(const uint32_t *parent, uint32_t n, unsigned char *l
         for (uint32_t p = parent[i]; p != 0 && p < n && !live[p]; p = parent[p])
             live[p] = 1;
     }
+}
+
+/* ---------------------------------------------------------------- dimension GC
+ *
+ * See the top of this file for the design. The sweep runs under wlock: it deletes the stacks that
+ * neither a retained block (live) nor an upload during the mark (touch) uses, then the frames and
+ * functions that no remaining stack uses, in one transaction, and forgets them in the cache.
+ * Stack ids >= n were created during the mark and are kept. */
+#define FW_SQ_GC_INTERVAL_MS ((int64_t)60 * 1000)
+
+static int fw_sq_gc_delete(fw_sq *s, const char *sql, const uint32_t *ids, size_t n)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->w, sql, -1, &st, NULL);
+    for (size_t i = 0; rc == SQLITE_OK && i < n; i++) {
+        sqlite3_bind_int64(st, 1, ids[i]);
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int fw_sq_gc_sweep(fw_sq *s, unsigned char *live, const unsigned char *touch, uint32_t n, size_t *forgot)
+{
+    fw_dims *c = &s->c;
+    for (uint32_t i = 0; i < n; i++)
+        live[i] |= touch[i];
+    fw_store_gc_close_over(c->st_parent, n, live);
+    unsigned char *fr_used = calloc(c->fr_n + 1, 1), *fn_used = calloc(c->fn_n + 1, 1);
+    uint32_t *dead = malloc(((size_t)c->st_n + c->fr_n + c->fn_n + 3) * sizeof *dead);
+    int rc = SQLITE_NOMEM;
+    if (!fr_used || !fn_used || !dead)
+        goto out;
+    size_t nst = 0, nfr = 0, nfn = 0;
+    for (uint32_t i = 1; i < c->st_n; i++) {
+        if (!c->st_frame[i])
+            continue;
+        if (i < n && !live[i])
+            dead[nst++] = i;
+        else if (c->st_frame[i] < c->fr_n)
+            fr_used[c->st_frame[i]] = 1;
+    }
+    for (uint32_t i = 1; i < c->fr_n; i++) {
+        if (!c->fr_func[i])
+            continue;
+        if (!fr_used[i])
+            dead[nst + nfr++] = i;
+        else if (c->fr_func[i] < c->fn_n)
+            fn_used[c->fr_func[i]] = 1;
+    }
+    for (uint32_t i = 1; i < c->fn_n; i++)
+        if (c->fn_name[i] && !fn_used[i])
+            dead[nst + nfr + nfn++] = i;
+    rc = SQLITE_OK;
+    if (nst + nfr + nfn == 0)
+        goto out;
+    rc = fw_sq_exec(s->w, "BEGIN IMMEDIATE");
+    if (rc == SQLITE_OK)
+        rc = fw_sq_gc_delete(s, "DELETE FROM stacks WHERE id = ?1", dead, nst);
+    if (rc == SQLITE_OK)
+        rc = fw_sq_gc_delete(s, "DELETE FROM frames WHERE id = ?1", dead + nst, nfr);
+    if (rc == SQLITE_OK)
+        rc = fw_sq_gc_delete(s, "DELETE FROM functions WHERE id = ?1", dead + nst + nfr, nfn);
+    if (rc == SQLITE_OK)
+        rc = fw_sq_exec(s->w, "COMMIT");
+    if (rc != SQLITE_OK) {
+        fw_sq_exec(s->w, "ROLLBACK");
+        goto out;
+    }
+    /* Only once the deletes are durable does the cache forget: it never holds less than the file
+     * refers to, nor ids the file does not have. Readers hold clock while they walk the arrays. */
+    pthread_rwlock_wrlock(&s->clock);
+    for (size_t k = 0; k < nst; k++)
+        c->st_parent[dead[k]] = c->st_frame[dead[k]] = 0;
+    for (size_t k = nst; k < nst + nfr; k++) {
+        c->fr_func[dead[k]] = 0;
+        c->fr_line[dead[k]] = 0;
+    }
+    for (size_t k = nst + nfr; k < nst + nfr + nfn; k++) {
+        free(c->fn_name[dead[k]]);
+        free(c->fn_file[dead[k]]);
+        c->fn_name[dead[k]] = c->fn_file[dead[k]] = NULL;
+    }
+    /* The maps are rebuilt at their new size, so their memory goes too. */
+    fw_map_free(&c->fn_map);
+    fw_map_free(&c->fr_map);
+    fw_map_free(&c->st_map);
+    fw_map_free(&c->pa_map);
+    if (fw_dims_reindex(c) != 0)
+        rc = SQLITE_NOMEM;
+    pthread_rwlock_unlock(&s->clock);
+    fprintf(stderr, "flamewatch store: forgot %zu stacks, %zu frames and %zu functions no retained sample uses\n",
+            nst, nfr, nfn);
+    *forgot = nst + nfr + nfn;
+out:
+    free(fr_used);
+    free(fn_used);
+    free(dead);
+    return rc;
+}
+
+void fw_sq_gc(fw_sq *s)
+{
+    pthread_mutex_lock(&s->wlock);
+    int64_t now = fw_mono_ms();
+    if (!s->gc_due || s->gc_running || (s->gc_last_ms && now - s->gc_last_ms < FW_SQ_GC_INTERVAL_MS)) {
+        pthread_mutex_unlock(&s->wlock);
+        return;
+    }
+    s->gc_due = 0;
+    s->gc_last_ms = now;
+    uint32_t n = s->c.st_n;
+    unsigned char *touch = calloc(n, 1), *live = calloc(n, 1);
+    int rc = touch && live ? SQLITE_OK : SQLITE_NOMEM;
+    if (rc == SQLITE_OK && !s->gcdb) {
+        rc = sqlite3_open_v2(s->path, &s->gcdb, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+        if (rc == SQLITE_OK)
+            sqlite3_busy_timeout(s->gcdb, 10000);
+    }
+    if (rc == SQLITE_OK) {
+        s->gc_touch = touch;
+        s->gc_n = n;
+        s->gc_running = 1;   /* one GC at a time: a second would take gc_touch from the first */
+    }
+    pthread_mutex_unlock(&s->wlock);
+    if (rc == SQLITE_OK)
+        rc = fw_store_gc_mark_blocks(s->gcdb, live, n);
+    if (s->gc_hook)
+        s->gc_hook(s->gc_hook_arg);
+    pthread_mutex_lock(&s->wlock);
+    s->gc_running = 0;
+    s->gc_touch = NULL;
+    s->gc_n = 0;
+    size_t forgot = 0;
+    if (rc == SQLITE_OK)
+        rc = fw_sq_gc_sweep(s, live, touch, n, &forgot);
+    pthread_mutex_unlock(&s->wlock);
+#ifdef __GLIBC__
+    /* Give the freed names and maps back to the system (outside the writer lock): glibc keeps
+     * free memory in its arenas otherwise, and the point of forgetting them was the server's size
+     * (310 MB -> 51 MB after 5 uploads of 100,000 unique names expired, docs/STORAGE.md). */
+    if (forgot)
+        malloc_trim(0);
+#endif
+    if (rc != SQLITE_OK)
+        fprintf(stderr, "flamewatch store: dimension GC skipped: %s\n", sqlite3_errstr(rc));
+    free(touch);
+    free(live);
 }

@@ -1,5 +1,5 @@
 /*
- * fw_store_sql_console: the read-only SQL console (POST /api/v1/sql) on connections of its own.
+ * fw_sqlite_console.c: the read-only SQL console (POST /api/v1/sql) on connections of its own.
  *
  * Isolation. The console's queries come from anyone with a read token, so they never run on the
  * pool that serves flame graphs, tables, trends and the agents' settings: the console has a few
@@ -29,7 +29,7 @@
  * server builds from it can grow without bound. Sorts and temporary tables spill to files past a
  * small page cache (temp_store=FILE) instead of growing in memory.
  */
-#include "fw_store_sql_console.h"
+#include "fw_sqlite_console.h"
 
 #include <assert.h>
 #include <errno.h>

@@ -1,0 +1,553 @@
+/*
+ * fw_sqlite_ingest.c: one upload, one transaction (the SQLite backend).
+ *
+ * Validation first (fw_store_validate.c), so that the write phase fails only on I/O. Then, under
+ * wlock: phase 1 interns every function, frame, stack and label set through the dimension cache
+ * (under its write lock, the only time readers wait), writing a row only for what is new, with the
+ * id the cache chose; phase 2 merges the facts (series, label set, stack), sorts them and writes one
+ * packed block per (series, label set), plus roll-up blocks for late data (a bucket before a level's
+ * watermark). A failure anywhere rolls back and cuts the cache back to its size before the upload.
+ */
+#include "fw_sqlite.h"
+
+#include "../fw_store_validate.h"
+
+#include <stdio.h>
+#include <time.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Interning: each returns the id for the content, inserting a row (with the id we chose) when new.
+ * Called with wlock held and the cache write-locked. */
+static fw_store_status fw_sq_intern_fn(fw_sq *s, const char *name, const char *file, uint32_t *out)
+{
+    fw_dims_fnkey k = {name, file};
+    uint64_t h = fw_dims_fn_hash(name, file);
+    uint32_t id = fw_map_find(&s->c.fn_map, h, fw_dims_fn_eq, &s->c, &k);
+    if (id) {
+        *out = id;
+        return FW_STORE_OK;
+    }
+    id = s->c.fn_n;
+    if (id >= UINT32_MAX - 2 || fw_dims_set_fn(&s->c, id, name, file) || fw_map_put(&s->c.fn_map, h, id))
+        return FW_STORE_ERR_NOMEM;
+    sqlite3_bind_int64(s->ins_func, 1, id);
+    sqlite3_bind_text(s->ins_func, 2, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s->ins_func, 3, file, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s->ins_func);
+    sqlite3_reset(s->ins_func);
+    *out = id;
+    return rc == SQLITE_DONE ? FW_STORE_OK : fw_sq_status(rc);
+}
+
+static fw_store_status fw_sq_intern_fr(fw_sq *s, uint32_t func, int64_t line, uint32_t *out)
+{
+    fw_dims_frkey k = {func, line};
+    uint64_t h = fw_dims_fr_hash(func, line);
+    uint32_t id = fw_map_find(&s->c.fr_map, h, fw_dims_fr_eq, &s->c, &k);
+    if (id) {
+        *out = id;
+        return FW_STORE_OK;
+    }
+    id = s->c.fr_n;
+    if (id >= UINT32_MAX - 2 || fw_dims_set_fr(&s->c, id, func, line) || fw_map_put(&s->c.fr_map, h, id))
+        return FW_STORE_ERR_NOMEM;
+    sqlite3_bind_int64(s->ins_frame, 1, id);
+    sqlite3_bind_int64(s->ins_frame, 2, func);
+    sqlite3_bind_int64(s->ins_frame, 3, line);
+    int rc = sqlite3_step(s->ins_frame);
+    sqlite3_reset(s->ins_frame);
+    *out = id;
+    return rc == SQLITE_DONE ? FW_STORE_OK : fw_sq_status(rc);
+}
+
+/* `ph` is the path hash of the node (parent's path hash combined with frame). */
+static fw_store_status fw_sq_intern_st(fw_sq *s, uint32_t parent, uint32_t frame, uint64_t ph, uint32_t *out,
+                                       size_t *nnew)
+{
+    fw_dims_stkey k = {parent, frame};
+    uint64_t h = fw_dims_st_hash(parent, frame);
+    uint32_t id = fw_map_find(&s->c.st_map, h, fw_dims_st_eq, &s->c, &k);
+    if (id) {
+        *out = id;
+        return FW_STORE_OK;
+    }
+    id = s->c.st_n;
+    if (id >= UINT32_MAX - 2 || fw_dims_set_st(&s->c, id, parent, frame) ||
+        fw_map_put(&s->c.st_map, h, id) || fw_map_put(&s->c.pa_map, ph, id))
+        return FW_STORE_ERR_NOMEM;
+    sqlite3_bind_int64(s->ins_stack, 1, id);
+    sqlite3_bind_int64(s->ins_stack, 2, parent);
+    sqlite3_bind_int64(s->ins_stack, 3, frame);
+    int rc = sqlite3_step(s->ins_stack);
+    sqlite3_reset(s->ins_stack);
+    *out = id;
+    (*nnew)++;
+    return rc == SQLITE_DONE ? FW_STORE_OK : fw_sq_status(rc);
+}
+
+typedef struct { const char *k, *v; } fw_sq_kv;
+
+static int fw_sq_kv_cmp(const void *a, const void *b)
+{
+    const fw_sq_kv *x = a, *y = b;
+    int c = strcmp(x->k, y->k);
+    return c ? c : strcmp(x->v, y->v);
+}
+
+/* The canonical text of a label set: {key="value",...} sorted by key then value, exact duplicates
+ * removed, with \ and " escaped. Two samples have the same label set iff their texts are equal. */
+static fw_store_status fw_sq_intern_ls(fw_sq *s, fw_sq_kv *kv, size_t n, sqlite3_str *buf, uint32_t *out)
+{
+    qsort(kv, n, sizeof *kv, fw_sq_kv_cmp);
+    sqlite3_str_reset(buf);
+    sqlite3_str_appendchar(buf, 1, '{');
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i && fw_sq_kv_cmp(&kv[i], &kv[i - 1]) == 0)
+            continue;
+        kv[m++] = kv[i];
+        if (m > 1)
+            sqlite3_str_appendchar(buf, 1, ',');
+        sqlite3_str_appendall(buf, kv[i].k);
+        sqlite3_str_appendall(buf, "=\"");
+        for (const char *p = kv[i].v; *p; p++) {
+            if (*p == '"' || *p == '\\')
+                sqlite3_str_appendchar(buf, 1, '\\');
+            sqlite3_str_appendchar(buf, 1, *p);
+        }
+        sqlite3_str_appendchar(buf, 1, '"');
+    }
+    sqlite3_str_appendchar(buf, 1, '}');
+    if (sqlite3_str_errcode(buf))
+        return FW_STORE_ERR_NOMEM;
+    const char *text = sqlite3_str_value(buf);
+    uint64_t h = fw_dims_ls_hash(text);
+    uint32_t id = fw_map_find(&s->c.ls_map, h, fw_dims_ls_eq, &s->c, text);
+    if (id) {
+        *out = id;
+        return FW_STORE_OK;
+    }
+    id = s->c.ls_n;
+    if (id >= UINT32_MAX - 2 || fw_dims_set_ls(&s->c, id, text) || fw_map_put(&s->c.ls_map, h, id))
+        return FW_STORE_ERR_NOMEM;
+    sqlite3_bind_int64(s->ins_ls, 1, id);
+    sqlite3_bind_text(s->ins_ls, 2, text, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s->ins_ls);
+    sqlite3_reset(s->ins_ls);
+    for (size_t i = 0; rc == SQLITE_DONE && i < m; i++) {
+        sqlite3_bind_text(s->ins_label, 1, kv[i].k, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s->ins_label, 2, kv[i].v, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s->ins_label, 3, id);
+        rc = sqlite3_step(s->ins_label);
+        sqlite3_reset(s->ins_label);
+    }
+    *out = id;
+    return rc == SQLITE_DONE ? FW_STORE_OK : fw_sq_status(rc);
+}
+
+static fw_store_status fw_sq_series(fw_sq *s, const char *app, const char *type, const char *unit, int64_t *out)
+{
+    sqlite3_bind_text(s->get_series, 1, app, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s->get_series, 2, type, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s->get_series);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(s->get_series, 0);
+    sqlite3_reset(s->get_series);
+    if (rc == SQLITE_ROW)
+        return FW_STORE_OK;
+    if (rc != SQLITE_DONE)
+        return fw_sq_status(rc);
+    sqlite3_bind_text(s->ins_series, 1, app, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s->ins_series, 2, type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s->ins_series, 3, unit ? unit : "", -1, SQLITE_STATIC);
+    rc = sqlite3_step(s->ins_series);
+    sqlite3_reset(s->ins_series);
+    if (rc != SQLITE_DONE)
+        return fw_sq_status(rc);
+    *out = sqlite3_last_insert_rowid(s->w);
+    return FW_STORE_OK;
+}
+
+
+/* Writes one block (rows sorted by stack) to sample_blocks, or to rollup_blocks at resolution res. */
+fw_store_status fw_sq_put_block(fw_sq *s, int64_t res, int64_t series, int64_t t, uint32_t ls,
+                                       const fw_blk_row *rows, size_t n)
+{
+    int64_t v, c;
+    if (fw_blk_encode(&s->enc, rows, n, &v, &c) != 0)
+        return FW_STORE_ERR_NOMEM;
+    sqlite3_stmt *st = res ? s->ins_rblock : s->ins_block;
+    int k = 1;
+    sqlite3_bind_int64(st, k++, series);
+    if (res)
+        sqlite3_bind_int64(st, k++, res);
+    sqlite3_bind_int64(st, k++, t);
+    sqlite3_bind_int64(st, k++, ls);
+    sqlite3_bind_int64(st, k++, v);
+    sqlite3_bind_int64(st, k++, c);
+    sqlite3_bind_int64(st, k++, (int64_t)n);
+    sqlite3_bind_text(st, k, s->enc.p, (int)s->enc.n, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? FW_STORE_OK : fw_sq_status(rc);
+}
+
+/* One fact row before it is written; sorted by (series, label set, stack): one block per (series, label set). */
+typedef struct {
+    int64_t series;
+    uint32_t ls, stack;
+    int64_t value, count;
+} fw_sq_fact;
+
+static inline int fw_sq_fact_lt(const fw_sq_fact *x, const fw_sq_fact *y)
+{
+    if (x->series != y->series)
+        return x->series < y->series;
+    if (x->ls != y->ls)
+        return x->ls < y->ls;
+    return x->stack < y->stack;
+}
+
+/* Sorts facts by (series, label set, stack): quicksort with the comparison inlined (qsort's
+ * indirect calls were a tenth of an upload's writer time), insertion sort for short ranges,
+ * recursion on the smaller side only. */
+static void fw_sq_fact_sort(fw_sq_fact *a, size_t n)
+{
+    while (n > 16) {
+        size_t m = n / 2;
+        fw_sq_fact t;
+        /* median of three into a[m] */
+        if (fw_sq_fact_lt(&a[m], &a[0])) { t = a[m]; a[m] = a[0]; a[0] = t; }
+        if (fw_sq_fact_lt(&a[n - 1], &a[m])) {
+            t = a[m]; a[m] = a[n - 1]; a[n - 1] = t;
+            if (fw_sq_fact_lt(&a[m], &a[0])) { t = a[m]; a[m] = a[0]; a[0] = t; }
+        }
+        fw_sq_fact pivot = a[m];
+        size_t i = 0, j = n - 1;
+        for (;;) {
+            while (fw_sq_fact_lt(&a[i], &pivot))
+                i++;
+            while (fw_sq_fact_lt(&pivot, &a[j]))
+                j--;
+            if (i >= j)
+                break;
+            t = a[i]; a[i] = a[j]; a[j] = t;
+            i++;
+            j--;
+        }
+        /* [0, j] <= pivot <= [j + 1, n) */
+        size_t left = j + 1;
+        if (left < n - left) {
+            fw_sq_fact_sort(a, left);
+            a += left;
+            n -= left;
+        } else {
+            fw_sq_fact_sort(a + left, n - left);
+            n = left;
+        }
+    }
+    for (size_t i = 1; i < n; i++) {
+        fw_sq_fact x = a[i];
+        size_t j = i;
+        for (; j > 0 && fw_sq_fact_lt(&x, &a[j - 1]); j--)
+            a[j] = a[j - 1];
+        a[j] = x;
+    }
+}
+
+/* Distinct label lists remembered per upload; beyond this, label sets are built per sample. */
+#define FW_SQ_LS_MEMO 64
+typedef struct {
+    size_t n;
+    const uint64_t *k, *v;
+    uint32_t id;
+} fw_sq_lsmemo;
+
+fw_store_status fw_sq_ingest(fw_store *base, const fw_store_ingest_req *req,
+                                    fw_store_ingest_result *res, char *err, size_t errlen)
+{
+    fw_sq *s = (fw_sq *)base;
+    const fw_profile *p = req->profile;
+    fw_store_status st = fw_store_validate_ingest(req, err, errlen);
+    if (st != FW_STORE_OK)
+        return st;
+
+    int64_t t = req->time_s;
+    if (t == 0)
+        t = fw_profile_time_nanos(p) / 1000000000;
+    if (t == 0)
+        t = (int64_t)time(NULL);
+    if (t < 0) {
+        fw_store_errf(err, errlen, "profile time before 1970");
+        return FW_STORE_ERR_INVALID;
+    }
+    t = fw_floor(t, FW_SQ_BUCKET);
+
+    size_t nt = fw_profile_type_count(p), ns = fw_profile_sample_count(p);
+    size_t nloc = fw_profile_location_count(p);
+    int64_t series[FW_PROFILE_MAX_TYPES];
+    /* Where each value's sample count comes from; see docs/STORAGE.md "Sample counts". */
+    int samples_idx = fw_profile_find_type(p, "samples");
+    int64_t period = fw_profile_period(p);
+    uint64_t pt_type = 0, pt_unit = 0;
+    fw_profile_period_type(p, &pt_type, &pt_unit);
+    const char *period_unit = pt_unit ? fw_profile_string(p, pt_unit) : NULL;
+    int period_match[FW_PROFILE_MAX_TYPES] = {0};
+    for (size_t j = 0; j < nt && j < FW_PROFILE_MAX_TYPES; j++) {
+        fw_sample_type ty = fw_profile_type(p, j);
+        period_match[j] = period_unit && ty.unit && strcmp(period_unit, ty.unit) == 0;
+    }
+
+    uint32_t *loc_frame = calloc(nloc + 2, sizeof *loc_frame);       /* profile location -> frame id */
+    size_t nfn = fw_profile_function_count(p);
+    uint32_t *fn_ids = calloc(nfn + 2, sizeof *fn_ids);              /* profile function -> function id */
+    uint32_t *samp_stack = malloc((ns + 1) * sizeof *samp_stack);
+    uint32_t *samp_ls = malloc((ns + 1) * sizeof *samp_ls);
+    fw_sq_kv *kv = malloc((FW_PROFILE_MAX_LABELS + req->nlabels + 1) * sizeof *kv);
+    uint32_t *frames = malloc(FW_PROFILE_MAX_DEPTH * sizeof *frames);
+    fw_sq_lsmemo *memo = malloc(FW_SQ_LS_MEMO * sizeof *memo);
+    fw_sq_fact *facts = malloc((ns * nt + 1) * sizeof *facts);
+    fw_blk_row *brow = malloc((ns * nt + 1) * sizeof *brow);   /* the merged rows, block after block */
+    sqlite3_str *buf = sqlite3_str_new(NULL);
+    if (!loc_frame || !fn_ids || !samp_stack || !samp_ls || !kv || !frames || !memo || !facts || !brow || !buf) {
+        st = FW_STORE_ERR_NOMEM;
+        goto out;
+    }
+
+    pthread_mutex_lock(&s->wlock);
+    int rc = fw_sq_exec(s->w, "BEGIN IMMEDIATE");
+    if (rc != SQLITE_OK) {
+        fw_store_errf(err, errlen, "begin: %s", sqlite3_errmsg(s->w));
+        pthread_mutex_unlock(&s->wlock);
+        st = fw_sq_status(rc);
+        goto out;
+    }
+    /* Sizes to cut the cache back to if this transaction rolls back. */
+    uint32_t save_fn = s->c.fn_n, save_fr = s->c.fr_n, save_st = s->c.st_n, save_ls = s->c.ls_n;
+    for (size_t i = 0; i < nt; i++) {
+        fw_sample_type ty = fw_profile_type(p, i);
+        st = fw_sq_series(s, req->app, ty.type, ty.unit, &series[i]);
+        if (st != FW_STORE_OK)
+            goto rollback;
+    }
+
+    /* Phase 1: intern dimensions, under the cache write lock (readers wait only this long). */
+    pthread_rwlock_wrlock(&s->clock);
+    size_t nmemo = 0;
+    for (size_t i = 0; i < ns && st == FW_STORE_OK; i++) {
+        fw_sample_view v;
+        fw_profile_get_sample(p, i, &v);
+        /* location_ids are leaf first; the trie is walked from the root. */
+        uint64_t ph = 0;
+        for (size_t j = 0; j < v.depth && st == FW_STORE_OK; j++) {
+            uint64_t lid = v.location_ids[v.depth - 1 - j];
+            uint32_t frame = lid <= nloc ? loc_frame[lid] : 0;
+            if (!frame) {
+                const fw_location *loc = fw_profile_get_location(p, lid);
+                /* Functions are interned once per upload each (a function has several lines). */
+                uint32_t fid = loc->function_id <= nfn ? fn_ids[loc->function_id] : 0;
+                if (!fid) {
+                    const fw_function *fn = fw_profile_get_function(p, loc->function_id);
+                    st = fw_sq_intern_fn(s, fw_profile_string(p, fn->name), fw_profile_string(p, fn->filename), &fid);
+                    if (st == FW_STORE_OK && loc->function_id <= nfn)
+                        fn_ids[loc->function_id] = fid;
+                }
+                if (st == FW_STORE_OK)
+                    st = fw_sq_intern_fr(s, fid, loc->line, &frame);
+                if (st == FW_STORE_OK && lid <= nloc)
+                    loc_frame[lid] = frame;
+            }
+            frames[j] = frame;
+            ph = fw_dims_pa_hash(ph, frame);
+        }
+        if (st != FW_STORE_OK)
+            break;
+        /* A known stack: one probe of the path map. Otherwise walk (and extend) the trie. */
+        fw_dims_pakey pk = {frames, v.depth};
+        uint32_t leaf = v.depth ? fw_map_find(&s->c.pa_map, ph, fw_dims_pa_eq, &s->c, &pk) : 0;
+        if (!leaf && v.depth) {
+            uint64_t h = 0;
+            for (size_t j = 0; j < v.depth && st == FW_STORE_OK; j++) {
+                h = fw_dims_pa_hash(h, frames[j]);
+                st = fw_sq_intern_st(s, leaf, frames[j], h, &leaf, &res->new_stacks);
+            }
+        }
+        samp_stack[i] = leaf;
+        /* Label sets repeat across the samples of an upload (one per thread, typically), so the
+         * canonical text is built once per distinct list of (key, value) string indexes. */
+        size_t m = 0;
+        for (; m < nmemo; m++)
+            if (memo[m].n == v.nlabels &&
+                (!v.nlabels || (memcmp(memo[m].k, v.label_keys, v.nlabels * sizeof *v.label_keys) == 0 &&
+                                memcmp(memo[m].v, v.label_values, v.nlabels * sizeof *v.label_values) == 0)))
+                break;
+        if (m < nmemo) {
+            samp_ls[i] = memo[m].id;
+            continue;
+        }
+        size_t n = 0;
+        for (size_t j = 0; j < v.nlabels; j++) {
+            kv[n].k = fw_profile_string(p, v.label_keys[j]);
+            kv[n++].v = fw_profile_string(p, v.label_values[j]);
+        }
+        for (size_t j = 0; j < req->nlabels; j++) {
+            kv[n].k = req->labels[j].key;
+            kv[n++].v = req->labels[j].value;
+        }
+        if (st == FW_STORE_OK)
+            st = fw_sq_intern_ls(s, kv, n, buf, &samp_ls[i]);
+        if (st == FW_STORE_OK && nmemo < FW_SQ_LS_MEMO) {
+            memo[nmemo].n = v.nlabels;
+            memo[nmemo].k = v.label_keys;
+            memo[nmemo].v = v.label_values;
+            memo[nmemo++].id = samp_ls[i];
+        }
+    }
+    pthread_rwlock_unlock(&s->clock);
+    if (st != FW_STORE_OK) {
+        fw_store_errf(err, errlen, "storing stacks: %s", st == FW_STORE_ERR_NOMEM ? "out of memory" : sqlite3_errmsg(s->w));
+        goto rollback;
+    }
+    if (s->gc_touch)   /* a GC is marking: these stacks are in use (see fw_sq_gc) */
+        for (size_t i = 0; i < ns; i++)
+            if (samp_stack[i] < s->gc_n)
+                s->gc_touch[samp_stack[i]] = 1;
+
+    /* Phase 2: the fact rows, merged (the same stack and label set twice in one upload is one
+     * row), sorted, and written as one block per (series, label set). */
+    size_t nf = 0;
+    for (size_t i = 0; i < ns; i++) {
+        if (!samp_stack[i])
+            continue;   /* an empty stack has no frame to charge; pprof allows it, we skip it */
+        fw_sample_view v;
+        fw_profile_get_sample(p, i, &v);
+        for (size_t j = 0; j < nt; j++) {
+            int64_t val = v.values[j];
+            if (val == 0)
+                continue;
+            int64_t cnt = 1;
+            if (samples_idx >= 0)
+                cnt = v.values[samples_idx] > 0 ? v.values[samples_idx] : 1;
+            else if (period > 0 && period_match[j])
+                cnt = val / period + (val % period != 0);
+            facts[nf++] = (fw_sq_fact){series[j], samp_ls[i], samp_stack[i], val, cnt};
+        }
+    }
+    if (nf > 1)
+        fw_sq_fact_sort(facts, nf);
+    size_t rows = 0, nvalues = nf, blocks = 0;
+    int late = t < s->wm[0];                /* the finest watermark is the highest */
+    size_t nser = 0, ser_start[FW_PROFILE_MAX_TYPES + 1];
+    int64_t ser_id[FW_PROFILE_MAX_TYPES + 1];
+    for (size_t i = 0; i < nf;) {
+        int64_t ser = facts[i].series;
+        uint32_t ls = facts[i].ls;
+        size_t n = 0;
+        if (!nser || ser_id[nser - 1] != ser) {
+            ser_id[nser] = ser;
+            ser_start[nser++] = rows;
+        }
+        while (i < nf && facts[i].series == ser && facts[i].ls == ls) {
+            fw_sq_fact f = facts[i++];
+            while (i < nf && facts[i].series == ser && facts[i].ls == ls && facts[i].stack == f.stack) {
+                /* Validated non-negative and each below 2^63; a sum that would overflow is refused. */
+                if (facts[i].value > INT64_MAX - f.value || facts[i].count > INT64_MAX - f.count) {
+                    fw_store_errf(err, errlen, "values of one stack add up past 2^63");
+                    st = FW_STORE_ERR_INVALID;
+                    goto rollback;
+                }
+                f.value += facts[i].value;
+                f.count += facts[i].count;
+                i++;
+            }
+            brow[rows + n++] = (fw_blk_row){f.stack, f.value, f.count};
+        }
+        if (s->fail_after >= 0 && (long)blocks >= s->fail_after) {
+            s->fail_after = -1;
+            fw_store_errf(err, errlen, "injected failure after %zu blocks", blocks);
+            st = FW_STORE_ERR_IO;
+            goto rollback;
+        }
+        st = fw_sq_put_block(s, 0, ser, t, ls, &brow[rows], n);
+        /* Late data: buckets already rolled up get the block too, so every roll-up stays equal
+         * to the sum of its raw rows. */
+        for (int l = 0; late && st == FW_STORE_OK && l < FW_SQ_NLEVELS; l++)
+            if (t < s->wm[l])
+                st = fw_sq_put_block(s, fw_sq_res[l], ser, fw_floor(t, fw_sq_res[l]), ls, &brow[rows], n);
+        if (st != FW_STORE_OK) {
+            fw_store_errf(err, errlen, "storing samples: %s", st == FW_STORE_ERR_NOMEM ? "out of memory" : sqlite3_errmsg(s->w));
+            goto rollback;
+        }
+        rows += n;
+        blocks++;
+    }
+    /* Late data, merged over label sets (labelset_id 0), one block per series and level. */
+    ser_start[nser] = rows;
+    for (size_t k = 0; late && k < nser; k++) {
+        fw_blk_acc_reset(&s->wacc);
+        int rc2 = 0;
+        for (size_t i = ser_start[k]; rc2 == 0 && i < ser_start[k + 1]; i++)
+            rc2 = fw_blk_acc_add(&s->wacc, brow[i].stack, brow[i].value, brow[i].count);
+        if (rc2 == 0)
+            fw_blk_acc_sort(&s->wacc);
+        st = rc2 == 0 ? FW_STORE_OK : rc2 == FW_BLK_NOMEM ? FW_STORE_ERR_NOMEM : FW_STORE_ERR_INVALID;
+        for (int l = 0; st == FW_STORE_OK && l < FW_SQ_NLEVELS; l++)
+            if (t < s->wm[l])
+                st = fw_sq_put_block(s, fw_sq_res[l], ser_id[k], fw_floor(t, fw_sq_res[l]), 0, s->wacc.r.v,
+                                     s->wacc.r.n);
+        if (st != FW_STORE_OK) {
+            fw_store_errf(err, errlen, "storing late roll-ups: %s", sqlite3_errmsg(s->w));
+            goto rollback;
+        }
+    }
+    static const char *const keys[] = {"profiles", "stack_values", "raw_rows"};
+    int64_t adds[] = {1, (int64_t)nvalues, (int64_t)rows};
+    for (int k = 0; k < 3; k++) {
+        sqlite3_bind_text(s->meta_add, 1, keys[k], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s->meta_add, 2, adds[k]);
+        rc = sqlite3_step(s->meta_add);
+        sqlite3_reset(s->meta_add);
+        if (rc != SQLITE_DONE) {
+            st = fw_sq_status(rc);
+            fw_store_errf(err, errlen, "updating counters: %s", sqlite3_errmsg(s->w));
+            goto rollback;
+        }
+    }
+    rc = fw_sq_exec(s->w, "COMMIT");
+    if (rc != SQLITE_OK) {
+        st = fw_sq_status(rc);
+        fw_store_errf(err, errlen, "commit: %s", sqlite3_errmsg(s->w));
+        goto rollback;
+    }
+    res->stack_values = nvalues;
+    pthread_mutex_unlock(&s->wlock);
+    fw_sq_checkpoint(s, 0);
+    st = FW_STORE_OK;
+    goto out;
+
+rollback:
+    fw_sq_exec(s->w, "ROLLBACK");
+    pthread_rwlock_wrlock(&s->clock);
+    fw_dims_truncate(&s->c, save_fn, save_fr, save_st, save_ls);
+    if (fw_dims_reindex(&s->c) != 0)
+        st = FW_STORE_ERR_NOMEM;
+    pthread_rwlock_unlock(&s->clock);
+    pthread_mutex_unlock(&s->wlock);
+    res->stack_values = 0;
+    res->new_stacks = 0;
+    if (st == FW_STORE_OK)
+        st = FW_STORE_ERR_IO;
+out:
+    free(loc_frame);
+    free(fn_ids);
+    free(samp_stack);
+    free(samp_ls);
+    free(kv);
+    free(frames);
+    free(memo);
+    free(facts);
+    free(brow);
+    sqlite3_free(sqlite3_str_finish(buf));
+    return st;
+}
