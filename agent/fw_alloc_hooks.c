@@ -13,7 +13,8 @@
  * a Python program makes) pays one thread-local subtraction of the size from the thread's byte
  * countdown and a sign test, then jumps to the wrapped allocator (a tail call: 6 instructions on
  * x86-64, no stack frame). RAW malloc adds a test of the nesting counter. A free pays a load
- * from a 64 KiB counting filter of sampled addresses (fw_alloc_hooks.h) and the same tail call.
+ * from a 64 KiB counting filter of sampled addresses (fw_alloc_hooks.h) and the same tail call
+ * (7 instructions). A realloc brackets the call with the nesting counter and counts after it.
  * No lock, no atomic read-modify-write. Only when the countdown goes negative (once per
  * `threshold` bytes on average) does the slow path run: redraw the countdown, and hand the
  * block to fw_memory.c, which walks the Python stack under its own mutex (with plain loads when
@@ -279,15 +280,15 @@ static inline void *fw_hook_calloc(int d, size_t nelem, size_t elsize)
     return p;
 }
 
-static inline void *fw_hook_realloc(int d, void *ptr, size_t size)
+/* A reallocation of a block that may be a live sample (the filter says so): its record goes
+ * BEFORE the wrapped call, since once the block is released another thread may be given (and
+ * sample) the same address; it is put back if the reallocation failed. */
+static __attribute__((noinline)) void *fw_hook_realloc_live(int d, void *ptr, size_t size)
 {
     fw_hook_tls *t = &fw_tls;
     const PyMemAllocatorEx *o = &fw_domains[d].orig;
     fw_mem_live old;
-    /* The old block's record goes BEFORE the wrapped call: once the block is released,
-     * another thread may be given (and sample) the same address. */
-    bool had = ptr != NULL && t->depth == 0 && fw_mem_maybe_live((uintptr_t)ptr) &&
-               fw_memory_take((uintptr_t)ptr, &old);
+    bool had = t->depth == 0 && fw_memory_take((uintptr_t)ptr, &old);
     t->depth++;
     void *p = o->realloc(o->ctx, ptr, size);
     t->depth--;
@@ -296,7 +297,21 @@ static inline void *fw_hook_realloc(int d, void *ptr, size_t size)
             fw_memory_put_back(&old);   /* the block was left as it was */
         return NULL;
     }
-    /* A reallocation is the release of the old block and an allocation of the new size. */
+    fw_hook_count(t, p, size);
+    return p;
+}
+
+/* A reallocation is the release of the old block and an allocation of the new size. The
+ * common case (the old block is not a sample) only brackets the call with the nesting counter
+ * (pymalloc may call RAW inside) and counts the new size after it. */
+static inline void *fw_hook_realloc(void *ctx, int d, void *ptr, size_t size)
+{
+    if (FW_UNLIKELY(fw_mem_maybe_live((uintptr_t)ptr)) && ptr != NULL)
+        return fw_hook_realloc_live(d, ptr, size);
+    fw_hook_tls *t = &fw_tls;
+    t->depth++;
+    void *p = fw_domains[d].orig.realloc(ctx, ptr, size);   /* ctx is orig.ctx, as for malloc */
+    t->depth--;
     fw_hook_count(t, p, size);
     return p;
 }
@@ -334,8 +349,7 @@ static inline void fw_hook_free(void *ctx, int d, void *ptr)
     }                                                                                         \
     static void *fw_##name##_realloc(void *ctx, void *ptr, size_t size)                       \
     {                                                                                         \
-        (void)ctx;                                                                            \
-        return fw_hook_realloc(D, ptr, size);                                                 \
+        return fw_hook_realloc(ctx, D, ptr, size);                                            \
     }                                                                                         \
     static void fw_##name##_free(void *ctx, void *ptr)                                        \
     {                                                                                         \
