@@ -14,7 +14,8 @@
  * countdown and a sign test, then jumps to the wrapped allocator (a tail call: 6 instructions on
  * x86-64, no stack frame). RAW malloc adds a test of the nesting counter. A free pays a load
  * from a 64 KiB counting filter of sampled addresses (fw_alloc_hooks.h) and the same tail call
- * (7 instructions). A realloc brackets the call with the nesting counter and counts after it.
+ * (8 instructions). A small OBJ/MEM calloc is counted like a small malloc; a realloc brackets
+ * the call with the nesting counter and counts after it.
  * No lock, no atomic read-modify-write. Only when the countdown goes negative (once per
  * `threshold` bytes on average) does the slow path run: redraw the countdown, and hand the
  * block to fw_memory.c, which walks the Python stack under its own mutex (with plain loads when
@@ -23,10 +24,10 @@
  * Nesting. pymalloc serves requests over 512 bytes (and a few failure cases) by calling
  * PyMem_RawMalloc itself, so one Python-level allocation can pass through two of our hooks. The
  * per-thread depth counter, raised around every call that may nest (OBJ/MEM requests over
- * FW_HOOK_SMALL_MAX, calloc, realloc), counts it once, at the outermost domain, where the Python
+ * FW_HOOK_SMALL_MAX, RAW calloc, realloc), counts it once, at the outermost domain, where the Python
  * caller's intent (a 1 MiB bytes object) is; the same counter keeps the profiler's own work (run
- * at depth > 0) from being sampled or from re-entering itself. Small OBJ/MEM mallocs skip the
- * counter: they cannot nest (see FW_HOOK_SMALL_MAX); the one exception, pymalloc failing to get
+ * at depth > 0) from being sampled or from re-entering itself. Small OBJ/MEM mallocs and
+ * callocs skip the counter: they cannot nest (see FW_HOOK_SMALL_MAX); the one exception, pymalloc failing to get
  * a new arena, i.e. out of memory, would count a block twice.
  *
  * Sampling. Allocated bytes are treated as a line on which sample points fall as a Poisson
@@ -267,7 +268,11 @@ static inline void *fw_hook_malloc(void *ctx, int d, size_t size)
     return o->malloc(ctx, size);
 }
 
-static inline void *fw_hook_calloc(int d, size_t nelem, size_t elsize)
+/* calloc with the nesting counter raised, as fw_hook_malloc_bracketed: for requests that may
+ * nest (`counted` false: counted after the call) and for a fast-path call whose size took the
+ * countdown below zero (`counted`: the block goes to the slow path). */
+static __attribute__((noinline)) void *fw_hook_calloc_bracketed(int d, size_t nelem, size_t elsize,
+                                                                bool counted)
 {
     fw_hook_tls *t = &fw_tls;
     const PyMemAllocatorEx *o = &fw_domains[d].orig;
@@ -275,9 +280,26 @@ static inline void *fw_hook_calloc(int d, size_t nelem, size_t elsize)
     void *p = o->calloc(o->ctx, nelem, elsize);
     t->depth--;
     /* The wrapped calloc refused an overflowing product (p == NULL), so this one is exact. */
-    if (p != NULL)
+    if (counted)
+        fw_hook_slow(t, p, nelem * elsize);
+    else if (p != NULL)
         fw_hook_count(t, p, nelem * elsize);
     return p;
+}
+
+/* As fw_hook_malloc: a small OBJ/MEM calloc (list storage of a short list: PyList_New) cannot
+ * nest, so it is counted before a tail call; the rest is bracketed. */
+static inline void *fw_hook_calloc(void *ctx, int d, size_t nelem, size_t elsize)
+{
+    size_t size;
+    if (d == FW_DOM_RAW || __builtin_mul_overflow(nelem, elsize, &size) ||
+        size > FW_HOOK_SMALL_MAX)
+        return fw_hook_calloc_bracketed(d, nelem, elsize, false);
+    fw_hook_tls *t = &fw_tls;
+    t->countdown -= (int64_t)size;
+    if (FW_UNLIKELY(t->countdown < 0))
+        return fw_hook_calloc_bracketed(d, nelem, elsize, true);
+    return fw_domains[d].orig.calloc(ctx, nelem, elsize);   /* ctx is orig.ctx */
 }
 
 /* A reallocation of a block that may be a live sample (the filter says so): its record goes
@@ -344,8 +366,7 @@ static inline void fw_hook_free(void *ctx, int d, void *ptr)
     }                                                                                         \
     static void *fw_##name##_calloc(void *ctx, size_t nelem, size_t elsize)                   \
     {                                                                                         \
-        (void)ctx;                                                                            \
-        return fw_hook_calloc(D, nelem, elsize);                                              \
+        return fw_hook_calloc(ctx, D, nelem, elsize);                                         \
     }                                                                                         \
     static void *fw_##name##_realloc(void *ctx, void *ptr, size_t size)                       \
     {                                                                                         \
