@@ -13,7 +13,9 @@
  * a Python program makes) pays one thread-local subtraction of the size from the thread's byte
  * countdown and a sign test, then jumps to the wrapped allocator (a tail call: 6 instructions on
  * x86-64, no stack frame). RAW malloc adds a test of the nesting counter. A free pays a load
- * from a 64 KiB counting filter of sampled addresses (fw_alloc_hooks.h) and the same tail call.
+ * from a 64 KiB counting filter of sampled addresses (fw_alloc_hooks.h) and the same tail call
+ * (8 instructions). A small OBJ/MEM calloc is counted like a small malloc; a realloc brackets
+ * the call with the nesting counter and counts after it.
  * No lock, no atomic read-modify-write. Only when the countdown goes negative (once per
  * `threshold` bytes on average) does the slow path run: redraw the countdown, and hand the
  * block to fw_memory.c, which walks the Python stack under its own mutex (with plain loads when
@@ -22,10 +24,10 @@
  * Nesting. pymalloc serves requests over 512 bytes (and a few failure cases) by calling
  * PyMem_RawMalloc itself, so one Python-level allocation can pass through two of our hooks. The
  * per-thread depth counter, raised around every call that may nest (OBJ/MEM requests over
- * FW_HOOK_SMALL_MAX, calloc, realloc), counts it once, at the outermost domain, where the Python
+ * FW_HOOK_SMALL_MAX, RAW calloc, realloc), counts it once, at the outermost domain, where the Python
  * caller's intent (a 1 MiB bytes object) is; the same counter keeps the profiler's own work (run
- * at depth > 0) from being sampled or from re-entering itself. Small OBJ/MEM mallocs skip the
- * counter: they cannot nest (see FW_HOOK_SMALL_MAX); the one exception, pymalloc failing to get
+ * at depth > 0) from being sampled or from re-entering itself. Small OBJ/MEM mallocs and
+ * callocs skip the counter: they cannot nest (see FW_HOOK_SMALL_MAX); the one exception, pymalloc failing to get
  * a new arena, i.e. out of memory, would count a block twice.
  *
  * Sampling. Allocated bytes are treated as a line on which sample points fall as a Poisson
@@ -266,7 +268,11 @@ static inline void *fw_hook_malloc(void *ctx, int d, size_t size)
     return o->malloc(ctx, size);
 }
 
-static inline void *fw_hook_calloc(int d, size_t nelem, size_t elsize)
+/* calloc with the nesting counter raised, as fw_hook_malloc_bracketed: for requests that may
+ * nest (`counted` false: counted after the call) and for a fast-path call whose size took the
+ * countdown below zero (`counted`: the block goes to the slow path). */
+static __attribute__((noinline)) void *fw_hook_calloc_bracketed(int d, size_t nelem, size_t elsize,
+                                                                bool counted)
 {
     fw_hook_tls *t = &fw_tls;
     const PyMemAllocatorEx *o = &fw_domains[d].orig;
@@ -274,20 +280,37 @@ static inline void *fw_hook_calloc(int d, size_t nelem, size_t elsize)
     void *p = o->calloc(o->ctx, nelem, elsize);
     t->depth--;
     /* The wrapped calloc refused an overflowing product (p == NULL), so this one is exact. */
-    if (p != NULL)
+    if (counted)
+        fw_hook_slow(t, p, nelem * elsize);
+    else if (p != NULL)
         fw_hook_count(t, p, nelem * elsize);
     return p;
 }
 
-static inline void *fw_hook_realloc(int d, void *ptr, size_t size)
+/* As fw_hook_malloc: a small OBJ/MEM calloc (list storage of a short list: PyList_New) cannot
+ * nest, so it is counted before a tail call; the rest is bracketed. */
+static inline void *fw_hook_calloc(void *ctx, int d, size_t nelem, size_t elsize)
+{
+    size_t size;
+    if (d == FW_DOM_RAW || __builtin_mul_overflow(nelem, elsize, &size) ||
+        size > FW_HOOK_SMALL_MAX)
+        return fw_hook_calloc_bracketed(d, nelem, elsize, false);
+    fw_hook_tls *t = &fw_tls;
+    t->countdown -= (int64_t)size;
+    if (FW_UNLIKELY(t->countdown < 0))
+        return fw_hook_calloc_bracketed(d, nelem, elsize, true);
+    return fw_domains[d].orig.calloc(ctx, nelem, elsize);   /* ctx is orig.ctx */
+}
+
+/* A reallocation of a block that may be a live sample (the filter says so): its record goes
+ * BEFORE the wrapped call, since once the block is released another thread may be given (and
+ * sample) the same address; it is put back if the reallocation failed. */
+static __attribute__((noinline)) void *fw_hook_realloc_live(int d, void *ptr, size_t size)
 {
     fw_hook_tls *t = &fw_tls;
     const PyMemAllocatorEx *o = &fw_domains[d].orig;
     fw_mem_live old;
-    /* The old block's record goes BEFORE the wrapped call: once the block is released,
-     * another thread may be given (and sample) the same address. */
-    bool had = ptr != NULL && t->depth == 0 && fw_mem_maybe_live((uintptr_t)ptr) &&
-               fw_memory_take((uintptr_t)ptr, &old);
+    bool had = t->depth == 0 && fw_memory_take((uintptr_t)ptr, &old);
     t->depth++;
     void *p = o->realloc(o->ctx, ptr, size);
     t->depth--;
@@ -296,7 +319,21 @@ static inline void *fw_hook_realloc(int d, void *ptr, size_t size)
             fw_memory_put_back(&old);   /* the block was left as it was */
         return NULL;
     }
-    /* A reallocation is the release of the old block and an allocation of the new size. */
+    fw_hook_count(t, p, size);
+    return p;
+}
+
+/* A reallocation is the release of the old block and an allocation of the new size. The
+ * common case (the old block is not a sample) only brackets the call with the nesting counter
+ * (pymalloc may call RAW inside) and counts the new size after it. */
+static inline void *fw_hook_realloc(void *ctx, int d, void *ptr, size_t size)
+{
+    if (FW_UNLIKELY(fw_mem_maybe_live((uintptr_t)ptr)) && ptr != NULL)
+        return fw_hook_realloc_live(d, ptr, size);
+    fw_hook_tls *t = &fw_tls;
+    t->depth++;
+    void *p = fw_domains[d].orig.realloc(ctx, ptr, size);   /* ctx is orig.ctx, as for malloc */
+    t->depth--;
     fw_hook_count(t, p, size);
     return p;
 }
@@ -329,13 +366,11 @@ static inline void fw_hook_free(void *ctx, int d, void *ptr)
     }                                                                                         \
     static void *fw_##name##_calloc(void *ctx, size_t nelem, size_t elsize)                   \
     {                                                                                         \
-        (void)ctx;                                                                            \
-        return fw_hook_calloc(D, nelem, elsize);                                              \
+        return fw_hook_calloc(ctx, D, nelem, elsize);                                         \
     }                                                                                         \
     static void *fw_##name##_realloc(void *ctx, void *ptr, size_t size)                       \
     {                                                                                         \
-        (void)ctx;                                                                            \
-        return fw_hook_realloc(D, ptr, size);                                                 \
+        return fw_hook_realloc(ctx, D, ptr, size);                                            \
     }                                                                                         \
     static void fw_##name##_free(void *ctx, void *ptr)                                        \
     {                                                                                         \

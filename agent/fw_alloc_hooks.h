@@ -55,19 +55,22 @@ void fw_memory_put_back(const fw_mem_live *rec);
 /* A counting filter over live sampled addresses: a free whose counter is zero cannot be a
  * sampled allocation, so it costs one load of a 64 KiB table and no lock. Counters are
  * changed under the profiler's mutex and read without it; a counter that reaches 255 sticks
- * (it then only costs a lookup under the lock, never a wrong answer). */
+ * (it then only costs a lookup under the lock, never a wrong answer). Hidden: the hooks reach
+ * it rip-relative, not through the GOT. */
 #define FW_MEM_FILTER_BITS 16
-extern _Atomic uint8_t fw_mem_filter[1u << FW_MEM_FILTER_BITS];
+extern _Atomic uint8_t fw_mem_filter[1u << FW_MEM_FILTER_BITS] __attribute__((visibility("hidden")));
 
 static inline size_t fw_mem_filter_index(uintptr_t addr)
 {
-    /* Blocks are at least 16-byte aligned: drop those bits. Neighbouring blocks get
-     * neighbouring counters, so a run of frees from one pool (a list of small objects going
-     * away) touches a few cache lines of the filter, not 64 KiB of it at random; the higher
-     * address bits (the 1 MiB region) are folded in so that page-aligned large blocks and
-     * blocks at the same offset of different arenas spread over the counters. */
-    uint64_t a = (uint64_t)addr;
-    return (size_t)(((a >> 4) ^ (a >> (4 + FW_MEM_FILTER_BITS))) & ((1u << FW_MEM_FILTER_BITS) - 1));
+    /* Blocks are at least 16-byte aligned: drop those bits; the next 16 pick the counter, so a
+     * counter stands for one 16-byte slot in every 1 MiB. Neighbouring blocks get neighbouring
+     * counters: a run of frees from one pool (a list of small objects going away) touches a
+     * few cache lines of the filter, not 64 KiB of it at random. This is every free's cost
+     * (three instructions before the load: issue 15), so the higher address bits are not
+     * folded in: blocks at the same offset of different 1 MiB regions share a counter, which
+     * costs such a free a lookup under the lock when one of them is a live sample, never a
+     * wrong answer. */
+    return (size_t)(((uint64_t)addr >> 4) & ((1u << FW_MEM_FILTER_BITS) - 1));
 }
 
 static inline bool fw_mem_maybe_live(uintptr_t addr)

@@ -3,7 +3,8 @@
 and one sample cost, counted by valgrind's callgrind, which (unlike time on a shared machine) gives
 the same answer on every run.
 
-The child runs bench/memory_workload.py's alloc_heavy(ROUNDS) (or mixed(ROUNDS) with --kind mixed)
+The child runs bench/memory_workload.py's workload KIND (--kind: alloc, mixed, churn, frees, threads)
+with N = ROUNDS
 in one of four configurations:
   off        flamewatch.start(cpu=False, memory=False)
   idle       memory on at a 1 GiB threshold: the hooks run on every call, nearly nothing is sampled
@@ -16,7 +17,7 @@ and prints memory_stats(). Reported per build:
                  each is ~1-3 us of kernel time that callgrind does not count
 
 Usage: memory_callgrind.py [--build build] [--baseline OTHER_BUILD] [--python PY] [--rounds 10]
-                           [--kind alloc|mixed]
+                           [--kind KIND]
 """
 import argparse
 import os
@@ -40,7 +41,8 @@ def child(mode, rounds, kind):
     out = tempfile.mkdtemp(prefix="fw-cg-")
     flamewatch.start(app="cg", output=out, cpu=False, memory=mode != "off", memory_threshold_kb=kb,
                      upload_interval_s=3600)
-    (memory_workload.mixed if kind == "mixed" else memory_workload.alloc_heavy)(rounds)
+    memory_workload.KINDS["mixed"] = memory_workload.mixed
+    memory_workload.KINDS[kind](rounds)
     from flamewatch import _agent
     stats = _agent.memory_stats()
     flamewatch.stop()
@@ -125,7 +127,7 @@ def main():
     ap.add_argument("--baseline")
     ap.add_argument("--python", default=sys.executable)
     ap.add_argument("--rounds", type=int, default=10)
-    ap.add_argument("--kind", choices=("alloc", "mixed"), default="alloc")
+    ap.add_argument("--kind", choices=("alloc", "mixed", "churn", "frees", "threads"), default="alloc")
     ap.add_argument("--child")
     args = ap.parse_args()
     if args.child:
@@ -133,8 +135,7 @@ def main():
     builds = [("build", os.path.abspath(args.build))]
     if args.baseline:
         builds.insert(0, ("baseline", os.path.abspath(args.baseline)))
-    print("%s(%d) under callgrind, %s" % ("mixed" if args.kind == "mixed" else "alloc_heavy",
-                                          args.rounds, args.python))
+    print("%s(%d) under callgrind, %s" % (args.kind, args.rounds, args.python))
     print("  %-9s %14s %14s %14s %14s %10s %12s %10s %12s" % (
         "build", "Ir off", "Ir idle", "Ir 1024", "Ir 64", "hook calls", "hook Ir/call",
         "Ir/sample", "syscalls/smp"))

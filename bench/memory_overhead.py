@@ -9,7 +9,10 @@ Configurations, each a child process running bench/memory_workload.py KIND N:
   fw-64       flamewatch run --no-cpu --memory --memory-threshold 64
   tm-1        python -X tracemalloc=1
   tm-16       python -X tracemalloc=16
-(the CPU profile is off so that the memory profiler's cost is measured alone). Runs are interleaved:
+(the CPU profile is off so that the memory profiler's cost is measured alone; --cpu turns it on in
+every flamewatch configuration). Kinds (bench/memory_workload.py): alloc, mixed, and the shapes of
+issue 15: churn (small dict/list/str churn), frees (frees of unsampled blocks), threads (churn in
+4 threads). Runs are interleaved:
 round r runs every configuration once, in a rotated order, RUNS rounds. For each run: wall time,
 the child's CPU time (user + system, all threads, from os.wait4) and its peak RSS (ru_maxrss).
 Reported: the median over rounds of the per-round ratio configuration/none, for wall and CPU, and
@@ -21,7 +24,7 @@ base-off, base-1024 and base-64: the same flamewatch configurations from another
 previous commit's), interleaved with the rest, so that a change is measured side by side.
 
 Usage: memory_overhead.py [--build build] [--python PY] [--runs 5] [--configs a,b] [--baseline B]
-                          [--kinds alloc,mixed] [--json OUT]
+                          [--kinds alloc,mixed,churn,frees,threads] [--cpu] [--json OUT]
 """
 import argparse
 import json
@@ -36,11 +39,11 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 WORKLOAD = os.path.join(HERE, "memory_workload.py")
-SIZES = {"alloc": 120, "mixed": 80}
+SIZES = {"alloc": 120, "mixed": 80, "churn": 10, "frees": 4, "threads": 10}
 CONFIGS = ["none", "fw-off", "fw-1024", "fw-64", "tm-1", "tm-16"]
 
 
-def command(cfg, build, python, kind, out, baseline=None):
+def command(cfg, build, python, kind, out, baseline=None, cpu=False):
     wl = [python, WORKLOAD, kind, str(SIZES[kind])]
     if cfg.startswith("base-"):
         build, cfg = baseline, "fw-" + cfg[5:]
@@ -49,7 +52,7 @@ def command(cfg, build, python, kind, out, baseline=None):
     if cfg.startswith("tm-"):
         return [python, "-X", "tracemalloc=" + cfg[3:]] + wl[1:]
     mem = [] if cfg == "fw-off" else ["--memory", "--memory-threshold", cfg[3:]]
-    return [os.path.join(build, "flamewatch"), "run", "--no-cpu"] + mem + [
+    return [os.path.join(build, "flamewatch"), "run"] + ([] if cpu else ["--no-cpu"]) + mem + [
         "--output", out, "--upload-interval", "15", "--"] + wl
 
 
@@ -76,6 +79,8 @@ def main():
     ap.add_argument("--configs", default=",".join(CONFIGS))
     ap.add_argument("--baseline")
     ap.add_argument("--kinds", default=",".join(SIZES))
+    ap.add_argument("--cpu", action="store_true",
+                    help="CPU profiling on in every flamewatch configuration (issue 15 measured so)")
     ap.add_argument("--json")
     args = ap.parse_args()
     build = os.path.abspath(args.build)
@@ -97,7 +102,8 @@ def main():
                 order = configs[r % len(configs):] + configs[:r % len(configs)]
                 for cfg in order:
                     out = os.path.join(tmp, "%s-%s-%d" % (kind, cfg, r))
-                    raw[cfg].append(run_once(command(cfg, build, args.python, kind, out, baseline),
+                    raw[cfg].append(run_once(command(cfg, build, args.python, kind, out, baseline,
+                                                     args.cpu),
                                              env))
                     shutil.rmtree(out, ignore_errors=True)
             base = raw["none"]
@@ -114,7 +120,8 @@ def main():
                              "wall_s": statistics.median(x[0] for x in raw[cfg]),
                              "cpu_s": statistics.median(x[1] for x in raw[cfg])}
             results[kind] = rows
-            print("%s (%s, %d interleaved runs)" % (kind, args.python, args.runs))
+            print("%s (%s, %d interleaved runs%s)" % (kind, args.python, args.runs,
+                                                      ", CPU profile on" if args.cpu else ""))
             print("  %-9s %8s %8s %9s %9s %11s %11s %10s" % ("config", "wall", "cpu", "wall/none", "cpu/none",
                                                            "wall/fw-off", "cpu/fw-off", "+RSS MiB"))
             for cfg in configs:

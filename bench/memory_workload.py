@@ -4,11 +4,19 @@
                                  lists) plus big buffers (1 MiB bytearrays, a list grown to 1M items)
     memory_workload.py mixed N   pyperformance-like mix: json round trips, regex, sorting, class
                                  instances, float arithmetic (n-body style), string formatting
+    memory_workload.py churn N   small-container churn: per iteration a small dict with a formatted
+                                 string and a list of eight short strings, all freed at once; a
+                                 16 KiB bytearray kept every 64 iterations (issue 15)
+    memory_workload.py frees N   frees of unsampled blocks: build a million small objects, then
+                                 drop them (the free path is most of the allocator calls)
+    memory_workload.py threads N the churn loop in 4 threads at once (the GIL switches between
+                                 them: per-thread countdowns and TLS on every call)
 N scales the amount of work (fixed work, so wall/CPU times compare across configurations).
 """
 import json
 import re
 import sys
+import threading
 
 
 def alloc_heavy(n):
@@ -25,6 +33,46 @@ def alloc_heavy(n):
             lst.append(i & 255)
         total += len(lst)
     return total
+
+
+def churn(n):
+    kept, total = [], 0
+    for i in range(n * 100000):
+        d = {"id": i, "name": "user-%d" % i, "tags": [str(i + k) for k in range(8)]}
+        total += len(d["tags"])
+        if i & 63 == 0:
+            kept.append(bytearray(16384))
+            if len(kept) > 1024:
+                kept = kept[512:]
+    return total
+
+
+def frees(n):
+    total = 0
+    for r in range(n):
+        objs = [(i, str(i)) for i in range(500000)]
+        total += len(objs)
+        del objs
+        objs = [[i] for i in range(500000)]
+        total += len(objs)
+        del objs
+    return total
+
+
+def threads(n):
+    out = [0] * 4
+
+    def run(k):
+        out[k] = churn(n // 4 or 1)
+    ts = [threading.Thread(target=run, args=(k,)) for k in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return sum(out)
+
+
+KINDS = {"alloc": alloc_heavy, "mixed": None, "churn": churn, "frees": frees, "threads": threads}
 
 
 class Body:
@@ -73,4 +121,5 @@ def mixed(n):
 
 if __name__ == "__main__":
     kind, n = sys.argv[1], int(sys.argv[2])
-    print((alloc_heavy if kind == "alloc" else mixed)(n))
+    KINDS["mixed"] = mixed
+    print(KINDS[kind](n))
