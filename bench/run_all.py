@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """`make bench`: the overhead benchmark (bench/overhead.py) under the system python3 or, with
---all, under every CPython 3.9-3.13 that scripts/find-pythons.sh finds. Results are printed as
+--all, under every CPython 3.9-3.15 that scripts/find-pythons.sh finds. Results are printed as
 Markdown tables (for docs/BENCHMARKS.md) and saved as JSON in BUILD/bench/. --vs-cpython also runs
 bench/vs_cpython_profiler.py (flamewatch beside CPython 3.15's own profiler; it needs the 3.15 that
 scripts/get-pythons.sh fetches).

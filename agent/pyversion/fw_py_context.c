@@ -6,7 +6,7 @@
 
 /* ---- context variables ------------------------------------------------------------------ */
 
-/* A thread's current contextvars.Context is tstate->context (3.9-3.13); its variables live in a
+/* A thread's current contextvars.Context is tstate->context (3.9-3.15); its variables live in a
  * HAMT (Python/hamt.c), an immutable trie keyed by 5-bit slices of a 32-bit hash. The node
  * layouts are private to hamt.c (3.12+ headers declare the bitmap node, checked below) and have
  * not changed since 3.7, so they are mirrored here. The walk is the one hamt_node_find() does,
