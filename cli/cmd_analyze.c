@@ -116,59 +116,16 @@ static int fw_aparse(int argc, char **argv, fw_aopts *o)
     return 0;
 }
 
-/* A growing string. */
-typedef struct {
-    char *s;
-    size_t len, cap;
-    int failed;
-} fw_str;
-
-static void fw_str_add(fw_str *b, const char *t)
-{
-    size_t n = strlen(t);
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = (b->cap + n + 1) * 2;
-        char *s = realloc(b->s, cap);
-        if (!s) {
-            b->failed = 1;
-            return;
-        }
-        b->s = s;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, t, n + 1);
-    b->len += n;
-}
-
-static void fw_str_param(fw_str *u, const char *k, const char *v)
-{
-    if (!v)
-        return;
-    char *e = fw_http_escape(v);
-    if (!e) {
-        u->failed = 1;
-        return;
-    }
-    fw_str_add(u, strchr(u->s ? u->s : "", '?') ? "&" : "?");
-    fw_str_add(u, k);
-    fw_str_add(u, "=");
-    fw_str_add(u, e);
-    free(e);
-}
-
-/* A JSON string member: "key":"escaped",  */
-static void fw_str_json(fw_str *b, const char *k, const char *v, int comma)
+static void fw_str_json(fw_url *b, const char *k, const char *v, int comma)
 {
     if (!v)
         return;
     char tmp[8];
     if (comma)
-        fw_str_add(b, ",");
-    fw_str_add(b, "\"");
-    fw_str_add(b, k);
-    fw_str_add(b, "\":\"");
+        fw_url_raw(b, ",");
+    fw_url_raw(b, "\"");
+    fw_url_raw(b, k);
+    fw_url_raw(b, "\":\"");
     for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
         if (*p == '"' || *p == '\\')
             snprintf(tmp, sizeof tmp, "\\%c", *p);
@@ -176,9 +133,9 @@ static void fw_str_json(fw_str *b, const char *k, const char *v, int comma)
             snprintf(tmp, sizeof tmp, "\\u%04x", *p);
         else
             snprintf(tmp, sizeof tmp, "%c", *p);
-        fw_str_add(b, tmp);
+        fw_url_raw(b, tmp);
     }
-    fw_str_add(b, "\"");
+    fw_url_raw(b, "\"");
 }
 
 static int fw_arun(const fw_aopts *o, const char *method, const char *url, const char *body)
@@ -203,12 +160,12 @@ static int fw_arun(const fw_aopts *o, const char *method, const char *url, const
     return rc;
 }
 
-static void fw_base_url(fw_str *u, const fw_aopts *o, const char *path)
+static void fw_base_url(fw_url *u, const fw_aopts *o, const char *path)
 {
-    fw_str_add(u, o->server);
+    fw_url_raw(u, o->server);
     if (u->len && u->s[u->len - 1] == '/')
         u->s[--u->len] = '\0';
-    fw_str_add(u, path);
+    fw_url_raw(u, path);
 }
 
 int fw_cmd_analyze(int argc, char **argv)
@@ -218,19 +175,19 @@ int fw_cmd_analyze(int argc, char **argv)
     int rc = fw_aparse(argc, argv, &o);
     if (rc)
         return rc > 0 ? 0 : 2;
-    fw_str u = {0};
+    fw_url u = {0};
     fw_base_url(&u, &o, "/api/v1/analysis");
-    fw_str_param(&u, "app", o.app);
-    fw_str_param(&u, "type", o.type);
-    fw_str_param(&u, "from", o.from);
-    fw_str_param(&u, "to", o.to);
+    fw_url_param(&u, "app", o.app);
+    fw_url_param(&u, "type", o.type);
+    fw_url_param(&u, "from", o.from);
+    fw_url_param(&u, "to", o.to);
     for (size_t i = 0; i < o.nlabels; i++)
-        fw_str_param(&u, "label", o.labels[i]);
-    fw_str_param(&u, "baselineHours", o.hours);
-    fw_str_param(&u, "baseFrom", o.base_from);
-    fw_str_param(&u, "baseTo", o.base_to);
-    fw_str_param(&u, "focus", o.focus);
-    fw_str_param(&u, "format", o.format ? o.format : "text");
+        fw_url_param(&u, "label", o.labels[i]);
+    fw_url_param(&u, "baselineHours", o.hours);
+    fw_url_param(&u, "baseFrom", o.base_from);
+    fw_url_param(&u, "baseTo", o.base_to);
+    fw_url_param(&u, "focus", o.focus);
+    fw_url_param(&u, "format", o.format ? o.format : "text");
     if (u.failed) {
         free(u.s);
         fprintf(stderr, "flamewatch analyze: out of memory\n");
@@ -248,17 +205,17 @@ int fw_cmd_ask(int argc, char **argv)
     int rc = fw_aparse(argc, argv, &o);
     if (rc)
         return rc > 0 ? 0 : 2;
-    fw_str b = {0}, labels = {0}, u = {0};
+    fw_url b = {0}, labels = {0}, u = {0};
     for (size_t i = 0; i < o.nlabels; i++) {
         if (strchr(o.labels[i], ',')) {
             fprintf(stderr, "flamewatch ask: a label value cannot contain ',' here: '%s'\n", o.labels[i]);
             free(labels.s);
             return 2;
         }
-        fw_str_add(&labels, i ? "," : "");
-        fw_str_add(&labels, o.labels[i]);
+        fw_url_raw(&labels, i ? "," : "");
+        fw_url_raw(&labels, o.labels[i]);
     }
-    fw_str_add(&b, "{");
+    fw_url_raw(&b, "{");
     fw_str_json(&b, "question", o.question, 0);
     fw_str_json(&b, "app", o.app, 1);
     fw_str_json(&b, "type", o.type, 1);
@@ -267,7 +224,7 @@ int fw_cmd_ask(int argc, char **argv)
     fw_str_json(&b, "labels", labels.s, 1);
     fw_str_json(&b, "baselineHours", o.hours, 1);
     fw_str_json(&b, "format", o.format ? o.format : "text", 1);
-    fw_str_add(&b, "}");
+    fw_url_raw(&b, "}");
     fw_base_url(&u, &o, "/api/v1/ask");
     if (b.failed || u.failed || labels.failed) {
         free(b.s);

@@ -119,49 +119,6 @@ static int fw_qparse(int argc, char **argv, fw_qopts *o)
     return 0;
 }
 
-/* A growing URL with escaped query parameters. */
-typedef struct {
-    char *s;
-    size_t len, cap;
-    int params;
-    int failed;
-} fw_url;
-
-static void fw_url_raw(fw_url *u, const char *t)
-{
-    size_t n = strlen(t);
-    if (u->failed)
-        return;
-    if (u->len + n + 1 > u->cap) {
-        size_t cap = (u->cap + n + 1) * 2;
-        char *s = realloc(u->s, cap);
-        if (!s) {
-            u->failed = 1;
-            return;
-        }
-        u->s = s;
-        u->cap = cap;
-    }
-    memcpy(u->s + u->len, t, n + 1);
-    u->len += n;
-}
-
-static void fw_url_param(fw_url *u, const char *k, const char *v)
-{
-    if (!v)
-        return;
-    char *e = fw_http_escape(v);
-    if (!e) {
-        u->failed = 1;
-        return;
-    }
-    fw_url_raw(u, u->params++ ? "&" : "?");
-    fw_url_raw(u, k);
-    fw_url_raw(u, "=");
-    fw_url_raw(u, e);
-    free(e);
-}
-
 static int fw_check_choice(const char *cmd, const char *flag, const char *v, const char *const *choices)
 {
     if (!v)

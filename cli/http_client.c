@@ -141,3 +141,38 @@ char *fw_http_escape(const char *s)
     *p = '\0';
     return o;
 }
+
+void fw_url_raw(fw_url *u, const char *t)
+{
+    size_t n = strlen(t);
+    if (u->failed)
+        return;
+    if (u->len + n + 1 > u->cap) {
+        size_t cap = (u->cap + n + 1) * 2;
+        char *s = realloc(u->s, cap);
+        if (!s) {
+            u->failed = 1;
+            return;
+        }
+        u->s = s;
+        u->cap = cap;
+    }
+    memcpy(u->s + u->len, t, n + 1);
+    u->len += n;
+}
+
+void fw_url_param(fw_url *u, const char *k, const char *v)
+{
+    if (!v)
+        return;
+    char *e = fw_http_escape(v);
+    if (!e) {
+        u->failed = 1;
+        return;
+    }
+    fw_url_raw(u, u->params++ ? "&" : "?");
+    fw_url_raw(u, k);
+    fw_url_raw(u, "=");
+    fw_url_raw(u, e);
+    free(e);
+}

@@ -22,4 +22,18 @@ void fw_http_result_free(fw_http_result *r);
 /* Percent-encodes s for a query string; malloc'ed. */
 char *fw_http_escape(const char *s);
 
+/* A growing NUL-terminated text (a request URL, or a small request body). The first
+ * fw_url_param() adds '?', later ones '&'. A failed allocation sets `failed`, after which every
+ * call does nothing: callers check `failed` once, at the end. Free `s` with free(). */
+typedef struct {
+    char *s;
+    size_t len, cap;
+    int params;
+    int failed;
+} fw_url;
+
+void fw_url_raw(fw_url *u, const char *t);
+/* Appends ?k=v or &k=v with v percent-encoded; nothing when v is NULL. */
+void fw_url_param(fw_url *u, const char *k, const char *v);
+
 #endif
