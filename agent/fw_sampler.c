@@ -317,14 +317,15 @@ static bool fw_thread_cpu_ns(int64_t tid, int64_t *out)
     return true;
 }
 
-/* True if the kernel has the thread runnable ('R': on a CPU, or waiting for one), from
- * /proc/self/task/TID/stat. A second read of a running thread's CPU clock does not always
+/* The kernel's view of a thread, from /proc/self/task/TID/status: whether it is runnable ('R':
+ * on a CPU, or waiting for one) and how many times it gave up its CPU of its own accord (slept,
+ * blocked on a lock or on I/O). A second read of a running thread's CPU clock does not always
  * move (some kernels and hypervisors update it only at scheduler ticks), and a thread the
  * machine preempted does not move either; the scheduler's state tells both from asleep. */
-static bool fw_thread_runnable(int64_t tid)
+static bool fw_thread_sched(int64_t tid, bool *runnable, uint64_t *vcsw)
 {
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/self/task/%lld/stat", (long long)tid);
+    char path[64], buf[2048];
+    snprintf(path, sizeof path, "/proc/self/task/%lld/status", (long long)tid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return false;
@@ -333,8 +334,39 @@ static bool fw_thread_runnable(int64_t tid)
     if (n <= 0)
         return false;
     buf[n] = '\0';
-    const char *paren = strrchr(buf, ')');   /* the command name may itself contain ')' */
-    return paren && paren[1] == ' ' && paren[2] == 'R';
+    const char *state = strstr(buf, "\nState:");
+    const char *vol = strstr(buf, "\nvoluntary_ctxt_switches:");
+    if (!state || !vol)
+        return false;
+    state += strlen("\nState:");
+    while (*state == ' ' || *state == '\t')
+        state++;
+    *runnable = *state == 'R';
+    *vcsw = strtoull(vol + strlen("\nvoluntary_ctxt_switches:"), NULL, 10);
+    return true;
+}
+
+/* Runnable without being seen to run: preempted from a CPU, or woken from a sleep or a wait
+ * and waiting for one. On a busy machine a woken thread waits for milliseconds, and a thread
+ * that sleeps briefly between bursts of Python (a request handler waiting on I/O) is then found
+ * runnable at its sleep line tick after tick although it computed with the GIL between the
+ * sleeps. Such a thread gives up its CPU of its own accord at least once every few ticks; C
+ * code that computes without the GIL does so only between calls (a hashing loop re-taking the
+ * GIL: once per call of 80 ms or more). So a runnable thread counts as preempted only if it
+ * made fewer than one voluntary switch per FW_WAKER_TICKS ticks since the previous look. */
+#define FW_WAKER_TICKS 4u
+static bool fw_thread_preempted(fw_thread_slot *s, int64_t tid, uint64_t tick)
+{
+    bool runnable = false;
+    uint64_t vcsw = 0;
+    if (!fw_thread_sched(tid, &runnable, &vcsw))
+        return false;
+    bool waker = s->vcsw_known && vcsw > s->vcsw_prev &&
+                 (vcsw - s->vcsw_prev) * FW_WAKER_TICKS >= tick - s->vcsw_tick;
+    s->vcsw_prev = vcsw;
+    s->vcsw_tick = tick;
+    s->vcsw_known = true;
+    return runnable && !waker;
 }
 
 static int64_t fw_sampler_tid(const fw_agent *a, const fw_py_thread *t)
@@ -378,7 +410,7 @@ static int64_t fw_sampler_cpu_delta(fw_agent *a, fw_thread_slot *s, int64_t tid,
         if (holds_gil)
             *state = FW_RUN_GIL;
         else if (delta >= (int64_t)(a->cfg.interval_ns / 2) &&
-                 ((fw_thread_cpu_ns(tid, &again) && again > now) || fw_thread_runnable(tid)))
+                 ((fw_thread_cpu_ns(tid, &again) && again > now) || fw_thread_preempted(s, tid, a->stats.ticks)))
             *state = FW_RUN_NOGIL;   /* on a CPU, or preempted from one, without the GIL */
         /* Otherwise off CPU. C code that runs without the GIL keeps a core busy, so its thread
          * used at least half the interval. Threads that share the GIL use their share of one
@@ -512,7 +544,29 @@ static int64_t fw_sampler_route_cpu(fw_agent *a, fw_thread_slot *s, uint32_t slo
         a->stats.cpu_to_last_running++;
         return 0;
     }
+    if (cpu > 0 && sustained_nogil)
+        a->stats.cpu_nogil_current++;
     return cpu;
+}
+
+/* The GIL holder is read once, at the start of the tick, and a thread's stack a little later
+ * (after its clock, and on a loaded machine after the sampler was preempted in between). A
+ * holder that released the GIL meanwhile (into a sleep, a lock wait, or C code that releases
+ * it) is found where it went, not where it used its delta, so the delta goes where it last
+ * ran, as an off-CPU thread's does, and the stack it is found in does not become its last
+ * running one. Call after the thread state was copied; returns the CPU left for that stack. */
+static int64_t fw_sampler_recheck_holder(fw_agent *a, fw_thread_slot *s, uint32_t slot,
+                                         uintptr_t tstate, fw_run_state state, int64_t cpu,
+                                         bool *becomes_last)
+{
+    if (state != FW_RUN_GIL || cpu <= 0 || fw_py_gil_holder() == tstate)
+        return cpu;
+    bool have_last = s->last_epoch == a->agg_epoch && s->last_entry >= 0;
+    if (!have_last || !fw_agg_add_to(a->active, s->last_entry, slot, cpu))
+        return cpu;
+    a->stats.gil_left_before_read++;
+    *becomes_last = false;
+    return 0;
 }
 
 /* Walks the current stack and charges it what fw_sampler_route_cpu left, plus wall time. */
@@ -579,6 +633,11 @@ static void fw_sampler_thread_tick(fw_agent *a, uintptr_t tstate, const fw_py_th
     if (read && now_t.pthread_id == t->pthread_id) {
         use = &now_t;
         a->tick_prefetched = true;
+    }
+    cpu = fw_sampler_recheck_holder(a, s, (uint32_t)idx, tstate, state, cpu, &becomes_last);
+    if (cpu <= 0 && wall <= 0) {
+        a->tick_prefetched = false;
+        return;
     }
     a->tick_context = use->context;
     a->tick_tstate = tstate;
@@ -658,6 +717,9 @@ static void fw_sampler_quick_tick(fw_agent *a, uint64_t tick, uintptr_t gil_hold
             a->threads_changed = true;
             continue;
         }
+        cpu = fw_sampler_recheck_holder(a, s, (uint32_t)i, s->tstate, state, cpu, &becomes_last);
+        if (cpu <= 0)
+            continue;
         a->tick_prefetched = true;
         a->tick_context = t.context;
         a->tick_tstate = s->tstate;

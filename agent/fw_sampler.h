@@ -71,6 +71,8 @@ typedef struct {
     uint64_t walk_failures;
     uint64_t walks_incomplete; /* stacks still not whole after every look: CPU to the last one */
     uint64_t cpu_to_last_running;  /* deltas of off-CPU threads charged where they last ran */
+    uint64_t cpu_nogil_current;    /* deltas of threads running without the GIL for two looks, charged where they are */
+    uint64_t gil_left_before_read; /* the holder released the GIL before its stack was read: delta to where it last ran */
     uint64_t threads_seen;     /* thread states visited, all ticks */
     uint64_t cpu_read_failures;
     uint64_t registry_full;

@@ -42,6 +42,9 @@ typedef struct {
     int64_t last_entry;         /* aggregate entry where it was last seen running, -1 if none */
     uint64_t last_epoch;        /* fw_agent.agg_epoch of last_entry */
     bool nogil_prev;            /* the last time it was seen running, it ran without the GIL */
+    bool vcsw_known;            /* vcsw_prev was read */
+    uint64_t vcsw_prev;         /* voluntary context switches at the last look at its scheduler state */
+    uint64_t vcsw_tick;         /* the sampler tick of that look */
     uint8_t quiet_ticks;        /* consecutive quick ticks with next to no CPU, without the GIL */
     uint64_t seen_tick;
     fw_py_stack_hint stack_hint; /* where its data stack was at the last read (fw_pyversion.h) */

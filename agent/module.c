@@ -220,6 +220,8 @@ static PyObject *fw_mod_stats(PyObject *self, PyObject *unused)
         fw_mod_set(d, "walk_failures", PyLong_FromUnsignedLongLong(s.walk_failures)) < 0 ||
         fw_mod_set(d, "walks_incomplete", PyLong_FromUnsignedLongLong(s.walks_incomplete)) < 0 ||
         fw_mod_set(d, "cpu_to_last_running", PyLong_FromUnsignedLongLong(s.cpu_to_last_running)) < 0 ||
+        fw_mod_set(d, "cpu_nogil_current", PyLong_FromUnsignedLongLong(s.cpu_nogil_current)) < 0 ||
+        fw_mod_set(d, "gil_left_before_read", PyLong_FromUnsignedLongLong(s.gil_left_before_read)) < 0 ||
         fw_mod_set(d, "threads_seen", PyLong_FromUnsignedLongLong(s.threads_seen)) < 0 ||
         fw_mod_set(d, "threads_live", PyLong_FromSize_t(live)) < 0 ||
         fw_mod_set(d, "cpu_read_failures", PyLong_FromUnsignedLongLong(s.cpu_read_failures)) < 0 ||

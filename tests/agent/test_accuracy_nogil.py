@@ -40,8 +40,8 @@ class NoGilCallTest(unittest.TestCase):
         # The hasher's CPU outside the calls (the buffer's page faults, the loop) is measured by the
         # workload too: what the profile puts elsewhere may exceed it by 5 points of the thread.
         other_ns = max(0.0, self.truth["hasher_cpu_s"] - self.truth["hash_cpu_s"]) * fa.NS
-        msg = "hash line %d: %.0f ms, elsewhere in the hasher: %.0f ms, truth %.0f ms in calls, %.0f ms outside" % (
-            self.line, at_line / 1e6, elsewhere / 1e6, truth_ns / 1e6, other_ns / 1e6)
+        msg = "hash line %d: %.0f ms, elsewhere in the hasher: %.0f ms, truth %.0f ms in calls, %.0f ms outside; sampler: %r" % (
+            self.line, at_line / 1e6, elsewhere / 1e6, truth_ns / 1e6, other_ns / 1e6, self.truth.get("agent"))
         self.assertGreater(at_line, 0.9 * truth_ns, msg)
         self.assertLess(elsewhere, other_ns + 0.05 * (at_line + elsewhere), msg)
 

@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 
-from wlcommon import write_truth
+from wlcommon import agent_counters, write_truth
 
 
 def burst(budget):
@@ -44,7 +44,7 @@ def main():
         t.start()
     for t in ts:
         t.join()
-    write_truth(sys.argv[1], {"threads": out, "file": os.path.abspath(__file__)})
+    write_truth(sys.argv[1], {"threads": out, "file": os.path.abspath(__file__), "agent": agent_counters()})
 
 
 if __name__ == "__main__":

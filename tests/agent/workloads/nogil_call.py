@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 
-from wlcommon import write_truth
+from wlcommon import agent_counters, write_truth
 
 
 def hash_loop(seconds, result):
@@ -53,6 +53,7 @@ def main():
         "hasher_cpu_s": hasher["thread_cpu"],
         "loop_cpu_s": looper["loop_cpu"],
         "file": os.path.abspath(__file__),
+        "agent": agent_counters(),
     })
 
 
