@@ -120,6 +120,7 @@ void fw_sqlx_get_stats(fw_sqlx *x, fw_sqlx_stats *out)
     out->waiting = x->waiting;
     out->threads = x->size;
     out->max_waiting = x->max_waiting;
+    out->stopping = x->stopping;
     pthread_mutex_unlock(&x->mu);
 }
 

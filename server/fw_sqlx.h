@@ -29,6 +29,7 @@ typedef struct {
     int waiting;      /* jobs queued */
     int threads;      /* the pool's size */
     int max_waiting;  /* the queue's bound */
+    int stopping;     /* fw_sqlx_stop was called */
 } fw_sqlx_stats;
 
 /* NULL when out of memory or threads. */
