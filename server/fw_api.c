@@ -59,13 +59,19 @@ static int fw_status_http(fw_store_status st)
     }
 }
 
-static void fw_store_error(fw_http_resp *resp, fw_store_status st, const char *detail)
+/* The store's wait for a read connection, as configured (--query-wait). */
+static int fw_reader_wait_ms(const fw_server *s)
+{
+    return s->cfg.query_wait_ms ? s->cfg.query_wait_ms : FW_STORE_READER_WAIT_MS;
+}
+
+static void fw_store_error(const fw_server *s, fw_http_resp *resp, fw_store_status st, const char *detail)
 {
     /* BUSY with nothing more to say comes from the query pool (fw_store.h): name the wait. */
     char busy[160];
     if (st == FW_STORE_ERR_BUSY && !(detail && *detail)) {
         snprintf(busy, sizeof busy, "no read connection came free within %d ms (too many queries at once);"
-                 " retry later", FW_STORE_READER_WAIT_MS);
+                 " retry later", fw_reader_wait_ms(s));
         detail = busy;
     }
     fw_http_error(resp, fw_status_http(st), "%s%s%s", fw_store_strerror(st), detail && *detail ? ": " : "",
@@ -201,7 +207,7 @@ static void fw_send_sql_only(fw_server *s, fw_store_sql_kind kind, const fw_stor
     char *sql = NULL;
     fw_store_status st = fw_store_sql_text(s->store, kind, q, cmp, step, to, &sql);
     if (st != FW_STORE_OK) {
-        fw_store_error(resp, st, NULL);
+        fw_store_error(s, resp, st, NULL);
         return;
     }
     fw_json j;
@@ -270,7 +276,7 @@ static void fw_h_apps(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
     fw_store_apps a = {0};
     fw_store_status st = fw_store_list_apps(s->store, &a);
     if (st != FW_STORE_OK) {
-        fw_store_error(resp, st, NULL);
+        fw_store_error(s, resp, st, NULL);
         return;
     }
     fw_json j;
@@ -316,7 +322,7 @@ static void fw_h_labels(fw_server *s, const fw_http_req *req, fw_http_resp *resp
     fw_store_labels l = {0};
     fw_store_status st = fw_store_label_values(s->store, &q, &l);
     if (st != FW_STORE_OK) {
-        fw_store_error(resp, st, NULL);
+        fw_store_error(s, resp, st, NULL);
         return;
     }
     fw_json j;
@@ -368,7 +374,7 @@ static void fw_h_trend(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
     fw_store_trend t = {0};
     fw_store_status st = fw_store_trend_query(s->store, &q, step, &t);
     if (st != FW_STORE_OK) {
-        fw_store_error(resp, st, NULL);
+        fw_store_error(s, resp, st, NULL);
         return;
     }
     fw_json j;
@@ -429,7 +435,7 @@ static void fw_h_flame(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
     fw_store_tree t = {0};
     fw_store_status st = fw_store_tree_query(s->store, &q, &opt, &t);
     if (st != FW_STORE_OK) {
-        fw_store_error(resp, st, NULL);
+        fw_store_error(s, resp, st, NULL);
         return;
     }
     if (fmt >= 3) {
@@ -510,7 +516,7 @@ static void fw_h_table(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
     fw_store_table t = {0};
     fw_store_status st = fw_store_table_query(s->store, &q, &opt, &t);
     if (st != FW_STORE_OK) {
-        fw_store_error(resp, st, NULL);
+        fw_store_error(s, resp, st, NULL);
         return;
     }
     if (fmt) {
@@ -603,7 +609,7 @@ static void fw_h_diff(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
     fw_store_diff d = {0};
     fw_store_status st = fw_store_diff_query(s->store, &base, &q, &opt, &d);
     if (st != FW_STORE_OK) {
-        fw_store_error(resp, st, NULL);
+        fw_store_error(s, resp, st, NULL);
         return;
     }
     if (fmt) {
@@ -716,7 +722,7 @@ static void fw_h_sql_run(fw_server *s, const fw_http_req *req, fw_http_resp *res
         if ((st == FW_STORE_ERR_DENIED || st == FW_STORE_ERR_TOOBIG) && err[0])
             fw_http_error(resp, fw_status_http(st), "%s%s", st == FW_STORE_ERR_DENIED ? "read-only SQL: " : "", err);
         else
-            fw_store_error(resp, st, err);
+            fw_store_error(s, resp, st, err);
         return;
     }
     if (tsv) {
@@ -844,7 +850,7 @@ static void fw_settings_get(fw_server *s, const fw_http_req *req, const char *ap
     fw_store_settings st;
     fw_store_status rc = fw_store_settings_get(s->store, app, &st);
     if (rc != FW_STORE_OK) {
-        fw_store_error(resp, rc, NULL);
+        fw_store_error(s, resp, rc, NULL);
         return;
     }
     /* An agent identifies itself so the console can show who picked up which settings. */
@@ -876,7 +882,7 @@ static void fw_settings_put(fw_server *s, const fw_http_req *req, const char *ap
     fw_store_status rc = fw_store_settings_get(s->store, app, &st);
     if (rc != FW_STORE_OK) {
         fw_jobject_free(&o);
-        fw_store_error(resp, rc, NULL);
+        fw_store_error(s, resp, rc, NULL);
         return;
     }
     for (size_t i = 0; i < o.n; i++)
@@ -888,7 +894,7 @@ static void fw_settings_put(fw_server *s, const fw_http_req *req, const char *ap
     fw_jobject_free(&o);
     rc = fw_store_settings_put(s->store, app, &st, req->now);
     if (rc != FW_STORE_OK) {
-        fw_store_error(resp, rc, rc == FW_STORE_ERR_BUSY ? "the write lock stayed taken; retry later" : NULL);
+        fw_store_error(s, resp, rc, rc == FW_STORE_ERR_BUSY ? "the write lock stayed taken; retry later" : NULL);
         return;
     }
     fw_settings_get(s, req, app, resp);
@@ -974,7 +980,7 @@ static void fw_h_ingest(fw_server *s, const fw_http_req *req, fw_http_resp *resp
     if (st != FW_STORE_OK) {
         fw_ingest_batch_free(&b);
         atomic_fetch_add_explicit(&s->metrics.rejected[FW_REJECT_STORE], 1, memory_order_relaxed);
-        fw_store_error(resp, st, err);
+        fw_store_error(s, resp, st, err);
         return;
     }
     atomic_fetch_add_explicit(&s->metrics.uploads, 1, memory_order_relaxed);

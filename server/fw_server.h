@@ -32,6 +32,9 @@ typedef struct {
     unsigned max_connections;    /* total, kept below the descriptor limit (default 4096) */
     unsigned max_conns_per_addr; /* per client address (default 256) */
     unsigned header_timeout_s;   /* to deliver a request head (default 10) */
+    /* The store's query pool; 0 = the default. */
+    int query_connections;       /* read connections (default 4) */
+    int query_wait_ms;           /* wait for one before 503 (default FW_STORE_READER_WAIT_MS) */
 } fw_server_config;
 
 /* Runs until SIGTERM/SIGINT. Returns the process exit status (0, 1 runtime error, 2 usage). */

@@ -6,9 +6,10 @@
   limit. Every SQL answer must now come within the limit counted from the request's arrival
   (429 or 503 only), while /healthz, ingest, a settings poll and a flame graph answer promptly.
 - The query pool (flame graphs, tables, trends, settings) waited for a free read connection with
-  no deadline: 64 heavy flame graphs at once held the HTTP workers for 10 s and more (a request
-  heavier still, for 20 s, and connections no worker got to were dropped). A request that cannot get a read connection in
-  time now answers 503 with a message saying so, never later than that wait.
+  no deadline: 64 heavy flame graphs at once held the HTTP workers for up to 10 s, all answered 200
+  however long they waited (heavier ones for 20 s, and connections no worker got to were
+  dropped). A request that cannot get a read connection in time now answers 503 with a message
+  saying so, never much later than that wait.
 """
 import http.client
 import json
@@ -22,10 +23,8 @@ READ = TOKENS["read"]
 INGEST = TOKENS["ingest"]
 FOLDED = b"main (app.py:10);handle (app.py:20);parse (json.py:5) 7\nmain (app.py:10);idle 5\n"
 RUNAWAY = "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r) SELECT count(*) FROM r"
-# docs/API.md, "Limits": the SQL time limit, counted from the arrival of the request's head, and
-# how long a query waits for a read connection of the pool before it answers 503.
+# docs/API.md, "Limits": the SQL time limit, counted from the arrival of the request's head.
 SQL_LIMIT_S = 5.0
-READER_WAIT_S = 3.0
 # Scheduling on a shared 2-core machine, building the error.
 SLACK_S = 2.0
 # What other requests may take while the console is flooded (milliseconds when idle).
@@ -145,14 +144,15 @@ class ReaderPoolDeadline(unittest.TestCase):
     """The read connections of the query pool are waited for with a deadline."""
 
     def test_heavy_flame_graphs_answer_503_instead_of_holding_workers(self):
-        # 64 HTTP workers, so that every request of the burst is in a handler at once and queues
-        # on the pool's 4 read connections (64 flame graphs over 50,000 distinct stacks take
-        # several times the wait on this 2-core machine).
-        with Server(tokens=True, args=["--threads", "64"]) as s:
-            heavy = folded_heavy(0, 50000)
-            for _ in range(2):
-                st, body, _ = s.ingest("heavy", heavy, "folded", token=INGEST)
-                self.assertEqual(st, 200, body)
+        # 64 HTTP workers, so that every request of the burst is in a handler at once, and the
+        # pool narrowed to one read connection waited for at most 200 ms (--query-connections,
+        # --query-wait), so that the pool, not the CPU, is what they queue on, on a fast machine
+        # as on a loaded one. The default 3 s wait is the same code (tests/unit/test_wait_bounds.c).
+        wait_s = 0.2
+        with Server(tokens=True, args=["--threads", "64", "--query-connections", "1",
+                                       "--query-wait", str(int(wait_s * 1000))]) as s:
+            st, body, _ = s.ingest("heavy", folded_heavy(0, 50000), "folded", token=INGEST)
+            self.assertEqual(st, 200, body)
             path = "/api/v1/flamegraph?app=heavy&from=now-1h&to=now%2B1m"
             st, body, _, one = call(s, "GET", path, None, READ)
             self.assertEqual(st, 200, body[:200])
@@ -172,9 +172,9 @@ class ReaderPoolDeadline(unittest.TestCase):
                     continue
                 st, msg = expect_error(r[:3], 503, 503, "flame graph in a busy pool")
                 self.assertIn("busy", msg)
-                self.assertIn("read connection", msg)
+                self.assertIn("no read connection came free within %d ms" % (wait_s * 1000), msg)
                 # The wait, plus getting a 2-core machine's attention among 64 busy workers.
-                self.assertLess(r[3], READER_WAIT_S + 1.5 * SLACK_S, "a 503 came only after %.1f s" % r[3])
+                self.assertLess(r[3], wait_s + SLACK_S, "a 503 came only after %.1f s" % r[3])
             self.assertIn(503, codes, "no request gave up waiting for a read connection in %.1f s of "
                           "queueing (%r)" % (total, codes))
             self.assertIn(200, codes, codes)
