@@ -11,8 +11,8 @@
  * the connection with the answer. A worker also owns every connection it accepted, so a console
  * query on a worker would stall whatever else that worker accepted in the same burst. One more
  * thread runs maintenance (rollups and retention) every few seconds, and the main thread only
- * waits for a signal. SIGINT/SIGTERM are blocked in every thread and taken with sigwait() in main, so no
- * handler ever runs in signal context.
+ * waits for a signal. SIGINT/SIGTERM are blocked in every thread and taken with sigwait() in
+ * main, so no handler ever runs in signal context.
  *
  * Shutdown. On a signal we quiesce the daemon (close the listening socket, so new connections
  * are refused), wait until the in-flight request counter drops to zero (bounded), stop the
