@@ -21,7 +21,7 @@ static void fw_server_usage(FILE *out)
             "                         [--tokens FILE] [--insecure] [--threads N]\n"
             "                         [--maintenance-interval SECONDS] [--sync-full]\n"
             "                         [--max-connections N] [--max-connections-per-address N]\n"
-            "                         [--header-timeout SECONDS]\n\n"
+            "                         [--header-timeout SECONDS] [--query-connections N] [--query-wait MS]\n\n"
             "  --listen HOST:PORT   address to serve on (default 127.0.0.1:4040; [::1]:4040 for IPv6)\n"
             "  --data DIR           data directory (default ./flamewatch-data): the store sqlite://DIR\n"
             "  --store URL          the store to use, e.g. sqlite:///var/lib/flamewatch (instead of --data)\n"
@@ -33,7 +33,8 @@ static void fw_server_usage(FILE *out)
             "  --sync-full          fsync every commit (survives power loss, slower ingest)\n"
             "  --max-connections N  connections at once (default 4096, kept below the open file limit)\n"
             "  --max-connections-per-address N  connections from one client address (default 256)\n"
-            "  --header-timeout S   seconds a connection has to send a request head (default 10)\n"
+            "  --header-timeout S   seconds a connection has to send a request head (default 10)\n"            "  --query-connections N  read connections for flame graphs, tables, trends, settings (default 4)\n"
+            "  --query-wait MS      how long a query waits for one of them before it answers 503 (default 3000)\n"
             "  (at a connection limit, the oldest connection still waiting for its request head is\n"
             "   closed to admit the new one; see docs/API.md, Limits)\n");
 }
@@ -100,6 +101,22 @@ static int fw_server_parse(int argc, char **argv, fw_server_config *cfg)
                 cfg->threads = (int)n;
             else
                 cfg->maintenance_s = n;
+        } else if (strcmp(a, "--query-connections") == 0 || strcmp(a, "--query-wait") == 0) {
+            if (fw_flag_value(argc, argv, &i, &v))
+                return -1;
+            int wait = strcmp(a, "--query-wait") == 0;
+            long max = wait ? 600000 : 64;
+            char *end = NULL;
+            long n = strtol(v, &end, 10);
+            if (!*v || *end || n < 1 || n > max) {
+                fprintf(stderr, "flamewatch server: invalid value for %s: '%s' (expected an integer from 1 to %ld%s)\n",
+                        a, v, max, wait ? ", milliseconds" : "");
+                return -1;
+            }
+            if (wait)
+                cfg->query_wait_ms = (int)n;
+            else
+                cfg->query_connections = (int)n;
         } else if (strcmp(a, "--max-connections") == 0 || strcmp(a, "--max-connections-per-address") == 0 ||
                    strcmp(a, "--header-timeout") == 0) {
             if (fw_flag_value(argc, argv, &i, &v))

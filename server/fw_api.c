@@ -9,9 +9,9 @@
  *     the console's "View SQL" costs nothing.
  *   - Time parameters accept unix seconds, RFC 3339 and now-relative forms (fw_util), label
  *     filters are repeated `label=KEY=VALUE` (AND across keys, OR within one key, as the store).
- *   - No handler keeps state between requests: everything durable is in the store. The one
- *     count kept is how many SQL console requests are in the server (fw_h_sql), so that they can
- *     never hold more than a bounded share of the HTTP workers.
+ *   - No handler keeps state between requests: everything durable is in the store.
+ *   - SQL console requests never run on an HTTP worker: the dispatcher hands them back to
+ *     fw_server.c (FW_API_OFFLOAD), which runs fw_api_sql on the SQL executor (fw_sqlx.h).
  */
 #include <ctype.h>
 #include <stdatomic.h>
@@ -59,8 +59,21 @@ static int fw_status_http(fw_store_status st)
     }
 }
 
-static void fw_store_error(fw_http_resp *resp, fw_store_status st, const char *detail)
+/* The store's wait for a read connection, as configured (--query-wait). */
+static int fw_reader_wait_ms(const fw_server *s)
 {
+    return s->cfg.query_wait_ms ? s->cfg.query_wait_ms : FW_STORE_READER_WAIT_MS;
+}
+
+static void fw_store_error(const fw_server *s, fw_http_resp *resp, fw_store_status st, const char *detail)
+{
+    /* BUSY with nothing more to say comes from the query pool (fw_store.h): name the wait. */
+    char busy[160];
+    if (st == FW_STORE_ERR_BUSY && !(detail && *detail)) {
+        snprintf(busy, sizeof busy, "no read connection came free within %d ms (too many queries at once);"
+                 " retry later", fw_reader_wait_ms(s));
+        detail = busy;
+    }
     fw_http_error(resp, fw_status_http(st), "%s%s%s", fw_store_strerror(st), detail && *detail ? ": " : "",
                   detail ? detail : "");
 }
@@ -194,7 +207,7 @@ static void fw_send_sql_only(fw_server *s, fw_store_sql_kind kind, const fw_stor
     char *sql = NULL;
     fw_store_status st = fw_store_sql_text(s->store, kind, q, cmp, step, to, &sql);
     if (st != FW_STORE_OK) {
-        fw_store_error(resp, st, NULL);
+        fw_store_error(s, resp, st, NULL);
         return;
     }
     fw_json j;
@@ -263,7 +276,7 @@ static void fw_h_apps(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
     fw_store_apps a = {0};
     fw_store_status st = fw_store_list_apps(s->store, &a);
     if (st != FW_STORE_OK) {
-        fw_store_error(resp, st, NULL);
+        fw_store_error(s, resp, st, NULL);
         return;
     }
     fw_json j;
@@ -309,7 +322,7 @@ static void fw_h_labels(fw_server *s, const fw_http_req *req, fw_http_resp *resp
     fw_store_labels l = {0};
     fw_store_status st = fw_store_label_values(s->store, &q, &l);
     if (st != FW_STORE_OK) {
-        fw_store_error(resp, st, NULL);
+        fw_store_error(s, resp, st, NULL);
         return;
     }
     fw_json j;
@@ -361,7 +374,7 @@ static void fw_h_trend(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
     fw_store_trend t = {0};
     fw_store_status st = fw_store_trend_query(s->store, &q, step, &t);
     if (st != FW_STORE_OK) {
-        fw_store_error(resp, st, NULL);
+        fw_store_error(s, resp, st, NULL);
         return;
     }
     fw_json j;
@@ -422,7 +435,7 @@ static void fw_h_flame(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
     fw_store_tree t = {0};
     fw_store_status st = fw_store_tree_query(s->store, &q, &opt, &t);
     if (st != FW_STORE_OK) {
-        fw_store_error(resp, st, NULL);
+        fw_store_error(s, resp, st, NULL);
         return;
     }
     if (fmt >= 3) {
@@ -503,7 +516,7 @@ static void fw_h_table(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
     fw_store_table t = {0};
     fw_store_status st = fw_store_table_query(s->store, &q, &opt, &t);
     if (st != FW_STORE_OK) {
-        fw_store_error(resp, st, NULL);
+        fw_store_error(s, resp, st, NULL);
         return;
     }
     if (fmt) {
@@ -596,7 +609,7 @@ static void fw_h_diff(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
     fw_store_diff d = {0};
     fw_store_status st = fw_store_diff_query(s->store, &base, &q, &opt, &d);
     if (st != FW_STORE_OK) {
-        fw_store_error(resp, st, NULL);
+        fw_store_error(s, resp, st, NULL);
         return;
     }
     if (fmt) {
@@ -668,21 +681,11 @@ static void fw_sql_value(fw_json *j, const fw_store_value *v)
     }
 }
 
-/* SQL console requests in the server at once, running or waiting for one of the store's console
- * connections (2): at most this many, and never more than half the HTTP workers, because a
- * handler holds its worker until it answers. The rest are turned away at once with 429, so
- * runaway queries can never stall /healthz, ingest or the agents' settings polls. */
-#define FW_SQL_MAX_IN_FLIGHT 4
-#define FW_SQL_TIMEOUT_MS 5000
-static atomic_int fw_sql_in_flight;
-
-static int fw_sql_in_flight_max(const fw_server *s)
-{
-    int half = s->cfg.threads / 2;
-    return half < 1 ? 1 : half < FW_SQL_MAX_IN_FLIGHT ? half : FW_SQL_MAX_IN_FLIGHT;
-}
-
-static void fw_h_sql_run(fw_server *s, const fw_http_req *req, fw_http_resp *resp, double t0)
+/* POST /api/v1/sql runs on the SQL executor (fw_sqlx.h), never on an HTTP worker: the
+ * dispatcher answers FW_API_OFFLOAD for it and fw_server.c submits the job that calls
+ * fw_api_sql. The time limit counts from the arrival of the request's head, so time spent
+ * queued for the executor and for a console connection is part of it. */
+static void fw_h_sql_run(fw_server *s, const fw_http_req *req, fw_http_resp *resp, double arrived)
 {
     fw_jobject o;
     char err[512];
@@ -699,9 +702,8 @@ static void fw_h_sql_run(fw_server *s, const fw_http_req *req, fw_http_resp *res
         fw_http_error(resp, 400, "missing string member 'query'");
         return;
     }
-    /* The time limit runs from the start of the handler: parsing and waiting count. */
     fw_store_sql_limits lim = {0};
-    lim.timeout_ms = FW_SQL_TIMEOUT_MS - (int64_t)((fw_mono() - t0) * 1000);
+    lim.timeout_ms = FW_SQL_TIMEOUT_MS - (int64_t)((fw_mono() - arrived) * 1000);
     if (lim.timeout_ms < 1)
         lim.timeout_ms = 1;
     if (mr && mr->type == FW_JV_NUMBER && mr->is_int && mr->i > 0 && mr->i <= 100000)
@@ -710,11 +712,17 @@ static void fw_h_sql_run(fw_server *s, const fw_http_req *req, fw_http_resp *res
     err[0] = '\0';
     fw_store_status st = fw_store_sql_run(s->store, qm->str, &lim, &r, err, sizeof err);
     fw_jobject_free(&o);
+    if (st == FW_STORE_ERR_TIMEOUT) {
+        /* The store knows only the time that was left; say what the limit is. */
+        fw_http_error(resp, 503, "query time limit exceeded: no answer within %d ms of the request's arrival"
+                      " (waiting for a turn counts; see docs/API.md, Limits)", FW_SQL_TIMEOUT_MS);
+        return;
+    }
     if (st != FW_STORE_OK) {
-        if ((st == FW_STORE_ERR_DENIED || st == FW_STORE_ERR_TIMEOUT || st == FW_STORE_ERR_TOOBIG) && err[0])
+        if ((st == FW_STORE_ERR_DENIED || st == FW_STORE_ERR_TOOBIG) && err[0])
             fw_http_error(resp, fw_status_http(st), "%s%s", st == FW_STORE_ERR_DENIED ? "read-only SQL: " : "", err);
         else
-            fw_store_error(resp, st, err);
+            fw_store_error(s, resp, st, err);
         return;
     }
     if (tsv) {
@@ -747,17 +755,24 @@ static void fw_h_sql_run(fw_server *s, const fw_http_req *req, fw_http_resp *res
     fw_http_json(resp, 200, &j);
 }
 
-static void fw_h_sql(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
+void fw_api_sql(fw_server *s, const fw_http_req *req, fw_http_resp *resp, double arrived, int stopping)
 {
-    double t0 = fw_mono();
-    int max = fw_sql_in_flight_max(s);
-    if (atomic_fetch_add(&fw_sql_in_flight, 1) >= max) {
-        atomic_fetch_sub(&fw_sql_in_flight, 1);
-        fw_http_error(resp, 429, "too many SQL queries at once: at most %d may run or wait; retry later", max);
-        return;
-    }
-    fw_h_sql_run(s, req, resp, t0);
-    atomic_fetch_sub(&fw_sql_in_flight, 1);
+    double waited = fw_mono() - arrived;
+    if (stopping)
+        fw_http_error(resp, 503, "the server is stopping; retry later");
+    else if (waited * 1000 >= FW_SQL_TIMEOUT_MS)
+        /* Its turn came too late to run at all: answered without touching the store. */
+        fw_http_error(resp, 503, "query time limit exceeded: the request waited %lld ms for a turn, past the %d ms"
+                      " limit counted from its arrival (see docs/API.md, Limits); retry later",
+                      (long long)(waited * 1000), FW_SQL_TIMEOUT_MS);
+    else
+        fw_h_sql_run(s, req, resp, arrived);
+    fw_metrics_observe(&s->metrics, FW_EP_SQL, fw_mono() - arrived);
+}
+
+double fw_api_clock(void)
+{
+    return fw_mono();
 }
 
 /* ---- GET/PUT /api/v1/apps/{app}/settings ---- */
@@ -835,7 +850,7 @@ static void fw_settings_get(fw_server *s, const fw_http_req *req, const char *ap
     fw_store_settings st;
     fw_store_status rc = fw_store_settings_get(s->store, app, &st);
     if (rc != FW_STORE_OK) {
-        fw_store_error(resp, rc, NULL);
+        fw_store_error(s, resp, rc, NULL);
         return;
     }
     /* An agent identifies itself so the console can show who picked up which settings. */
@@ -867,7 +882,7 @@ static void fw_settings_put(fw_server *s, const fw_http_req *req, const char *ap
     fw_store_status rc = fw_store_settings_get(s->store, app, &st);
     if (rc != FW_STORE_OK) {
         fw_jobject_free(&o);
-        fw_store_error(resp, rc, NULL);
+        fw_store_error(s, resp, rc, NULL);
         return;
     }
     for (size_t i = 0; i < o.n; i++)
@@ -879,7 +894,7 @@ static void fw_settings_put(fw_server *s, const fw_http_req *req, const char *ap
     fw_jobject_free(&o);
     rc = fw_store_settings_put(s->store, app, &st, req->now);
     if (rc != FW_STORE_OK) {
-        fw_store_error(resp, rc, NULL);
+        fw_store_error(s, resp, rc, rc == FW_STORE_ERR_BUSY ? "the write lock stayed taken; retry later" : NULL);
         return;
     }
     fw_settings_get(s, req, app, resp);
@@ -965,7 +980,7 @@ static void fw_h_ingest(fw_server *s, const fw_http_req *req, fw_http_resp *resp
     if (st != FW_STORE_OK) {
         fw_ingest_batch_free(&b);
         atomic_fetch_add_explicit(&s->metrics.rejected[FW_REJECT_STORE], 1, memory_order_relaxed);
-        fw_store_error(resp, st, err);
+        fw_store_error(s, resp, st, err);
         return;
     }
     atomic_fetch_add_explicit(&s->metrics.uploads, 1, memory_order_relaxed);
@@ -1059,7 +1074,7 @@ static const fw_route fw_routes[] = {
     {"/api/v1/flamegraph", "GET", FW_EP_FLAME, fw_h_flame},
     {"/api/v1/table", "GET", FW_EP_TABLE, fw_h_table},
     {"/api/v1/diff", "GET", FW_EP_DIFF, fw_h_diff},
-    {"/api/v1/sql", "POST", FW_EP_SQL, fw_h_sql},
+    {"/api/v1/sql", "POST", FW_EP_SQL, NULL},   /* NULL: on the SQL executor (fw_api_sql) */
     {"/api/v1/analysis", "GET", FW_EP_ANALYSIS, fw_h_analysis},
     {"/api/v1/ask", "POST", FW_EP_ASK, fw_h_ask},
 };
@@ -1096,10 +1111,13 @@ int fw_api_dispatch(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
     for (size_t i = 0; i < sizeof fw_routes / sizeof fw_routes[0]; i++) {
         if (strcmp(req->path, fw_routes[i].path) != 0)
             continue;
-        if (strcmp(req->method, fw_routes[i].method) != 0)
+        if (strcmp(req->method, fw_routes[i].method) != 0) {
             fw_http_error(resp, 405, "use %s %s", fw_routes[i].method, fw_routes[i].path);
-        else
+        } else if (!fw_routes[i].fn) {
+            return FW_API_OFFLOAD;   /* observed by fw_api_sql, from the request's arrival */
+        } else {
             fw_routes[i].fn(s, req, resp);
+        }
         fw_metrics_observe(&s->metrics, fw_routes[i].ep, fw_mono() - t0);
         return 1;
     }

@@ -3,11 +3,16 @@
  *
  * Threads. libmicrohttpd runs a pool of worker threads, each with its own epoll loop; a
  * handler runs to completion on the worker that owns the connection. Store calls block, which
- * is fine: the store serializes writers itself and keeps a pool of read connections, so
- * queries and uploads proceed in parallel up to the pool size. One more thread runs
- * maintenance (rollups and retention) every few seconds, and the main thread only waits for
- * a signal. SIGINT/SIGTERM are blocked in every thread and taken with sigwait() in main, so no
- * handler ever runs in signal context.
+ * is fine as long as they are short and bounded: the store serializes writers itself and keeps
+ * a pool of read connections (waited for at most a few seconds, then 503), so queries and
+ * uploads proceed in parallel up to the pool size. The one kind of request that may run for
+ * seconds by design, the SQL console, never runs on a worker: its connection is suspended and
+ * the query runs on the SQL executor (fw_sqlx.h, 2 threads and a bounded queue), which resumes
+ * the connection with the answer. A worker also owns every connection it accepted, so a console
+ * query on a worker would stall whatever else that worker accepted in the same burst. One more
+ * thread runs maintenance (rollups and retention) every few seconds, and the main thread only
+ * waits for a signal. SIGINT/SIGTERM are blocked in every thread and taken with sigwait() in
+ * main, so no handler ever runs in signal context.
  *
  * Shutdown. On a signal we quiesce the daemon (close the listening socket, so new connections
  * are refused), wait until the in-flight request counter drops to zero (bounded), stop the
@@ -36,11 +41,14 @@
 #include "fw_server.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,7 +63,11 @@
 #include "fw_head.h"
 #include "fw_json.h"
 #include "fw_pprof.h"
+#include "fw_sqlx.h"
 #include "fw_web_assets.h"
+
+/* Where a SQL console request is on the executor (fw_conn_ctx.sql). */
+enum { FW_SQL_NONE = 0, FW_SQL_QUEUED, FW_SQL_ANSWERED };
 
 typedef struct {
     fw_buf body;
@@ -63,6 +75,15 @@ typedef struct {
     int rejected;                /* answered at the request head; the body is never read */
     fw_role role;                /* decided at the request head */
     const char *token_name;
+    double arrived;              /* fw_api_clock() when the head was complete */
+    /* A SQL console request runs on the executor while its connection is suspended: */
+    fw_sqlx_job job;
+    fw_server *srv;
+    struct MHD_Connection *conn;
+    const char *method, *url;    /* libmicrohttpd's, valid until the request completes */
+    int64_t now;
+    fw_http_resp resp;           /* the executor's answer, sent once the connection resumes */
+    _Atomic int sql;             /* FW_SQL_*: written before MHD_resume_connection */
 } fw_conn_ctx;
 
 /* ---- request accessors ---- */
@@ -302,6 +323,61 @@ static fw_conn *fw_conn_of(struct MHD_Connection *conn)
     return ci ? ci->socket_context : NULL;
 }
 
+/* ---- SQL console requests, off the HTTP workers (fw_sqlx.h) ---- */
+
+static fw_conn_ctx *fw_ctx_of_job(fw_sqlx_job *job)
+{
+    return (fw_conn_ctx *)(void *)((char *)job - offsetof(fw_conn_ctx, job));
+}
+
+/* Under the executor's lock, before any executor thread can see the job: the connection is
+ * suspended before the job can resume it. */
+static void fw_sql_job_accepted(fw_sqlx_job *job)
+{
+    MHD_suspend_connection(fw_ctx_of_job(job)->conn);
+}
+
+/* On an executor thread: answer, then wake the connection; its worker sends the answer
+ * (fw_on_request is called again once it is resumed). No libmicrohttpd call but the resume. */
+static void fw_sql_job_run(fw_sqlx_job *job, int stopping)
+{
+    fw_conn_ctx *ctx = fw_ctx_of_job(job);
+    fw_http_req req = {NULL, ctx->method, ctx->url, ctx->body.data, ctx->body.len, ctx->role, ctx->token_name,
+                       ctx->now};
+    fw_api_sql(ctx->srv, &req, &ctx->resp, ctx->arrived, stopping);
+    atomic_store(&ctx->sql, FW_SQL_ANSWERED);
+    MHD_resume_connection(ctx->conn);
+}
+
+/* Hands POST /api/v1/sql to the executor; refused at once (429) when it is full. */
+static enum MHD_Result fw_sql_offload(fw_server *s, struct MHD_Connection *conn, fw_conn_ctx *ctx,
+                                      const char *method, const char *url, fw_http_req *req)
+{
+    ctx->srv = s;
+    ctx->conn = conn;
+    ctx->method = method;
+    ctx->url = url;
+    ctx->now = req->now;
+    ctx->job.run = fw_sql_job_run;
+    ctx->job.accepted = fw_sql_job_accepted;
+    atomic_store(&ctx->sql, FW_SQL_QUEUED);
+    int rc = fw_sqlx_submit(s->sqlx, &ctx->job);
+    if (rc == 0)
+        return MHD_YES;
+    atomic_store(&ctx->sql, FW_SQL_NONE);
+    fw_http_resp resp = {0};
+    if (rc == FW_SQLX_STOPPING) {
+        fw_http_error(&resp, 503, "the server is stopping; retry later");
+    } else {
+        fw_sqlx_stats st;
+        fw_sqlx_get_stats(s->sqlx, &st);
+        fw_http_error(&resp, 429, "too many SQL queries at once: %d run and %d more may wait for a turn;"
+                      " retry later", st.threads, st.max_waiting);
+    }
+    fw_metrics_observe(&s->metrics, FW_EP_SQL, fw_api_clock() - ctx->arrived);
+    return fw_send(conn, s, &resp, 0);
+}
+
 static enum MHD_Result fw_on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                      const char *method, const char *version, const char *upload_data,
                                      size_t *upload_data_size, void **con_cls)
@@ -318,6 +394,7 @@ static enum MHD_Result fw_on_request(void *cls, struct MHD_Connection *conn, con
         ctx = calloc(1, sizeof *ctx);
         if (!ctx)
             return MHD_NO;
+        ctx->arrived = fw_api_clock();
         *con_cls = ctx;
         atomic_fetch_add(&s->metrics.in_flight, 1);
         fw_http_resp resp = {0};
@@ -331,6 +408,15 @@ static enum MHD_Result fw_on_request(void *cls, struct MHD_Connection *conn, con
         *upload_data_size = 0;
         return MHD_YES;
     }
+    int sql = atomic_load(&ctx->sql);
+    if (sql == FW_SQL_ANSWERED) {   /* resumed: the executor's answer is ready */
+        fw_http_resp resp = ctx->resp;
+        memset(&ctx->resp, 0, sizeof ctx->resp);
+        atomic_store(&ctx->sql, FW_SQL_NONE);
+        return fw_send(conn, s, &resp, 0);
+    }
+    if (sql == FW_SQL_QUEUED)       /* still on the executor (not expected while suspended) */
+        return MHD_YES;
     if (*upload_data_size) {
         if (!ctx->too_large && ctx->body.len + *upload_data_size > FW_INGEST_MAX_BODY) {
             ctx->too_large = 1;
@@ -347,8 +433,12 @@ static enum MHD_Result fw_on_request(void *cls, struct MHD_Connection *conn, con
     if (ctx->too_large) {
         fw_reject_early(s, url, FW_REJECT_TOO_LARGE);
         fw_http_error(&resp, 413, "request body exceeds %u MB", FW_INGEST_MAX_BODY >> 20);
-    } else if (!fw_api_dispatch(s, &req, &resp)) {
-        fw_static(&req, &resp);
+    } else {
+        int d = fw_api_dispatch(s, &req, &resp);
+        if (d == FW_API_OFFLOAD)
+            return fw_sql_offload(s, conn, ctx, method, url, &req);
+        if (!d)
+            fw_static(&req, &resp);
     }
     return fw_send(conn, s, &resp, 0);
 }
@@ -364,7 +454,10 @@ static void fw_on_completed(void *cls, struct MHD_Connection *conn, void **con_c
     fw_conn_ctx *ctx = *con_cls;
     if (!ctx)
         return;
+    /* Never while the executor holds the request: its connection is suspended until then. */
+    assert(atomic_load(&ctx->sql) != FW_SQL_QUEUED);
     fw_buf_free(&ctx->body);
+    free(ctx->resp.body);   /* an answer the connection closed before sending */
     free(ctx);
     *con_cls = NULL;
     atomic_fetch_sub(&s->metrics.in_flight, 1);
@@ -481,7 +574,8 @@ static int fw_open_store(fw_server *s, const fw_server_config *cfg)
         return -1;
     }
     const char *u = cfg->store_url ? cfg->store_url : url;
-    fw_store_options opt = {cfg->retention_s, cfg->sync_full ? FW_STORE_SYNC_FULL : FW_STORE_SYNC_NORMAL, 0};
+    fw_store_options opt = {cfg->retention_s, cfg->sync_full ? FW_STORE_SYNC_FULL : FW_STORE_SYNC_NORMAL,
+                            cfg->query_connections, cfg->query_wait_ms};
     fw_store_status st = fw_store_open(u, &opt, &s->store, err, sizeof err);
     if (st != FW_STORE_OK)
         fprintf(stderr, "flamewatch server: cannot open store %s: %s\n", u, err[0] ? err : fw_store_strerror(st));
@@ -555,7 +649,10 @@ static void fw_http_log(void *cls, const char *fmt, va_list ap)
 
 static struct MHD_Daemon *fw_start_http(fw_server *s, const struct sockaddr_storage *ss, int v6, unsigned mhd_limit)
 {
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    /* Suspend/resume (SQL console requests, fw_sqlx.h) works with this mode: a worker pool, each
+     * worker with its own epoll loop, woken through its inter-thread channel (ITC) on resume. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+                     MHD_ALLOW_SUSPEND_RESUME;
     if (v6)
         flags |= MHD_USE_IPv6;
     uint16_t port = ntohs(v6 ? ((const struct sockaddr_in6 *)ss)->sin6_port : ((const struct sockaddr_in *)ss)->sin_port);
@@ -584,6 +681,9 @@ static void fw_drain(fw_server *s, struct MHD_Daemon *d)
         struct timespec ts = {0, 10L * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
+    /* No connection may stay suspended when libmicrohttpd stops: the executor answers what is
+     * queued (503) and finishes what runs (bounded by the SQL time limit) first. */
+    fw_sqlx_stop(s->sqlx);
     MHD_stop_daemon(d);
 }
 
@@ -630,12 +730,16 @@ int fw_server_run(const fw_server_config *cfg)
     unsigned mhd_limit = 0;
     fw_conn_limits(cfg, &lim, &mhd_limit);
     s->conns = fw_conns_new(&lim);
-    struct MHD_Daemon *d = s->conns ? fw_start_http(s, &ss, v6, mhd_limit) : NULL;
+    s->sqlx = s->conns ? fw_sqlx_new(FW_SQL_EXECUTORS, FW_SQL_QUEUE) : NULL;
+    struct MHD_Daemon *d = s->sqlx ? fw_start_http(s, &ss, v6, mhd_limit) : NULL;
     if (!d) {
         if (!s->conns)
             fprintf(stderr, "flamewatch server: cannot start the connection reaper (out of memory or threads)\n");
+        else if (!s->sqlx)
+            fprintf(stderr, "flamewatch server: cannot start the SQL executor (out of memory or threads)\n");
         else
             fprintf(stderr, "flamewatch server: cannot listen on %s (address in use or not available)\n", cfg->listen);
+        fw_sqlx_free(s->sqlx);
         fw_conns_free(s->conns);
         fw_store_close(s->store);
         fw_auth_free(s->auth);
@@ -652,6 +756,7 @@ int fw_server_run(const fw_server_config *cfg)
     sigwait(&sigs, &sig);
     fprintf(stderr, "flamewatch server: %s received, finishing in-flight requests\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     fw_drain(s, d);
+    fw_sqlx_free(s->sqlx);
     fw_conns_free(s->conns);
     pthread_mutex_lock(&s->mu);
     s->stopping = 1;

@@ -32,6 +32,9 @@ typedef struct {
     unsigned max_connections;    /* total, kept below the descriptor limit (default 4096) */
     unsigned max_conns_per_addr; /* per client address (default 256) */
     unsigned header_timeout_s;   /* to deliver a request head (default 10) */
+    /* The store's query pool; 0 = the default. */
+    int query_connections;       /* read connections (default 4) */
+    int query_wait_ms;           /* wait for one before 503 (default FW_STORE_READER_WAIT_MS) */
 } fw_server_config;
 
 /* Runs until SIGTERM/SIGINT. Returns the process exit status (0, 1 runtime error, 2 usage). */
@@ -42,6 +45,7 @@ typedef struct fw_server {
     fw_store *store;
     fw_auth *auth;               /* NULL when authentication is off */
     struct fw_conns *conns;      /* connection limits */
+    struct fw_sqlx *sqlx;        /* runs SQL console requests off the HTTP workers */
     fw_metrics metrics;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -78,7 +82,21 @@ void fw_http_error(fw_http_resp *resp, int status, const char *fmt, ...) __attri
 void fw_http_json(fw_http_resp *resp, int status, fw_json *j);
 void fw_http_text(fw_http_resp *resp, int status, const char *ctype, char *body, size_t len);
 
-/* Endpoint dispatch (fw_api.c): fills resp for any path it owns; returns 0 if not its path. */
+/* The SQL console's limits in the HTTP layer (docs/API.md, "Limits"). */
+#define FW_SQL_TIMEOUT_MS 5000   /* the whole request, counted from the arrival of its head */
+#define FW_SQL_EXECUTORS 2       /* console queries run at once: the store's console connections */
+#define FW_SQL_QUEUE 8           /* and at most this many more wait for a turn; past that, 429 */
+
+/* Endpoint dispatch (fw_api.c): fills resp for any path it owns and returns 1; returns 0 if not
+ * its path; FW_API_OFFLOAD (resp untouched) for POST /api/v1/sql, which the caller runs with
+ * fw_api_sql on the SQL executor instead of the HTTP worker. */
+#define FW_API_OFFLOAD 2
 int fw_api_dispatch(fw_server *s, const fw_http_req *req, fw_http_resp *resp);
+/* POST /api/v1/sql, on an executor thread. `arrived`: fw_api_clock() when the request's head
+ * arrived; the time limit counts from it. stopping: answer 503 without running. Uses no
+ * libmicrohttpd call (req->conn may be suspended). */
+void fw_api_sql(fw_server *s, const fw_http_req *req, fw_http_resp *resp, double arrived, int stopping);
+/* Monotonic seconds, the clock of `arrived`. */
+double fw_api_clock(void);
 
 #endif

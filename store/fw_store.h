@@ -34,7 +34,7 @@ typedef enum {
     FW_STORE_ERR_DENIED = -4,    /* read-only SQL refused a statement: HTTP 403 */
     FW_STORE_ERR_TIMEOUT = -5,   /* read-only SQL ran past its time limit: HTTP 408/503 */
     FW_STORE_ERR_IO = -6,        /* database error (disk full, corrupt file): HTTP 500 */
-    FW_STORE_ERR_BUSY = -7,      /* could not get the database lock in time: HTTP 503 */
+    FW_STORE_ERR_BUSY = -7,      /* no database lock or read connection in time: HTTP 503 */
     FW_STORE_ERR_TOOBIG = -8,    /* read-only SQL: a value or the result is over its byte limit: HTTP 413 */
 } fw_store_status;
 
@@ -54,7 +54,13 @@ typedef struct {
     int64_t retention_s;      /* 0 = default, 7 days */
     fw_store_sync sync;       /* default FW_STORE_SYNC_NORMAL (see docs/STORAGE.md) */
     int readers;              /* concurrent queries (read connections); 0 = backend default */
+    int reader_wait_ms;       /* how long a query waits for a free read connection before it gives
+                                 up with FW_STORE_ERR_BUSY; 0 = FW_STORE_READER_WAIT_MS */
 } fw_store_options;
+
+/* The default wait for a read connection (docs/API.md, "Limits"). Queries are made by HTTP
+ * workers, so a query never waits without end behind others: past this it answers BUSY (503). */
+#define FW_STORE_READER_WAIT_MS 3000
 
 /* Opens (creating if needed) the store a URL names:
  *   sqlite:///var/lib/flamewatch   the embedded store in that directory (created if missing);

@@ -69,7 +69,8 @@ typedef struct {
     void *gc_hook_arg;
 
     pthread_mutex_t rlock;          /* reader pool */
-    pthread_cond_t rcond;
+    pthread_cond_t rcond;           /* on CLOCK_MONOTONIC: a reader was given back */
+    int64_t reader_wait_ms;         /* fw_sq_reader_get gives up after this long */
     sqlite3 **r;
     int *rbusy;
     int nr;
@@ -115,6 +116,8 @@ int fw_store_gc_mark_blocks(sqlite3 *db, unsigned char *live, uint32_t n);
 void fw_store_gc_close_over(const uint32_t *parent, uint32_t n, unsigned char *live);
 
 /* ---- fw_sqlite_query.c: the reader pool and each query's snapshot */
+/* The index of a free reader, or -1 when none came free within reader_wait_ms (the caller
+ * returns FW_STORE_ERR_BUSY). */
 int fw_sq_reader_get(fw_sq *s);
 void fw_sq_reader_put(fw_sq *s, int i);
 /* What a query needs from its snapshot before it can write SQL. */

@@ -9,8 +9,9 @@
  * Time. The deadline is fixed when a call starts. A caller waits for a free console connection
  * on a condition variable until that deadline, then the query runs under a progress handler and a
  * busy handler that stop at the same deadline: the limit covers the wait and the run, so no call
- * outlives it by more than one progress interval. How many callers may wait at all is bounded
- * by the HTTP layer (fw_api.c), so that waiting requests cannot hold every HTTP worker either.
+ * outlives it by more than one progress interval. The server calls this from its SQL executor
+ * (server/fw_sqlx.c: as many threads as there are console connections, and a bounded queue), never
+ * from an HTTP worker, and passes the time that is left of the request's limit.
  *
  * What may run. One statement, read-only (sqlite3_stmt_readonly), under an authorizer that allows
  * SELECT, recursive CTEs, reads of the schema's own tables and views (read once at open), and

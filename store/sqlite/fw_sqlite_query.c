@@ -14,13 +14,29 @@
 #include "../fw_store_table.h"
 #include "../fw_store_tree.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---------------------------------------------------------------- readers */
 
+static int64_t fw_sq_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A free read connection, waited for until s->reader_wait_ms have passed: -1 then, and the
+ * caller answers FW_STORE_ERR_BUSY. The wait is bounded because the caller is an HTTP worker:
+ * waiting without end behind a burst of heavy queries held every worker, so that /healthz and
+ * ingest queued too and connections whose heads no worker read were dropped. rcond runs on
+ * CLOCK_MONOTONIC (fw_sq_open), so a clock step neither shortens nor stretches the wait. */
 int fw_sq_reader_get(fw_sq *s)
 {
+    int64_t deadline = fw_sq_mono_ms() + s->reader_wait_ms;
+    struct timespec until = {(time_t)(deadline / 1000), (long)(deadline % 1000) * 1000000L};
     pthread_mutex_lock(&s->rlock);
     for (;;) {
         for (int i = 0; i < s->nr; i++)
@@ -29,7 +45,17 @@ int fw_sq_reader_get(fw_sq *s)
                 pthread_mutex_unlock(&s->rlock);
                 return i;
             }
-        pthread_cond_wait(&s->rcond, &s->rlock);
+        if (pthread_cond_timedwait(&s->rcond, &s->rlock, &until) == ETIMEDOUT) {
+            /* One last look: a connection given back at the deadline is still taken. */
+            for (int i = 0; i < s->nr; i++)
+                if (!s->rbusy[i]) {
+                    s->rbusy[i] = 1;
+                    pthread_mutex_unlock(&s->rlock);
+                    return i;
+                }
+            pthread_mutex_unlock(&s->rlock);
+            return -1;
+        }
     }
 }
 
@@ -119,6 +145,8 @@ static fw_store_status fw_sq_query_rows(fw_sq *s, fw_store_sql_kind kind, const 
                                         fw_blk_rows *rows, fw_blk_rows *rows2, char **user_sql, char **unit)
 {
     int ri = fw_sq_reader_get(s);
+    if (ri < 0)
+        return FW_STORE_ERR_BUSY;
     sqlite3 *db = s->r[ri];
     fw_sq_snap snap;
     fw_store_status st = fw_sq_begin(db, q, &snap);
@@ -230,6 +258,10 @@ fw_store_status fw_sq_trend(fw_store *base, const fw_store_query *q, int64_t ste
         out->points[i].t = t0 + i * step;
 
     int ri = fw_sq_reader_get(s);
+    if (ri < 0) {
+        fw_store_trend_free(out);
+        return FW_STORE_ERR_BUSY;
+    }
     sqlite3 *db = s->r[ri];
     fw_sq_snap snap;
     fw_store_status st = fw_sq_begin(db, q, &snap);
@@ -263,6 +295,8 @@ fw_store_status fw_sq_labels(fw_store *base, const fw_store_query *q, fw_store_l
 {
     fw_sq *s = (fw_sq *)base;
     int ri = fw_sq_reader_get(s);
+    if (ri < 0)
+        return FW_STORE_ERR_BUSY;
     sqlite3 *db = s->r[ri];
     fw_sq_snap snap;
     fw_store_status st = fw_sq_begin(db, q, &snap);
@@ -318,6 +352,8 @@ fw_store_status fw_sq_apps(fw_store *base, fw_store_apps *out)
 {
     fw_sq *s = (fw_sq *)base;
     int ri = fw_sq_reader_get(s);
+    if (ri < 0)
+        return FW_STORE_ERR_BUSY;
     sqlite3 *db = s->r[ri];
     fw_sq_snap snap = {{0}, NULL};
     fw_store_status st = FW_STORE_OK;
@@ -378,6 +414,8 @@ fw_store_status fw_sq_sql_text(fw_store *base, fw_store_sql_kind kind, const fw_
         step = (step + FW_SQ_BUCKET - 1) / FW_SQ_BUCKET * FW_SQ_BUCKET;
     }
     int ri = fw_sq_reader_get(s);
+    if (ri < 0)
+        return FW_STORE_ERR_BUSY;
     sqlite3 *db = s->r[ri];
     fw_sq_snap snap;
     fw_store_status st = fw_sq_begin(db, NULL, &snap);

@@ -24,6 +24,8 @@ fw_store_status fw_sq_settings_get(fw_store *base, const char *app, fw_store_set
 {
     fw_sq *s = (fw_sq *)base;
     int ri = fw_sq_reader_get(s);
+    if (ri < 0)
+        return FW_STORE_ERR_BUSY;
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(s->r[ri],
                                 "SELECT enabled, cpu, cpu_interval_ms, wall, memory, memory_threshold_kb,"
@@ -90,6 +92,8 @@ fw_store_status fw_sq_agents_list(fw_store *base, const char *app, fw_store_agen
 {
     fw_sq *s = (fw_sq *)base;
     int ri = fw_sq_reader_get(s);
+    if (ri < 0)
+        return FW_STORE_ERR_BUSY;
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(s->r[ri],
                                 "SELECT host, pid, last_fetch, settings_updated_at FROM agents WHERE app = ?1"
@@ -132,6 +136,8 @@ fw_store_status fw_sq_stats(fw_store *base, fw_store_stats *out)
     fw_sq *s = (fw_sq *)base;
     out->size_bytes = fw_sq_file_size(s->path, "") + fw_sq_file_size(s->path, "-wal");
     int ri = fw_sq_reader_get(s);
+    if (ri < 0)
+        return FW_STORE_ERR_BUSY;
     int rc = fw_sq_meta_get(s->r[ri], "profiles", &out->profiles);
     if (rc == SQLITE_OK)
         rc = fw_sq_meta_get(s->r[ri], "stack_values", &out->stack_values);

@@ -37,8 +37,10 @@
  * after that). With WAL, a commit has been written to the -wal file by then, so it survives kill -9
  * of the server with synchronous=NORMAL; synchronous=FULL adds an fsync per commit for power loss.
  * Queries run on a pool of read-only connections, each inside its own read transaction, so they see
- * one snapshot and never block ingest. Users' SQL (the read-only console) runs on connections of
- * its own, never the pool's (fw_sqlite_console.c).
+ * one snapshot and never block ingest. A query waits for a free pool connection at most
+ * reader_wait_ms (FW_STORE_READER_WAIT_MS), then answers FW_STORE_ERR_BUSY: the callers are HTTP
+ * workers, which must not queue without end behind a burst of heavy queries. Users' SQL (the
+ * read-only console) runs on connections of its own, never the pool's (fw_sqlite_console.c).
  *
  * In-memory dimension cache. Interning a stack frame by frame through SQL would cost more than the
  * sample insert itself, so the writer keeps every function, frame, stack and label set in memory
@@ -63,6 +65,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 const int64_t fw_sq_res[FW_SQ_NLEVELS] = {60, 900, 3600, 86400};
 
@@ -381,7 +384,7 @@ static int fw_sq_upgrade_v1(sqlite3 *db, char *err, size_t errlen)
 fw_store_status fw_store_open_sqlite(const char *path, const fw_store_options *opt,
                                      fw_store **out, char *err, size_t errlen)
 {
-    fw_store_options def = {0, FW_STORE_SYNC_NORMAL, 0};
+    fw_store_options def = {0, FW_STORE_SYNC_NORMAL, 0, 0};
     if (!out)
         return FW_STORE_ERR_INVALID;
     *out = NULL;
@@ -391,7 +394,7 @@ fw_store_status fw_store_open_sqlite(const char *path, const fw_store_options *o
     }
     if (!opt)
         opt = &def;
-    if (opt->retention_s < 0 || opt->readers < 0 || opt->readers > 64) {
+    if (opt->retention_s < 0 || opt->readers < 0 || opt->readers > 64 || opt->reader_wait_ms < 0) {
         fw_store_errf(err, errlen, "bad store options");
         return FW_STORE_ERR_INVALID;
     }
@@ -405,7 +408,12 @@ fw_store_status fw_store_open_sqlite(const char *path, const fw_store_options *o
     pthread_mutex_init(&s->wlock, NULL);
     pthread_mutex_init(&s->cklock, NULL);
     pthread_mutex_init(&s->rlock, NULL);
-    pthread_cond_init(&s->rcond, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->rcond, &ca);
+    pthread_condattr_destroy(&ca);
+    s->reader_wait_ms = opt->reader_wait_ms ? opt->reader_wait_ms : FW_STORE_READER_WAIT_MS;
     pthread_rwlock_init(&s->clock, NULL);
     s->path = fw_store_strdup(path);
     fw_store_status st = FW_STORE_ERR_IO;

@@ -68,10 +68,9 @@ class RunawayQueries(unittest.TestCase):
                     results.append((res, dt))
 
             threads = [threading.Thread(target=runaway) for _ in range(24)]
-            # 24 runaway requests in 0.6 s. (Not all in the same millisecond: libmicrohttpd lets
-            # one worker accept up to 10 waiting connections at once and serves them in turn, so
-            # requests of one burst can wait behind a console query on their worker; only the
-            # HTTP layer can avoid that, by running SQL off the worker.)
+            # 24 runaway requests in 0.6 s. The same 24 released in one instant (one worker may
+            # accept several connections of a burst and serve them in turn) are
+            # test_sql_burst.py's case: SQL runs off the HTTP workers, so that holds too.
             for t in threads:
                 t.start()
                 time.sleep(0.025)
