@@ -481,7 +481,8 @@ static int fw_open_store(fw_server *s, const fw_server_config *cfg)
         return -1;
     }
     const char *u = cfg->store_url ? cfg->store_url : url;
-    fw_store_options opt = {cfg->retention_s, cfg->sync_full ? FW_STORE_SYNC_FULL : FW_STORE_SYNC_NORMAL, 0};
+    fw_store_options opt = {cfg->retention_s, cfg->sync_full ? FW_STORE_SYNC_FULL : FW_STORE_SYNC_NORMAL, 0,
+                            cfg->cache_bytes};
     fw_store_status st = fw_store_open(u, &opt, &s->store, err, sizeof err);
     if (st != FW_STORE_OK)
         fprintf(stderr, "flamewatch server: cannot open store %s: %s\n", u, err[0] ? err : fw_store_strerror(st));

@@ -54,7 +54,11 @@ typedef struct {
     int64_t retention_s;      /* 0 = default, 7 days */
     fw_store_sync sync;       /* default FW_STORE_SYNC_NORMAL (see docs/STORAGE.md) */
     int readers;              /* concurrent queries (read connections); 0 = backend default */
+    size_t cache_bytes;       /* dimension cache budget (docs/STORAGE.md); 0 = FW_STORE_DEFAULT_CACHE_BYTES */
 } fw_store_options;
+
+/* The default budget of the in-memory dimension cache (functions, frames, stacks, label sets). */
+#define FW_STORE_DEFAULT_CACHE_BYTES ((size_t)64 << 20)
 
 /* Opens (creating if needed) the store a URL names:
  *   sqlite:///var/lib/flamewatch   the embedded store in that directory (created if missing);
