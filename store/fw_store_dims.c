@@ -90,10 +90,20 @@ static int fw_dims_pa_eq(const void *ctx, uint32_t slot1, const void *key)
     return 0;
 }
 
+/* Fixed bytes per entry at most: its slot, its free-list cell, and three map slots at a load
+ * between 1/4 and 1/2 (maps grow at half full, and the entry cap keeps them from doubling again). */
+#define FW_DIMS_FIXED_PER_ENTRY (sizeof(fw_dims_ent) + sizeof(uint32_t) + 3 * 2 * sizeof(fw_map_slot))
+
 void fw_dims_init(fw_dims *c, size_t budget)
 {
     memset(c, 0, sizeof *c);
     c->budget = budget < FW_DIMS_MIN_BUDGET ? FW_DIMS_MIN_BUDGET : budget;
+    /* The slot array and the maps never shrink, so their size is fixed here: at most half the
+     * budget, the rest for strings. Without a cap, the doubling of a map past the budget would
+     * leave nothing to evict but everything, at every insert. A power of two, as the arrays are. */
+    c->max_entries = 256;
+    while ((size_t)c->max_entries * 2 * FW_DIMS_FIXED_PER_ENTRY <= c->budget / 2 && c->max_entries < (1u << 30))
+        c->max_entries *= 2;
 }
 
 size_t fw_dims_bytes(const fw_dims *c)
@@ -156,6 +166,9 @@ static uint32_t fw_dims_insert(fw_dims *c, int kind, uint32_t id, const fw_dims_
         if (kind == FW_DIM_FN)
             memcpy(s + l1 + 1, v->s2, l2);
     }
+    /* At the entry cap, one goes first (the maps stay below half full). */
+    if (c->nused + 1 >= c->max_entries)
+        fw_dims_evict_one(c, FW_DIMS_NONE);
     uint32_t slot;
     if (c->nfree) {
         slot = c->freel[--c->nfree];

@@ -69,6 +69,7 @@ typedef struct {
 typedef struct {
     fw_dims_ent *e;
     uint32_t cap, top, nused, hand;
+    uint32_t max_entries;      /* fixed by the budget: the slot array and maps stay within half */
     uint32_t *freel;
     uint32_t nfree, freecap;
     fw_map idm, cm, pam;       /* map ids are slot + 1 */
