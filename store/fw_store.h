@@ -380,6 +380,9 @@ typedef struct {
     int64_t stack_values;   /* stack values ingested since the store was created */
     int64_t stacks;         /* distinct stacks stored */
     int64_t rows;           /* raw sample rows currently kept (approximate) */
+    /* The in-memory dimension cache (0 for a backend without one): bytes held now, its budget,
+     * entries, and entries evicted since the store was opened. */
+    int64_t cache_bytes, cache_budget, cache_entries, cache_evictions;
 } fw_store_stats;
 
 fw_store_status fw_store_get_stats(fw_store *s, fw_store_stats *out);

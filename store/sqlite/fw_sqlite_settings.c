@@ -149,5 +149,17 @@ fw_store_status fw_sq_stats(fw_store *base, fw_store_stats *out)
         sqlite3_finalize(st);
     }
     fw_sq_reader_put(s, ri);
+    pthread_mutex_lock(&s->clock);
+    out->cache_bytes = (int64_t)fw_dims_bytes(&s->c);
+    out->cache_budget = (int64_t)s->c.budget;
+    out->cache_entries = (int64_t)s->c.nused;
+    out->cache_evictions = (int64_t)s->c.evictions;
+    pthread_mutex_unlock(&s->clock);
+    pthread_mutex_lock(&s->clock);
+    out->cache_bytes = (int64_t)fw_dims_bytes(&s->c);
+    out->cache_budget = (int64_t)s->c.budget;
+    out->cache_entries = (int64_t)s->c.nused;
+    out->cache_evictions = (int64_t)s->c.evictions;
+    pthread_mutex_unlock(&s->clock);
     return fw_sq_status(rc);
 }
