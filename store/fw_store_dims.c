@@ -18,7 +18,7 @@
 
 typedef struct { uint32_t kind, id; } fw_dims_idkey;
 typedef struct { int kind; const fw_dims_val *v; } fw_dims_ckey;
-typedef struct { const uint32_t *frames; size_t depth; } fw_dims_pakey;
+typedef struct { const fw_dims_path *p; uint32_t leaf; } fw_dims_pakey;
 
 static uint64_t fw_dims_id_hash(uint32_t kind, uint32_t id) { return fw_hash_u64x2(id, kind + 1); }
 
@@ -62,32 +62,12 @@ static uint32_t fw_dims_slot(const fw_dims *c, int kind, uint32_t id)
     return s1 ? s1 - 1 : FW_DIMS_NONE;
 }
 
-/* The slot of stack `id`, trying the hint first (the parent's slot when the child was added). */
-static uint32_t fw_dims_st_slot(const fw_dims *c, uint32_t id, uint32_t hint)
-{
-    if (hint < c->top && c->e[hint].id == id && c->e[hint].kind == FW_DIM_ST)
-        return hint;
-    return fw_dims_slot(c, FW_DIM_ST, id);
-}
-
-/* The whole path walk behind the path map: every node's frame matches, up to the root. Sets the
- * reference bits of the nodes it passes, so that a hot stack keeps its ancestors cached. */
+/* A known call path: one probe and one entry read, whatever the depth. */
 static int fw_dims_pa_eq(const void *ctx, uint32_t slot1, const void *key)
 {
-    fw_dims *c = (fw_dims *)(uintptr_t)ctx;
+    const fw_dims_ent *e = &((const fw_dims *)ctx)->e[slot1 - 1];
     const fw_dims_pakey *k = key;
-    uint32_t slot = slot1 - 1;
-    for (size_t d = k->depth; d-- > 0;) {
-        fw_dims_ent *e = &c->e[slot];
-        if (e->kind != FW_DIM_ST || e->b != k->frames[d])
-            return 0;
-        e->ref = 1;
-        if (d == 0)
-            return e->a == 0;
-        if (e->a == 0 || (slot = fw_dims_st_slot(c, e->a, e->hint)) == FW_DIMS_NONE)
-            return 0;
-    }
-    return 0;
+    return e->kind == FW_DIM_ST && e->in_pa && e->ph == k->p->h && e->ph2 == k->p->h2 && e->b == k->leaf;
 }
 
 /* Fixed bytes per entry at most: its slot, its free-list cell, and three map slots at a load
@@ -152,7 +132,7 @@ static void fw_dims_evict_one(fw_dims *c, uint32_t keep)
 
 /* Stores an entry in a free slot and indexes it, then evicts back under the budget. The slot,
  * or FW_DIMS_NONE when out of memory (the cache is unchanged then). */
-static uint32_t fw_dims_insert(fw_dims *c, int kind, uint32_t id, const fw_dims_val *v, const uint64_t *ph)
+static uint32_t fw_dims_insert(fw_dims *c, int kind, uint32_t id, const fw_dims_val *v, const fw_dims_path *ph)
 {
     assert(id != 0 && kind >= 0 && kind < FW_DIM_KINDS);
     char *s = NULL;
@@ -190,9 +170,6 @@ static uint32_t fw_dims_insert(fw_dims *c, int kind, uint32_t id, const fw_dims_
     e->line = v->line;
     e->s1 = s;
     e->s2 = kind == FW_DIM_FN ? s + l1 + 1 : NULL;
-    e->hint = FW_DIMS_NONE;
-    if (kind == FW_DIM_ST && v->a)
-        e->hint = fw_dims_slot(c, FW_DIM_ST, v->a);
     c->nused++;
     if (s)
         c->str_bytes += l1 + 1 + l2 + FW_DIMS_STR_OVERHEAD;
@@ -202,23 +179,22 @@ static uint32_t fw_dims_insert(fw_dims *c, int kind, uint32_t id, const fw_dims_
         fw_dims_remove(c, slot);
         return FW_DIMS_NONE;
     }
-    if (kind == FW_DIM_ST && ph) {
-        if (fw_map_put(&c->pam, *ph, slot + 1) == 0) {
-            c->e[slot].in_pa = 1;
-            c->e[slot].ph = *ph;
-        }
+    if (kind == FW_DIM_ST && ph && fw_map_put(&c->pam, ph->h, slot + 1) == 0) {
+        c->e[slot].in_pa = 1;
+        c->e[slot].ph = ph->h;
+        c->e[slot].ph2 = ph->h2;
     }
     while (fw_dims_bytes(c) > c->budget && c->nused > 1)
         fw_dims_evict_one(c, slot);
     return slot;
 }
 
-int fw_dims_add(fw_dims *c, int kind, uint32_t id, const fw_dims_val *v, const uint64_t *ph)
+int fw_dims_add(fw_dims *c, int kind, uint32_t id, const fw_dims_val *v, const fw_dims_path *ph)
 {
     return fw_dims_insert(c, kind, id, v, ph) == FW_DIMS_NONE ? -1 : 0;
 }
 
-int fw_dims_find(fw_dims *c, fw_dims_src *src, int kind, const fw_dims_val *v, const uint64_t *ph,
+int fw_dims_find(fw_dims *c, fw_dims_src *src, int kind, const fw_dims_val *v, const fw_dims_path *ph,
                  uint32_t *id)
 {
     fw_dims_ckey k = {kind, v};
@@ -227,9 +203,10 @@ int fw_dims_find(fw_dims *c, fw_dims_src *src, int kind, const fw_dims_val *v, c
         fw_dims_ent *e = &c->e[s1 - 1];
         e->ref = 1;
         c->hits++;
-        if (kind == FW_DIM_ST && ph && !e->in_pa && fw_map_put(&c->pam, *ph, s1) == 0) {
+        if (kind == FW_DIM_ST && ph && !e->in_pa && fw_map_put(&c->pam, ph->h, s1) == 0) {
             e->in_pa = 1;
-            e->ph = *ph;
+            e->ph = ph->h;
+            e->ph2 = ph->h2;
         }
         *id = e->id;
         return 1;
@@ -283,16 +260,19 @@ int fw_dims_get(fw_dims *c, fw_dims_src *src, int kind, uint32_t id, fw_dims_val
     return 1;
 }
 
-uint32_t fw_dims_find_path(fw_dims *c, uint64_t ph, const uint32_t *frames, size_t depth)
+uint32_t fw_dims_find_path(fw_dims *c, const fw_dims_path *path, uint32_t leaf_frame)
 {
-    if (!depth)
+    if (!leaf_frame)
         return 0;
-    fw_dims_pakey k = {frames, depth};
-    uint32_t s1 = fw_map_find(&c->pam, ph, fw_dims_pa_eq, c, &k);
+    fw_dims_pakey k = {path, leaf_frame};
+    uint32_t s1 = fw_map_find(&c->pam, path->h, fw_dims_pa_eq, c, &k);
     if (!s1)
         return 0;
     c->hits++;
-    return c->e[s1 - 1].id;
+    fw_dims_ent *e = &c->e[s1 - 1];
+    if (!e->ref)
+        e->ref = 1;
+    return e->id;
 }
 
 void fw_dims_forget(fw_dims *c, int kind, uint32_t id)

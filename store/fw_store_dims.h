@@ -10,7 +10,7 @@
  * function names makes new ones all day (five uploads of 100,000 unique names used to cost the
  * server 484 MB, reloaded at every start). So the cache holds entries, not arrays indexed by id:
  * each entry is (kind, id, content) in a slot, found by id (idm), by content (cm) and, for stacks,
- * by whole call path (pam). Its bytes (slots, maps, strings) stay under a budget: inserting past
+ * by whole call path (pam, one probe per sample for a known stack). Its bytes (slots, maps, strings) stay under a budget: inserting past
  * it evicts with CLOCK (a reference bit per entry, set by every hit, cleared by the hand as it
  * passes; the first entry found clear goes). A miss asks the backend (fw_dims_src: the database,
  * on the connection and snapshot of the caller) and keeps what it found. Memory is then a
@@ -60,9 +60,8 @@ typedef struct {
     uint32_t id;               /* 0: a free slot */
     uint8_t kind, ref, in_pa;
     uint32_t a, b;
-    uint32_t hint;             /* stacks: the parent's slot when this entry was added (checked) */
     int64_t line;
-    uint64_t ph;               /* stacks: path hash, when in_pa */
+    uint64_t ph, ph2;          /* stacks: the call path's two hashes, when in_pa */
     char *s1, *s2;             /* one allocation: s2 points into it */
 } fw_dims_ent;
 
@@ -90,17 +89,29 @@ void fw_dims_free(fw_dims *c);
 /* Bytes the cache holds now (slots, maps, strings), what the budget bounds. */
 size_t fw_dims_bytes(const fw_dims *c);
 
-/* content -> id. For stacks, `ph` (may be NULL) is the path hash of the stack, recorded so that
+/* A stack's whole call path, root to leaf, as two independent 64-bit hashes chained frame by
+ * frame (fw_dims_path_step from {0, 0}, the root). A path is found by both (a false match needs a
+ * collision of 128 bits); walking the trie to verify it instead cost a cache miss per frame, a
+ * third of ingest. */
+typedef struct { uint64_t h, h2; } fw_dims_path;
+
+static inline void fw_dims_path_step(fw_dims_path *p, uint32_t frame)
+{
+    p->h = fw_hash_u64x2(p->h ^ 0x5851f42d4c957f2dull, frame);
+    p->h2 = fw_hash_u64x2((uint64_t)frame * 0xd6e8feb86659fd93ull, p->h2 + 0x2545f4914f6cdd1dull);
+}
+
+/* content -> id. For stacks, `path` (may be NULL) is the stack's call path, recorded so that
  * fw_dims_find_path finds it. 1 found, 0 absent, -1 error (source or out of memory). */
-int fw_dims_find(fw_dims *c, fw_dims_src *src, int kind, const fw_dims_val *v, const uint64_t *ph,
+int fw_dims_find(fw_dims *c, fw_dims_src *src, int kind, const fw_dims_val *v, const fw_dims_path *path,
                  uint32_t *id);
 /* Records a new (id, content) the backend has just stored. 0, or -1 when out of memory. */
-int fw_dims_add(fw_dims *c, int kind, uint32_t id, const fw_dims_val *v, const uint64_t *ph);
+int fw_dims_add(fw_dims *c, int kind, uint32_t id, const fw_dims_val *v, const fw_dims_path *path);
 /* id -> content. 1 found (out valid until the next call), 0 absent, -1 error. */
 int fw_dims_get(fw_dims *c, fw_dims_src *src, int kind, uint32_t id, fw_dims_val *out);
-/* The stack whose whole call path (frames root first, `depth` of them) has path hash ph, when
- * it and all its ancestors are cached; else 0 (the caller then walks with fw_dims_find). */
-uint32_t fw_dims_find_path(fw_dims *c, uint64_t ph, const uint32_t *frames, size_t depth);
+/* The cached stack with this call path and leaf frame, or 0 (the caller then walks the trie with
+ * fw_dims_find). */
+uint32_t fw_dims_find_path(fw_dims *c, const fw_dims_path *path, uint32_t leaf_frame);
 /* Forgets one entry (the backend deleted it), or every entry whose id is >= next[kind] (a
  * rolled-back transaction). */
 void fw_dims_forget(fw_dims *c, int kind, uint32_t id);
@@ -109,11 +120,6 @@ void fw_dims_forget_from(fw_dims *c, const uint32_t next[FW_DIM_KINDS]);
 static inline uint64_t fw_dims_fn_hash(const char *name, const char *file)
 {
     return fw_hash_bytes(file, strlen(file), fw_hash_bytes(name, strlen(name), 0));
-}
-/* Path hash of a node from its parent's: the root (id 0) has path hash 0. */
-static inline uint64_t fw_dims_pa_hash(uint64_t parent_h, uint32_t frame)
-{
-    return fw_hash_u64x2(parent_h ^ 0x5851f42d4c957f2dull, frame);
 }
 
 #endif

@@ -19,8 +19,8 @@
 
 /* Interning: the id of a function, frame or stack, from the dimension cache or (on a miss) the
  * file, inserting a row with the next id when it is new. Called with wlock held and the cache
- * locked. `ph` (stacks) is the path hash of the node; *nnew counts new rows. */
-static fw_store_status fw_sq_intern(fw_sq *s, int kind, const fw_dims_val *v, const uint64_t *ph, uint32_t *out,
+ * locked. `ph` (stacks) is the call path of the node; *nnew counts new rows. */
+static fw_store_status fw_sq_intern(fw_sq *s, int kind, const fw_dims_val *v, const fw_dims_path *ph, uint32_t *out,
                                     size_t *nnew)
 {
     int r = fw_dims_find(&s->c, &s->wsrc.base, kind, v, ph, out);
@@ -314,7 +314,7 @@ fw_store_status fw_sq_ingest(fw_store *base, const fw_store_ingest_req *req,
         fw_sample_view v;
         fw_profile_get_sample(p, i, &v);
         /* location_ids are leaf first; the trie is walked from the root. */
-        uint64_t ph = 0;
+        fw_dims_path ph = {0, 0};
         for (size_t j = 0; j < v.depth && st == FW_STORE_OK; j++) {
             uint64_t lid = v.location_ids[v.depth - 1 - j];
             uint32_t frame = lid <= nloc ? loc_frame[lid] : 0;
@@ -336,16 +336,16 @@ fw_store_status fw_sq_ingest(fw_store *base, const fw_store_ingest_req *req,
                     loc_frame[lid] = frame;
             }
             frames[j] = frame;
-            ph = fw_dims_pa_hash(ph, frame);
+            fw_dims_path_step(&ph, frame);
         }
         if (st != FW_STORE_OK)
             break;
         /* A known stack: one probe of the path map. Otherwise walk (and extend) the trie. */
-        uint32_t leaf = fw_dims_find_path(&s->c, ph, frames, v.depth);
+        uint32_t leaf = v.depth ? fw_dims_find_path(&s->c, &ph, frames[v.depth - 1]) : 0;
         if (!leaf && v.depth) {
-            uint64_t h = 0;
+            fw_dims_path h = {0, 0};
             for (size_t j = 0; j < v.depth && st == FW_STORE_OK; j++) {
-                h = fw_dims_pa_hash(h, frames[j]);
+                fw_dims_path_step(&h, frames[j]);
                 fw_dims_val sv = {leaf, frames[j], 0, NULL, NULL};
                 st = fw_sq_intern(s, FW_DIM_ST, &sv, &h, &leaf, &res->new_stacks);
             }

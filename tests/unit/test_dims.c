@@ -188,31 +188,36 @@ static void test_path_map(void **state)
     (void)state;
     fw_dims c;
     fw_dims_init(&c, 1 << 20);
-    uint32_t frames[50];
-    uint64_t h = 0, hs[51];
+    fw_dims_path h = {0, 0}, hs[51];
     for (uint32_t i = 1; i <= 50; i++) {
-        frames[i - 1] = i;
-        h = fw_dims_pa_hash(h, i);
+        fw_dims_path_step(&h, i);
         hs[i] = h;
         fw_dims_val v = {i - 1, i, 0, NULL, NULL};
         assert_int_equal(fw_dims_add(&c, FW_DIM_ST, i, &v, &h), 0);
     }
-    assert_int_equal(fw_dims_find_path(&c, hs[50], frames, 50), 50);
-    assert_int_equal(fw_dims_find_path(&c, hs[20], frames, 20), 20);
-    frames[3] = 999;   /* same hash, another path: never the wrong stack */
-    assert_int_equal(fw_dims_find_path(&c, hs[50], frames, 50), 0);
-    frames[3] = 4;
-    /* An evicted ancestor: the path is not verifiable, so no answer (the caller walks instead). */
+    assert_int_equal(fw_dims_find_path(&c, &hs[50], 50), 50);
+    assert_int_equal(fw_dims_find_path(&c, &hs[20], 20), 20);
+    /* Another path (frame 4 replaced), or the same path with another leaf: never a wrong stack. */
+    fw_dims_path o = {0, 0};
+    for (uint32_t i = 1; i <= 50; i++)
+        fw_dims_path_step(&o, i == 4 ? 999 : i);
+    assert_int_equal(fw_dims_find_path(&c, &o, 50), 0);
+    assert_int_equal(fw_dims_find_path(&c, &hs[50], 49), 0);
+    /* Both hashes must match: the first alone is not enough. */
+    fw_dims_path half = {hs[50].h, hs[50].h2 ^ 1};
+    assert_int_equal(fw_dims_find_path(&c, &half, 50), 0);
+    /* An evicted stack is not found by path; found again by content, it is back in the path map. */
     fw_dims_forget(&c, FW_DIM_ST, 10);
-    assert_int_equal(fw_dims_find_path(&c, hs[50], frames, 50), 0);
-    assert_int_equal(fw_dims_find_path(&c, hs[9], frames, 9), 9);
+    assert_int_equal(fw_dims_find_path(&c, &hs[10], 10), 0);
+    assert_int_equal(fw_dims_find_path(&c, &hs[50], 50), 50);
     fake_src src;
     fake_init(&src, 0);
     fw_dims_val v = {9, 10, 0, NULL, NULL};
     uint32_t id = 0;
     assert_int_equal(fw_dims_find(&c, &src.base, FW_DIM_ST, &v, &hs[10], &id), 1);
     assert_int_equal(id, 10);
-    assert_int_equal(fw_dims_find_path(&c, hs[50], frames, 50), 50);
+    assert_int_equal(src.by_val_calls, 1);
+    assert_int_equal(fw_dims_find_path(&c, &hs[10], 10), 10);
     fw_dims_free(&c);
 }
 
