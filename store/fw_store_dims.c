@@ -1,10 +1,12 @@
 /*
  * fw_store_dims.c: the bounded dimension cache (fw_store_dims.h).
  *
- * Design: a slot array of entries, with free slots on a list, and three maps over it whose ids are
- * slot + 1: by (kind, id), by (kind, content), and for stacks by path hash. The maps hold no keys:
+ * Design: a slot array of entries, with free slots on a list, and maps over it whose ids are
+ * slot + 1: by (kind, id), by content (one map per kind: the few hundred functions an upload
+ * looks up stay in a small map that stays in the CPU cache, not in one with every stack), and for
+ * stacks by call path. The maps hold no keys:
  * eq() reads the candidate slot. Inserting past the budget runs the CLOCK hand (skipping the slot
- * just filled) until the bytes are under it again; an evicted entry leaves all three maps by
+ * just filled) until the bytes are under it again; an evicted entry leaves its maps by
  * backward-shift deletion, so lookups never meet tombstones. The slot array and the maps do not
  * shrink, and need not: they were sized by the budget, which is the point.
  */
@@ -70,9 +72,10 @@ static int fw_dims_pa_eq(const void *ctx, uint32_t slot1, const void *key)
     return e->kind == FW_DIM_ST && e->in_pa && e->ph == k->p->h && e->ph2 == k->p->h2 && e->b == k->leaf;
 }
 
-/* Fixed bytes per entry at most: its slot, its free-list cell, and three map slots at a load
- * between 1/4 and 1/2 (maps grow at half full, and the entry cap keeps them from doubling again). */
-#define FW_DIMS_FIXED_PER_ENTRY (sizeof(fw_dims_ent) + sizeof(uint32_t) + 3 * 2 * sizeof(fw_map_slot))
+/* Fixed bytes per entry at most: its slot, its free-list cell, its slots in the id and path maps
+ * (load between 1/4 and 1/2: maps grow at half full, and the entry cap keeps them from doubling
+ * again), and in its kind's content map (up to 4 per entry: each kind's map rounds up on its own). */
+#define FW_DIMS_FIXED_PER_ENTRY (sizeof(fw_dims_ent) + sizeof(uint32_t) + (2 + 2 + 4) * sizeof(fw_map_slot))
 
 void fw_dims_init(fw_dims *c, size_t budget)
 {
@@ -89,7 +92,7 @@ void fw_dims_init(fw_dims *c, size_t budget)
 size_t fw_dims_bytes(const fw_dims *c)
 {
     return c->str_bytes + (size_t)c->cap * sizeof *c->e + (size_t)c->freecap * sizeof *c->freel +
-           (c->idm.cap + c->cm.cap + c->pam.cap) * sizeof(fw_map_slot);
+           (c->idm.cap + c->cm[0].cap + c->cm[1].cap + c->cm[2].cap + c->cm[3].cap + c->pam.cap) * sizeof(fw_map_slot);
 }
 
 static void fw_dims_remove(fw_dims *c, uint32_t slot)
@@ -98,7 +101,7 @@ static void fw_dims_remove(fw_dims *c, uint32_t slot)
     assert(e->id != 0);
     fw_dims_val v = {e->a, e->b, e->line, e->s1, e->s2};
     fw_map_del(&c->idm, fw_dims_id_hash(e->kind, e->id), slot + 1);
-    fw_map_del(&c->cm, fw_dims_val_hash(e->kind, &v), slot + 1);
+    fw_map_del(&c->cm[e->kind], fw_dims_val_hash(e->kind, &v), slot + 1);
     if (e->in_pa)
         fw_map_del(&c->pam, e->ph, slot + 1);
     if (e->s1) {
@@ -174,7 +177,7 @@ static uint32_t fw_dims_insert(fw_dims *c, int kind, uint32_t id, const fw_dims_
     if (s)
         c->str_bytes += l1 + 1 + l2 + FW_DIMS_STR_OVERHEAD;
     if (fw_map_put(&c->idm, fw_dims_id_hash((uint32_t)kind, id), slot + 1) ||
-        fw_map_put(&c->cm, fw_dims_val_hash(kind, v), slot + 1)) {
+        fw_map_put(&c->cm[kind], fw_dims_val_hash(kind, v), slot + 1)) {
         fw_map_del(&c->idm, fw_dims_id_hash((uint32_t)kind, id), slot + 1);
         fw_dims_remove(c, slot);
         return FW_DIMS_NONE;
@@ -198,7 +201,7 @@ int fw_dims_find(fw_dims *c, fw_dims_src *src, int kind, const fw_dims_val *v, c
                  uint32_t *id)
 {
     fw_dims_ckey k = {kind, v};
-    uint32_t s1 = fw_map_find(&c->cm, fw_dims_val_hash(kind, v), fw_dims_val_eq, c, &k);
+    uint32_t s1 = fw_map_find(&c->cm[kind], fw_dims_val_hash(kind, v), fw_dims_val_eq, c, &k);
     if (s1) {
         fw_dims_ent *e = &c->e[s1 - 1];
         e->ref = 1;
@@ -297,7 +300,8 @@ void fw_dims_free(fw_dims *c)
     free(c->freel);
     free(c->scratch);
     fw_map_free(&c->idm);
-    fw_map_free(&c->cm);
+    for (int k = 0; k < FW_DIM_KINDS; k++)
+        fw_map_free(&c->cm[k]);
     fw_map_free(&c->pam);
     memset(c, 0, sizeof *c);
 }

@@ -71,7 +71,7 @@ typedef struct {
     uint32_t max_entries;      /* fixed by the budget: the slot array and maps stay within half */
     uint32_t *freel;
     uint32_t nfree, freecap;
-    fw_map idm, cm, pam;       /* map ids are slot + 1 */
+    fw_map idm, cm[FW_DIM_KINDS], pam;   /* map ids are slot + 1; cm per kind */
     size_t budget, str_bytes;
     uint64_t epoch;
     unsigned char complete[FW_DIM_KINDS];
