@@ -145,7 +145,7 @@ int main(int argc, char **argv)
     end -= end % 15;
     fw_store *s = NULL;
     char err[256];
-    fw_store_options opt = {14 * 86400, FW_STORE_SYNC_NORMAL, 1, 0};   /* retention past the dataset */
+    fw_store_options opt = {.retention_s = 14 * 86400, .sync = FW_STORE_SYNC_NORMAL, .readers = 1};   /* retention past the dataset */
     if (fw_store_open_sqlite(path, &opt, &s, err, sizeof err) != FW_STORE_OK) {
         fprintf(stderr, "open: %s\n", err);
         return 1;

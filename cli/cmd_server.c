@@ -21,7 +21,8 @@ static void fw_server_usage(FILE *out)
             "                         [--tokens FILE] [--insecure] [--threads N]\n"
             "                         [--maintenance-interval SECONDS] [--sync-full]\n"
             "                         [--max-connections N] [--max-connections-per-address N]\n"
-            "                         [--header-timeout SECONDS] [--query-connections N] [--query-wait MS]\n\n"
+            "                         [--header-timeout SECONDS] [--query-connections N] [--query-wait MS]\n"
+            "                         [--cache-mb N]\n\n"
             "  --listen HOST:PORT   address to serve on (default 127.0.0.1:4040; [::1]:4040 for IPv6)\n"
             "  --data DIR           data directory (default ./flamewatch-data): the store sqlite://DIR\n"
             "  --store URL          the store to use, e.g. sqlite:///var/lib/flamewatch (instead of --data)\n"
@@ -33,8 +34,12 @@ static void fw_server_usage(FILE *out)
             "  --sync-full          fsync every commit (survives power loss, slower ingest)\n"
             "  --max-connections N  connections at once (default 4096, kept below the open file limit)\n"
             "  --max-connections-per-address N  connections from one client address (default 256)\n"
-            "  --header-timeout S   seconds a connection has to send a request head (default 10)\n"            "  --query-connections N  read connections for flame graphs, tables, trends, settings (default 4)\n"
+            "  --header-timeout S   seconds a connection has to send a request head (default 10)\n"
+            "  --query-connections N  read connections for flame graphs, tables, trends, settings (default 4)\n"
             "  --query-wait MS      how long a query waits for one of them before it answers 503 (default 3000)\n"
+            "  --cache-mb N         memory for the in-memory dimension cache (functions, stacks, label\n"
+            "                       sets), 1 to 65536 MiB (default 64); past it, entries are evicted and\n"
+            "                       read back from the store when needed\n"
             "  (at a connection limit, the oldest connection still waiting for its request head is\n"
             "   closed to admit the new one; see docs/API.md, Limits)\n");
 }
@@ -86,6 +91,17 @@ static int fw_server_parse(int argc, char **argv, fw_server_config *cfg)
                 fprintf(stderr, "flamewatch server: invalid value for --retention: '%s' (expected e.g. 7d, 12h, 30m, 3600)\n", v);
                 return -1;
             }
+        } else if (strcmp(a, "--cache-mb") == 0) {
+            if (fw_flag_value(argc, argv, &i, &v))
+                return -1;
+            char *end = NULL;
+            long n = strtol(v, &end, 10);
+            if (!*v || *end || n < 1 || n > 65536) {
+                fprintf(stderr, "flamewatch server: invalid value for --cache-mb: '%s' (expected an integer from 1 "
+                                "to 65536)\n", v);
+                return -1;
+            }
+            cfg->cache_bytes = (size_t)n << 20;
         } else if (strcmp(a, "--threads") == 0 || strcmp(a, "--maintenance-interval") == 0) {
             if (fw_flag_value(argc, argv, &i, &v))
                 return -1;

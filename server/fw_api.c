@@ -1021,6 +1021,7 @@ static void fw_h_health(fw_server *s, fw_http_resp *resp)
 static void fw_h_metrics(fw_server *s, fw_http_resp *resp)
 {
     fw_store_stats stats;
+    memset(&stats, 0, sizeof stats);
     int64_t bytes = -1, stacks = -1;
     if (fw_store_get_stats(s->store, &stats) == FW_STORE_OK) {
         bytes = stats.size_bytes;
@@ -1035,7 +1036,7 @@ static void fw_h_metrics(fw_server *s, fw_http_resp *resp)
     /* The connection limits (fw_conns.h): what they turned away. */
     fw_conns_stats cs;
     fw_conns_get_stats(s->conns, &cs);
-    char extra[768];
+    char extra[1536];
     int n = snprintf(extra, sizeof extra,
                      "# HELP flamewatch_connections_open Connections counted against the limits.\n"
                      "# TYPE flamewatch_connections_open gauge\n"
@@ -1045,9 +1046,19 @@ static void fw_h_metrics(fw_server *s, fw_http_resp *resp)
                      "# TYPE flamewatch_connections_closed_total counter\n"
                      "flamewatch_connections_closed_total{reason=\"evicted\"} %llu\n"
                      "flamewatch_connections_closed_total{reason=\"header_timeout\"} %llu\n"
-                     "flamewatch_connections_closed_total{reason=\"refused\"} %llu\n",
+                     "flamewatch_connections_closed_total{reason=\"refused\"} %llu\n"
+                     "# HELP flamewatch_store_cache_bytes Bytes the in-memory dimension cache holds (--cache-mb).\n"
+                     "# TYPE flamewatch_store_cache_bytes gauge\nflamewatch_store_cache_bytes %lld\n"
+                     "# HELP flamewatch_store_cache_budget_bytes The dimension cache's budget.\n"
+                     "# TYPE flamewatch_store_cache_budget_bytes gauge\nflamewatch_store_cache_budget_bytes %lld\n"
+                     "# HELP flamewatch_store_cache_entries Functions, frames, stacks and label sets cached.\n"
+                     "# TYPE flamewatch_store_cache_entries gauge\nflamewatch_store_cache_entries %lld\n"
+                     "# HELP flamewatch_store_cache_evictions_total Entries evicted to stay within the budget.\n"
+                     "# TYPE flamewatch_store_cache_evictions_total counter\n"
+                     "flamewatch_store_cache_evictions_total %lld\n",
                      (unsigned long long)cs.open, (unsigned long long)cs.evicted,
-                     (unsigned long long)cs.timed_out, (unsigned long long)cs.refused);
+                     (unsigned long long)cs.timed_out, (unsigned long long)cs.refused, (long long)stats.cache_bytes,
+                     (long long)stats.cache_budget, (long long)stats.cache_entries, (long long)stats.cache_evictions);
     char *grown = n > 0 && (size_t)n < sizeof extra ? realloc(text, len + (size_t)n + 1) : NULL;
     if (!grown) {
         free(text);

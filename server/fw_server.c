@@ -574,8 +574,11 @@ static int fw_open_store(fw_server *s, const fw_server_config *cfg)
         return -1;
     }
     const char *u = cfg->store_url ? cfg->store_url : url;
-    fw_store_options opt = {cfg->retention_s, cfg->sync_full ? FW_STORE_SYNC_FULL : FW_STORE_SYNC_NORMAL,
-                            cfg->query_connections, cfg->query_wait_ms};
+    fw_store_options opt = {.retention_s = cfg->retention_s,
+                            .sync = cfg->sync_full ? FW_STORE_SYNC_FULL : FW_STORE_SYNC_NORMAL,
+                            .readers = cfg->query_connections,
+                            .reader_wait_ms = cfg->query_wait_ms,
+                            .cache_bytes = cfg->cache_bytes};
     fw_store_status st = fw_store_open(u, &opt, &s->store, err, sizeof err);
     if (st != FW_STORE_OK)
         fprintf(stderr, "flamewatch server: cannot open store %s: %s\n", u, err[0] ? err : fw_store_strerror(st));

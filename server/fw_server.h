@@ -28,6 +28,7 @@ typedef struct {
     int threads;                 /* HTTP worker threads */
     int64_t maintenance_s;       /* seconds between maintenance runs */
     int sync_full;
+    size_t cache_bytes;          /* dimension cache budget; 0 = the store's default (--cache-mb) */
     /* Connection limits (fw_conns.h); 0 = the default. */
     unsigned max_connections;    /* total, kept below the descriptor limit (default 4096) */
     unsigned max_conns_per_addr; /* per client address (default 256) */

@@ -56,11 +56,15 @@ typedef struct {
     int readers;              /* concurrent queries (read connections); 0 = backend default */
     int reader_wait_ms;       /* how long a query waits for a free read connection before it gives
                                  up with FW_STORE_ERR_BUSY; 0 = FW_STORE_READER_WAIT_MS */
+    size_t cache_bytes;       /* dimension cache budget (docs/STORAGE.md); 0 = FW_STORE_DEFAULT_CACHE_BYTES */
 } fw_store_options;
 
 /* The default wait for a read connection (docs/API.md, "Limits"). Queries are made by HTTP
  * workers, so a query never waits without end behind others: past this it answers BUSY (503). */
 #define FW_STORE_READER_WAIT_MS 3000
+
+/* The default budget of the in-memory dimension cache (functions, frames, stacks, label sets). */
+#define FW_STORE_DEFAULT_CACHE_BYTES ((size_t)64 << 20)
 
 /* Opens (creating if needed) the store a URL names:
  *   sqlite:///var/lib/flamewatch   the embedded store in that directory (created if missing);
@@ -382,6 +386,9 @@ typedef struct {
     int64_t stack_values;   /* stack values ingested since the store was created */
     int64_t stacks;         /* distinct stacks stored */
     int64_t rows;           /* raw sample rows currently kept (approximate) */
+    /* The in-memory dimension cache (0 for a backend without one): bytes held now, its budget,
+     * entries, and entries evicted since the store was opened. */
+    int64_t cache_bytes, cache_budget, cache_entries, cache_evictions;
 } fw_store_stats;
 
 fw_store_status fw_store_get_stats(fw_store *s, fw_store_stats *out);

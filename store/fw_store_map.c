@@ -32,6 +32,30 @@ int fw_map_grow(fw_map *m)
     return 0;
 }
 
+void fw_map_del(fw_map *m, uint64_t h, uint32_t id)
+{
+    if (!m->cap)
+        return;
+    size_t mask = m->cap - 1, i = h & mask;
+    while (m->s[i].id != id) {
+        if (!m->s[i].id)
+            return;
+        i = (i + 1) & mask;
+    }
+    /* Move up every later entry of the run whose home slot is not between the hole and it. */
+    for (size_t j = (i + 1) & mask; m->s[j].id; j = (j + 1) & mask) {
+        size_t home = m->s[j].tag & mask;
+        int keep = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (!keep) {
+            m->s[i] = m->s[j];
+            i = j;
+        }
+    }
+    m->s[i].id = 0;
+    m->s[i].tag = 0;
+    m->n--;
+}
+
 void fw_map_clear(fw_map *m)
 {
     if (m->cap)

@@ -3,7 +3,7 @@
  * (backend-neutral, internal to store/).
  *
  * Promises: fw_map_find returns the id whose content eq() says equals the key, or 0; fw_map_put
- * adds an id (never 0) that the caller has checked is absent; a map never stores keys, only a
+ * adds an id (never 0) that the caller has checked is absent; fw_map_del removes one; a map never stores keys, only a
  * hash tag and an id, so the content stays where it lives (the dimension cache's arrays, a tree's
  * nodes). fw_array_reserve grows the parallel arrays that hold that content. Hashes are for
  * memory only: nothing persists them, so they may change between versions.
@@ -102,6 +102,9 @@ static inline int fw_map_put(fw_map *m, uint64_t h, uint32_t id)
     return 0;
 }
 
+/* Removes the slot holding `id` under hash h (a no-op when absent). Backward-shift deletion: the
+ * entries after it in its probe run move up, so lookups never need tombstones. */
+void fw_map_del(fw_map *m, uint64_t h, uint32_t id);
 void fw_map_clear(fw_map *m);
 void fw_map_free(fw_map *m);
 

@@ -4,10 +4,11 @@
  * Each stack row charges its value to its leaf function as self, and to every function on its
  * path as total, once per stack even when the function recurses (a stamp per key says which row
  * last charged it), so a total never exceeds the grand total. Keys are function ids (frame ids at
- * line granularity), dense, so the sums are one flat array rather than a hash. Sorting happens
+ * line granularity), sparse, so a hash gives each key met its slot in flat arrays of sums. Sorting happens
  * after the caller has released the dimension cache: names are copies by then.
  */
 #include "fw_store_table.h"
+#include "fw_store_idmap.h"
 #include "fw_store_util.h"
 
 #include <pthread.h>
@@ -39,60 +40,98 @@ static int fw_table_row_cmp(const void *a, const void *b)
     return x->line < y->line ? -1 : x->line > y->line;
 }
 
-fw_store_status fw_table_collect(const fw_dims *c, const fw_blk_rows *rows, const fw_store_table_opts *opt,
-                                 fw_store_table *out)
+/* The accumulator index of a key, adding one when new. FW_STORE_NONE when out of memory. */
+static uint32_t fw_table_slot(fw_idmap *idx, uint32_t **keys, int64_t **acc, uint32_t **stamp, uint32_t *cap,
+                              uint32_t *n, uint32_t key)
+{
+    uint32_t i = fw_idmap_get(idx, key, FW_STORE_NONE);
+    if (i != FW_STORE_NONE)
+        return i;
+    uint32_t c1 = *cap, c2 = *cap, c3 = *cap;
+    if (fw_array_reserve((void **)keys, sizeof **keys, &c1, *n) ||
+        fw_array_reserve((void **)acc, 4 * sizeof **acc, &c2, *n) ||
+        fw_array_reserve((void **)stamp, sizeof **stamp, &c3, *n) || fw_idmap_put(idx, key, *n))
+        return FW_STORE_NONE;
+    *cap = c1;
+    (*keys)[*n] = key;
+    return (*n)++;
+}
+
+fw_store_status fw_table_collect(fw_dims *c, fw_dims_src *src, const fw_blk_rows *rows,
+                                 const fw_store_table_opts *opt, fw_store_table *out)
 {
     fw_store_status st = FW_STORE_OK;
     int line = opt->gran == FW_STORE_GRAN_LINE;
-    uint32_t nk = line ? c->fr_n : c->fn_n;
-    int64_t *acc = calloc((size_t)nk * 4, sizeof *acc);   /* self, total, cself, ctotal per key */
-    uint32_t *stamp = calloc(nk, sizeof *stamp);
-    if (!acc || !stamp)
-        st = FW_STORE_ERR_NOMEM;
+    /* Keys (function ids, or frame ids at line granularity) are sparse: a hash gives each its
+     * accumulator index, so memory follows the keys this query meets, not the largest id. */
+    fw_idmap idx = {0};
+    uint32_t *keys = NULL, *stamp = NULL, cap = 0, nk = 0;
+    int64_t *acc = NULL;   /* self, total, cself, ctotal per key */
     for (size_t i = 0; st == FW_STORE_OK && i < rows->n; i++) {
         uint32_t sid = rows->v[i].stack, mark = (uint32_t)(i + 1);
-        if (sid < c->st_n && !c->st_frame[sid])
-            continue;   /* forgotten by the dimension GC after the snapshot (see fw_tree_add) */
-        out->grand_total = fw_sat_add(out->grand_total, rows->v[i].value);
         for (int leaf = 1; sid != 0; leaf = 0) {
-            if (sid >= c->st_n || c->st_frame[sid] >= c->fr_n) {
+            fw_dims_val v, f;
+            int r = fw_dims_get(c, src, FW_DIM_ST, sid, &v);
+            if (r == 0 && leaf)
+                break;   /* forgotten by the dimension GC after the snapshot (see fw_tree_add) */
+            if (r <= 0) {
                 st = FW_STORE_ERR_IO;
                 break;
             }
-            uint32_t fr = c->st_frame[sid];
-            uint32_t key = line ? fr : c->fr_func[fr];
-            if (key >= nk) {
-                st = FW_STORE_ERR_IO;
+            if (leaf)
+                out->grand_total = fw_sat_add(out->grand_total, rows->v[i].value);
+            uint32_t key = v.b;
+            if (!line) {
+                if (fw_dims_get(c, src, FW_DIM_FR, v.b, &f) != 1) {
+                    st = FW_STORE_ERR_IO;
+                    break;
+                }
+                key = f.a;
+            }
+            uint32_t k = fw_table_slot(&idx, &keys, &acc, &stamp, &cap, &nk, key);
+            if (k == FW_STORE_NONE) {
+                st = FW_STORE_ERR_NOMEM;
                 break;
             }
             if (leaf) {
-                acc[(size_t)key * 4] = fw_sat_add(acc[(size_t)key * 4], rows->v[i].value);
-                acc[(size_t)key * 4 + 2] = fw_sat_add(acc[(size_t)key * 4 + 2], rows->v[i].count);
+                acc[(size_t)k * 4] = fw_sat_add(acc[(size_t)k * 4], rows->v[i].value);
+                acc[(size_t)k * 4 + 2] = fw_sat_add(acc[(size_t)k * 4 + 2], rows->v[i].count);
             }
-            if (stamp[key] != mark) {   /* once per stack: recursion does not double the total */
-                stamp[key] = mark;
-                acc[(size_t)key * 4 + 1] = fw_sat_add(acc[(size_t)key * 4 + 1], rows->v[i].value);
-                acc[(size_t)key * 4 + 3] = fw_sat_add(acc[(size_t)key * 4 + 3], rows->v[i].count);
+            if (stamp[k] != mark) {   /* once per stack: recursion does not double the total */
+                stamp[k] = mark;
+                acc[(size_t)k * 4 + 1] = fw_sat_add(acc[(size_t)k * 4 + 1], rows->v[i].value);
+                acc[(size_t)k * 4 + 3] = fw_sat_add(acc[(size_t)k * 4 + 3], rows->v[i].count);
             }
-            sid = c->st_parent[sid];
+            sid = v.a;
         }
     }
     size_t n = 0;
-    for (uint32_t k = 1; st == FW_STORE_OK && k < nk; k++)
+    for (uint32_t k = 0; st == FW_STORE_OK && k < nk; k++)
         n += acc[(size_t)k * 4 + 3] != 0 || acc[(size_t)k * 4 + 1] != 0;
     if (st == FW_STORE_OK && n) {
         out->rows = calloc(n, sizeof *out->rows);
         if (!out->rows)
             st = FW_STORE_ERR_NOMEM;
     }
-    for (uint32_t k = 1; st == FW_STORE_OK && k < nk; k++) {
+    for (uint32_t k = 0; st == FW_STORE_OK && k < nk; k++) {
         if (acc[(size_t)k * 4 + 3] == 0 && acc[(size_t)k * 4 + 1] == 0)
             continue;
         fw_store_row *r = &out->rows[out->nrows++];
-        uint32_t fn = line ? c->fr_func[k] : k;
-        r->line = line ? c->fr_line[k] : 0;
-        r->name = fw_store_strdup(fn < c->fn_n && c->fn_name[fn] ? c->fn_name[fn] : "?");
-        r->file = fw_store_strdup(fn < c->fn_n && c->fn_file[fn] ? c->fn_file[fn] : "");
+        uint32_t fn = keys[k];
+        fw_dims_val v;
+        r->line = 0;
+        if (line) {
+            int got = fw_dims_get(c, src, FW_DIM_FR, keys[k], &v);
+            fn = got == 1 ? v.a : 0;
+            r->line = got == 1 ? v.line : 0;
+        }
+        const char *nm = "?", *fl = "";
+        if (fn && fw_dims_get(c, src, FW_DIM_FN, fn, &v) == 1) {
+            nm = v.s1;
+            fl = v.s2;
+        }
+        r->name = fw_store_strdup(nm);
+        r->file = fw_store_strdup(fl);
         r->self = acc[(size_t)k * 4];
         r->total = acc[(size_t)k * 4 + 1];
         r->count_self = acc[(size_t)k * 4 + 2];
@@ -100,6 +139,8 @@ fw_store_status fw_table_collect(const fw_dims *c, const fw_blk_rows *rows, cons
         if (!r->name || !r->file)
             st = FW_STORE_ERR_NOMEM;
     }
+    fw_idmap_free(&idx);
+    free(keys);
     free(acc);
     free(stamp);
     return st;

@@ -5,7 +5,7 @@
  * Promises: fw_table_collect fills out->rows, one per function (per frame at line granularity)
  * that some row's stack passes through, with self (leaf) and total (anywhere on the stack,
  * counted once per stack) values and sample counts, and out->grand_total; it reads the cache,
- * which the caller holds against writers, and copies the names. fw_table_finish then sorts
+ * which the caller holds for the call, src answering its misses, and copies the names. fw_table_finish then sorts
  * (opt->sort, ties by name, file, line) and cuts to opt->limit, with no lock needed. On error
  * the rows may be partly filled: the caller frees out (fw_store_table_free).
  */
@@ -16,8 +16,8 @@
 #include "fw_store_blocks.h"
 #include "fw_store_dims.h"
 
-fw_store_status fw_table_collect(const fw_dims *c, const fw_blk_rows *rows, const fw_store_table_opts *opt,
-                                 fw_store_table *out);
+fw_store_status fw_table_collect(fw_dims *c, fw_dims_src *src, const fw_blk_rows *rows,
+                                 const fw_store_table_opts *opt, fw_store_table *out);
 void fw_table_finish(const fw_store_table_opts *opt, fw_store_table *out);
 
 #endif

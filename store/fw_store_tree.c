@@ -5,13 +5,15 @@
  * per side (base and comparison for a diff). Each stack is a path in the dimension cache's trie;
  * the tree merges paths by function (or by frame, for line granularity), so two stacks that
  * differ only in line numbers share nodes at function granularity. A stack is resolved from its
- * deepest already-resolved ancestor down (memo per stack id), so every trie node is looked at
- * once per query however many stacks share it. Totals are then one backward pass (children
+ * deepest already-resolved ancestor down (memo per stack id, a hash: ids are sparse), so every
+ * trie node is looked at once per query however many stacks share it; what the bounded cache
+ * does not hold, its source loads from the query's snapshot. Totals are then one backward pass (children
  * always come after their parent), and pruning keeps the max_nodes most important nodes, folding
  * the rest of each node's children into one "other" node so that totals stay exact at every level.
  * Significance in a diff is a two-proportion z-test on sample counts, not on values.
  */
 #include "fw_store_tree.h"
+#include "fw_store_idmap.h"
 #include "fw_store_util.h"
 
 #include <assert.h>
@@ -28,10 +30,11 @@ typedef struct {
     fw_tree_node *n;
     uint32_t len, cap;
     fw_map map;             /* (parent node, key) -> node */
-    const fw_dims *c;
+    fw_dims *c;
+    fw_dims_src *src;       /* answers the cache's misses, from the query's snapshot */
     int line;                  /* granularity: key is a frame id (1) or a function id (0) */
-    uint32_t *memo;            /* stack id -> node, FW_STORE_NONE when not resolved yet */
-    uint32_t *chain;
+    fw_idmap memo;             /* stack id -> node, for the stacks resolved so far */
+    uint32_t *chain;           /* (stack, frame) pairs of the path being resolved */
     size_t chain_cap;
 } fw_tree;
 
@@ -66,15 +69,14 @@ static uint32_t fw_tree_child(fw_tree *t, uint32_t parent, uint32_t key)
     return id;
 }
 
-static int fw_tree_init(fw_tree *t, const fw_dims *c, int line)
+static int fw_tree_init(fw_tree *t, fw_dims *c, fw_dims_src *src, int line)
 {
     memset(t, 0, sizeof *t);
     t->c = c;
+    t->src = src;
     t->line = line;
-    t->memo = malloc((size_t)c->st_n * sizeof *t->memo);
-    if (!t->memo || fw_array_reserve((void **)&t->n, sizeof *t->n, &t->cap, 1))
+    if (fw_array_reserve((void **)&t->n, sizeof *t->n, &t->cap, 1))
         return -1;
-    memset(t->memo, 0xff, (size_t)c->st_n * sizeof *t->memo);
     t->len = 1;   /* node 0 is the root */
     memset(&t->n[0], 0, sizeof t->n[0]);
     return 0;
@@ -83,57 +85,68 @@ static int fw_tree_init(fw_tree *t, const fw_dims *c, int line)
 static void fw_tree_free(fw_tree *t)
 {
     free(t->n);
-    free(t->memo);
+    fw_idmap_free(&t->memo);
     free(t->chain);
     fw_map_free(&t->map);
 }
 
-/* The tree node of a stack: resolves the unresolved part of its path from the deepest
- * resolved ancestor down, so each stack trie node is looked at once per query. */
-static uint32_t fw_tree_resolve(fw_tree *t, uint32_t stack)
+/* The tree node of a stack: resolves the unresolved part of its path from the deepest resolved
+ * ancestor down, so each stack trie node is looked at once per query. OK (*node set); NOTFOUND
+ * when the stack itself is unknown; IO when an ancestor or frame is (a corrupt file). */
+static fw_store_status fw_tree_resolve(fw_tree *t, uint32_t stack, uint32_t *node)
 {
-    const fw_dims *c = t->c;
     size_t depth = 0;
-    uint32_t s = stack;
-    while (s != 0 && t->memo[s] == FW_STORE_NONE) {
-        if (s >= c->st_n || !c->st_frame[s] || depth > 1u << 20)
-            return FW_STORE_NONE;   /* a stack the cache does not know: corrupt file */
-        if (depth == t->chain_cap) {
-            size_t ncap = t->chain_cap ? t->chain_cap * 2 : 256;
+    uint32_t s = stack, m = FW_STORE_NONE;
+    while (s != 0 && (m = fw_idmap_get(&t->memo, s, FW_STORE_NONE)) == FW_STORE_NONE) {
+        fw_dims_val v;
+        int r = depth > 1u << 20 ? 0 : fw_dims_get(t->c, t->src, FW_DIM_ST, s, &v);
+        if (r < 0)
+            return FW_STORE_ERR_IO;
+        if (r == 0)
+            return depth == 0 ? FW_STORE_ERR_NOTFOUND : FW_STORE_ERR_IO;
+        if (2 * depth + 2 > t->chain_cap) {
+            size_t ncap = t->chain_cap ? t->chain_cap * 2 : 512;
             uint32_t *nc = realloc(t->chain, ncap * sizeof *nc);
             if (!nc)
-                return FW_STORE_NONE;
+                return FW_STORE_ERR_NOMEM;
             t->chain = nc;
             t->chain_cap = ncap;
         }
-        t->chain[depth++] = s;
-        s = c->st_parent[s];
+        t->chain[2 * depth] = s;
+        t->chain[2 * depth + 1] = v.b;
+        depth++;
+        s = v.a;
     }
-    uint32_t node = s == 0 ? 0 : t->memo[s];
+    uint32_t n = s == 0 ? 0 : m;
     while (depth > 0) {
-        uint32_t x = t->chain[--depth];
-        uint32_t fr = c->st_frame[x];
-        if (fr >= c->fr_n)
-            return FW_STORE_NONE;
-        node = fw_tree_child(t, node, t->line ? fr : c->fr_func[fr]);
-        if (node == FW_STORE_NONE)
-            return FW_STORE_NONE;
-        t->memo[x] = node;
+        depth--;
+        uint32_t x = t->chain[2 * depth], key = t->chain[2 * depth + 1];
+        if (!t->line) {
+            fw_dims_val f;
+            int r = fw_dims_get(t->c, t->src, FW_DIM_FR, key, &f);
+            if (r <= 0)
+                return FW_STORE_ERR_IO;
+            key = f.a;
+        }
+        n = fw_tree_child(t, n, key);
+        if (n == FW_STORE_NONE || fw_idmap_put(&t->memo, x, n))
+            return FW_STORE_ERR_NOMEM;
     }
-    return node;
+    *node = n;
+    return FW_STORE_OK;
 }
 
 static fw_store_status fw_tree_add(fw_tree *t, const fw_blk_rows *rows, int side)
 {
     for (size_t i = 0; i < rows->n; i++) {
-        uint32_t s = rows->v[i].stack;
-        /* A stack the cache no longer has: retention deleted its blocks and the dimension GC the
+        uint32_t n = 0;
+        fw_store_status st = fw_tree_resolve(t, rows->v[i].stack, &n);
+        /* A stack the store no longer has: retention deleted its blocks and the dimension GC the
          * stack after this query's snapshot began. Its rows are being deleted: skip them. */
-        if (s >= t->c->st_n || !t->c->st_frame[s])
+        if (st == FW_STORE_ERR_NOTFOUND)
             continue;
-        uint32_t n = fw_tree_resolve(t, s);
-        if (n == FW_STORE_NONE)
-            return FW_STORE_ERR_NOMEM;
+        if (st != FW_STORE_OK)
+            return st;
         t->n[n].self[side] = fw_sat_add(t->n[n].self[side], rows->v[i].value);
         t->n[n].cself[side] = fw_sat_add(t->n[n].cself[side], rows->v[i].count);
     }
@@ -297,22 +310,26 @@ done:
     return st;
 }
 
-/* Name, file and line of an output node, copied (the cache may grow once the lock is released). */
+/* Name, file and line of an output node, copied (the cache may evict at its next call). */
 static int fw_tree_node_names(const fw_tree *t, const fw_tree_out *o, char **name, char **file, int64_t *line)
 {
-    const fw_dims *c = t->c;
     const char *nm = "other", *fl = "";
     *line = 0;
     if (o->tn == 0) {
         nm = "total";
     } else if (o->tn != FW_STORE_NONE) {
         uint32_t key = t->n[o->tn].key, fn = key;
+        fw_dims_val v;
         if (t->line) {
-            fn = key < c->fr_n ? c->fr_func[key] : 0;
-            *line = key < c->fr_n ? c->fr_line[key] : 0;
+            int r = fw_dims_get(t->c, t->src, FW_DIM_FR, key, &v);
+            fn = r == 1 ? v.a : 0;
+            *line = r == 1 ? v.line : 0;
         }
-        nm = fn < c->fn_n && c->fn_name[fn] ? c->fn_name[fn] : "?";
-        fl = fn < c->fn_n && c->fn_file[fn] ? c->fn_file[fn] : "";
+        nm = "?";
+        if (fn && fw_dims_get(t->c, t->src, FW_DIM_FN, fn, &v) == 1) {
+            nm = v.s1;
+            fl = v.s2;
+        }
     }
     *name = fw_store_strdup(nm);
     *file = fw_store_strdup(fl);
@@ -333,14 +350,14 @@ static double fw_tree_ztest(int64_t b, int64_t nb, int64_t c, int64_t nc)
     return (p2 - p1) / se;
 }
 
-fw_store_status fw_tree_flame(const fw_dims *c, const fw_blk_rows *rows, const fw_store_tree_opts *opt,
+fw_store_status fw_tree_flame(fw_dims *c, fw_dims_src *src, const fw_blk_rows *rows, const fw_store_tree_opts *opt,
                               fw_store_tree *out)
 {
     fw_store_status st = FW_STORE_OK;
     fw_tree t;
     fw_tree_out *o = NULL;
     size_t no = 0;
-    if (fw_tree_init(&t, c, opt->gran == FW_STORE_GRAN_LINE) != 0)
+    if (fw_tree_init(&t, c, src, opt->gran == FW_STORE_GRAN_LINE) != 0)
         st = FW_STORE_ERR_NOMEM;
     else
         st = fw_tree_add(&t, rows, 0);
@@ -371,14 +388,14 @@ fw_store_status fw_tree_flame(const fw_dims *c, const fw_blk_rows *rows, const f
     return st;
 }
 
-fw_store_status fw_tree_diff(const fw_dims *c, const fw_blk_rows *rb, const fw_blk_rows *rc,
+fw_store_status fw_tree_diff(fw_dims *c, fw_dims_src *src, const fw_blk_rows *rb, const fw_blk_rows *rc,
                              const fw_store_tree_opts *opt, fw_store_diff *out)
 {
     fw_store_status st = FW_STORE_OK;
     fw_tree t;
     fw_tree_out *o = NULL;
     size_t no = 0;
-    if (fw_tree_init(&t, c, opt->gran == FW_STORE_GRAN_LINE) != 0)
+    if (fw_tree_init(&t, c, src, opt->gran == FW_STORE_GRAN_LINE) != 0)
         st = FW_STORE_ERR_NOMEM;
     if (st == FW_STORE_OK)
         st = fw_tree_add(&t, rb, 0);

@@ -4,15 +4,16 @@
  * The backend is one fw_sq handle (below) and one file per job: fw_sqlite_store.c opens, upgrades
  * and closes the database and holds the operations table; fw_sqlite_ingest.c writes uploads;
  * fw_sqlite_maint.c rolls up and expires; fw_sqlite_gc.c forgets dimensions no block uses;
+ * fw_sqlite_dims.c answers the bounded dimension cache's misses from a connection;
  * fw_sqlite_sql.c writes the SQL text of each query; fw_sqlite_query.c runs queries on the reader
  * pool; fw_sqlite_settings.c keeps agent settings, the agents list and stats; fw_sqlite_console.c
  * runs users' read-only SQL. What is not SQLite (the dimension cache, packed blocks, trees, the
  * table) lives in store/ and is shared by every backend.
  *
  * Locks: wlock serializes every writer (ingest, maintenance, settings) on the one write
- * connection; clock guards the dimension cache arrays (readers take it shared while they walk
- * them; ingest takes it exclusive while it interns, the GC while it forgets); rlock/rcond guard
- * the reader pool; cklock the checkpoint connection.
+ * connection; clock serializes every use of the dimension cache (every lookup may load or evict:
+ * ingest holds it while it interns, a query while it builds its tree or table, the GC while it
+ * forgets); rlock/rcond guard the reader pool; cklock the checkpoint connection.
  */
 #ifndef FW_SQLITE_H
 #define FW_SQLITE_H
@@ -20,6 +21,7 @@
 #include "../fw_store.h"
 #include "../fw_store_blocks.h"
 #include "../fw_store_dims.h"
+#include "../fw_store_idmap.h"
 #include "../fw_store_util.h"
 #include "fw_sqlite_console.h"
 #include "fw_store_sqlite.h"
@@ -34,6 +36,15 @@ extern const int64_t fw_sq_res[FW_SQ_NLEVELS];   /* roll-up widths, finest first
 #define FW_SQ_GRACE 60                     /* a bucket is closed this long after its end */
 #define FW_SQ_DEFAULT_RETENTION ((int64_t)7 * 86400)
 #define FW_SQ_MAX_PIECES 32
+
+/* A source for the dimension cache's misses (fw_sqlite_dims.c): one connection, its statements
+ * prepared on first use. */
+typedef struct {
+    fw_dims_src base;
+    sqlite3 *db;
+    sqlite3_stmt *by_id[FW_DIM_KINDS], *by_val[FW_DIM_KINDS];
+    char *buf;
+} fw_sq_src;
 
 typedef struct {
     fw_store base;
@@ -55,14 +66,16 @@ typedef struct {
     pthread_mutex_t cklock;
     _Atomic int wal_frames;         /* frames in the WAL after the last commit (wal hook) */
 
-    pthread_rwlock_t clock;         /* guards cache arrays against growth while readers walk them */
+    pthread_mutex_t clock;          /* serializes the dimension cache */
     fw_dims c;
+    uint32_t next[FW_DIM_KINDS];    /* the next id of each kind (writer's, under wlock) */
+    fw_sq_src wsrc;                 /* the writer's source of cache misses */
 
     /* Dimension GC (fw_sq_gc, fw_sqlite_gc.c): due after retention deleted blocks; while its mark
-     * phase runs without wlock, ingest flags in gc_touch the stacks (ids < gc_n) it uses. */
+     * phase runs without wlock, ingest adds to gc_touch the stacks (ids < gc_n) it uses. */
     int gc_due, gc_running;
     int64_t gc_last_ms;
-    unsigned char *gc_touch;
+    fw_idmap *gc_touch;
     uint32_t gc_n;
     sqlite3 *gcdb;                  /* read-only, opened at the first GC */
     void (*gc_hook)(void *);        /* test hook, between mark and sweep */
@@ -107,13 +120,16 @@ fw_store_status fw_sq_put_block(fw_sq *s, int64_t res, int64_t series, int64_t t
 fw_store_status fw_sq_maintain(fw_store *base, int64_t now_s);
 /* The dimension GC, when due: mark without wlock, sweep under it. */
 void fw_sq_gc(fw_sq *s);
-/* Sets live[id] = 1 for every stack id below n that a retained block of sample_blocks or
+/* Adds to the set `live` every stack id below n that a retained block of sample_blocks or
  * rollup_blocks references (and possibly more), reading db in one read transaction of its own.
  * SQLITE_OK, or SQLite's error (SQLITE_CORRUPT for a block that is not [[stack, value, count], ...]). */
-int fw_store_gc_mark_blocks(sqlite3 *db, unsigned char *live, uint32_t n);
-/* Extends live[] over the stack trie: the ancestors of a live stack are live. parent[id] is the
- * parent of stack id, 0 for a root frame. */
-void fw_store_gc_close_over(const uint32_t *parent, uint32_t n, unsigned char *live);
+int fw_store_gc_mark_blocks(sqlite3 *db, fw_idmap *live, uint32_t n);
+
+/* ---- fw_sqlite_dims.c */
+void fw_sq_src_init(fw_sq_src *x, sqlite3 *db, uint64_t epoch);
+void fw_sq_src_done(fw_sq_src *x);
+/* At open: next ids, and which kinds are empty (the cache then holds them whole). */
+fw_store_status fw_sq_dims_open(fw_sq *s, char *err, size_t errlen);
 
 /* ---- fw_sqlite_query.c: the reader pool and each query's snapshot */
 /* The index of a free reader, or -1 when none came free within reader_wait_ms (the caller

@@ -4,16 +4,18 @@
  * Functions, frames and stacks are interned once and shared by every block that uses them, so
  * deleting old blocks (retention) does not delete them: a service that puts ids, hashes or
  * generated names in its function names (five uploads of 100,000 unique names took the server
- * from 8 MB to 484 MB) would keep them in the file and in the writer's in-memory cache forever.
+ * from 8 MB to 484 MB) would keep them in the file forever. The same holds for label sets (a
+ * request id in a label makes one per upload).
  * The GC is mark and sweep, run by maintenance after retention deleted something:
  *
  *   mark   here, on a read-only connection and without the writer lock: every stack id that a
  *          retained raw or roll-up block names is live (read through the merged roll-ups, see
- *          fw_store_gc_mark_blocks), then every ancestor of a live stack (the trie: a stack is
- *          its path from the root);
+ *          fw_store_gc_mark_blocks), then, in the sweep, every ancestor of a live stack (the
+ *          trie: a stack is its path from the root);
  *   sweep  below, under the writer lock: stacks that are neither live nor were
  *          used by an upload while the mark ran, then frames no remaining stack uses, then
- *          functions no remaining frame uses, go from the file and from the cache.
+ *          functions no remaining frame uses, and label sets no block uses, go from the file
+ *          and from the cache.
  *
  * The block text is parsed here rather than with json_each: only the first number of each
  * triple matters, and a byte loop over the text is far cheaper than a SQLite row per stack.
@@ -29,8 +31,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
-/* Marks the stack ids of one block's text [[s,v,c],...]. 0, or -1 if it is not such text. */
-static int fw_gc_mark_text(const unsigned char *p, size_t len, unsigned char *live, uint32_t n)
+/* Marks the stack ids of one block's text [[s,v,c],...]. 0, -1 if it is not such text, -2 out of memory. */
+static int fw_gc_mark_text(const unsigned char *p, size_t len, fw_idmap *live, uint32_t n)
 {
     const unsigned char *end = p + len;
     int depth = 0, first = 0;
@@ -48,8 +50,8 @@ static int fw_gc_mark_text(const unsigned char *p, size_t len, unsigned char *li
             while (p < end && *p >= '0' && *p <= '9' && v < ((uint64_t)1 << 40))
                 v = v * 10 + (uint64_t)(*p++ - '0');
             p--;
-            if (v > 0 && v < n)
-                live[v] = 1;
+            if (v > 0 && v < n && fw_idmap_put(live, (uint32_t)v, 1))
+                return -2;
             first = 0;
         } else if (ch == ',' && depth == 2) {
             first = 0;
@@ -59,7 +61,7 @@ static int fw_gc_mark_text(const unsigned char *p, size_t len, unsigned char *li
 }
 
 /* Marks the stacks of every block `sql` (one parameter: the series id) lists, for each series. */
-static int fw_gc_mark_query(sqlite3 *db, sqlite3_stmt *ser, const char *sql, unsigned char *live, uint32_t n)
+static int fw_gc_mark_query(sqlite3 *db, sqlite3_stmt *ser, const char *sql, fw_idmap *live, uint32_t n)
 {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
@@ -68,8 +70,9 @@ static int fw_gc_mark_query(sqlite3 *db, sqlite3_stmt *ser, const char *sql, uns
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
             const unsigned char *t = sqlite3_column_text(st, 0);
             int len = sqlite3_column_bytes(st, 0);
-            if (!t || fw_gc_mark_text(t, (size_t)len, live, n) != 0) {
-                rc = SQLITE_CORRUPT;
+            int e = t ? fw_gc_mark_text(t, (size_t)len, live, n) : -1;
+            if (e != 0) {
+                rc = e == -2 ? SQLITE_NOMEM : SQLITE_CORRUPT;
                 break;
             }
         }
@@ -84,7 +87,7 @@ static int fw_gc_mark_query(sqlite3 *db, sqlite3_stmt *ser, const char *sql, uns
     return rc;
 }
 
-int fw_store_gc_mark_blocks(sqlite3 *db, unsigned char *live, uint32_t n)
+int fw_store_gc_mark_blocks(sqlite3 *db, fw_idmap *live, uint32_t n)
 {
     /* Reading every retained block would cost a parse of the whole retention (billions of stack
      * values on a busy server). The roll-ups make that unnecessary: a merged block (labelset 0)
@@ -133,31 +136,47 @@ int fw_store_gc_mark_blocks(sqlite3 *db, unsigned char *live, uint32_t n)
     return rc;
 }
 
-void fw_store_gc_close_over(const uint32_t *parent, uint32_t n, unsigned char *live)
-{
-    for (uint32_t i = n; i-- > 1;) {
-        if (!live[i])
-            continue;
-        /* Stop at the first ancestor already live: its own ancestors are, or will be, done. */
-        for (uint32_t p = parent[i]; p != 0 && p < n && !live[p]; p = parent[p])
-            live[p] = 1;
-    }
-}
-
 /* ---------------------------------------------------------------- dimension GC
  *
- * See the top of this file for the design. The sweep runs under wlock: it deletes the stacks that
- * neither a retained block (live) nor an upload during the mark (touch) uses, then the frames and
- * functions that no remaining stack uses, in one transaction, and forgets them in the cache.
- * Stack ids >= n were created during the mark and are kept. */
+ * See the top of this file for the design. The sweep runs under wlock, in SQL on the writer: the
+ * live stacks (a retained block's, an upload's during the mark, and every stack made since the
+ * mark began) go into a temporary table, closed over their ancestors; then stacks outside it,
+ * frames no remaining stack uses, functions no remaining frame uses, and label sets no block
+ * uses (read here, under wlock, so exactly) are deleted in one transaction, and the cache forgets
+ * each deleted id once the deletes are durable. Memory is the live set, never an array as long as
+ * the largest id. */
 #define FW_SQ_GC_INTERVAL_MS ((int64_t)60 * 1000)
 
-static int fw_sq_gc_delete(fw_sq *s, const char *sql, const uint32_t *ids, size_t n)
+/* Runs one statement; with `kind` >= 0 it is a DELETE ... RETURNING id whose ids are appended to
+ * dead[kind] (counts in ndead, capacities in cap). */
+static int fw_sq_gc_run(fw_sq *s, const char *sql, int kind, uint32_t **dead, uint32_t *ndead, uint32_t *cap)
 {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(s->w, sql, -1, &st, NULL);
-    for (size_t i = 0; rc == SQLITE_OK && i < n; i++) {
-        sqlite3_bind_int64(st, 1, ids[i]);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        rc = SQLITE_OK;
+        if (kind < 0)
+            continue;
+        int64_t id = sqlite3_column_int64(st, 0);
+        if (id <= 0 || id >= UINT32_MAX)
+            continue;
+        if (fw_array_reserve((void **)&dead[kind], sizeof *dead[kind], &cap[kind], ndead[kind]))
+            rc = SQLITE_NOMEM;
+        else
+            dead[kind][ndead[kind]++] = (uint32_t)id;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int fw_sq_gc_put_live(fw_sq *s, const fw_idmap *set)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->w, "INSERT OR IGNORE INTO temp.gc_live(id) VALUES (?1)", -1, &st, NULL);
+    for (size_t i = 0; rc == SQLITE_OK && i < set->cap; i++) {
+        if (!set->kv[2 * i])
+            continue;
+        sqlite3_bind_int64(st, 1, set->kv[2 * i]);
         rc = sqlite3_step(st);
         sqlite3_reset(st);
         rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
@@ -166,82 +185,75 @@ static int fw_sq_gc_delete(fw_sq *s, const char *sql, const uint32_t *ids, size_
     return rc;
 }
 
-static int fw_sq_gc_sweep(fw_sq *s, unsigned char *live, const unsigned char *touch, uint32_t n, size_t *forgot)
+static int fw_sq_gc_sweep(fw_sq *s, const fw_idmap *live, const fw_idmap *touch, uint32_t n, size_t *forgot)
 {
-    fw_dims *c = &s->c;
-    for (uint32_t i = 0; i < n; i++)
-        live[i] |= touch[i];
-    fw_store_gc_close_over(c->st_parent, n, live);
-    unsigned char *fr_used = calloc(c->fr_n + 1, 1), *fn_used = calloc(c->fn_n + 1, 1);
-    uint32_t *dead = malloc(((size_t)c->st_n + c->fr_n + c->fn_n + 3) * sizeof *dead);
-    int rc = SQLITE_NOMEM;
-    if (!fr_used || !fn_used || !dead)
-        goto out;
-    size_t nst = 0, nfr = 0, nfn = 0;
-    for (uint32_t i = 1; i < c->st_n; i++) {
-        if (!c->st_frame[i])
-            continue;
-        if (i < n && !live[i])
-            dead[nst++] = i;
-        else if (c->st_frame[i] < c->fr_n)
-            fr_used[c->st_frame[i]] = 1;
+    uint32_t *dead[FW_DIM_KINDS] = {NULL, NULL, NULL, NULL}, ndead[FW_DIM_KINDS] = {0, 0, 0, 0},
+             cap[FW_DIM_KINDS] = {0, 0, 0, 0};
+    char sql[512];
+    int rc = fw_sq_exec(s->w, "CREATE TEMP TABLE IF NOT EXISTS gc_live(id INTEGER PRIMARY KEY)");
+    if (rc == SQLITE_OK)
+        rc = fw_sq_exec(s->w, "CREATE TEMP TABLE IF NOT EXISTS gc_keep(id INTEGER PRIMARY KEY)");
+    if (rc == SQLITE_OK)
+        rc = fw_sq_exec(s->w, "BEGIN IMMEDIATE");
+    if (rc == SQLITE_OK)
+        rc = fw_sq_exec(s->w, "DELETE FROM temp.gc_live; DELETE FROM temp.gc_keep");
+    if (rc == SQLITE_OK)
+        rc = fw_sq_gc_put_live(s, live);
+    if (rc == SQLITE_OK)
+        rc = fw_sq_gc_put_live(s, touch);
+    if (rc == SQLITE_OK) {
+        snprintf(sql, sizeof sql, "INSERT OR IGNORE INTO temp.gc_live(id) SELECT id FROM stacks WHERE id >= %u", n);
+        rc = fw_sq_exec(s->w, sql);
     }
-    for (uint32_t i = 1; i < c->fr_n; i++) {
-        if (!c->fr_func[i])
-            continue;
-        if (!fr_used[i])
-            dead[nst + nfr++] = i;
-        else if (c->fr_func[i] < c->fn_n)
-            fn_used[c->fr_func[i]] = 1;
+    if (rc == SQLITE_OK)
+        rc = fw_sq_exec(s->w, "WITH RECURSIVE a(id) AS (SELECT id FROM temp.gc_live UNION"
+                              " SELECT s.parent_id FROM a JOIN stacks s ON s.id = a.id WHERE s.parent_id != 0)"
+                              " INSERT OR IGNORE INTO temp.gc_keep(id) SELECT id FROM a");
+    if (rc == SQLITE_OK) {
+        snprintf(sql, sizeof sql, "DELETE FROM stacks WHERE id < %u AND id NOT IN (SELECT id FROM temp.gc_keep)"
+                 " RETURNING id", n);
+        rc = fw_sq_gc_run(s, sql, FW_DIM_ST, dead, ndead, cap);
     }
-    for (uint32_t i = 1; i < c->fn_n; i++)
-        if (c->fn_name[i] && !fn_used[i])
-            dead[nst + nfr + nfn++] = i;
-    rc = SQLITE_OK;
-    if (nst + nfr + nfn == 0)
-        goto out;
-    rc = fw_sq_exec(s->w, "BEGIN IMMEDIATE");
     if (rc == SQLITE_OK)
-        rc = fw_sq_gc_delete(s, "DELETE FROM stacks WHERE id = ?1", dead, nst);
+        rc = fw_sq_gc_run(s, "DELETE FROM frames WHERE id NOT IN (SELECT frame_id FROM stacks) RETURNING id",
+                          FW_DIM_FR, dead, ndead, cap);
     if (rc == SQLITE_OK)
-        rc = fw_sq_gc_delete(s, "DELETE FROM frames WHERE id = ?1", dead + nst, nfr);
+        rc = fw_sq_gc_run(s, "DELETE FROM functions WHERE id NOT IN (SELECT function_id FROM frames) RETURNING id",
+                          FW_DIM_FN, dead, ndead, cap);
+    /* Label sets: labelset_id 0 (merged roll-ups) is no row. Read under wlock, so exact. */
     if (rc == SQLITE_OK)
-        rc = fw_sq_gc_delete(s, "DELETE FROM functions WHERE id = ?1", dead + nst + nfr, nfn);
+        rc = fw_sq_gc_run(s, "DELETE FROM labelsets WHERE id NOT IN (SELECT labelset_id FROM sample_blocks)"
+                             " AND id NOT IN (SELECT labelset_id FROM rollup_blocks) RETURNING id",
+                          FW_DIM_LS, dead, ndead, cap);
+    if (rc == SQLITE_OK && ndead[FW_DIM_LS])
+        rc = fw_sq_gc_run(s, "DELETE FROM labels WHERE labelset_id NOT IN (SELECT id FROM labelsets)", -1, dead,
+                          ndead, cap);
+    if (rc == SQLITE_OK)
+        rc = fw_sq_exec(s->w, "DELETE FROM temp.gc_live; DELETE FROM temp.gc_keep");
     if (rc == SQLITE_OK)
         rc = fw_sq_exec(s->w, "COMMIT");
     if (rc != SQLITE_OK) {
         fw_sq_exec(s->w, "ROLLBACK");
         goto out;
     }
-    /* Only once the deletes are durable does the cache forget: it never holds less than the file
-     * refers to, nor ids the file does not have. Readers hold clock while they walk the arrays. */
-    pthread_rwlock_wrlock(&s->clock);
-    for (size_t k = 0; k < nst; k++)
-        c->st_parent[dead[k]] = c->st_frame[dead[k]] = 0;
-    for (size_t k = nst; k < nst + nfr; k++) {
-        c->fr_func[dead[k]] = 0;
-        c->fr_line[dead[k]] = 0;
+    /* Only once the deletes are durable does the cache forget; the epoch then tells readers whose
+     * snapshot is older that what they load may be gone (fw_store_dims.h, "Staleness"). */
+    pthread_mutex_lock(&s->clock);
+    size_t total = 0;
+    for (int k = 0; k < FW_DIM_KINDS; k++) {
+        for (uint32_t i = 0; i < ndead[k]; i++)
+            fw_dims_forget(&s->c, k, dead[k][i]);
+        total += ndead[k];
     }
-    for (size_t k = nst + nfr; k < nst + nfr + nfn; k++) {
-        free(c->fn_name[dead[k]]);
-        free(c->fn_file[dead[k]]);
-        c->fn_name[dead[k]] = c->fn_file[dead[k]] = NULL;
-    }
-    /* The maps are rebuilt at their new size, so their memory goes too. */
-    fw_map_free(&c->fn_map);
-    fw_map_free(&c->fr_map);
-    fw_map_free(&c->st_map);
-    fw_map_free(&c->pa_map);
-    if (fw_dims_reindex(c) != 0)
-        rc = SQLITE_NOMEM;
-    pthread_rwlock_unlock(&s->clock);
-    fprintf(stderr, "flamewatch store: forgot %zu stacks, %zu frames and %zu functions no retained sample uses\n",
-            nst, nfr, nfn);
-    *forgot = nst + nfr + nfn;
+    s->c.epoch++;
+    pthread_mutex_unlock(&s->clock);
+    if (total)
+        fprintf(stderr, "flamewatch store: forgot %u stacks, %u frames, %u functions and %u label sets no retained "
+                "sample uses\n", ndead[FW_DIM_ST], ndead[FW_DIM_FR], ndead[FW_DIM_FN], ndead[FW_DIM_LS]);
+    *forgot = total;
 out:
-    free(fr_used);
-    free(fn_used);
-    free(dead);
+    for (int k = 0; k < FW_DIM_KINDS; k++)
+        free(dead[k]);
     return rc;
 }
 
@@ -255,22 +267,22 @@ void fw_sq_gc(fw_sq *s)
     }
     s->gc_due = 0;
     s->gc_last_ms = now;
-    uint32_t n = s->c.st_n;
-    unsigned char *touch = calloc(n, 1), *live = calloc(n, 1);
-    int rc = touch && live ? SQLITE_OK : SQLITE_NOMEM;
-    if (rc == SQLITE_OK && !s->gcdb) {
+    uint32_t n = s->next[FW_DIM_ST];
+    fw_idmap touch = {0}, live = {0};
+    int rc = SQLITE_OK;
+    if (!s->gcdb) {
         rc = sqlite3_open_v2(s->path, &s->gcdb, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
         if (rc == SQLITE_OK)
             sqlite3_busy_timeout(s->gcdb, 10000);
     }
     if (rc == SQLITE_OK) {
-        s->gc_touch = touch;
+        s->gc_touch = &touch;
         s->gc_n = n;
         s->gc_running = 1;   /* one GC at a time: a second would take gc_touch from the first */
     }
     pthread_mutex_unlock(&s->wlock);
     if (rc == SQLITE_OK)
-        rc = fw_store_gc_mark_blocks(s->gcdb, live, n);
+        rc = fw_store_gc_mark_blocks(s->gcdb, &live, n);
     if (s->gc_hook)
         s->gc_hook(s->gc_hook_arg);
     pthread_mutex_lock(&s->wlock);
@@ -279,17 +291,16 @@ void fw_sq_gc(fw_sq *s)
     s->gc_n = 0;
     size_t forgot = 0;
     if (rc == SQLITE_OK)
-        rc = fw_sq_gc_sweep(s, live, touch, n, &forgot);
+        rc = fw_sq_gc_sweep(s, &live, &touch, n, &forgot);
     pthread_mutex_unlock(&s->wlock);
+    fw_idmap_free(&touch);
+    fw_idmap_free(&live);
 #ifdef __GLIBC__
-    /* Give the freed names and maps back to the system (outside the writer lock): glibc keeps
-     * free memory in its arenas otherwise, and the point of forgetting them was the server's size
-     * (310 MB -> 51 MB after 5 uploads of 100,000 unique names expired, docs/STORAGE.md). */
+    /* Give the freed entries and sets back to the system (outside the writer lock): glibc keeps
+     * free memory in its arenas otherwise. */
     if (forgot)
         malloc_trim(0);
 #endif
     if (rc != SQLITE_OK)
         fprintf(stderr, "flamewatch store: dimension GC skipped: %s\n", sqlite3_errstr(rc));
-    free(touch);
-    free(live);
 }

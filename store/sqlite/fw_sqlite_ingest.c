@@ -3,10 +3,10 @@
  *
  * Validation first (fw_store_validate.c), so that the write phase fails only on I/O. Then, under
  * wlock: phase 1 interns every function, frame, stack and label set through the dimension cache
- * (under its write lock, the only time readers wait), writing a row only for what is new, with the
- * id the cache chose; phase 2 merges the facts (series, label set, stack), sorts them and writes one
+ * (under its lock; a miss is looked up in the file, inside this transaction), writing a row only
+ * for what is new, with the next id of its kind; phase 2 merges the facts (series, label set, stack), sorts them and writes one
  * packed block per (series, label set), plus roll-up blocks for late data (a bucket before a level's
- * watermark). A failure anywhere rolls back and cuts the cache back to its size before the upload.
+ * watermark). A failure anywhere rolls back and makes the cache forget every id the upload made.
  */
 #include "fw_sqlite.h"
 
@@ -17,73 +17,38 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Interning: each returns the id for the content, inserting a row (with the id we chose) when new.
- * Called with wlock held and the cache write-locked. */
-static fw_store_status fw_sq_intern_fn(fw_sq *s, const char *name, const char *file, uint32_t *out)
+/* Interning: the id of a function, frame or stack, from the dimension cache or (on a miss) the
+ * file, inserting a row with the next id when it is new. Called with wlock held and the cache
+ * locked. `ph` (stacks) is the call path of the node; *nnew counts new rows. */
+static fw_store_status fw_sq_intern(fw_sq *s, int kind, const fw_dims_val *v, const fw_dims_path *ph, uint32_t *out,
+                                    size_t *nnew)
 {
-    fw_dims_fnkey k = {name, file};
-    uint64_t h = fw_dims_fn_hash(name, file);
-    uint32_t id = fw_map_find(&s->c.fn_map, h, fw_dims_fn_eq, &s->c, &k);
-    if (id) {
-        *out = id;
+    int r = fw_dims_find(&s->c, &s->wsrc.base, kind, v, ph, out);
+    if (r < 0)
+        return FW_STORE_ERR_IO;
+    if (r == 1)
         return FW_STORE_OK;
+    uint32_t id = s->next[kind];
+    if (id >= UINT32_MAX - 2)
+        return FW_STORE_ERR_NOMEM;   /* 2^32 ids: the store is full of this kind */
+    sqlite3_stmt *st = kind == FW_DIM_FN ? s->ins_func : kind == FW_DIM_FR ? s->ins_frame : s->ins_stack;
+    sqlite3_bind_int64(st, 1, id);
+    if (kind == FW_DIM_FN) {
+        sqlite3_bind_text(st, 2, v->s1, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, v->s2, -1, SQLITE_STATIC);
+    } else {
+        sqlite3_bind_int64(st, 2, v->a);
+        sqlite3_bind_int64(st, 3, kind == FW_DIM_FR ? v->line : (int64_t)v->b);
     }
-    id = s->c.fn_n;
-    if (id >= UINT32_MAX - 2 || fw_dims_set_fn(&s->c, id, name, file) || fw_map_put(&s->c.fn_map, h, id))
-        return FW_STORE_ERR_NOMEM;
-    sqlite3_bind_int64(s->ins_func, 1, id);
-    sqlite3_bind_text(s->ins_func, 2, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s->ins_func, 3, file, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s->ins_func);
-    sqlite3_reset(s->ins_func);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return fw_sq_status(rc);
+    s->next[kind] = id + 1;
     *out = id;
-    return rc == SQLITE_DONE ? FW_STORE_OK : fw_sq_status(rc);
-}
-
-static fw_store_status fw_sq_intern_fr(fw_sq *s, uint32_t func, int64_t line, uint32_t *out)
-{
-    fw_dims_frkey k = {func, line};
-    uint64_t h = fw_dims_fr_hash(func, line);
-    uint32_t id = fw_map_find(&s->c.fr_map, h, fw_dims_fr_eq, &s->c, &k);
-    if (id) {
-        *out = id;
-        return FW_STORE_OK;
-    }
-    id = s->c.fr_n;
-    if (id >= UINT32_MAX - 2 || fw_dims_set_fr(&s->c, id, func, line) || fw_map_put(&s->c.fr_map, h, id))
-        return FW_STORE_ERR_NOMEM;
-    sqlite3_bind_int64(s->ins_frame, 1, id);
-    sqlite3_bind_int64(s->ins_frame, 2, func);
-    sqlite3_bind_int64(s->ins_frame, 3, line);
-    int rc = sqlite3_step(s->ins_frame);
-    sqlite3_reset(s->ins_frame);
-    *out = id;
-    return rc == SQLITE_DONE ? FW_STORE_OK : fw_sq_status(rc);
-}
-
-/* `ph` is the path hash of the node (parent's path hash combined with frame). */
-static fw_store_status fw_sq_intern_st(fw_sq *s, uint32_t parent, uint32_t frame, uint64_t ph, uint32_t *out,
-                                       size_t *nnew)
-{
-    fw_dims_stkey k = {parent, frame};
-    uint64_t h = fw_dims_st_hash(parent, frame);
-    uint32_t id = fw_map_find(&s->c.st_map, h, fw_dims_st_eq, &s->c, &k);
-    if (id) {
-        *out = id;
-        return FW_STORE_OK;
-    }
-    id = s->c.st_n;
-    if (id >= UINT32_MAX - 2 || fw_dims_set_st(&s->c, id, parent, frame) ||
-        fw_map_put(&s->c.st_map, h, id) || fw_map_put(&s->c.pa_map, ph, id))
-        return FW_STORE_ERR_NOMEM;
-    sqlite3_bind_int64(s->ins_stack, 1, id);
-    sqlite3_bind_int64(s->ins_stack, 2, parent);
-    sqlite3_bind_int64(s->ins_stack, 3, frame);
-    int rc = sqlite3_step(s->ins_stack);
-    sqlite3_reset(s->ins_stack);
-    *out = id;
-    (*nnew)++;
-    return rc == SQLITE_DONE ? FW_STORE_OK : fw_sq_status(rc);
+    if (nnew)
+        (*nnew)++;
+    return fw_dims_add(&s->c, kind, id, v, ph) == 0 ? FW_STORE_OK : FW_STORE_ERR_NOMEM;
 }
 
 typedef struct { const char *k, *v; } fw_sq_kv;
@@ -122,19 +87,27 @@ static fw_store_status fw_sq_intern_ls(fw_sq *s, fw_sq_kv *kv, size_t n, sqlite3
     if (sqlite3_str_errcode(buf))
         return FW_STORE_ERR_NOMEM;
     const char *text = sqlite3_str_value(buf);
-    uint64_t h = fw_dims_ls_hash(text);
-    uint32_t id = fw_map_find(&s->c.ls_map, h, fw_dims_ls_eq, &s->c, text);
-    if (id) {
+    fw_dims_val v = {0, 0, 0, text, NULL};
+    uint32_t id = 0;
+    int r = fw_dims_find(&s->c, &s->wsrc.base, FW_DIM_LS, &v, NULL, &id);
+    if (r < 0)
+        return FW_STORE_ERR_IO;
+    if (r == 1) {
         *out = id;
         return FW_STORE_OK;
     }
-    id = s->c.ls_n;
-    if (id >= UINT32_MAX - 2 || fw_dims_set_ls(&s->c, id, text) || fw_map_put(&s->c.ls_map, h, id))
+    id = s->next[FW_DIM_LS];
+    if (id >= UINT32_MAX - 2)
         return FW_STORE_ERR_NOMEM;
     sqlite3_bind_int64(s->ins_ls, 1, id);
     sqlite3_bind_text(s->ins_ls, 2, text, -1, SQLITE_STATIC);
     int rc = sqlite3_step(s->ins_ls);
     sqlite3_reset(s->ins_ls);
+    if (rc == SQLITE_DONE) {
+        s->next[FW_DIM_LS] = id + 1;
+        if (fw_dims_add(&s->c, FW_DIM_LS, id, &v, NULL) != 0)
+            return FW_STORE_ERR_NOMEM;
+    }
     for (size_t i = 0; rc == SQLITE_DONE && i < m; i++) {
         sqlite3_bind_text(s->ins_label, 1, kv[i].k, -1, SQLITE_STATIC);
         sqlite3_bind_text(s->ins_label, 2, kv[i].v, -1, SQLITE_STATIC);
@@ -323,8 +296,9 @@ fw_store_status fw_sq_ingest(fw_store *base, const fw_store_ingest_req *req,
         st = fw_sq_status(rc);
         goto out;
     }
-    /* Sizes to cut the cache back to if this transaction rolls back. */
-    uint32_t save_fn = s->c.fn_n, save_fr = s->c.fr_n, save_st = s->c.st_n, save_ls = s->c.ls_n;
+    /* The ids to cut the cache back to if this transaction rolls back. */
+    uint32_t save_next[FW_DIM_KINDS];
+    memcpy(save_next, s->next, sizeof save_next);
     for (size_t i = 0; i < nt; i++) {
         fw_sample_type ty = fw_profile_type(p, i);
         st = fw_sq_series(s, req->app, ty.type, ty.unit, &series[i]);
@@ -332,14 +306,15 @@ fw_store_status fw_sq_ingest(fw_store *base, const fw_store_ingest_req *req,
             goto rollback;
     }
 
-    /* Phase 1: intern dimensions, under the cache write lock (readers wait only this long). */
-    pthread_rwlock_wrlock(&s->clock);
+    /* Phase 1: intern dimensions, under the cache lock (queries wait only this long). */
+    pthread_mutex_lock(&s->clock);
+    s->wsrc.base.epoch = s->c.epoch;   /* the writer always sees the newest file */
     size_t nmemo = 0;
     for (size_t i = 0; i < ns && st == FW_STORE_OK; i++) {
         fw_sample_view v;
         fw_profile_get_sample(p, i, &v);
         /* location_ids are leaf first; the trie is walked from the root. */
-        uint64_t ph = 0;
+        fw_dims_path ph = {0, 0};
         for (size_t j = 0; j < v.depth && st == FW_STORE_OK; j++) {
             uint64_t lid = v.location_ids[v.depth - 1 - j];
             uint32_t frame = lid <= nloc ? loc_frame[lid] : 0;
@@ -349,28 +324,30 @@ fw_store_status fw_sq_ingest(fw_store *base, const fw_store_ingest_req *req,
                 uint32_t fid = loc->function_id <= nfn ? fn_ids[loc->function_id] : 0;
                 if (!fid) {
                     const fw_function *fn = fw_profile_get_function(p, loc->function_id);
-                    st = fw_sq_intern_fn(s, fw_profile_string(p, fn->name), fw_profile_string(p, fn->filename), &fid);
+                    fw_dims_val fv = {0, 0, 0, fw_profile_string(p, fn->name), fw_profile_string(p, fn->filename)};
+                    st = fw_sq_intern(s, FW_DIM_FN, &fv, NULL, &fid, NULL);
                     if (st == FW_STORE_OK && loc->function_id <= nfn)
                         fn_ids[loc->function_id] = fid;
                 }
+                fw_dims_val rv = {fid, 0, loc->line, NULL, NULL};
                 if (st == FW_STORE_OK)
-                    st = fw_sq_intern_fr(s, fid, loc->line, &frame);
+                    st = fw_sq_intern(s, FW_DIM_FR, &rv, NULL, &frame, NULL);
                 if (st == FW_STORE_OK && lid <= nloc)
                     loc_frame[lid] = frame;
             }
             frames[j] = frame;
-            ph = fw_dims_pa_hash(ph, frame);
+            fw_dims_path_step(&ph, frame);
         }
         if (st != FW_STORE_OK)
             break;
         /* A known stack: one probe of the path map. Otherwise walk (and extend) the trie. */
-        fw_dims_pakey pk = {frames, v.depth};
-        uint32_t leaf = v.depth ? fw_map_find(&s->c.pa_map, ph, fw_dims_pa_eq, &s->c, &pk) : 0;
+        uint32_t leaf = v.depth ? fw_dims_find_path(&s->c, &ph, frames[v.depth - 1]) : 0;
         if (!leaf && v.depth) {
-            uint64_t h = 0;
+            fw_dims_path h = {0, 0};
             for (size_t j = 0; j < v.depth && st == FW_STORE_OK; j++) {
-                h = fw_dims_pa_hash(h, frames[j]);
-                st = fw_sq_intern_st(s, leaf, frames[j], h, &leaf, &res->new_stacks);
+                fw_dims_path_step(&h, frames[j]);
+                fw_dims_val sv = {leaf, frames[j], 0, NULL, NULL};
+                st = fw_sq_intern(s, FW_DIM_ST, &sv, &h, &leaf, &res->new_stacks);
             }
         }
         samp_stack[i] = leaf;
@@ -404,15 +381,18 @@ fw_store_status fw_sq_ingest(fw_store *base, const fw_store_ingest_req *req,
             memo[nmemo++].id = samp_ls[i];
         }
     }
-    pthread_rwlock_unlock(&s->clock);
+    pthread_mutex_unlock(&s->clock);
     if (st != FW_STORE_OK) {
         fw_store_errf(err, errlen, "storing stacks: %s", st == FW_STORE_ERR_NOMEM ? "out of memory" : sqlite3_errmsg(s->w));
         goto rollback;
     }
     if (s->gc_touch)   /* a GC is marking: these stacks are in use (see fw_sq_gc) */
         for (size_t i = 0; i < ns; i++)
-            if (samp_stack[i] < s->gc_n)
-                s->gc_touch[samp_stack[i]] = 1;
+            if (samp_stack[i] && samp_stack[i] < s->gc_n && fw_idmap_put(s->gc_touch, samp_stack[i], 1)) {
+                st = FW_STORE_ERR_NOMEM;
+                fw_store_errf(err, errlen, "storing stacks: out of memory");
+                goto rollback;
+            }
 
     /* Phase 2: the fact rows, merged (the same stack and label set twice in one upload is one
      * row), sorted, and written as one block per (series, label set). */
@@ -528,11 +508,10 @@ fw_store_status fw_sq_ingest(fw_store *base, const fw_store_ingest_req *req,
 
 rollback:
     fw_sq_exec(s->w, "ROLLBACK");
-    pthread_rwlock_wrlock(&s->clock);
-    fw_dims_truncate(&s->c, save_fn, save_fr, save_st, save_ls);
-    if (fw_dims_reindex(&s->c) != 0)
-        st = FW_STORE_ERR_NOMEM;
-    pthread_rwlock_unlock(&s->clock);
+    pthread_mutex_lock(&s->clock);
+    fw_dims_forget_from(&s->c, save_next);
+    pthread_mutex_unlock(&s->clock);
+    memcpy(s->next, save_next, sizeof save_next);
     pthread_mutex_unlock(&s->wlock);
     res->stack_values = 0;
     res->new_stacks = 0;

@@ -140,15 +140,22 @@ static fw_store_status fw_sq_fetch_rows(sqlite3 *db, const char *sql, fw_blk_row
     return rc == SQLITE_DONE ? FW_STORE_OK : fw_sq_status(rc);
 }
 
+/* The rows of a query, read in a snapshot that stays open on reader *ri when the answer is OK:
+ * the tree or table is built in the same snapshot (the cache's misses are read there), and
+ * fw_sq_query_done ends it. *epoch is the cache's epoch before the snapshot began. */
 static fw_store_status fw_sq_query_rows(fw_sq *s, fw_store_sql_kind kind, const fw_store_query *q,
                                         const fw_store_query *cmp, const fw_store_table_opts *topt,
-                                        fw_blk_rows *rows, fw_blk_rows *rows2, char **user_sql, char **unit)
+                                        fw_blk_rows *rows, fw_blk_rows *rows2, char **user_sql, char **unit,
+                                        int *ri_out, uint64_t *epoch)
 {
     int ri = fw_sq_reader_get(s);
     if (ri < 0)
         return FW_STORE_ERR_BUSY;
     sqlite3 *db = s->r[ri];
     fw_sq_snap snap;
+    pthread_mutex_lock(&s->clock);
+    *epoch = s->c.epoch;
+    pthread_mutex_unlock(&s->clock);
     fw_store_status st = fw_sq_begin(db, q, &snap);
     char *core = NULL, *core2 = NULL;
     if (st == FW_STORE_OK) {
@@ -166,9 +173,20 @@ static fw_store_status fw_sq_query_rows(fw_sq *s, fw_store_sql_kind kind, const 
     sqlite3_free(core2);
     *unit = snap.unit;
     snap.unit = NULL;
-    fw_sq_end(db, &snap);
-    fw_sq_reader_put(s, ri);
+    if (st != FW_STORE_OK) {
+        fw_sq_end(db, &snap);
+        fw_sq_reader_put(s, ri);
+        return st;
+    }
+    *ri_out = ri;
     return st;
+}
+
+static void fw_sq_query_done(fw_sq *s, int ri)
+{
+    fw_sq_snap snap = {{0}, NULL};
+    fw_sq_end(s->r[ri], &snap);
+    fw_sq_reader_put(s, ri);
 }
 
 fw_store_status fw_sq_flame(fw_store *base, const fw_store_query *q, const fw_store_tree_opts *opt,
@@ -176,15 +194,21 @@ fw_store_status fw_sq_flame(fw_store *base, const fw_store_query *q, const fw_st
 {
     fw_sq *s = (fw_sq *)base;
     fw_blk_rows rows = {0};
-    fw_store_status st = fw_sq_query_rows(s, FW_STORE_SQL_TREE, q, NULL, NULL, &rows, NULL, &out->sql, &out->unit);
+    int ri = -1;
+    uint64_t epoch = 0;
+    fw_store_status st = fw_sq_query_rows(s, FW_STORE_SQL_TREE, q, NULL, NULL, &rows, NULL, &out->sql, &out->unit, &ri, &epoch);
     if (st != FW_STORE_OK) {
         free(rows.v);
         fw_store_tree_free(out);
         return st;
     }
-    pthread_rwlock_rdlock(&s->clock);
-    st = fw_tree_flame(&s->c, &rows, opt, out);
-    pthread_rwlock_unlock(&s->clock);
+    fw_sq_src src;
+    fw_sq_src_init(&src, s->r[ri], epoch);
+    pthread_mutex_lock(&s->clock);
+    st = fw_tree_flame(&s->c, &src.base, &rows, opt, out);
+    pthread_mutex_unlock(&s->clock);
+    fw_sq_src_done(&src);
+    fw_sq_query_done(s, ri);
     free(rows.v);
     if (st != FW_STORE_OK)
         fw_store_tree_free(out);
@@ -197,16 +221,22 @@ fw_store_status fw_sq_diff(fw_store *base, const fw_store_query *bq, const fw_st
 {
     fw_sq *s = (fw_sq *)base;
     fw_blk_rows rb = {0}, rc = {0};
-    fw_store_status st = fw_sq_query_rows(s, FW_STORE_SQL_DIFF, bq, cq, NULL, &rb, &rc, &out->sql, &out->unit);
+    int ri = -1;
+    uint64_t epoch = 0;
+    fw_store_status st = fw_sq_query_rows(s, FW_STORE_SQL_DIFF, bq, cq, NULL, &rb, &rc, &out->sql, &out->unit, &ri, &epoch);
     if (st != FW_STORE_OK) {
         free(rb.v);
         free(rc.v);
         fw_store_diff_free(out);
         return st;
     }
-    pthread_rwlock_rdlock(&s->clock);
-    st = fw_tree_diff(&s->c, &rb, &rc, opt, out);
-    pthread_rwlock_unlock(&s->clock);
+    fw_sq_src src;
+    fw_sq_src_init(&src, s->r[ri], epoch);
+    pthread_mutex_lock(&s->clock);
+    st = fw_tree_diff(&s->c, &src.base, &rb, &rc, opt, out);
+    pthread_mutex_unlock(&s->clock);
+    fw_sq_src_done(&src);
+    fw_sq_query_done(s, ri);
     free(rb.v);
     free(rc.v);
     if (st != FW_STORE_OK)
@@ -220,15 +250,21 @@ fw_store_status fw_sq_table(fw_store *base, const fw_store_query *q, const fw_st
 {
     fw_sq *s = (fw_sq *)base;
     fw_blk_rows rows = {0};
-    fw_store_status st = fw_sq_query_rows(s, FW_STORE_SQL_TABLE, q, NULL, opt, &rows, NULL, &out->sql, &out->unit);
+    int ri = -1;
+    uint64_t epoch = 0;
+    fw_store_status st = fw_sq_query_rows(s, FW_STORE_SQL_TABLE, q, NULL, opt, &rows, NULL, &out->sql, &out->unit, &ri, &epoch);
     if (st != FW_STORE_OK) {
         free(rows.v);
         fw_store_table_free(out);
         return st;
     }
-    pthread_rwlock_rdlock(&s->clock);
-    st = fw_table_collect(&s->c, &rows, opt, out);
-    pthread_rwlock_unlock(&s->clock);
+    fw_sq_src src;
+    fw_sq_src_init(&src, s->r[ri], epoch);
+    pthread_mutex_lock(&s->clock);
+    st = fw_table_collect(&s->c, &src.base, &rows, opt, out);
+    pthread_mutex_unlock(&s->clock);
+    fw_sq_src_done(&src);
+    fw_sq_query_done(s, ri);
     free(rows.v);
     if (st == FW_STORE_OK)
         fw_table_finish(opt, out);

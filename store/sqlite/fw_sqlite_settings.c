@@ -143,9 +143,29 @@ fw_store_status fw_sq_stats(fw_store *base, fw_store_stats *out)
         rc = fw_sq_meta_get(s->r[ri], "stack_values", &out->stack_values);
     if (rc == SQLITE_OK)
         rc = fw_sq_meta_get(s->r[ri], "raw_rows", &out->rows);
+    if (rc == SQLITE_OK) {
+        /* Counted in the file: the cache holds only some of them, and ids have holes once the
+         * dimension GC ran. */
+        sqlite3_stmt *st = NULL;
+        rc = sqlite3_prepare_v2(s->r[ri], "SELECT count(*) FROM stacks", -1, &st, NULL);
+        if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+            out->stacks = sqlite3_column_int64(st, 0);
+            rc = SQLITE_OK;
+        }
+        sqlite3_finalize(st);
+    }
     fw_sq_reader_put(s, ri);
-    pthread_rwlock_rdlock(&s->clock);
-    out->stacks = (int64_t)s->c.st_map.n;   /* ids have holes once the dimension GC ran */
-    pthread_rwlock_unlock(&s->clock);
+    pthread_mutex_lock(&s->clock);
+    out->cache_bytes = (int64_t)fw_dims_bytes(&s->c);
+    out->cache_budget = (int64_t)s->c.budget;
+    out->cache_entries = (int64_t)s->c.nused;
+    out->cache_evictions = (int64_t)s->c.evictions;
+    pthread_mutex_unlock(&s->clock);
+    pthread_mutex_lock(&s->clock);
+    out->cache_bytes = (int64_t)fw_dims_bytes(&s->c);
+    out->cache_budget = (int64_t)s->c.budget;
+    out->cache_entries = (int64_t)s->c.nused;
+    out->cache_evictions = (int64_t)s->c.evictions;
+    pthread_mutex_unlock(&s->clock);
     return fw_sq_status(rc);
 }

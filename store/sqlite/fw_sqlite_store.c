@@ -43,11 +43,13 @@
  * read-only console) runs on connections of its own, never the pool's (fw_sqlite_console.c).
  *
  * In-memory dimension cache. Interning a stack frame by frame through SQL would cost more than the
- * sample insert itself, so the writer keeps every function, frame, stack and label set in memory
- * (arrays indexed by id plus hash maps from content to id) and assigns ids itself. Readers use the
- * same arrays to turn stack ids into frames when building trees, under a read/write lock because
- * the writer may grow them. If an upload's transaction rolls back, the arrays are cut back to their
- * size before it and the maps rebuilt, so memory never holds an id the file does not. The cache,
+ * sample insert itself, so the writer keeps functions, frames, stacks and label sets in a cache
+ * (by id and by content) and assigns ids itself. The cache has a byte budget (--cache-mb): past
+ * it, entries are evicted (CLOCK), and a miss is read from the file on the caller's connection
+ * (fw_sqlite_dims.c); opening reads only the largest id of each table. Readers use the same cache
+ * to turn stack ids into frames when building trees, under a mutex because every lookup may load
+ * or evict. If an upload's transaction rolls back, the cache forgets the ids it made, so memory
+ * never holds an id the file does not. The cache,
  * the packed blocks, trees and the table are backend-neutral (store/fw_store_dims.c,
  * fw_store_blocks.c, fw_store_tree.c, fw_store_table.c); this folder holds only what speaks SQLite,
  * one job per file (fw_sqlite.h lists them).
@@ -149,6 +151,7 @@ static void fw_sq_close(fw_store *base)
 {
     fw_sq *s = (fw_sq *)base;
     fw_sq_finalize_all(s);
+    fw_sq_src_done(&s->wsrc);
     for (int i = 0; i < s->nr; i++)
         sqlite3_close_v2(s->r[i]);
     fw_sqc_close(s->con);
@@ -169,7 +172,7 @@ static void fw_sq_close(fw_store *base)
     pthread_mutex_destroy(&s->cklock);
     pthread_mutex_destroy(&s->rlock);
     pthread_cond_destroy(&s->rcond);
-    pthread_rwlock_destroy(&s->clock);
+    pthread_mutex_destroy(&s->clock);
     free(s->path);
     free(s);
 }
@@ -177,51 +180,6 @@ static void fw_sq_close(fw_store *base)
 static int fw_sq_prepare(sqlite3 *db, sqlite3_stmt **st, const char *sql)
 {
     return sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
-}
-
-static fw_store_status fw_sq_load_cache(fw_sq *s, char *err, size_t errlen)
-{
-    static const char *const q[] = {
-        "SELECT id, name, file FROM functions",
-        "SELECT id, function_id, line FROM frames",
-        "SELECT id, parent_id, frame_id FROM stacks",
-        "SELECT id, labels FROM labelsets",
-    };
-    for (int k = 0; k < 4; k++) {
-        sqlite3_stmt *st = NULL;
-        int rc = sqlite3_prepare_v2(s->w, q[k], -1, &st, NULL);
-        while ((rc == SQLITE_OK || rc == SQLITE_ROW) && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-            int64_t id = sqlite3_column_int64(st, 0);
-            int bad;
-            if (id <= 0 || id >= (int64_t)UINT32_MAX - 1) {
-                bad = 1;
-            } else if (k == 0) {
-                bad = fw_dims_set_fn(&s->c, (uint32_t)id, (const char *)sqlite3_column_text(st, 1),
-                                         (const char *)sqlite3_column_text(st, 2));
-            } else if (k == 1) {
-                bad = fw_dims_set_fr(&s->c, (uint32_t)id, (uint32_t)sqlite3_column_int64(st, 1),
-                                         sqlite3_column_int64(st, 2));
-            } else if (k == 2) {
-                bad = fw_dims_set_st(&s->c, (uint32_t)id, (uint32_t)sqlite3_column_int64(st, 1),
-                                         (uint32_t)sqlite3_column_int64(st, 2));
-            } else {
-                bad = fw_dims_set_ls(&s->c, (uint32_t)id, (const char *)sqlite3_column_text(st, 1));
-            }
-            if (bad) {
-                sqlite3_finalize(st);
-                fw_store_errf(err, errlen, "loading %s: bad row or out of memory", q[k] + 14);
-                return FW_STORE_ERR_IO;
-            }
-        }
-        sqlite3_finalize(st);
-        if (rc != SQLITE_DONE) {
-            fw_store_errf(err, errlen, "loading dimensions: %s", sqlite3_errmsg(s->w));
-            return fw_sq_status(rc);
-        }
-    }
-    if (fw_dims_reindex(&s->c) != 0)
-        return FW_STORE_ERR_NOMEM;
-    return FW_STORE_OK;
 }
 
 int fw_sq_meta_get(sqlite3 *db, const char *key, int64_t *out)
@@ -384,7 +342,7 @@ static int fw_sq_upgrade_v1(sqlite3 *db, char *err, size_t errlen)
 fw_store_status fw_store_open_sqlite(const char *path, const fw_store_options *opt,
                                      fw_store **out, char *err, size_t errlen)
 {
-    fw_store_options def = {0, FW_STORE_SYNC_NORMAL, 0, 0};
+    fw_store_options def = {.sync = FW_STORE_SYNC_NORMAL};
     if (!out)
         return FW_STORE_ERR_INVALID;
     *out = NULL;
@@ -404,7 +362,7 @@ fw_store_status fw_store_open_sqlite(const char *path, const fw_store_options *o
     s->base.ops = &fw_sq_ops;
     s->retention_s = opt->retention_s ? opt->retention_s : FW_SQ_DEFAULT_RETENTION;
     s->fail_after = -1;
-    s->c.fn_n = s->c.fr_n = s->c.st_n = s->c.ls_n = 1;
+    fw_dims_init(&s->c, opt->cache_bytes ? opt->cache_bytes : FW_STORE_DEFAULT_CACHE_BYTES);
     pthread_mutex_init(&s->wlock, NULL);
     pthread_mutex_init(&s->cklock, NULL);
     pthread_mutex_init(&s->rlock, NULL);
@@ -414,7 +372,7 @@ fw_store_status fw_store_open_sqlite(const char *path, const fw_store_options *o
     pthread_cond_init(&s->rcond, &ca);
     pthread_condattr_destroy(&ca);
     s->reader_wait_ms = opt->reader_wait_ms ? opt->reader_wait_ms : FW_STORE_READER_WAIT_MS;
-    pthread_rwlock_init(&s->clock, NULL);
+    pthread_mutex_init(&s->clock, NULL);
     s->path = fw_store_strdup(path);
     fw_store_status st = FW_STORE_ERR_IO;
     if (!s->path) {
@@ -518,7 +476,7 @@ fw_store_status fw_store_open_sqlite(const char *path, const fw_store_options *o
             goto fail;
         }
     }
-    st = fw_sq_load_cache(s, err, errlen);
+    st = fw_sq_dims_open(s, err, errlen);
     if (st != FW_STORE_OK)
         goto fail;
     st = FW_STORE_ERR_IO;

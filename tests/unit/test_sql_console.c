@@ -33,7 +33,7 @@ static int fx_setup(void **state)
     snprintf(f->path, sizeof f->path, "%s/fw.db", f->dir);
     char err[256] = "";
     /* One pool reader: a console query that took a pool connection would stall the others. */
-    fw_store_options opt = {0, FW_STORE_SYNC_NORMAL, 1, 0};
+    fw_store_options opt = {.sync = FW_STORE_SYNC_NORMAL, .readers = 1};
     assert_int_equal(fw_store_open_sqlite(f->path, &opt, &f->s, err, sizeof err), FW_STORE_OK);
     *state = f;
     return 0;

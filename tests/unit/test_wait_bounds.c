@@ -53,7 +53,7 @@ static int fx_setup(void **state)
     char path[128];
     snprintf(path, sizeof path, "%s/fw.db", f->dir);
     char err[256] = "";
-    fw_store_options opt = {0, FW_STORE_SYNC_NORMAL, 1, 300};   /* one reader, 300 ms wait */
+    fw_store_options opt = {.sync = FW_STORE_SYNC_NORMAL, .readers = 1, .reader_wait_ms = 300};   /* one reader, 300 ms wait */
     assert_int_equal(fw_store_open_sqlite(path, &opt, &f->s, err, sizeof err), FW_STORE_OK);
     *state = f;
     return 0;
