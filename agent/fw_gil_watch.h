@@ -14,8 +14,14 @@
  * threads whose CPU clock moved during the tick although none of them could run Python, and
  * that do not run C code without the GIL (fw_run_state). A thread queued in take_gil wakes
  * every switch interval to check again, which moves its clock by microseconds; one asleep or
- * blocked on a lock does not move. At the end (fw_gil_watch_end) the holder's stack of the tick
- * is charged the tick's wall interval as "GIL hold" and that times the waiters as "GIL wait".
+ * blocked on a lock does not move; and since a queued thread leaves the queue only by taking the
+ * GIL, which ends the hold, a hold's waiters are the most counted at any of its ticks. At the end (fw_gil_watch_end) the holder's stack of the tick
+ * is charged the tick's wall interval as "GIL hold" and that times the waiters as "GIL wait",
+ * once the hold is known to be a C call. A holder running Python can only miss a request when
+ * the machine does not run it (preempted on a busy host): that is the scheduler's doing, not a
+ * C call's. So one hold (one switch count) is charged from its first tick where the holder
+ * either used at least half the interval of CPU (computing in C) or is not runnable at all
+ * (blocked in C, in I/O or a lock, with the GIL held), and from then on at every tick it lasts.
  * Nothing is charged without a waiter, so a single-threaded program shows none, nor while the
  * CPU profile is off (the waiters are counted with the CPU clocks).
  *
@@ -46,6 +52,9 @@ typedef struct {
     bool held;                 /* this tick: one holder since the previous tick, a request pending */
     uint32_t waiters;          /* this tick: threads counted as waiting */
     int32_t holder_slot;       /* this tick: the holder's thread slot, -1 if not seen */
+    int64_t holder_cpu;        /* this tick: the holder's CPU delta */
+    bool c_hold;               /* the hold of switch count prev.switches is known to be a C call */
+    uint32_t hold_waiters;     /* the most waiters seen during that hold */
 } fw_gil_watch;
 
 /* Start of a tick: reads the GIL and decides `held`. `have_prev` is false on the first tick
@@ -57,9 +66,10 @@ uintptr_t fw_gil_watch_begin(fw_gil_watch *w, bool have_prev, bool others);
 static inline void fw_gil_watch_thread(fw_gil_watch *w, int32_t slot, bool holds_gil,
                                        int64_t cpu, bool nogil)
 {
-    if (holds_gil)
+    if (holds_gil) {
         w->holder_slot = slot;
-    else if (w->held && cpu > 0 && !nogil)
+        w->holder_cpu = cpu;
+    } else if (w->held && cpu > 0 && !nogil)
         w->waiters++;
 }
 /* End of a tick (agent mutex held): charges `interval_ns` to the holder's stack of this tick
