@@ -4,11 +4,11 @@
  */
 #include "fw_gil_watch.h"
 
-
-
 #include "fw_agent.h"
 #include "fw_sampler.h"
 #include "fw_threads.h"
+
+#define FW_GIL_RAN_NS 1000000   /* CPU that a holder running Python could not use past a request */
 
 uintptr_t fw_gil_watch_begin(fw_gil_watch *w, bool have_prev, bool others)
 {
@@ -17,10 +17,16 @@ uintptr_t fw_gil_watch_begin(fw_gil_watch *w, bool have_prev, bool others)
     bool same = ok && have_prev && w->prev_ok && now.holder != 0 && now.holder == w->prev.holder &&
                 now.switches == w->prev.switches;
     if (!same) {
-        /* Another hold (or none): it has to show again that it is a C call. */
+        /* Another hold (or none): it has to show again that it is a C call; what was kept
+         * waiting for that proof was a Python holder the machine did not run. */
+        w->preempted_ticks += w->pending_ticks;
         w->c_hold = false;
         w->hold_waiters = 0;
+        w->pending_ticks = 0;
+        w->pending_hold_ns = 0;
+        w->pending_wait_ns = 0;
     }
+    w->requested_before = same && w->held;
     w->held = same && others && fw_py_gil_drop_requested(now.holder);
     w->prev = now;
     w->prev_ok = ok;
@@ -28,6 +34,18 @@ uintptr_t fw_gil_watch_begin(fw_gil_watch *w, bool have_prev, bool others)
     w->holder_slot = -1;
     w->holder_cpu = 0;
     return now.holder;
+}
+
+/* Whether the hold is a C call, from this tick: the holder computed for half the interval; or a
+ * request was already pending at the previous tick and the holder still used CPU (running
+ * Python, it would have dropped the GIL within microseconds); or it is not runnable at all. */
+static bool fw_gil_watch_is_c(const fw_gil_watch *w, const fw_agent *a, const fw_thread_slot *s)
+{
+    if (w->holder_cpu >= (int64_t)(a->cfg.interval_ns / 2))
+        return true;
+    if (w->requested_before && w->holder_cpu >= FW_GIL_RAN_NS)
+        return true;
+    return s->tid > 0 && !fw_thread_runnable(s->tid);
 }
 
 bool fw_gil_watch_end(fw_gil_watch *w, fw_agent *a, int64_t interval_ns)
@@ -44,17 +62,23 @@ bool fw_gil_watch_end(fw_gil_watch *w, fw_agent *a, int64_t interval_ns)
      * its current stack (or, if it used none this tick, the stack of the same unbroken hold). */
     if (!s || s->last_epoch != a->agg_epoch || s->last_entry < 0)
         return false;
-    if (!w->c_hold) {
-        w->c_hold = w->holder_cpu >= (int64_t)(a->cfg.interval_ns / 2) ||
-                    (s->tid > 0 && !fw_thread_runnable(s->tid));
-        if (!w->c_hold) {
-            a->stats.gil_hold_preempted++;
-            return false;
-        }
-    }
-    if (!fw_agg_add_gil(a->active, s->last_entry, (uint32_t)w->holder_slot, interval_ns,
-                        interval_ns * (int64_t)w->hold_waiters))
+    int64_t hold = interval_ns, wait = interval_ns * (int64_t)w->hold_waiters;
+    if (!w->c_hold && !(w->c_hold = fw_gil_watch_is_c(w, a, s))) {
+        /* Not known yet: kept until the hold shows what it is, or ends. */
+        w->pending_ticks++;
+        w->pending_hold_ns += hold;
+        w->pending_wait_ns += wait;
         return false;
-    a->stats.gil_hold_ticks++;
+    }
+    /* The ticks kept back belong to the same hold of the same thread: the same C call. */
+    hold += w->pending_hold_ns;
+    wait += w->pending_wait_ns;
+    uint64_t ticks = 1 + w->pending_ticks;
+    w->pending_ticks = 0;
+    w->pending_hold_ns = 0;
+    w->pending_wait_ns = 0;
+    if (!fw_agg_add_gil(a->active, s->last_entry, (uint32_t)w->holder_slot, hold, wait))
+        return false;
+    a->stats.gil_hold_ticks += ticks;
     return true;
 }

@@ -19,9 +19,11 @@
  * is charged the tick's wall interval as "GIL hold" and that times the waiters as "GIL wait",
  * once the hold is known to be a C call. A holder running Python can only miss a request when
  * the machine does not run it (preempted on a busy host): that is the scheduler's doing, not a
- * C call's. So one hold (one switch count) is charged from its first tick where the holder
- * either used at least half the interval of CPU (computing in C) or is not runnable at all
- * (blocked in C, in I/O or a lock, with the GIL held), and from then on at every tick it lasts.
+ * C call's. A hold (one switch count) shows that it is a C call at a tick where the holder used
+ * at least half the interval of CPU, or used any CPU (1 ms) although the request was already
+ * pending at the previous tick, or is not runnable at all (blocked in C, in I/O or on a lock,
+ * with the GIL held). Its ticks before that are kept back and charged with it; a hold that ends
+ * without showing it (the holder ran and dropped the GIL) is not charged at all.
  * Nothing is charged without a waiter, so a single-threaded program shows none, nor while the
  * CPU profile is off (the waiters are counted with the CPU clocks).
  *
@@ -55,6 +57,10 @@ typedef struct {
     int64_t holder_cpu;        /* this tick: the holder's CPU delta */
     bool c_hold;               /* the hold of switch count prev.switches is known to be a C call */
     uint32_t hold_waiters;     /* the most waiters seen during that hold */
+    bool requested_before;     /* a request was pending at the previous tick of that hold */
+    uint64_t pending_ticks;    /* ticks of that hold kept back until it shows it is a C call */
+    int64_t pending_hold_ns, pending_wait_ns;
+    uint64_t preempted_ticks;  /* ticks of holds that never showed it (Python holders preempted) */
 } fw_gil_watch;
 
 /* Start of a tick: reads the GIL and decides `held`. `have_prev` is false on the first tick

@@ -81,7 +81,6 @@ typedef struct {
     uint64_t registry_full;
     uint64_t list_errors;      /* walks of the thread list that failed part way */
     uint64_t gil_hold_ticks;   /* ticks charged as a GIL hold with waiters (fw_gil_watch.h) */
-    uint64_t gil_hold_preempted; /* ... not charged: the holder was runnable but had not run */
     uint64_t first_tick_ns;
     uint64_t last_tick_ns;
 } fw_sampler_stats;
