@@ -36,13 +36,17 @@ uintptr_t fw_gil_watch_begin(fw_gil_watch *w, bool have_prev, bool others)
     return now.holder;
 }
 
-/* Whether the hold is a C call, from this tick: the holder computed for half the interval; or a
- * request was already pending at the previous tick and the holder still used CPU (running
- * Python, it would have dropped the GIL within microseconds); or it is not runnable at all. */
-static bool fw_gil_watch_is_c(const fw_gil_watch *w, const fw_agent *a, const fw_thread_slot *s)
+/* Whether the hold is a C call, from this tick. The holder's CPU delta covers the time between
+ * its clock reads, which come after the GIL reads of their ticks (by milliseconds when the
+ * machine preempts the sampler), so the GIL is read again now: only a hold still intact after
+ * the clock read was intact all through the delta. Then: a request was already pending at the
+ * previous tick and the holder still used CPU (running Python, it would have dropped the GIL
+ * within microseconds), or the holder is not runnable at all (blocked in C with the GIL). */
+static bool fw_gil_watch_is_c(const fw_gil_watch *w, const fw_thread_slot *s)
 {
-    if (w->holder_cpu >= (int64_t)(a->cfg.interval_ns / 2))
-        return true;
+    fw_py_gil_state end;
+    if (!fw_py_read_gil(&end) || end.holder != w->prev.holder || end.switches != w->prev.switches)
+        return false;
     if (w->requested_before && w->holder_cpu >= FW_GIL_RAN_NS)
         return true;
     return s->tid > 0 && !fw_thread_runnable(s->tid);
@@ -63,7 +67,7 @@ bool fw_gil_watch_end(fw_gil_watch *w, fw_agent *a, int64_t interval_ns)
     if (!s || s->last_epoch != a->agg_epoch || s->last_entry < 0)
         return false;
     int64_t hold = interval_ns, wait = interval_ns * (int64_t)w->hold_waiters;
-    if (!w->c_hold && !(w->c_hold = fw_gil_watch_is_c(w, a, s))) {
+    if (!w->c_hold && !(w->c_hold = fw_gil_watch_is_c(w, s))) {
         /* Not known yet: kept until the hold shows what it is, or ends. */
         w->pending_ticks++;
         w->pending_hold_ns += hold;

@@ -20,10 +20,10 @@
  * once the hold is known to be a C call. A holder running Python can only miss a request when
  * the machine does not run it (preempted on a busy host): that is the scheduler's doing, not a
  * C call's. A hold (one switch count) shows that it is a C call at a tick where the holder used
- * at least half the interval of CPU, or used any CPU (1 ms) although the request was already
- * pending at the previous tick, or is not runnable at all (blocked in C, in I/O or on a lock,
- * with the GIL held). Its ticks before that are kept back and charged with it; a hold that ends
- * without showing it (the holder ran and dropped the GIL) is not charged at all.
+ * CPU (1 ms) although the request was already pending at the previous tick, or is not runnable
+ * at all (blocked in C, in I/O or on a lock, with the GIL held), and the hold is still intact
+ * after its clock was read. Its ticks before that are kept back and charged with it; a hold that
+ * ends without showing it (the holder ran and dropped the GIL) is not charged at all.
  * Nothing is charged without a waiter, so a single-threaded program shows none, nor while the
  * CPU profile is off (the waiters are counted with the CPU clocks).
  *
