@@ -90,5 +90,49 @@ class GilHoldFinding(unittest.TestCase):
         self.assertTrue(re.search(r"c_call held the GIL for [0-9.]+ (s|ms) while [0-9.]+ other threads waited", out), out)
 
 
+class GilHoldThresholds(unittest.TestCase):
+    """Exact numbers from folded uploads: levels, thresholds, waiters, ranking and the cap."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = F.Server().start()
+        cls.addClassCleanup(cls.srv.cleanup)
+        t = F.server_tests.now() - 60
+        main = "main (/srv/app.py:1)"
+        # Folded counts of a nanosecond type are samples of 10 ms.
+        sites = {  # (function, line): (gil_hold, gil_wait) in samples
+            ("crunch", 10): (150, 300),    # hot: >= 1 s, two waiters
+            ("parse", 20): (6, 6),         # warn: >= 50 ms, one waiter
+            ("tiny", 30): (4, 8),          # below 50 ms: no finding
+        }
+        bodies = {"cpu": "%s;crunch (/srv/app.py:10) 1000\n" % main, "gil_hold": "", "gil_wait": ""}
+        for (fn, line), (hold, wait) in sites.items():
+            bodies["gil_hold"] += "%s;%s (/srv/app.py:%d) %d\n" % (main, fn, line, hold)
+            bodies["gil_wait"] += "%s;%s (/srv/app.py:%d) %d\n" % (main, fn, line, wait)
+        for typ, body in bodies.items():
+            st, r, _ = cls.srv.ingest("syn." + typ, body.encode(), fmt="folded", **{"from": t, "until": t + 10})
+            assert st == 200, r
+        cls.res = F.get(cls.srv, "/api/v1/analysis", app="syn")
+        cls.found = [f for f in cls.res["findings"] if f["id"] == "gil_hold"]
+
+    def test_levels_and_threshold(self):
+        got = [(f["frames"][0], f["level"], f["value"]) for f in self.found]
+        self.assertEqual(got, [("crunch", "hot", 1500 * 10**6), ("parse", "warn", 60 * 10**6)])
+
+    def test_numbers_in_the_sentences(self):
+        crunch, parse = self.found
+        self.assertEqual(crunch["title"], "crunch held the GIL for 1.5 s while 2.0 other threads waited")
+        self.assertIn("(/srv/app.py:10)", crunch["detail"])
+        self.assertIn("3 s of thread time lost", crunch["detail"])
+        self.assertAlmostEqual(crunch["share"], 1500 / 1600)
+        self.assertEqual(parse["title"], "parse held the GIL for 60 ms while 1.0 other thread waited")
+
+    def test_no_finding_without_gil_types(self):
+        st, r, _ = self.srv.ingest("plain", b"main (/srv/app.py:1) 5\n", fmt="folded")
+        self.assertEqual(st, 200, r)
+        res = F.get(self.srv, "/api/v1/analysis", app="plain")
+        self.assertEqual([f for f in res["findings"] if f["id"] == "gil_hold"], [])
+
+
 if __name__ == "__main__":
     unittest.main()
