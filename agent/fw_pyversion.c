@@ -1,8 +1,9 @@
 /*
  * fw_pyversion: CPython 3.9-3.15 internals behind one version-neutral interface (fw_pyversion.h):
- * initialisation, thread states, frames and the GIL. Code objects, strings and line tables are in
- * pyversion/fw_py_objects.c, context variables in pyversion/fw_py_context.c, the interpreter's
- * own layout table in pyversion/fw_py_layout.c; the four share pyversion/fw_py_internal.h.
+ * initialisation, thread states and frames. Code objects, strings and line tables are in
+ * pyversion/fw_py_objects.c, context variables in pyversion/fw_py_context.c, the GIL in
+ * pyversion/fw_py_gil.c, the interpreter's own layout table in pyversion/fw_py_layout.c; the five
+ * share pyversion/fw_py_internal.h.
  *
  * Design. These are the only translation units that define Py_BUILD_CORE and include CPython's
  * internal headers, and the only ones with `#if PY_VERSION_HEX`. They are compiled once per
@@ -40,8 +41,8 @@ uintptr_t fw_py_code_type;
 uintptr_t fw_py_str_type;
 uintptr_t fw_py_bytes_type;
 uintptr_t fw_py_tuple_type;
-static uintptr_t fw_py_gil; /* struct _gil_runtime_state of the main interpreter */
-static bool fw_py_gil_static; /* it lies inside _PyRuntime: mapped for the life of the process */
+uintptr_t fw_py_gil; /* struct _gil_runtime_state of the main interpreter (3.13+: see below) */
+bool fw_py_gil_static; /* it lies inside _PyRuntime: mapped for the life of the process */
 static bool fw_py_ready;
 static char fw_py_init_err[256]; /* why fw_py_init last failed */
 static pid_t fw_py_init_pid;
@@ -660,49 +661,4 @@ bool fw_py_read_frame(uintptr_t frame, fw_py_frame *out) {
     }
 #endif
     return true;
-}
-
-/* ---- the GIL ---------------------------------------------------------------------------- */
-
-uintptr_t fw_py_gil_holder(void) {
-#if PY_VERSION_HEX >= 0x030D0000
-    /* At the offsets the interpreter publishes (fw_py_gil is the lower of the two words). */
-    if (fw_py_gil == 0) {
-        return 0;
-    }
-    const uintptr_t base = fw_py_gil - FW_PY_MIN2(fw_lay.gil_locked, fw_lay.gil_holder);
-    int locked;
-    uintptr_t holder;
-    if (fw_py_gil_static) {
-        locked = _Py_atomic_load_int_relaxed((int *)(base + fw_lay.gil_locked));
-        holder = (uintptr_t)_Py_atomic_load_ptr_relaxed((void **)(base + fw_lay.gil_holder));
-    } else if (!fw_memread(&locked, base + fw_lay.gil_locked, sizeof locked) ||
-               !fw_py_read_ptr(base + fw_lay.gil_holder, &holder)) {
-        return 0;
-    }
-    return locked == 1 ? holder : 0;
-#else
-    struct _gil_runtime_state copy;
-    const struct _gil_runtime_state *gil = (const struct _gil_runtime_state *)fw_py_gil;
-    int locked;
-    uintptr_t holder;
-    if (fw_py_gil == 0) {
-        return 0;
-    }
-    if (!fw_py_gil_static) {
-        if (!fw_memread(&copy, fw_py_gil, sizeof copy)) {
-            return 0;
-        }
-        gil = &copy;
-    }
-    /* Relaxed atomic loads: CPython writes these words atomically, and they only pick which
-     * thread state to read next (every read from there on is a checked copy). */
-    /* CPython's own macro: the fields are C11 atomics or plain words, per its build. */
-    locked = _Py_atomic_load_relaxed(&gil->locked);
-    holder = _Py_atomic_load_relaxed(&gil->last_holder);
-    /* last_holder keeps naming the previous holder after a release; only a locked GIL has an
-     * owner. The two fields are read together but not atomically: a handover in between gives
-     * a stale answer for one tick, which costs accuracy of one sample, never safety. */
-    return locked == 1 ? holder : 0;
-#endif
 }

@@ -146,6 +146,23 @@ bool fw_py_read_str(uintptr_t str, char *buf, size_t buflen);
 /* The thread state that holds the GIL right now, or 0 if nobody does (or it cannot be read).
  * Used to tell a thread that runs Python from one that waits for the GIL to come back. */
 uintptr_t fw_py_gil_holder(void);
+/* The GIL as the sampler sees it at one moment: who holds it and how many times it has been
+ * taken since the interpreter started. A holder and a count equal to those of an earlier look
+ * mean the GIL did not change hands (nor was released and taken again) in between. */
+typedef struct {
+    uintptr_t holder;          /* fw_py_gil_holder(); 0 if nobody holds it */
+    uint64_t switches;         /* the GIL's switch_number: incremented by every take */
+} fw_py_gil_state;
+/* Fills *out; false if it cannot be read (out->holder is then 0). Plain loads where the GIL is
+ * static memory (the main interpreter's, on every version), no system call. */
+bool fw_py_read_gil(fw_py_gil_state *out);
+/* True if a thread waiting for the GIL has asked `holder` (the holder that fw_py_read_gil
+ * found) to drop it, and the request is still pending: a waiter has timed out once (after
+ * the interpreter's switch interval, 5 ms by default) while the GIL stayed with `holder`. A
+ * holder inside a long C call never sees the request, so it stays set until the call ends.
+ * The request lives in the interpreter (3.9-3.12) or in the holder's thread state (3.13+):
+ * a plain load, or one memory read where that is not static memory. */
+bool fw_py_gil_drop_requested(uintptr_t holder);
 /* With the GIL held, once: records the type objects of contexts and HAMT nodes. */
 bool fw_py_context_init(void);
 /* The value of context variable `key` (whose hash() is key_hash) in the contextvars.Context at

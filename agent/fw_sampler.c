@@ -82,6 +82,8 @@ typedef struct {
     uint32_t tags;        /* dynamic tag-set id (fw_tags), 0 = none: part of the key */
     int64_t cpu_ns;
     int64_t wall_ns;
+    int64_t gil_hold_ns;
+    int64_t gil_wait_ns;
 } fw_agg_rec;
 
 struct fw_agg {
@@ -143,13 +145,15 @@ void fw_agg_get(const fw_agg *a, size_t i, fw_agg_entry *out)
     out->frames = &a->frames[r->frames_off];
     out->cpu_ns = r->cpu_ns;
     out->wall_ns = r->wall_ns;
+    out->gil_hold_ns = r->gil_hold_ns;
+    out->gil_wait_ns = r->gil_wait_ns;
 }
 
 size_t fw_agg_nonzero(const fw_agg *a)
 {
     size_t n = 0;
     for (size_t i = 0; i < a->nrecs; i++)
-        n += a->recs[i].cpu_ns != 0 || a->recs[i].wall_ns != 0;
+        n += a->recs[i].cpu_ns != 0 || a->recs[i].wall_ns != 0 || a->recs[i].gil_hold_ns != 0;
     return n;
 }
 
@@ -262,6 +266,8 @@ static int64_t fw_agg_put(fw_agg *a, uint32_t slot, uint32_t tags, const fw_fram
     r->frames_off = (uint32_t)a->nframes;
     r->cpu_ns = cpu_ns;
     r->wall_ns = wall_ns;
+    r->gil_hold_ns = 0;
+    r->gil_wait_ns = 0;
     memcpy(&a->frames[a->nframes], frames, depth * sizeof *frames);
     a->nframes += depth;
     a->nrecs++;
@@ -300,6 +306,15 @@ bool fw_agg_add_to(fw_agg *a, int64_t index, uint32_t slot, int64_t cpu_ns)
     return true;
 }
 
+bool fw_agg_add_gil(fw_agg *a, int64_t index, uint32_t slot, int64_t hold_ns, int64_t wait_ns)
+{
+    if (index < 0 || (size_t)index >= a->nrecs || a->recs[index].slot != slot)
+        return false;
+    a->recs[index].gil_hold_ns += hold_ns;
+    a->recs[index].gil_wait_ns += wait_ns;
+    return true;
+}
+
 /* ---- the thread ---- */
 
 static bool fw_thread_cpu_ns(int64_t tid, int64_t *out)
@@ -314,35 +329,6 @@ static bool fw_thread_cpu_ns(int64_t tid, int64_t *out)
     if (tid <= 0 || clock_gettime(clk, &ts) != 0)
         return false;
     *out = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-    return true;
-}
-
-/* The kernel's view of a thread, from /proc/self/task/TID/status: whether it is runnable ('R':
- * on a CPU, or waiting for one) and how many times it gave up its CPU of its own accord (slept,
- * blocked on a lock or on I/O). A second read of a running thread's CPU clock does not always
- * move (some kernels and hypervisors update it only at scheduler ticks), and a thread the
- * machine preempted does not move either; the scheduler's state tells both from asleep. */
-static bool fw_thread_sched(int64_t tid, bool *runnable, uint64_t *vcsw)
-{
-    char path[64], buf[2048];
-    snprintf(path, sizeof path, "/proc/self/task/%lld/status", (long long)tid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return false;
-    buf[n] = '\0';
-    const char *state = strstr(buf, "\nState:");
-    const char *vol = strstr(buf, "\nvoluntary_ctxt_switches:");
-    if (!state || !vol)
-        return false;
-    state += strlen("\nState:");
-    while (*state == ' ' || *state == '\t')
-        state++;
-    *runnable = *state == 'R';
-    *vcsw = strtoull(vol + strlen("\nvoluntary_ctxt_switches:"), NULL, 10);
     return true;
 }
 
@@ -616,6 +602,7 @@ static void fw_sampler_thread_tick(fw_agent *a, uintptr_t tstate, const fw_py_th
     }
     bool first_tick = prev_tick == 0;
     int64_t cpu = fw_sampler_cpu_delta(a, s, tid, created, first_tick, tstate == gil_holder, &state);
+    fw_gil_watch_thread(&a->gil_watch, idx, tstate == gil_holder, cpu, state == FW_RUN_NOGIL);
     int64_t wall = fw_sampler_wall_delta(a, s, created, now, prev_tick);
     bool becomes_last = false;
     cpu = fw_sampler_route_cpu(a, s, (uint32_t)idx, cpu, state, &becomes_last);
@@ -685,8 +672,8 @@ static void fw_sampler_quick_tick(fw_agent *a, uint64_t tick, uintptr_t gil_hold
         /* A thread that has shown next to no CPU for a while (asleep, or queued for the GIL) is
          * read every FW_QUIET_STRIDE ticks only, staggered by slot: its CPU accumulates in the
          * clock meanwhile, and it would go to its last running stack anyway. It is read at once
-         * when it takes the GIL. */
-        if (!holds_gil && s->quiet_ticks >= FW_QUIET_AFTER &&
+         * when it takes the GIL, and at every tick of a GIL hold (fw_gil_watch.h counts them). */
+        if (!holds_gil && s->quiet_ticks >= FW_QUIET_AFTER && !a->gil_watch.held &&
             (tick + (uint64_t)i) % FW_QUIET_STRIDE != 0) {
             a->stats.clock_reads_saved++;
             continue;
@@ -698,6 +685,7 @@ static void fw_sampler_quick_tick(fw_agent *a, uint64_t tick, uintptr_t gil_hold
             a->threads_changed = true;
             continue;
         }
+        fw_gil_watch_thread(&a->gil_watch, i, holds_gil, cpu, state == FW_RUN_NOGIL);
         if (!holds_gil && cpu < (int64_t)(a->cfg.interval_ns / 8)) {
             if (s->quiet_ticks < UINT8_MAX)
                 s->quiet_ticks++;
@@ -760,7 +748,8 @@ static uint64_t fw_sampler_tick(fw_agent *a, uint64_t now)
 
     bool complete = true;
     size_t n = 0;
-    uintptr_t gil_holder = fw_py_gil_holder();
+    uintptr_t gil_holder = fw_gil_watch_begin(&a->gil_watch, prev_tick != 0,
+                                              fw_threads_live(a->threads) > 1);
     /* A GIL holder we have no slot for is a new thread: walk the list now, not at the next
      * tick, so that it is found (and named) even if it lives only a few ticks. */
     bool full = a->cfg.wall || fresh || prev_tick == 0 || a->threads_changed ||
@@ -786,6 +775,7 @@ static uint64_t fw_sampler_tick(fw_agent *a, uint64_t now)
         st->quick_ticks++;
         fw_sampler_quick_tick(a, tick, gil_holder);
     }
+    fw_gil_watch_end(&a->gil_watch, a, prev_tick != 0 ? (int64_t)(now - prev_tick) : 0);
     uint64_t interval = a->cfg.interval_ns;
     pthread_mutex_unlock(&a->lock);
     return interval;

@@ -3,7 +3,8 @@
  *
  * The sampler never takes the GIL and never calls the Python API. Every interval it walks the
  * interpreter's thread states, reads each thread's CPU clock by tid, walks the stack when there
- * is something to charge, and adds (stack, thread slot) -> (cpu ns, wall ns) into an fw_agg.
+ * is something to charge, and adds (stack, thread slot) -> (cpu ns, wall ns, GIL hold ns, GIL
+ * wait ns) into an fw_agg.
  * The worker swaps the aggregate out at each upload interval (see fw_worker.h).
  */
 #ifndef FW_SAMPLER_H
@@ -31,6 +32,8 @@ typedef struct {
     const fw_frame *frames; /* leaf first */
     int64_t cpu_ns;
     int64_t wall_ns;
+    int64_t gil_hold_ns;    /* held the GIL while other threads waited for it (fw_gil_watch.h) */
+    int64_t gil_wait_ns;    /* ... times the number of threads that waited */
 } fw_agg_entry;
 
 fw_agg *fw_agg_new(void);
@@ -46,6 +49,8 @@ int64_t fw_agg_add_tagged(fw_agg *a, uint32_t slot, uint32_t tags, const fw_fram
                           uint32_t depth, int64_t cpu_ns, int64_t wall_ns);
 /* Adds cpu to entry `index` if it still is an entry of `slot`; false otherwise. */
 bool fw_agg_add_to(fw_agg *a, int64_t index, uint32_t slot, int64_t cpu_ns);
+/* The same for the GIL-hold values. */
+bool fw_agg_add_gil(fw_agg *a, int64_t index, uint32_t slot, int64_t hold_ns, int64_t wait_ns);
 size_t fw_agg_count(const fw_agg *a);
 void fw_agg_get(const fw_agg *a, size_t i, fw_agg_entry *out);
 /* Entries with a non-zero value (carried-over "last running" stacks have none). */
@@ -77,6 +82,7 @@ typedef struct {
     uint64_t cpu_read_failures;
     uint64_t registry_full;
     uint64_t list_errors;      /* walks of the thread list that failed part way */
+    uint64_t gil_hold_ticks;   /* ticks charged as a GIL hold with waiters (fw_gil_watch.h) */
     uint64_t first_tick_ns;
     uint64_t last_tick_ns;
 } fw_sampler_stats;

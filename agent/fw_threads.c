@@ -31,7 +31,9 @@
 #include "fw_threads.h"
 
 #include <assert.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -269,4 +271,51 @@ int64_t fw_tid_from_pthread(uint64_t pthread_id, int32_t offset)
     if (!fw_memread(&v, (uintptr_t)pthread_id + (uintptr_t)offset, sizeof v) || v <= 0)
         return 0;
     return v;
+}
+
+/* True if the kernel has the thread runnable ('R': on a CPU, or waiting for one), from
+ * /proc/self/task/TID/stat. A second read of a running thread's CPU clock does not always
+ * move (some kernels and hypervisors update it only at scheduler ticks), and a thread the
+ * machine preempted does not move either; the scheduler's state tells both from asleep. */
+bool fw_thread_runnable(int64_t tid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/self/task/%lld/stat", (long long)tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    const char *paren = strrchr(buf, ')');   /* the command name may itself contain ')' */
+    return paren && paren[1] == ' ' && paren[2] == 'R';
+}
+
+/* The kernel's view of a thread, from /proc/self/task/TID/status: whether it is runnable ('R':
+ * on a CPU, or waiting for one) and how many times it gave up its CPU of its own accord (slept,
+ * blocked on a lock or on I/O). */
+bool fw_thread_sched(int64_t tid, bool *runnable, uint64_t *vcsw)
+{
+    char path[64], buf[2048];
+    snprintf(path, sizeof path, "/proc/self/task/%lld/status", (long long)tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    const char *state = strstr(buf, "\nState:");
+    const char *vol = strstr(buf, "\nvoluntary_ctxt_switches:");
+    if (!state || !vol)
+        return false;
+    state += strlen("\nState:");
+    while (*state == ' ' || *state == '\t')
+        state++;
+    *runnable = *state == 'R';
+    *vcsw = strtoull(vol + strlen("\nvoluntary_ctxt_switches:"), NULL, 10);
+    return true;
 }

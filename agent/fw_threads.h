@@ -90,6 +90,12 @@ typedef struct {
 } fw_tid_candidates;
 void fw_tid_offset_candidates(fw_tid_candidates *out);
 int32_t fw_tid_offset_confirm(const fw_tid_candidates *c);
+/* True if the kernel has thread `tid` of this process runnable ('R': on a CPU, or waiting for
+ * one), from /proc/self/task/TID/stat (an open, a read and a close). */
+bool fw_thread_runnable(int64_t tid);
+/* The same file's fuller sibling, /proc/self/task/TID/status: runnable ('R') and the thread's
+ * voluntary context switches so far. False if it cannot be read (the thread is gone). */
+bool fw_thread_sched(int64_t tid, bool *runnable, uint64_t *vcsw);
 /* The tid of a thread from its pthread id, read through fw_memread; 0 if unreadable or exited. */
 int64_t fw_tid_from_pthread(uint64_t pthread_id, int32_t offset);
 

@@ -68,6 +68,7 @@
 #define FW_NAMES_REFRESH_NS 1000000000ull    /* every live thread renamed each second */
 #define FW_NAMES_RETRY_NS 20000000ull        /* a slot `threading` did not list yet */
 #define FW_GZIP_LEVEL 6
+#define FW_NTYPES 8                          /* sample types of an agent profile */
 
 typedef struct {
     int32_t slot;
@@ -439,7 +440,8 @@ static fw_status fw_build_entry(fw_agent *a, fw_build *b, const fw_agg_entry *e)
     fw_thread_group(name, b->group, sizeof b->group);
     b->labels[b->nbase] = (fw_label){"thread_name", name};
     b->labels[b->nbase + 1] = (fw_label){"thread_group", b->group};
-    int64_t values[6] = {e->cpu_ns, e->wall_ns, 0, 0, 0, 0};   /* memory types: fw_memory.c */
+    /* Memory types (indexes 2-5) are fw_memory.c's. */
+    int64_t values[FW_NTYPES] = {e->cpu_ns, e->wall_ns, 0, 0, 0, 0, e->gil_hold_ns, e->gil_wait_ns};
     fw_tagset_view tv;
     if (e->tags == 0 || !fw_tags_get(e->tags, &tv))
         return fw_profile_add(b->p, locs, depth, b->labels, b->nbase + 2, values);
@@ -474,13 +476,14 @@ static void fw_build_labels(fw_agent *a, fw_build *b)
 /* Builds and encodes the interval's profile into `gz`; false on failure. */
 static bool fw_build_profile(fw_agent *a, const fw_interval *iv, fw_buf *gz)
 {
-    static const fw_sample_type types[6] = {{"cpu", "nanoseconds"}, {"wall", "nanoseconds"},
-                                            {"alloc_space", "bytes"}, {"alloc_objects", "count"},
-                                            {"inuse_space", "bytes"}, {"inuse_objects", "count"}};
+    static const fw_sample_type types[FW_NTYPES] = {
+        {"cpu", "nanoseconds"},         {"wall", "nanoseconds"},       {"alloc_space", "bytes"},
+        {"alloc_objects", "count"},     {"inuse_space", "bytes"},      {"inuse_objects", "count"},
+        {"gil_hold", "nanoseconds"},    {"gil_wait", "nanoseconds"}};
     fw_build b = {0};
     fw_buf raw = {0};
     bool ok = false;
-    b.p = fw_profile_new(types, 6);
+    b.p = fw_profile_new(types, FW_NTYPES);
     b.fmap = calloc(a->nfns ? a->nfns : 1, sizeof *b.fmap);
     if (!b.p || !b.fmap)
         goto out;
@@ -490,7 +493,7 @@ static bool fw_build_profile(fw_agent *a, const fw_interval *iv, fw_buf *gz)
     for (size_t i = 0; i < fw_agg_count(iv->agg); i++) {
         fw_agg_entry e;
         fw_agg_get(iv->agg, i, &e);
-        if (e.cpu_ns == 0 && e.wall_ns == 0)
+        if (e.cpu_ns == 0 && e.wall_ns == 0 && e.gil_hold_ns == 0)
             continue;   /* a carried-over last running stack that saw no time */
         fw_status st = fw_build_entry(a, &b, &e);
         if (st == FW_ERR_NOMEM)

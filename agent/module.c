@@ -192,6 +192,7 @@ static PyObject *fw_mod_stats(PyObject *self, PyObject *unused)
     if (a->threads)
         live = fw_threads_live(a->threads);
     int32_t tid_offset = a->tid_offset;
+    uint64_t gil_preempted = a->gil_watch.preempted_ticks;
     fw_agent_config cur = a->cfg;
     pthread_mutex_unlock(&a->lock);
     fw_upload_stats up;
@@ -227,6 +228,8 @@ static PyObject *fw_mod_stats(PyObject *self, PyObject *unused)
         fw_mod_set(d, "cpu_read_failures", PyLong_FromUnsignedLongLong(s.cpu_read_failures)) < 0 ||
         fw_mod_set(d, "registry_full", PyLong_FromUnsignedLongLong(s.registry_full)) < 0 ||
         fw_mod_set(d, "list_errors", PyLong_FromUnsignedLongLong(s.list_errors)) < 0 ||
+        fw_mod_set(d, "gil_hold_ticks", PyLong_FromUnsignedLongLong(s.gil_hold_ticks)) < 0 ||
+        fw_mod_set(d, "gil_hold_preempted", PyLong_FromUnsignedLongLong(gil_preempted)) < 0 ||
         fw_mod_set(d, "tid_offset", PyLong_FromLong(tid_offset)) < 0 ||
         fw_mod_set(d, "files_written", PyLong_FromUnsignedLongLong(a->files_written)) < 0 ||
         fw_mod_set(d, "flush_errors", PyLong_FromUnsignedLongLong(a->flush_errors)) < 0 ||

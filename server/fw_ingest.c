@@ -68,6 +68,8 @@ static const fw_type_info fw_types[] = {
     {"alloc_objects", "count", "allocated objects"},
     {"inuse_space", "bytes", "live bytes at snapshot time"},
     {"inuse_objects", "count", "live objects at snapshot time"},
+    {"gil_hold", "nanoseconds", "time a stack kept the GIL while other threads waited for it"},
+    {"gil_wait", "nanoseconds", "gil_hold times the number of threads that waited"},
 };
 
 static const fw_type_info *fw_type_lookup(const char *type)

@@ -66,6 +66,8 @@ const char *fw_store_type_description(const char *type)
         {"alloc_objects", "Allocated objects per stack"},
         {"inuse_space", "Live bytes per stack at snapshot time"},
         {"inuse_objects", "Live objects per stack at snapshot time"},
+        {"gil_hold", "Time per stack that kept the GIL while other threads waited for it"},
+        {"gil_wait", "GIL hold time per stack times the number of threads that waited"},
         {"samples", "Number of samples per stack"},
     };
     if (type)

@@ -46,6 +46,10 @@ extern uintptr_t fw_py_code_type;
 extern uintptr_t fw_py_str_type;
 extern uintptr_t fw_py_bytes_type;
 extern uintptr_t fw_py_tuple_type;
+/* The main interpreter's GIL (fw_pyversion.c): its struct _gil_runtime_state before 3.13, the
+ * lower of its two published words on 3.13+; and whether it lies in static _PyRuntime. */
+extern uintptr_t fw_py_gil;
+extern bool fw_py_gil_static;
 
 static inline bool fw_py_read_ptr(uintptr_t addr, uintptr_t *out) {
     return fw_memread(out, addr, sizeof *out);
@@ -73,7 +77,7 @@ bool fw_py_read_cstr(uintptr_t addr, char *buf, size_t buflen);
  * any other field is read, and the agent refuses to start when they do not match its build. */
 #if PY_VERSION_HEX >= 0x030D0000
 typedef struct {
-    size_t threads_head, gil_locked, gil_holder;                  /* in PyInterpreterState */
+    size_t threads_head, gil_locked, gil_holder, gil_switches;    /* in PyInterpreterState */
     size_t ts_size, ts_next, ts_interp, ts_frame, ts_thread_id, ts_native_tid, ts_chunk;
     size_t fr_fixed, fr_previous, fr_executable, fr_instr_ptr, fr_owner;
     size_t co_size, co_filename, co_name, co_qualname, co_linetable, co_firstlineno, co_code;

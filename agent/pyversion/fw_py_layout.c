@@ -32,6 +32,7 @@ bool fw_py_layout_from(const _Py_DebugOffsets *d, fw_py_layout *l, char *err, si
                !fw_py_field_ok(d->thread_state.thread_id, 8, d->thread_state.size) ||
                !fw_py_field_ok(d->thread_state.native_thread_id, 8, d->thread_state.size) ||
                !fw_py_field_ok(d->thread_state.datastack_chunk, 8, d->thread_state.size) ||
+               !fw_py_field_ok(offsetof(PyThreadState, eval_breaker), 8, d->thread_state.size) ||
                !fw_py_field_ok(offsetof(PyThreadState, datastack_limit), 8, d->thread_state.size) ||
                !fw_py_field_ok(offsetof(PyThreadState, context), 8, d->thread_state.size)) {
         bad = "thread state field";
@@ -52,7 +53,10 @@ bool fw_py_layout_from(const _Py_DebugOffsets *d, fw_py_layout *l, char *err, si
                !fw_py_field_ok(d->interpreter_state.gil_runtime_state_locked, 4,
                                d->interpreter_state.size) ||
                !fw_py_field_ok(d->interpreter_state.gil_runtime_state_holder, 8,
-                               d->interpreter_state.size)) {
+                               d->interpreter_state.size) ||
+               !fw_py_field_ok(d->interpreter_state.gil_runtime_state +
+                                   offsetof(struct _gil_runtime_state, switch_number),
+                               sizeof(unsigned long), d->interpreter_state.size)) {
         bad = "interpreter field";
     }
     if (bad != NULL) {
@@ -63,6 +67,9 @@ bool fw_py_layout_from(const _Py_DebugOffsets *d, fw_py_layout *l, char *err, si
     l->threads_head = (size_t)d->interpreter_state.threads_head;
     l->gil_locked = (size_t)d->interpreter_state.gil_runtime_state_locked;
     l->gil_holder = (size_t)d->interpreter_state.gil_runtime_state_holder;
+    /* The table places the GIL's struct but has no entry for its switch count: a header fact. */
+    l->gil_switches = (size_t)d->interpreter_state.gil_runtime_state +
+                      offsetof(struct _gil_runtime_state, switch_number);
     l->ts_size = (size_t)d->thread_state.size;
     l->ts_next = (size_t)d->thread_state.next;
     l->ts_interp = (size_t)d->thread_state.interp;

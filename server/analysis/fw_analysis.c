@@ -7,7 +7,8 @@
  * flame graph tree adds a matched node's total only when no ancestor matched, so recursion and
  * nested matches never count a sample twice. Then dominance (the largest self share), the hot
  * path (the largest child while it holds half the root), label dimensions with a disproportionate
- * share (one host or thread group), and for memory types, allocated vs still in use.
+ * share (one host or thread group), for memory types, allocated vs still in use, and for every
+ * type, C calls that held the GIL while other threads waited (fw_analysis_gil.c).
  *
  * Comparison: fw_analysis_compare.c.
  *
@@ -29,6 +30,8 @@ fw_store_status fw_analysis_focus(const fw_analysis_req *req, fw_report *r);
 void fw_analysis_dimensions(const fw_analysis_req *req, fw_report *r);
 void fw_analysis_attribute(const fw_analysis_req *req, fw_report *r, const char *fn);
 void fw_afocus_free(fw_afocus *f);
+/* Implemented in fw_analysis_gil.c. */
+void fw_analysis_gil(const fw_analysis_req *req, fw_report *r);
 fw_store_status fw_compare(const fw_analysis_req *req, fw_report *r);
 
 const char *const fw_analysis_label_keys[] = {"host", "hostname", "thread_group", "endpoint", "pod",
@@ -273,6 +276,10 @@ static const char *fw_what(const char *type)
         return "CPU time";
     if (strcmp(type, "wall") == 0)
         return "wall time";
+    if (strcmp(type, "gil_hold") == 0)
+        return "GIL hold time";
+    if (strcmp(type, "gil_wait") == 0)
+        return "time waited for the GIL";
     if (strstr(type, "space"))
         return "memory";
     if (strstr(type, "objects"))
@@ -543,6 +550,7 @@ static fw_store_status fw_single(const fw_analysis_req *req, fw_report *r)
     fw_hot_path(req, &t, r);
     fw_rules_run(req, &t, r);
     fw_retained(req, r);
+    fw_analysis_gil(req, r);
     fw_analysis_dimensions(req, r);
     if (strcmp(req->q->type, "wall") == 0) {
         fw_finding *f = fw_report_add(r, FW_LVL_INFO, "wall");
