@@ -5,6 +5,7 @@
 # uploads with build/ingest_load (2,000-stack gzip pprofs), dumps, and prints instructions per upload.
 #
 # Usage: sh bench/ingest_callgrind.sh [FLAMEWATCH_BINARY] [UPLOADS_PER_CLIENT]   (make bench-tools first)
+# FW_SERVER_ARGS adds server options (e.g. FW_SERVER_ARGS="--cache-mb 1").
 set -eu
 cd "$(dirname "$0")/.."
 BIN=${1:-build/flamewatch}
@@ -14,7 +15,7 @@ PORT=$((20000 + $$ % 10000))
 DIR=$(mktemp -d /tmp/fw_cg_XXXXXX)
 OUT=$DIR/callgrind.out
 valgrind --tool=callgrind --callgrind-out-file="$OUT" "$BIN" server --listen 127.0.0.1:$PORT \
-    --data "$DIR/data" --threads 8 >"$DIR/server.log" 2>&1 &
+    --data "$DIR/data" --threads 8 ${FW_SERVER_ARGS:-} >"$DIR/server.log" 2>&1 &
 VPID=$!
 trap 'kill $VPID 2>/dev/null; wait $VPID 2>/dev/null; if [ -n "${KEEP:-}" ]; then echo "kept $DIR" >&2; else rm -rf "$DIR"; fi' EXIT
 for _ in $(seq 1 120); do

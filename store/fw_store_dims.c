@@ -172,7 +172,9 @@ static uint32_t fw_dims_insert(fw_dims *c, int kind, uint32_t id, const fw_dims_
     e->b = v->b;
     e->line = v->line;
     e->s1 = s;
-    e->s2 = kind == FW_DIM_FN ? s + l1 + 1 : NULL;
+    e->s2 = NULL;
+    if (kind == FW_DIM_FN && s)
+        e->s2 = s + l1 + 1;
     c->nused++;
     if (s)
         c->str_bytes += l1 + 1 + l2 + FW_DIMS_STR_OVERHEAD;

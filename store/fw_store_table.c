@@ -40,21 +40,28 @@ static int fw_table_row_cmp(const void *a, const void *b)
     return x->line < y->line ? -1 : x->line > y->line;
 }
 
-/* The accumulator index of a key, adding one when new. FW_STORE_NONE when out of memory. */
-static uint32_t fw_table_slot(fw_idmap *idx, uint32_t **keys, int64_t **acc, uint32_t **stamp, uint32_t *cap,
-                              uint32_t *n, uint32_t key)
+/* The sums of the keys a query meets: keys (function ids, or frame ids at line granularity) are
+ * sparse, so a hash gives each its index in flat arrays, and memory follows the keys met, not the
+ * largest id. */
+typedef struct {
+    fw_idmap idx;
+    uint32_t *keys, *stamp;
+    int64_t *acc;          /* self, total, cself, ctotal per key */
+    uint32_t n, kcap, scap, acap;
+} fw_table_sums;
+
+/* The index of a key, adding it when new. FW_STORE_NONE when out of memory. */
+static uint32_t fw_table_slot(fw_table_sums *t, uint32_t key)
 {
-    uint32_t i = fw_idmap_get(idx, key, FW_STORE_NONE);
+    uint32_t i = fw_idmap_get(&t->idx, key, FW_STORE_NONE);
     if (i != FW_STORE_NONE)
         return i;
-    uint32_t c1 = *cap, c2 = *cap, c3 = *cap;
-    if (fw_array_reserve((void **)keys, sizeof **keys, &c1, *n) ||
-        fw_array_reserve((void **)acc, 4 * sizeof **acc, &c2, *n) ||
-        fw_array_reserve((void **)stamp, sizeof **stamp, &c3, *n) || fw_idmap_put(idx, key, *n))
+    if (fw_array_reserve((void **)&t->keys, sizeof *t->keys, &t->kcap, t->n) ||
+        fw_array_reserve((void **)&t->acc, 4 * sizeof *t->acc, &t->acap, t->n) ||
+        fw_array_reserve((void **)&t->stamp, sizeof *t->stamp, &t->scap, t->n) || fw_idmap_put(&t->idx, key, t->n))
         return FW_STORE_NONE;
-    *cap = c1;
-    (*keys)[*n] = key;
-    return (*n)++;
+    t->keys[t->n] = key;
+    return t->n++;
 }
 
 fw_store_status fw_table_collect(fw_dims *c, fw_dims_src *src, const fw_blk_rows *rows,
@@ -62,11 +69,8 @@ fw_store_status fw_table_collect(fw_dims *c, fw_dims_src *src, const fw_blk_rows
 {
     fw_store_status st = FW_STORE_OK;
     int line = opt->gran == FW_STORE_GRAN_LINE;
-    /* Keys (function ids, or frame ids at line granularity) are sparse: a hash gives each its
-     * accumulator index, so memory follows the keys this query meets, not the largest id. */
-    fw_idmap idx = {0};
-    uint32_t *keys = NULL, *stamp = NULL, cap = 0, nk = 0;
-    int64_t *acc = NULL;   /* self, total, cself, ctotal per key */
+    fw_table_sums t;
+    memset(&t, 0, sizeof t);
     for (size_t i = 0; st == FW_STORE_OK && i < rows->n; i++) {
         uint32_t sid = rows->v[i].stack, mark = (uint32_t)(i + 1);
         for (int leaf = 1; sid != 0; leaf = 0) {
@@ -88,8 +92,10 @@ fw_store_status fw_table_collect(fw_dims *c, fw_dims_src *src, const fw_blk_rows
                 }
                 key = f.a;
             }
-            uint32_t k = fw_table_slot(&idx, &keys, &acc, &stamp, &cap, &nk, key);
-            if (k == FW_STORE_NONE) {
+            uint32_t k = fw_table_slot(&t, key);
+            int64_t *acc = t.acc;
+            uint32_t *stamp = t.stamp;
+            if (k == FW_STORE_NONE || !acc || !stamp) {
                 st = FW_STORE_ERR_NOMEM;
                 break;
             }
@@ -106,6 +112,8 @@ fw_store_status fw_table_collect(fw_dims *c, fw_dims_src *src, const fw_blk_rows
         }
     }
     size_t n = 0;
+    const int64_t *acc = t.acc;
+    uint32_t nk = acc && t.keys ? t.n : 0;
     for (uint32_t k = 0; st == FW_STORE_OK && k < nk; k++)
         n += acc[(size_t)k * 4 + 3] != 0 || acc[(size_t)k * 4 + 1] != 0;
     if (st == FW_STORE_OK && n) {
@@ -117,11 +125,11 @@ fw_store_status fw_table_collect(fw_dims *c, fw_dims_src *src, const fw_blk_rows
         if (acc[(size_t)k * 4 + 3] == 0 && acc[(size_t)k * 4 + 1] == 0)
             continue;
         fw_store_row *r = &out->rows[out->nrows++];
-        uint32_t fn = keys[k];
+        uint32_t fn = t.keys[k];
         fw_dims_val v;
         r->line = 0;
         if (line) {
-            int got = fw_dims_get(c, src, FW_DIM_FR, keys[k], &v);
+            int got = fw_dims_get(c, src, FW_DIM_FR, t.keys[k], &v);
             fn = got == 1 ? v.a : 0;
             r->line = got == 1 ? v.line : 0;
         }
@@ -139,10 +147,10 @@ fw_store_status fw_table_collect(fw_dims *c, fw_dims_src *src, const fw_blk_rows
         if (!r->name || !r->file)
             st = FW_STORE_ERR_NOMEM;
     }
-    fw_idmap_free(&idx);
-    free(keys);
-    free(acc);
-    free(stamp);
+    fw_idmap_free(&t.idx);
+    free(t.keys);
+    free(t.acc);
+    free(t.stamp);
     return st;
 }
 
