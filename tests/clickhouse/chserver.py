@@ -378,18 +378,21 @@ def main(argv=None):
         for n in nodes:
             print("%s: http 127.0.0.1:%d tcp %d, folder %s" % (n.name, n.http_port, n.tcp_port, n.tmp))
         print("flamewatch server --store '%s'" % ch.url(args.db), flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+        while not _stop_requested:
+            time.sleep(0.1)
     return 0
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
+_stop_requested = False
+
+
+def _request_stop(signum, frame):
+    # A flag, not an exception: a signal landing anywhere (even inside a stop) cannot skip cleanup.
+    global _stop_requested
+    _stop_requested = True
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, _interrupt)  # `kill PID` stops the servers too
+    signal.signal(signal.SIGINT, _request_stop)
+    signal.signal(signal.SIGTERM, _request_stop)  # `kill PID` stops the servers too
     sys.exit(main())
