@@ -3,7 +3,10 @@ the build under test, the launcher (chserver), and answer comparison that ignore
 text (each backend shows SQL in its own dialect)."""
 import json
 import os
+import subprocess
 import sys
+import time
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -52,3 +55,28 @@ def first_difference(a, b, path="$"):
             return "%s: %d items vs %d" % (path, len(a), len(b))
         return None
     return None if a == b else "%s: %s vs %s" % (path, json.dumps(a)[:300], json.dumps(b)[:300])
+
+
+class StickyServer(Server):
+    """A Server that comes back on the same port after stop()/kill9(), as a restarted server behind
+    a fixed address would: agents keep the URL they were given and their retries must land."""
+
+    def start(self):
+        if self.port is None:
+            return super().start()
+        if getattr(self, "log", None):
+            self.log.close()
+        self.log = open(os.path.join(self.tmp, "server.log"), "ab")
+        self.proc = subprocess.Popen(
+            [BIN, "server", "--listen", "127.0.0.1:%d" % self.port]
+            + (["--store", self.store] if self.store else ["--data", self.data]) + self.args,
+            stdout=self.log, stderr=self.log)
+        deadline = time.time() + 30
+        while time.time() < deadline and self.proc.poll() is None:
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as r:
+                    if r.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("server did not restart on port %d: %s" % (self.port, self.logtext()))
