@@ -19,8 +19,6 @@
 #include <strings.h>
 #include <time.h>
 
-#define FW_CH_RETENTION_EVERY 600     /* seconds between partition sweeps */
-
 static uint64_t fw_ch_version(void)
 {
     struct timespec ts;
@@ -174,9 +172,7 @@ fw_store_status fw_ch_stats(fw_store *base, fw_store_stats *out)
 fw_store_status fw_ch_maintain(fw_store *base, int64_t now_s)
 {
     fw_ch *s = (fw_ch *)base;
-    if (s->last_retention && now_s - s->last_retention < FW_CH_RETENTION_EVERY && now_s >= s->last_retention)
-        return FW_STORE_OK;
-    s->last_retention = now_s;
+    /* Two small reads of system.parts per call (every ~10 s); a DROP only when a day expired. */
     /* A partition is one UTC day, intDiv(t, 86400): drop it when its last second is out of the window. */
     int64_t keep_from = now_s - s->retention_s;
     int64_t last_day = fw_floor(keep_from, 86400) / 86400 - 1;   /* whole days before keep_from */
@@ -194,17 +190,13 @@ fw_store_status fw_ch_maintain(fw_store *base, int64_t now_s)
             int64_t day;
             if (fw_ch_parse_i64(f[0], &day) != 0 || day > last_day)
                 continue;
-            fw_ch_buf b = {0};
-            fw_ch_printf(&b, "ALTER TABLE %s.%s%s", s->url.db, tables[i], s->cluster ? "_local" : "");
-            fw_ch_on_cluster(s, &b);
-            fw_ch_printf(&b, " DROP PARTITION %lld", (long long)day);
-            st = fw_ch_buf_nul(&b) ? FW_STORE_ERR_NOMEM : fw_ch_exec(s, b.p, NULL, 0);
-            fw_ch_buf_free(&b);
+            char alter[512];
+            snprintf(alter, sizeof alter, "ALTER TABLE %s.%s%s%%s DROP PARTITION %lld", s->url.db, tables[i],
+                     s->cluster ? "_local" : "", (long long)day);
+            st = fw_ch_ddl(s, alter, NULL, 0);
         }
         fw_ch_buf_free(&r);
     }
-    if (st != FW_STORE_OK)
-        s->last_retention = 0;   /* try again at the next call */
     return st;
 }
 
@@ -292,7 +284,7 @@ fw_store_status fw_ch_sql_run(fw_store *base, const char *sql, const fw_store_sq
     /* The text of the answer may exceed the bytes of its values by its escaping and two header
      * lines: allow twice the limit on the wire, the exact limit is checked per cell below. */
     fw_ch_buf r = {0};
-    fw_store_status st = fw_ch_http_run(s->http, sql, NULL, 0, set, timeout_ms, 2 * max_bytes + 65536, &r, NULL,
+    fw_store_status st = fw_ch_run(s, sql, NULL, 0, set, timeout_ms, 2 * max_bytes + 65536, &r, NULL,
                                         err, errlen);
     if (st != FW_STORE_OK) {
         fw_ch_buf_free(&r);

@@ -319,8 +319,12 @@ class ClickHouseCluster:
         self.nodes = []
 
     def url(self, db="default", node=0):
-        """The flamewatch --store URL for the cluster, through node `node`'s HTTP port."""
-        return "clickhouse://127.0.0.1:%d/%s?cluster=%s" % (self.nodes[node].http_port, db, self.name)
+        """The flamewatch --store URL for the cluster: every node's HTTP address, node `node` first.
+        18.16 without ZooKeeper runs no ON CLUSTER DDL, so flamewatch creates its tables on each
+        host the URL lists (and requests fail over along the list)."""
+        order = self.nodes[node:] + self.nodes[:node]
+        return "clickhouse://%s/%s?cluster=%s" % (",".join("127.0.0.1:%d" % n.http_port for n in order), db,
+                                                 self.name)
 
     def start(self):
         last = None
