@@ -8,7 +8,7 @@
         ch.restart()                          # clean stop + start, same ports and data
 
     with ClickHouseCluster(shards=2) as cl:   # N servers, each one shard of the cluster "fw"
-        cl.url("db")                          # "clickhouse://127.0.0.1:PORT/db?cluster=fw" (node 0's HTTP port)
+        cl.url("db")                          # "clickhouse://127.0.0.1:P0,127.0.0.1:P1/db?cluster=fw" (every node)
         cl.nodes[1].query("SELECT ...")
 
 Design: the Debian package's /etc/clickhouse-server config is never read and its service never
