@@ -135,6 +135,9 @@ typedef struct {
     int on_cluster;                       /* 1: ON CLUSTER DDL works (distributed DDL configured) */
     int cluster;                 /* 1: Distributed tables over *_local tables ON CLUSTER */
     int64_t retention_s;
+    /* Upload counters not yet written to `uploads`: maintenance flushes them (one row per ~10 s
+     * instead of one insert per upload on the upload's path). */
+    _Atomic int64_t pend_profiles, pend_values, pend_rows;
     pthread_mutex_t klock;       /* guards the known sets */
     fw_ch_idset known_fn, known_st, known_ls, known_series;
 } fw_ch;

@@ -160,6 +160,8 @@ fw_store_status fw_ch_stats(fw_store *base, fw_store_stats *out)
         st = fw_ch_scalar(s, "SELECT toInt64(sum(profiles)) FROM uploads", &out->profiles);
     if (st == FW_STORE_OK)
         st = fw_ch_scalar(s, "SELECT toInt64(sum(stack_values)) FROM uploads", &out->stack_values);
+    out->profiles += atomic_load(&s->pend_profiles);       /* not flushed yet */
+    out->stack_values += atomic_load(&s->pend_values);
     if (st == FW_STORE_OK)
         st = fw_ch_scalar(s, "SELECT toInt64(count()) FROM samples", &out->rows);
     if (st == FW_STORE_OK)
@@ -172,6 +174,23 @@ fw_store_status fw_ch_stats(fw_store *base, fw_store_stats *out)
 fw_store_status fw_ch_maintain(fw_store *base, int64_t now_s)
 {
     fw_ch *s = (fw_ch *)base;
+    /* The upload counters of the last interval, one row (put back if the insert fails). */
+    int64_t np = atomic_exchange(&s->pend_profiles, 0), nv = atomic_exchange(&s->pend_values, 0),
+            nr = atomic_exchange(&s->pend_rows, 0);
+    if (np || nv || nr) {
+        fw_ch_buf b = {0};
+        fw_ch_rb_u8(&b, 0);
+        fw_ch_rb_u64(&b, (uint64_t)np);
+        fw_ch_rb_u64(&b, (uint64_t)nv);
+        fw_ch_rb_u64(&b, (uint64_t)nr);
+        if (fw_ch_buf_failed(&b) ||
+            fw_ch_insert(s, "uploads", "k, profiles, stack_values, rows", &b, NULL, 0) != FW_STORE_OK) {
+            atomic_fetch_add(&s->pend_profiles, np);
+            atomic_fetch_add(&s->pend_values, nv);
+            atomic_fetch_add(&s->pend_rows, nr);
+        }
+        fw_ch_buf_free(&b);
+    }
     /* Two small reads of system.parts per call (every ~10 s); a DROP only when a day expired. */
     /* A partition is one UTC day, intDiv(t, 86400): drop it when its last second is out of the window. */
     int64_t keep_from = now_s - s->retention_s;
