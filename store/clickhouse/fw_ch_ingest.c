@@ -175,7 +175,7 @@ fw_store_status fw_ch_ingest(fw_store *base, const fw_store_ingest_req *req, fw_
     }
 
     uint64_t *fn_hash = calloc(nfn + 2, sizeof *fn_hash);
-    uint64_t *frame_bytes = malloc(2 * FW_PROFILE_MAX_DEPTH * sizeof *frame_bytes);
+    uint64_t *frame_bytes = malloc((size_t)2 * FW_PROFILE_MAX_DEPTH * sizeof *frame_bytes);
     fw_ch_kv *kv = malloc((FW_PROFILE_MAX_LABELS + req->nlabels + 1) * sizeof *kv);
     fw_ch_fact *facts = malloc((ns * nt + 1) * sizeof *facts);
     fw_ch_buf fns = {0}, sts = {0}, lbs = {0}, sers = {0}, smp = {0}, text = {0};
@@ -252,7 +252,7 @@ fw_store_status fw_ch_ingest(fw_store *base, const fw_store_ingest_req *req, fw_
         }
         /* Label sets repeat across samples (one per thread, typically): the last one is remembered. */
         uint64_t ls;
-        if (memo_n == v.nlabels && (!v.nlabels || (memcmp(memo_k, v.label_keys, v.nlabels * sizeof *memo_k) == 0 &&
+        if (memo_n == v.nlabels && (!v.nlabels || (memo_k && memo_v && memcmp(memo_k, v.label_keys, v.nlabels * sizeof *memo_k) == 0 &&
                                                   memcmp(memo_v, v.label_values, v.nlabels * sizeof *memo_v) == 0))) {
             ls = memo_ls;
         } else {
