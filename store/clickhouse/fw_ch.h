@@ -4,7 +4,7 @@
  * One concept per file: fw_ch_url.c parses clickhouse:// URLs; fw_ch_buf.c holds the byte buffer,
  * the RowBinary encoder, the TSV reader, SQL string quoting and the content hash; fw_ch_http.c is
  * the transport (ClickHouse's HTTP interface through libcurl, a pool of keep-alive handles, one-line
- * errors); fw_ch_store.c opens the store, creates the schema and holds the operations table;
+ * errors); fw_ch_batch.c lets concurrent uploads share sample inserts; fw_ch_store.c opens the store, creates the schema and holds the operations table;
  * fw_ch_ingest.c writes uploads; fw_ch_query.c answers the console's queries; fw_ch_sql.c writes
  * their SQL text; fw_ch_meta.c keeps settings, agents and stats, runs users' read-only SQL and
  * drops expired partitions.
@@ -127,6 +127,8 @@ int fw_ch_idset_has(const fw_ch_idset *s, uint64_t id);
 int fw_ch_idset_add(fw_ch_idset *s, uint64_t id);   /* 0, or -1 when out of memory */
 void fw_ch_idset_free(fw_ch_idset *s);
 
+typedef struct fw_ch_batch fw_ch_batch;
+
 typedef struct {
     fw_store base;
     fw_ch_url url;
@@ -138,6 +140,12 @@ typedef struct {
     /* Upload counters not yet written to `uploads`: maintenance flushes them (one row per ~10 s
      * instead of one insert per upload on the upload's path). */
     _Atomic int64_t pend_profiles, pend_values, pend_rows;
+    /* Group commit of sample rows (fw_ch_batch.c): the open batch, whether an insert is in flight. */
+    pthread_mutex_t blk;
+    pthread_cond_t bcond;
+    fw_ch_batch *open;
+    int flushing;
+    int64_t batches;             /* inserts made, for tests and benchmarks */
     pthread_mutex_t klock;       /* guards the known sets */
     fw_ch_idset known_fn, known_st, known_ls, known_series;
 } fw_ch;
@@ -155,6 +163,12 @@ fw_store_status fw_ch_select(fw_ch *s, const char *sql, fw_ch_buf *resp, char *e
 /* INSERT INTO table FORMAT RowBinary with the rows in body (synchronous on a cluster). */
 fw_store_status fw_ch_insert(fw_ch *s, const char *table, const char *columns, const fw_ch_buf *rows,
                              char *err, size_t errlen);
+
+/* ---- fw_ch_batch.c */
+/* Adds an upload's sample rows to the open batch and returns once the insert holding them was
+ * answered: FW_STORE_OK only when ClickHouse acknowledged it. */
+fw_store_status fw_ch_commit_samples(fw_ch *s, const fw_ch_buf *rows, char *err, size_t errlen);
+void fw_ch_batch_free(fw_ch *s);
 
 /* ---- fw_ch_ingest.c */
 fw_store_status fw_ch_ingest(fw_store *base, const fw_store_ingest_req *req, fw_store_ingest_result *res,

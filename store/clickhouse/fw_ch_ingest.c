@@ -7,8 +7,8 @@
  * SQLite keeps). Two servers writing the same stack therefore write the same row, and the
  * ReplacingMergeTree tables fold the copies; nothing needs a round trip to learn an id.
  *
- * Order: dimension rows (functions, stacks, labels, series) first, samples last, the upload
- * counter after them. A failure before the samples insert leaves at most dimension rows nobody
+ * Order: dimension rows (functions, stacks, labels, series) first, side by side, then the samples,
+ * in an insert shared with the uploads arriving meanwhile (fw_ch_batch.c). A failure before the samples insert leaves at most dimension rows nobody
  * references yet, which is harmless: the upload is answered with an error and stores no sample.
  * Dimension rows this process already wrote (the known sets) are not sent again.
  */
@@ -330,8 +330,7 @@ fw_store_status fw_ch_ingest(fw_store *base, const fw_store_ingest_req *req, fw_
     st = fw_ch_insert_all(jobs, 4, err, errlen);
     if (st != FW_STORE_OK)
         goto out;
-    if (smp.n && (st = fw_ch_insert(s, "samples", "app, type, t, labelset, stack, value, count", &smp, err,
-                                    errlen)) != FW_STORE_OK)
+    if (smp.n && (st = fw_ch_commit_samples(s, &smp, err, errlen)) != FW_STORE_OK)
         goto out;
     atomic_fetch_add(&s->pend_profiles, 1);
     atomic_fetch_add(&s->pend_values, (int64_t)nvalues);

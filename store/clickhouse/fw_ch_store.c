@@ -242,7 +242,10 @@ static void fw_ch_close(fw_store *base)
     fw_ch_idset_free(&s->known_st);
     fw_ch_idset_free(&s->known_ls);
     fw_ch_idset_free(&s->known_series);
+    fw_ch_batch_free(s);
     pthread_mutex_destroy(&s->klock);
+    pthread_mutex_destroy(&s->blk);
+    pthread_cond_destroy(&s->bcond);
     free(s);
 }
 
@@ -283,6 +286,8 @@ fw_store_status fw_store_open_clickhouse(const char *url, const fw_store_options
     }
     s->base.ops = &fw_ch_ops;
     pthread_mutex_init(&s->klock, NULL);
+    pthread_mutex_init(&s->blk, NULL);
+    pthread_cond_init(&s->bcond, NULL);
     if (fw_ch_url_parse(url, &s->url, err, errlen) != 0) {
         fw_ch_close(&s->base);
         return FW_STORE_ERR_INVALID;
