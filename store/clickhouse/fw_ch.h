@@ -212,8 +212,10 @@ fw_store_status fw_ch_agent_seen(fw_store *base, const char *app, const char *ho
                                  int64_t now_s);
 fw_store_status fw_ch_agents_list(fw_store *base, const char *app, fw_store_agents *out);
 fw_store_status fw_ch_stats(fw_store *base, fw_store_stats *out);
-/* Whether a statement is one SELECT (or WITH ... SELECT), comments and one trailing ';' allowed:
- * the console refuses anything else before ClickHouse sees it. */
+/* 1 when a statement is one SELECT (or WITH ... SELECT), comments and one trailing ';' allowed;
+ * 0 for any other statement (a write, DDL, SET, SHOW, ...) or several: the console refuses those
+ * before ClickHouse sees them; -1 when it starts with no statement keyword at all (left to
+ * ClickHouse, under readonly=1, whose syntax error is the answer). */
 int fw_ch_sql_is_select(const char *sql);
 
 #endif
