@@ -136,6 +136,18 @@ class Backend(unittest.TestCase):
         st, fg = self.s.flame("gc", frm=str(t - 60), to=str(t + 60))
         self.assertEqual(fg["total"], sum(total for _, total in res), "every acknowledged upload stored once")
 
+    def test_metrics_report_the_store(self):
+        t = now() - 20
+        p = pprofgen.Profile([("cpu", "nanoseconds")], time_ns=t * 10**9)
+        for i in range(5):
+            p.add([("main", "m.py", 1), ("leaf%d" % i, "m.py", 10 + i)], [10])
+        self.assertEqual(self.s.ingest("met", p.encode(), "pprof")[0], 200)
+        st, body, _ = self.s.request("GET", "/metrics")
+        self.assertEqual(st, 200)
+        vals = dict(line.rsplit(" ", 1) for line in body.decode().splitlines() if line and not line.startswith("#"))
+        self.assertGreaterEqual(int(vals["flamewatch_store_stacks"]), 5, "uniq(id) of stacks")
+        self.assertGreater(int(vals["flamewatch_store_size_bytes"]), 0, "bytes_on_disk of the database's parts")
+
     def test_unknown_cluster_is_refused_at_start(self):
         s = Server(store=self.ch.url("fwx") + "?cluster=nope")
         with self.assertRaises(Exception):
