@@ -160,6 +160,9 @@ typedef struct {
     int flushing;
     int64_t batches;             /* inserts made, for tests and benchmarks */
     fw_ch_defs *defs;            /* stack and function definitions read so far (fw_ch_dims.c) */
+    fw_ch_idmap units;           /* hash(app, type) -> index + 1 into unit_text (under klock) */
+    char **unit_text;
+    size_t nunits;
     pthread_mutex_t klock;       /* guards the known sets */
     fw_ch_idset known_fn, known_st, known_ls, known_series;
 } fw_ch;

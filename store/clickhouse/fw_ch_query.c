@@ -25,8 +25,44 @@
 
 /* ---------------------------------------------------------------- fetching */
 
-/* The unit of q's series; NOTFOUND when the (app, type) series does not exist. */
+static fw_store_status fw_ch_unit_read(fw_ch *s, const fw_store_query *q, char **unit);
+
+/* The unit of q's series; NOTFOUND when the (app, type) series does not exist. A series, once
+ * seen, is remembered with its unit (the first unit of a series is its unit for good, as in
+ * SQLite), which saves a round trip per query. */
 static fw_store_status fw_ch_unit(fw_ch *s, const fw_store_query *q, char **unit)
+{
+    fw_ch_buf key = {0};
+    fw_ch_puts(&key, q->app);
+    fw_ch_put(&key, "", 1);
+    fw_ch_puts(&key, q->type);
+    uint64_t h = fw_ch_buf_failed(&key) ? 0 : fw_ch_hash(key.p, key.n, 0x756e6974ull);
+    fw_ch_buf_free(&key);
+    if (!h)
+        return FW_STORE_ERR_NOMEM;
+    pthread_mutex_lock(&s->klock);
+    uint32_t k = fw_ch_idmap_get(&s->units, h);
+    *unit = k ? fw_store_strdup(s->unit_text[k - 1]) : NULL;
+    pthread_mutex_unlock(&s->klock);
+    if (k)
+        return *unit ? FW_STORE_OK : FW_STORE_ERR_NOMEM;
+    fw_store_status st = fw_ch_unit_read(s, q, unit);
+    if (st != FW_STORE_OK)
+        return st;
+    pthread_mutex_lock(&s->klock);
+    char **nt = fw_ch_idmap_get(&s->units, h) ? NULL : realloc(s->unit_text, (s->nunits + 1) * sizeof *nt);
+    if (nt) {
+        s->unit_text = nt;
+        if ((nt[s->nunits] = fw_store_strdup(*unit)) && fw_ch_idmap_put(&s->units, h, (uint32_t)s->nunits + 1) == 0)
+            s->nunits++;
+        else
+            free(nt[s->nunits]);   /* not remembered: the next query asks again */
+    }
+    pthread_mutex_unlock(&s->klock);
+    return FW_STORE_OK;
+}
+
+static fw_store_status fw_ch_unit_read(fw_ch *s, const fw_store_query *q, char **unit)
 {
     fw_ch_buf b = {0}, r = {0};
     fw_ch_puts(&b, "SELECT unit FROM series WHERE ");

@@ -244,6 +244,10 @@ static void fw_ch_close(fw_store *base)
     fw_ch_idset_free(&s->known_series);
     fw_ch_batch_free(s);
     fw_ch_defs_free(s->defs);
+    fw_ch_idmap_free(&s->units);
+    for (size_t i = 0; i < s->nunits; i++)
+        free(s->unit_text[i]);
+    free(s->unit_text);
     pthread_mutex_destroy(&s->klock);
     pthread_mutex_destroy(&s->blk);
     pthread_cond_destroy(&s->bcond);
