@@ -274,13 +274,19 @@ fw_store_status fw_ch_defs_load(fw_ch *s, const uint64_t *ids, size_t n)
             uint64_t f = d->fr_fn[d->st_off[k - 1] + j];
             if (fw_ch_idmap_get(&d->fn, f) || fw_ch_idmap_get(&seen, f))
                 continue;
-            uint64_t *nmiss = nm + 1 > cap ? realloc(miss, (nm + 1) * 2 * sizeof *miss) : miss;
-            if (!nmiss || fw_ch_idmap_put(&seen, f, 1) != 0) {
+            if (nm + 1 > cap) {
+                uint64_t *nmiss = realloc(miss, (nm + 1) * 2 * sizeof *miss);
+                if (!nmiss) {
+                    st = FW_STORE_ERR_NOMEM;
+                    break;
+                }
+                miss = nmiss;
+                cap = (nm + 1) * 2;
+            }
+            if (fw_ch_idmap_put(&seen, f, 1) != 0) {
                 st = FW_STORE_ERR_NOMEM;
                 break;
             }
-            miss = nmiss;
-            cap = nm + 1 > cap ? (nm + 1) * 2 : cap;
             miss[nm++] = f;
         }
     }
