@@ -50,6 +50,8 @@ class Backend(unittest.TestCase):
         self.assertEqual(st, 200, fg)
         rows = client_rows(self.ch, "fwb", fg["sql"])
         self.assertEqual(sum(int(r[2]) for r in rows), fg["total"])
+        st, ex = self.s.get_json("/api/v1/flamegraph", app="vsql", type="cpu", label=["env=prod"], explain="sql", **rng)
+        self.assertEqual((st, ex), (200, {"sql": fg["sql"]}), "explain=sql (fw_store_sql_text) is the SQL shown")
         self.assertEqual(fg["total"], totals[0])
         self.assertTrue(all(r[1] for r in rows), "every stack has a path")
         st, tb = self.s.get_json("/api/v1/table", app="vsql", type="cpu", sort="self", **rng)
