@@ -70,7 +70,11 @@ typedef struct {
  *   sqlite:///var/lib/flamewatch   the embedded store in that directory (created if missing);
  *   sqlite://data                  the same, relative to the working directory: everything after
  *                                  "sqlite://" is the directory, as `--data DIR` gives it;
- *   clickhouse://host:8123/db?cluster=NAME   named, but not built yet: FW_STORE_ERR_INVALID.
+ *   clickhouse://[user[:pass]@]host[:8123][,host2[:port]...]/db[?cluster=NAME]   the ClickHouse
+ *                                  store in database db
+ *                                  (created if missing), on a cluster through Distributed tables;
+ *                                  FW_STORE_ERR_IO "ClickHouse unreachable at host:port" when it
+ *                                  does not answer.
  * Anything else, or an empty path, is FW_STORE_ERR_INVALID. On failure *out is NULL and err has
  * a one-line reason. */
 fw_store_status fw_store_open(const char *url, const fw_store_options *opt, fw_store **out,
@@ -78,6 +82,8 @@ fw_store_status fw_store_open(const char *url, const fw_store_options *opt, fw_s
 /* Checks a store URL without opening or creating anything (for command lines, before the server
  * starts): 0 when fw_store_open could try it, or -1 with the reason fw_store_open would give. */
 int fw_store_url_check(const char *url, char *err, size_t errlen);
+/* The URL as it may be logged: a password (scheme://user:PASSWORD@host) replaced by "***". */
+void fw_store_url_redact(const char *url, char *out, size_t outlen);
 /* The URL of the default store for a data directory (`--data DIR`), malloc'ed. */
 char *fw_store_url_for_dir(const char *dir);
 void fw_store_close(fw_store *s);

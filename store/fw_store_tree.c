@@ -10,6 +10,8 @@
  * does not hold, its source loads from the query's snapshot. Totals are then one backward pass (children
  * always come after their parent), and pruning keeps the max_nodes most important nodes, folding
  * the rest of each node's children into one "other" node so that totals stay exact at every level.
+ * Ties in weight are broken by content (name, file, line, then the parent's order), never by
+ * ids, so every backend draws the same graph from the same data.
  * Significance in a diff is a two-proportion z-test on sample counts, not on values.
  */
 #include "fw_store_tree.h"
@@ -178,6 +180,7 @@ typedef struct {
 typedef struct {
     double score;
     uint32_t idx;
+    uint32_t ord;     /* canonical order of the node (fw_tree_order): breaks ties in score */
 } fw_tree_rank;
 
 static int fw_tree_rank_cmp(const void *a, const void *b)
@@ -185,11 +188,111 @@ static int fw_tree_rank_cmp(const void *a, const void *b)
     const fw_tree_rank *x = a, *y = b;
     if (x->score != y->score)
         return x->score > y->score ? -1 : 1;
-    return x->idx < y->idx ? -1 : x->idx > y->idx;
+    return x->ord < y->ord ? -1 : x->ord > y->ord;
+}
+
+/* Name, file and line a node's key stands for, copied (the cache may evict at its next call). */
+static int fw_tree_key_names(const fw_tree *t, uint32_t key, char **name, char **file, int64_t *line)
+{
+    const char *nm = "?", *fl = "";
+    uint32_t fn = key;
+    fw_dims_val v;
+    *line = 0;
+    if (t->line) {
+        int r = fw_dims_get(t->c, t->src, FW_DIM_FR, key, &v);
+        fn = r == 1 ? v.a : 0;
+        *line = r == 1 ? v.line : 0;
+    }
+    if (fn && fw_dims_get(t->c, t->src, FW_DIM_FN, fn, &v) == 1) {
+        nm = v.s1;
+        fl = v.s2;
+    }
+    *name = fw_store_strdup(nm);
+    *file = fw_store_strdup(fl);
+    return *name && *file ? 0 : -1;
+}
+
+typedef struct {
+    const fw_tree *t;
+    const uint32_t *ord;
+    char **name, **file;    /* per node, copied before the sort */
+    const int64_t *line;
+} fw_tree_order_ctx;
+
+static int fw_tree_order_cmp(const void *a, const void *b, void *arg)
+{
+    const fw_tree_order_ctx *x = arg;
+    uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
+    uint32_t pi = x->ord[x->t->n[i].parent], pj = x->ord[x->t->n[j].parent];
+    if (pi != pj)
+        return pi < pj ? -1 : 1;
+    int c = strcmp(x->name[i], x->name[j]);
+    if (!c)
+        c = strcmp(x->file[i], x->file[j]);
+    if (!c)
+        c = x->line[i] < x->line[j] ? -1 : x->line[i] > x->line[j];
+    return c ? c : (i < j ? -1 : i > j);
+}
+
+/* A canonical order of the tree's nodes that depends only on their content: by depth, then by the
+ * parent's order, then by (name, file, line). Ties in weight are broken by it, so that two stores
+ * holding the same data (SQLite and ClickHouse, whose stack ids differ) draw the same graph. */
+static int fw_tree_order(const fw_tree *t, uint32_t *ord)
+{
+    uint32_t *depth = malloc((size_t)t->len * sizeof *depth), *idx = malloc((size_t)t->len * sizeof *idx);
+    uint32_t *start = NULL;
+    char **name = calloc(t->len, sizeof *name), **file = calloc(t->len, sizeof *file);
+    int64_t *line = calloc(t->len, sizeof *line);
+    uint32_t maxd = 0;
+    int rc = -1;
+    if (!depth || !idx || !name || !file || !line)
+        goto done;
+    depth[0] = 0;
+    for (uint32_t i = 1; i < t->len; i++) {   /* a parent's index is below its children's */
+        depth[i] = depth[t->n[i].parent] + 1;
+        if (depth[i] > maxd)
+            maxd = depth[i];
+        if (fw_tree_key_names(t, t->n[i].key, &name[i], &file[i], &line[i]) != 0)
+            goto done;
+    }
+    /* Counting sort by depth, then each level sorted with its parents' order known. */
+    start = calloc((size_t)maxd + 2, sizeof *start);
+    if (!start)
+        goto done;
+    for (uint32_t i = 0; i < t->len; i++)
+        start[depth[i] + 1]++;
+    for (uint32_t d = 1; d <= maxd + 1; d++)
+        start[d] += start[d - 1];
+    for (uint32_t i = 0; i < t->len; i++)
+        idx[start[depth[i]]++] = i;
+    fw_tree_order_ctx ctx = {t, ord, name, file, line};
+    uint32_t lo = 0;
+    for (uint32_t d = 0; d <= maxd; d++) {
+        uint32_t hi = start[d];   /* after the fill, start[d] is the end of level d */
+        if (d > 0 && hi - lo > 1)
+            qsort_r(idx + lo, hi - lo, sizeof *idx, fw_tree_order_cmp, &ctx);
+        for (uint32_t k = lo; k < hi; k++)
+            ord[idx[k]] = k;
+        lo = hi;
+    }
+    rc = 0;
+done:
+    for (uint32_t i = 0; name && file && i < t->len; i++) {
+        free(name[i]);
+        free(file[i]);
+    }
+    free(name);
+    free(file);
+    free(line);
+    free(start);
+    free(depth);
+    free(idx);
+    return rc;
 }
 
 typedef struct {
     fw_tree *t;
+    uint32_t *ord;
     double *score;
     uint8_t *kept;
     uint32_t *unkept;     /* children not kept, per node */
@@ -221,7 +324,7 @@ static int fw_tree_emit(fw_tree_pruner *p, uint32_t n, int32_t parent, int32_t d
     nk = 0;
     for (uint32_t c = tn->first_child; c; c = p->t->n[c].next_sibling)
         if (p->kept[c] && kids)
-            kids[nk++] = (fw_tree_rank){p->score[c], c};
+            kids[nk++] = (fw_tree_rank){p->score[c], c, p->ord[c]};
     if (nk > 1)
         qsort(kids, nk, sizeof *kids, fw_tree_rank_cmp);
     int64_t rest[2] = {tn->total[0] - tn->self[0], tn->total[1] - tn->self[1]};
@@ -262,22 +365,23 @@ static fw_store_status fw_tree_prune(fw_tree *t, int sides, size_t max_nodes, fw
         max_nodes = 1024;
     if (max_nodes < 2)
         max_nodes = 2;
-    fw_tree_pruner p = {t, NULL, NULL, NULL, NULL, 0, 0};
+    fw_tree_pruner p = {t, NULL, NULL, NULL, NULL, NULL, 0, 0};
     fw_tree_rank *order = malloc((size_t)t->len * sizeof *order);
+    p.ord = malloc((size_t)t->len * sizeof *p.ord);
     p.score = malloc((size_t)t->len * sizeof *p.score);
     p.kept = calloc(t->len, 1);
     p.unkept = calloc(t->len, sizeof *p.unkept);
     p.cap = max_nodes + 1;
     p.out = malloc(p.cap * sizeof *p.out);
     fw_store_status st = FW_STORE_ERR_NOMEM;
-    if (!order || !p.score || !p.kept || !p.unkept || !p.out)
+    if (!order || !p.ord || !p.score || !p.kept || !p.unkept || !p.out || fw_tree_order(t, p.ord) != 0)
         goto done;
     double r0 = t->n[0].total[0] > 0 ? (double)t->n[0].total[0] : 1.0;
     double r1 = t->n[0].total[1] > 0 ? (double)t->n[0].total[1] : 1.0;
     for (uint32_t i = 0; i < t->len; i++) {
         double a = (double)t->n[i].total[0] / r0, b = (double)t->n[i].total[1] / r1;
         p.score[i] = sides == 1 ? (double)t->n[i].total[0] : (a > b ? a : b);
-        order[i] = (fw_tree_rank){p.score[i], i};
+        order[i] = (fw_tree_rank){p.score[i], i, p.ord[i]};
         p.unkept[i] = t->n[i].nchild;
     }
     qsort(order + 1, t->len - 1, sizeof *order, fw_tree_rank_cmp);
@@ -303,6 +407,7 @@ static fw_store_status fw_tree_prune(fw_tree *t, int sides, size_t max_nodes, fw
     }
 done:
     free(order);
+    free(p.ord);
     free(p.score);
     free(p.kept);
     free(p.unkept);
@@ -313,26 +418,11 @@ done:
 /* Name, file and line of an output node, copied (the cache may evict at its next call). */
 static int fw_tree_node_names(const fw_tree *t, const fw_tree_out *o, char **name, char **file, int64_t *line)
 {
-    const char *nm = "other", *fl = "";
+    if (o->tn != 0 && o->tn != FW_STORE_NONE)
+        return fw_tree_key_names(t, t->n[o->tn].key, name, file, line);
     *line = 0;
-    if (o->tn == 0) {
-        nm = "total";
-    } else if (o->tn != FW_STORE_NONE) {
-        uint32_t key = t->n[o->tn].key, fn = key;
-        fw_dims_val v;
-        if (t->line) {
-            int r = fw_dims_get(t->c, t->src, FW_DIM_FR, key, &v);
-            fn = r == 1 ? v.a : 0;
-            *line = r == 1 ? v.line : 0;
-        }
-        nm = "?";
-        if (fn && fw_dims_get(t->c, t->src, FW_DIM_FN, fn, &v) == 1) {
-            nm = v.s1;
-            fl = v.s2;
-        }
-    }
-    *name = fw_store_strdup(nm);
-    *file = fw_store_strdup(fl);
+    *name = fw_store_strdup(o->tn == 0 ? "total" : "other");
+    *file = fw_store_strdup("");
     return *name && *file ? 0 : -1;
 }
 
