@@ -11,12 +11,13 @@ SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 BUILD    = build
 
 COMMON_SRC = $(wildcard common/*.c)
-CLI_SRC    = $(wildcard cli/*.c server/*.c server/analysis/*.c store/*.c store/sqlite/*.c)
+CLI_SRC    = $(wildcard cli/*.c server/*.c server/analysis/*.c store/*.c store/sqlite/*.c store/clickhouse/*.c)
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 UNIT_BINS  = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 UNIT_ASAN  = $(patsubst tests/unit/%.c,$(BUILD)/asan/tests/%,$(UNIT_SRC))
 # No -lcurl: common/fw_curl.c dlopen()s libcurl at the CLI's first request (as in the agent), so
 # `flamewatch run` does not pay ~3 ms of CPU to load it and its ~30 dependencies at every start.
+# The server's ClickHouse store (store/clickhouse/) loads it the same way, when it is opened.
 CLI_LIBS   = -lz -ldeflate -lpthread -lmicrohttpd -lm -lsqlite3
 
 PYTHON_LIST := $(shell sh scripts/find-pythons.sh)
@@ -31,11 +32,11 @@ deps:
 cli: $(BUILD)/flamewatch
 
 # ---- common objects, normal and sanitizer builds ----
-$(BUILD)/obj/%.o: %.c $(wildcard common/*.h agent/*.h cli/*.h server/*.h server/analysis/*.h store/*.h store/sqlite/*.h)
+$(BUILD)/obj/%.o: %.c $(wildcard common/*.h agent/*.h cli/*.h server/*.h server/analysis/*.h store/*.h store/sqlite/*.h store/clickhouse/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_FW) -c $< -o $@
 
-$(BUILD)/asan/obj/%.o: %.c $(wildcard common/*.h agent/*.h cli/*.h server/*.h server/analysis/*.h store/*.h store/sqlite/*.h)
+$(BUILD)/asan/obj/%.o: %.c $(wildcard common/*.h agent/*.h cli/*.h server/*.h server/analysis/*.h store/*.h store/sqlite/*.h store/clickhouse/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_FW) -O1 $(SAN) -c $< -o $@
 

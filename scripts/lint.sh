@@ -1,12 +1,12 @@
 #!/bin/sh
 # Static analysis for flamewatch's C code (`make lint`); exits non-zero on any finding.
 #   - clang-tidy with the checks in .clang-tidy (warnings are errors), over common/, cli/,
-#     agent/, store/ and store/sqlite/. The agent is compiled against the system python3's headers, and the
+#     agent/, store/, store/sqlite/ and store/clickhouse/. The agent is compiled against the system python3's headers, and the
 #     per-version layer (fw_pyversion.c, pyversion/*.c: the Py_BUILD_CORE units) also against
 #     its internal/ headers.
 #   - cppcheck --enable=warning,performance,portability; suppressions must be written inline
 #     (// cppcheck-suppress ID) next to the code they excuse, with a reason.
-# Usage: scripts/lint.sh [FILE.c...]   (default: every C file of common/ cli/ agent/ store/ store/sqlite/)
+# Usage: scripts/lint.sh [FILE.c...]   (default: every C file of common/ cli/ agent/ store/ store/sqlite/ store/clickhouse/)
 set -u
 cd "$(dirname "$0")/.."
 
@@ -24,7 +24,7 @@ done
 if [ $# -gt 0 ]; then
     files="$*"
 else
-    files=$(ls common/*.c cli/*.c agent/*.c agent/pyversion/*.c store/*.c store/sqlite/*.c 2>/dev/null)
+    files=$(ls common/*.c cli/*.c agent/*.c agent/pyversion/*.c store/*.c store/sqlite/*.c store/clickhouse/*.c 2>/dev/null)
 fi
 [ -n "$files" ] || { echo "lint: no C files" >&2; exit 2; }
 

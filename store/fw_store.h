@@ -60,7 +60,10 @@ typedef struct {
  *   sqlite:///var/lib/flamewatch   the embedded store in that directory (created if missing);
  *   sqlite://data                  the same, relative to the working directory: everything after
  *                                  "sqlite://" is the directory, as `--data DIR` gives it;
- *   clickhouse://host:8123/db?cluster=NAME   named, but not built yet: FW_STORE_ERR_INVALID.
+ *   clickhouse://[user[:pass]@]host[:8123]/db[?cluster=NAME]   the ClickHouse store in database db
+ *                                  (created if missing), on a cluster through Distributed tables;
+ *                                  FW_STORE_ERR_IO "ClickHouse unreachable at host:port" when it
+ *                                  does not answer.
  * Anything else, or an empty path, is FW_STORE_ERR_INVALID. On failure *out is NULL and err has
  * a one-line reason. */
 fw_store_status fw_store_open(const char *url, const fw_store_options *opt, fw_store **out,

@@ -9,6 +9,8 @@
  * once per query however many stacks share it. Totals are then one backward pass (children
  * always come after their parent), and pruning keeps the max_nodes most important nodes, folding
  * the rest of each node's children into one "other" node so that totals stay exact at every level.
+ * Ties in weight are broken by content (name, file, line, then the parent's order), never by
+ * ids, so every backend draws the same graph from the same data.
  * Significance in a diff is a two-proportion z-test on sample counts, not on values.
  */
 #include "fw_store_tree.h"
@@ -165,6 +167,7 @@ typedef struct {
 typedef struct {
     double score;
     uint32_t idx;
+    uint32_t ord;     /* canonical order of the node (fw_tree_order): breaks ties in score */
 } fw_tree_rank;
 
 static int fw_tree_rank_cmp(const void *a, const void *b)
@@ -172,11 +175,97 @@ static int fw_tree_rank_cmp(const void *a, const void *b)
     const fw_tree_rank *x = a, *y = b;
     if (x->score != y->score)
         return x->score > y->score ? -1 : 1;
-    return x->idx < y->idx ? -1 : x->idx > y->idx;
+    return x->ord < y->ord ? -1 : x->ord > y->ord;
+}
+
+/* Name, file and line a node's key stands for. */
+static void fw_tree_key_text(const fw_tree *t, uint32_t key, const char **name, const char **file, int64_t *line)
+{
+    const fw_dims *c = t->c;
+    uint32_t fn = key;
+    *line = 0;
+    if (t->line) {
+        fn = key < c->fr_n ? c->fr_func[key] : 0;
+        *line = key < c->fr_n ? c->fr_line[key] : 0;
+    }
+    *name = fn < c->fn_n && c->fn_name[fn] ? c->fn_name[fn] : "";
+    *file = fn < c->fn_n && c->fn_file[fn] ? c->fn_file[fn] : "";
+}
+
+typedef struct {
+    const fw_tree *t;
+    const uint32_t *ord;
+} fw_tree_order_ctx;
+
+static int fw_tree_order_cmp(const void *a, const void *b, void *arg)
+{
+    const fw_tree_order_ctx *x = arg;
+    uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
+    uint32_t pi = x->ord[x->t->n[i].parent], pj = x->ord[x->t->n[j].parent];
+    if (pi != pj)
+        return pi < pj ? -1 : 1;
+    const char *ni, *fi, *nj, *fj;
+    int64_t li, lj;
+    fw_tree_key_text(x->t, x->t->n[i].key, &ni, &fi, &li);
+    fw_tree_key_text(x->t, x->t->n[j].key, &nj, &fj, &lj);
+    int c = strcmp(ni, nj);
+    if (!c)
+        c = strcmp(fi, fj);
+    if (!c)
+        c = li < lj ? -1 : li > lj;
+    return c ? c : (i < j ? -1 : i > j);
+}
+
+/* A canonical order of the tree's nodes that depends only on their content: by depth, then by the
+ * parent's order, then by (name, file, line). Ties in weight are broken by it, so that two stores
+ * holding the same data (SQLite and ClickHouse, whose stack ids differ) draw the same graph. */
+static int fw_tree_order(const fw_tree *t, uint32_t *ord)
+{
+    uint32_t *depth = malloc((size_t)t->len * sizeof *depth), *idx = malloc((size_t)t->len * sizeof *idx);
+    uint32_t maxd = 0;
+    if (!depth || !idx) {
+        free(depth);
+        free(idx);
+        return -1;
+    }
+    depth[0] = 0;
+    for (uint32_t i = 1; i < t->len; i++) {   /* a parent's index is below its children's */
+        depth[i] = depth[t->n[i].parent] + 1;
+        if (depth[i] > maxd)
+            maxd = depth[i];
+    }
+    /* Counting sort by depth, then each level sorted with its parents' order known. */
+    uint32_t *start = calloc((size_t)maxd + 2, sizeof *start);
+    if (!start) {
+        free(depth);
+        free(idx);
+        return -1;
+    }
+    for (uint32_t i = 0; i < t->len; i++)
+        start[depth[i] + 1]++;
+    for (uint32_t d = 1; d <= maxd + 1; d++)
+        start[d] += start[d - 1];
+    for (uint32_t i = 0; i < t->len; i++)
+        idx[start[depth[i]]++] = i;
+    fw_tree_order_ctx ctx = {t, ord};
+    uint32_t lo = 0;
+    for (uint32_t d = 0; d <= maxd; d++) {
+        uint32_t hi = start[d];   /* after the fill, start[d] is the end of level d */
+        if (d > 0 && hi - lo > 1)
+            qsort_r(idx + lo, hi - lo, sizeof *idx, fw_tree_order_cmp, &ctx);
+        for (uint32_t k = lo; k < hi; k++)
+            ord[idx[k]] = k;
+        lo = hi;
+    }
+    free(start);
+    free(depth);
+    free(idx);
+    return 0;
 }
 
 typedef struct {
     fw_tree *t;
+    uint32_t *ord;
     double *score;
     uint8_t *kept;
     uint32_t *unkept;     /* children not kept, per node */
@@ -208,7 +297,7 @@ static int fw_tree_emit(fw_tree_pruner *p, uint32_t n, int32_t parent, int32_t d
     nk = 0;
     for (uint32_t c = tn->first_child; c; c = p->t->n[c].next_sibling)
         if (p->kept[c] && kids)
-            kids[nk++] = (fw_tree_rank){p->score[c], c};
+            kids[nk++] = (fw_tree_rank){p->score[c], c, p->ord[c]};
     if (nk > 1)
         qsort(kids, nk, sizeof *kids, fw_tree_rank_cmp);
     int64_t rest[2] = {tn->total[0] - tn->self[0], tn->total[1] - tn->self[1]};
@@ -249,22 +338,23 @@ static fw_store_status fw_tree_prune(fw_tree *t, int sides, size_t max_nodes, fw
         max_nodes = 1024;
     if (max_nodes < 2)
         max_nodes = 2;
-    fw_tree_pruner p = {t, NULL, NULL, NULL, NULL, 0, 0};
+    fw_tree_pruner p = {t, NULL, NULL, NULL, NULL, NULL, 0, 0};
     fw_tree_rank *order = malloc((size_t)t->len * sizeof *order);
+    p.ord = malloc((size_t)t->len * sizeof *p.ord);
     p.score = malloc((size_t)t->len * sizeof *p.score);
     p.kept = calloc(t->len, 1);
     p.unkept = calloc(t->len, sizeof *p.unkept);
     p.cap = max_nodes + 1;
     p.out = malloc(p.cap * sizeof *p.out);
     fw_store_status st = FW_STORE_ERR_NOMEM;
-    if (!order || !p.score || !p.kept || !p.unkept || !p.out)
+    if (!order || !p.ord || !p.score || !p.kept || !p.unkept || !p.out || fw_tree_order(t, p.ord) != 0)
         goto done;
     double r0 = t->n[0].total[0] > 0 ? (double)t->n[0].total[0] : 1.0;
     double r1 = t->n[0].total[1] > 0 ? (double)t->n[0].total[1] : 1.0;
     for (uint32_t i = 0; i < t->len; i++) {
         double a = (double)t->n[i].total[0] / r0, b = (double)t->n[i].total[1] / r1;
         p.score[i] = sides == 1 ? (double)t->n[i].total[0] : (a > b ? a : b);
-        order[i] = (fw_tree_rank){p.score[i], i};
+        order[i] = (fw_tree_rank){p.score[i], i, p.ord[i]};
         p.unkept[i] = t->n[i].nchild;
     }
     qsort(order + 1, t->len - 1, sizeof *order, fw_tree_rank_cmp);
@@ -290,6 +380,7 @@ static fw_store_status fw_tree_prune(fw_tree *t, int sides, size_t max_nodes, fw
     }
 done:
     free(order);
+    free(p.ord);
     free(p.score);
     free(p.kept);
     free(p.unkept);

@@ -4,14 +4,16 @@
  * A URL names the backend by its scheme and says where the data is: `sqlite://DIR` is the
  * embedded store in directory DIR (the file DIR/flamewatch.db; "sqlite:///var/lib/flamewatch"
  * is an absolute path, "sqlite://data" a relative one: everything after "sqlite://" is the
- * directory, byte for byte, so any directory `--data` accepts has a URL). `clickhouse://...` is
- * reserved for the ClickHouse backend, which is not built yet; it and unknown schemes are refused
- * with a reason before anything is created, so that a typo never leaves an empty store behind.
+ * directory, byte for byte, so any directory `--data` accepts has a URL).
+ * `clickhouse://[user[:password]@]host[:port]/db[?cluster=NAME]` is the ClickHouse backend
+ * (store/clickhouse/, its URL is parsed by fw_ch_url.c). Unknown schemes and malformed URLs are
+ * refused with a reason before anything is created, so that a typo never leaves an empty store behind.
  * Durability and retention are not URL parameters: they are fw_store_options, the same for every
  * backend, so a URL with a query string is refused rather than half-understood.
  */
 #include "fw_store.h"
 #include "fw_store_util.h"
+#include "clickhouse/fw_store_clickhouse.h"
 #include "sqlite/fw_store_sqlite.h"
 
 #include <errno.h>
@@ -25,7 +27,7 @@
 #define FW_URL_CLICKHOUSE "clickhouse://"
 #define FW_URL_PATH_MAX 4000   /* leaves room for "/flamewatch.db" and SQLite's "-wal" in 4096 */
 
-typedef enum { FW_URL_BAD, FW_URL_SQLITE_DIR } fw_url_kind;
+typedef enum { FW_URL_BAD, FW_URL_SQLITE_DIR, FW_URL_CH } fw_url_kind;
 
 /* Classifies a URL; for sqlite, *dir points into url. FW_URL_BAD comes with a reason in err. */
 static fw_url_kind fw_url_parse(const char *url, const char **dir, char *err, size_t errlen)
@@ -59,11 +61,9 @@ static fw_url_kind fw_url_parse(const char *url, const char **dir, char *err, si
         return FW_URL_SQLITE_DIR;
     }
     if (strncasecmp(url, FW_URL_CLICKHOUSE, strlen(FW_URL_CLICKHOUSE)) == 0) {
-        fw_store_errf(err, errlen, "store URL '%s': the ClickHouse backend is not built into this flamewatch "
-                      "(not supported yet); use sqlite://DIR", url);
-        return FW_URL_BAD;
+        return fw_store_clickhouse_url_check(url, err, errlen) == 0 ? FW_URL_CH : FW_URL_BAD;
     }
-    fw_store_errf(err, errlen, "store URL '%s': unknown scheme '%.*s' (supported: sqlite://DIR)", url,
+    fw_store_errf(err, errlen, "store URL '%s': unknown scheme '%.*s' (supported: sqlite://DIR, clickhouse://host:8123/db)", url,
                   (int)(sep - url > 32 ? 32 : sep - url), url);
     return FW_URL_BAD;
 }
@@ -90,7 +90,10 @@ fw_store_status fw_store_open(const char *url, const fw_store_options *opt, fw_s
         return FW_STORE_ERR_INVALID;
     *out = NULL;
     const char *dir = NULL;
-    if (fw_url_parse(url, &dir, err, errlen) != FW_URL_SQLITE_DIR)
+    fw_url_kind kind = fw_url_parse(url, &dir, err, errlen);
+    if (kind == FW_URL_CH)
+        return fw_store_open_clickhouse(url, opt, out, err, errlen);
+    if (kind != FW_URL_SQLITE_DIR)
         return FW_STORE_ERR_INVALID;
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         fw_store_errf(err, errlen, "cannot create data directory %s: %s", dir, strerror(errno));

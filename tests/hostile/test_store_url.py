@@ -1,6 +1,6 @@
 """`flamewatch server --store URL` (issue 12, step 1): a store is named by a URL; sqlite://DIR is
 the same store as --data DIR (absolute or relative), and every URL the server cannot use (empty,
-no scheme, an unknown scheme, clickhouse:// which is not built yet, parameters, both --data and
+no scheme, an unknown scheme, a malformed clickhouse:// URL, parameters, both --data and
 --store) is refused with exit status 2 and a message that says why, before anything is created."""
 import os
 import shutil
@@ -61,7 +61,11 @@ class StoreUrl(unittest.TestCase):
             ("var/lib/flamewatch", "is not a store URL"),
             ("sqlite://", "names no directory"),
             ("postgres://db/x", "unknown scheme 'postgres'"),
-            ("clickhouse://127.0.0.1:8123/db?cluster=c", "not supported yet"),
+            ("clickhouse://127.0.0.1:8123", "names no database"),
+            ("clickhouse://127.0.0.1:8123/db;drop", "must be a plain name"),
+            ("clickhouse://127.0.0.1:8123/db?cluster=c;x", "cluster must be a plain name"),
+            ("clickhouse://127.0.0.1:8123/db?sync=full", "the only parameter is ?cluster=NAME"),
+            ("clickhouse://127.0.0.1:99999/db", "bad port"),
             ("sqlite://%s/p?sync=full" % self.tmp, "takes no parameters"),
         ]
         for url, why in cases:

@@ -88,7 +88,7 @@ static void test_bad_urls(void **state)
     (void)state;
     char p1[200], p2[200];
     snprintf(p1, sizeof p1, "sqlite://%s/p?sync=full", tmpdir);
-    snprintf(p2, sizeof p2, "clickhouse://127.0.0.1:8123/db?cluster=%s", "c");
+    snprintf(p2, sizeof p2, "clickhouse://127.0.0.1:8123/db?cluster=%s", "c-1");
     struct { const char *url, *why; } cases[] = {
         {NULL, "empty store URL"},
         {"", "empty store URL"},
@@ -96,8 +96,12 @@ static void test_bad_urls(void **state)
         {"sqlite://", "names no directory"},
         {"SQLITE://", "names no directory"},
         {"redis://x", "unknown scheme 'redis'"},
-        {p2, "not supported yet"},
-        {"CLICKHOUSE://h/db", "not supported yet"},
+        {"clickhouse://h", "names no database"},
+        {"CLICKHOUSE://h:0/db", "bad port"},
+        {"clickhouse://h/db-1", "must be a plain name"},
+        {p2, "cluster must be a plain name"},
+        {"clickhouse://h/db?user=x", "the only parameter is ?cluster=NAME"},
+        {"clickhouse://@h/db", "bad user or password"},
         {p1, "takes no parameters"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
