@@ -164,6 +164,13 @@ def measure(setup, args):
         res["queries_ms"][label] = round(ms, 1)
         if "total" in body:
             res["totals"][label] = body["total"]
+    if setup.ch is not None:
+        # What the inserts left on disk: ClickHouse writes one part per insert, table and partition
+        # (a directory of files) and merges them in the background.
+        nodes = setup.ch.nodes if hasattr(setup.ch, "nodes") else [setup.ch]
+        res["parts_active"] = sum(int(n.scalar("SELECT count() FROM system.parts WHERE database = 'bench' AND active"))
+                                  for n in nodes)
+        res["files"] = sum(sum(len(f) for _, _, f in os.walk(n.tmp)) for n in nodes)
     return res
 
 
