@@ -965,7 +965,12 @@ static void fw_h_ingest(fw_server *s, const fw_http_req *req, fw_http_resp *resp
     if (st != FW_STORE_OK) {
         fw_ingest_batch_free(&b);
         atomic_fetch_add_explicit(&s->metrics.rejected[FW_REJECT_STORE], 1, memory_order_relaxed);
-        fw_store_error(resp, st, err);
+        /* The database failed or is unreachable (ClickHouse down, a full disk): 503, so that
+         * agents keep the upload and retry it; nothing of it was stored. */
+        if (st == FW_STORE_ERR_IO)
+            fw_http_error(resp, 503, "%s%s%s", fw_store_strerror(st), err[0] ? ": " : "", err);
+        else
+            fw_store_error(resp, st, err);
         return;
     }
     atomic_fetch_add_explicit(&s->metrics.uploads, 1, memory_order_relaxed);

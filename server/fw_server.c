@@ -483,8 +483,11 @@ static int fw_open_store(fw_server *s, const fw_server_config *cfg)
     const char *u = cfg->store_url ? cfg->store_url : url;
     fw_store_options opt = {cfg->retention_s, cfg->sync_full ? FW_STORE_SYNC_FULL : FW_STORE_SYNC_NORMAL, 0};
     fw_store_status st = fw_store_open(u, &opt, &s->store, err, sizeof err);
-    if (st != FW_STORE_OK)
-        fprintf(stderr, "flamewatch server: cannot open store %s: %s\n", u, err[0] ? err : fw_store_strerror(st));
+    if (st != FW_STORE_OK) {
+        char shown[4200];
+        fw_store_url_redact(u, shown, sizeof shown);
+        fprintf(stderr, "flamewatch server: cannot open store %s: %s\n", shown, err[0] ? err : fw_store_strerror(st));
+    }
     free(url);
     return st == FW_STORE_OK ? 0 : -1;
 }
@@ -644,9 +647,17 @@ int fw_server_run(const fw_server_config *cfg)
     pthread_t maint;
     int have_maint = pthread_create(&maint, NULL, fw_maintenance_main, s) == 0;
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    fprintf(stderr, "flamewatch server: listening on %s (port %u), data in %s, retention %llds, auth %s, "
+    char where[4200];
+    if (cfg->store_url) {
+        char shown[4096];
+        fw_store_url_redact(cfg->store_url, shown, sizeof shown);
+        snprintf(where, sizeof where, "store %s", shown);
+    } else {
+        snprintf(where, sizeof where, "data in %s", cfg->data_dir);
+    }
+    fprintf(stderr, "flamewatch server: listening on %s (port %u), %s, retention %llds, auth %s, "
                     "connections %u (%u per address, request head within %us)\n",
-            cfg->listen, info ? (unsigned)info->port : 0u, cfg->data_dir, (long long)cfg->retention_s,
+            cfg->listen, info ? (unsigned)info->port : 0u, where, (long long)cfg->retention_s,
             s->auth ? "on" : "off", lim.max_total, lim.max_per_addr, lim.header_timeout_s);
     int sig = 0;
     sigwait(&sigs, &sig);

@@ -71,6 +71,8 @@ fw_store_status fw_store_open(const char *url, const fw_store_options *opt, fw_s
 /* Checks a store URL without opening or creating anything (for command lines, before the server
  * starts): 0 when fw_store_open could try it, or -1 with the reason fw_store_open would give. */
 int fw_store_url_check(const char *url, char *err, size_t errlen);
+/* The URL as it may be logged: a password (scheme://user:PASSWORD@host) replaced by "***". */
+void fw_store_url_redact(const char *url, char *out, size_t outlen);
 /* The URL of the default store for a data directory (`--data DIR`), malloc'ed. */
 char *fw_store_url_for_dir(const char *dir);
 void fw_store_close(fw_store *s);

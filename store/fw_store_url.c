@@ -74,6 +74,21 @@ int fw_store_url_check(const char *url, char *err, size_t errlen)
     return fw_url_parse(url, &dir, err, errlen) == FW_URL_BAD ? -1 : 0;
 }
 
+void fw_store_url_redact(const char *url, char *out, size_t outlen)
+{
+    if (!outlen)
+        return;
+    snprintf(out, outlen, "%s", url ? url : "");
+    const char *sep = url ? strstr(url, "://") : NULL;
+    if (!sep || strncasecmp(url, FW_URL_SQLITE, strlen(FW_URL_SQLITE)) == 0)
+        return;   /* a directory may contain ':' and '@' */
+    const char *auth = sep + 3, *slash = strchr(auth, '/');
+    size_t alen = slash ? (size_t)(slash - auth) : strlen(auth);
+    const char *at = memchr(auth, '@', alen), *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+    if (colon)
+        snprintf(out, outlen, "%.*s***%s", (int)(colon + 1 - url), url, at);
+}
+
 char *fw_store_url_for_dir(const char *dir)
 {
     size_t n = strlen(FW_URL_SQLITE) + strlen(dir ? dir : "") + 1;

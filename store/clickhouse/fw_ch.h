@@ -4,7 +4,7 @@
  * One concept per file: fw_ch_url.c parses clickhouse:// URLs; fw_ch_buf.c holds the byte buffer,
  * the RowBinary encoder, the TSV reader, SQL string quoting and the content hash; fw_ch_http.c is
  * the transport (ClickHouse's HTTP interface through libcurl, a pool of keep-alive handles, one-line
- * errors); fw_ch_store.c opens the store, creates the schema and holds the operations table;
+ * errors); fw_ch_batch.c lets concurrent uploads share sample inserts; fw_ch_store.c opens the store, creates the schema and holds the operations table;
  * fw_ch_ingest.c writes uploads; fw_ch_query.c answers the console's queries; fw_ch_sql.c writes
  * their SQL text; fw_ch_meta.c keeps settings, agents and stats, runs users' read-only SQL and
  * drops expired partitions.
@@ -23,6 +23,7 @@
 #include "fw_store_clickhouse.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -77,15 +78,22 @@ int fw_ch_parse_array(const char *s, int is_signed, int64_t *out, size_t max, si
 uint64_t fw_ch_hash(const void *p, size_t n, uint64_t seed);
 
 /* ---- fw_ch_url.c */
+#define FW_CH_MAX_HOSTS 8
+
 typedef struct {
-    char host[256];
+    char host[256];       /* the first host (hosts[0]) */
     int port;
+    char hosts[FW_CH_MAX_HOSTS][256];
+    int ports[FW_CH_MAX_HOSTS];
+    int nhosts;
     char db[128];
     char cluster[128];    /* "" when single-node */
     char user[128];
     char password[128];
 } fw_ch_url;
-/* Parses clickhouse://[user[:password]@]host[:port]/db[?cluster=NAME]. 0, or -1 with a reason. */
+/* Parses clickhouse://[user[:password]@]host[:port][,host[:port]...]/db[?cluster=NAME]. 0, or -1
+ * with a reason. Several hosts are nodes of one cluster: requests go to the first that answers,
+ * and DDL goes to each of them when the cluster cannot run ON CLUSTER (no ZooKeeper). */
 int fw_ch_url_parse(const char *url, fw_ch_url *u, char *err, size_t errlen);
 /* Whether s is a plain identifier ([A-Za-z_][A-Za-z0-9_]*), as database and cluster names must be. */
 int fw_ch_ident_ok(const char *s);
@@ -93,7 +101,8 @@ int fw_ch_ident_ok(const char *s);
 /* ---- fw_ch_http.c */
 typedef struct fw_ch_http fw_ch_http;
 /* Query-string settings for one request (NULL-terminated "name=value" list, values URL-safe). */
-fw_ch_http *fw_ch_http_new(const fw_ch_url *u, char *err, size_t errlen);
+/* A transport to host number `host` of the URL, for database db. */
+fw_ch_http *fw_ch_http_new(const fw_ch_url *u, int host, const char *db, char *err, size_t errlen);
 void fw_ch_http_free(fw_ch_http *h);
 /* Runs `sql` (in the query string when body is given, else as the body), with settings; the
  * response body lands in *resp (when resp is not NULL), at most max_resp bytes (0 = unlimited;
@@ -118,26 +127,48 @@ int fw_ch_idset_has(const fw_ch_idset *s, uint64_t id);
 int fw_ch_idset_add(fw_ch_idset *s, uint64_t id);   /* 0, or -1 when out of memory */
 void fw_ch_idset_free(fw_ch_idset *s);
 
+typedef struct fw_ch_batch fw_ch_batch;
+
 typedef struct {
     fw_store base;
     fw_ch_url url;
-    fw_ch_http *http;
+    fw_ch_http *hosts[FW_CH_MAX_HOSTS];   /* one transport per host of the URL */
+    _Atomic int cur;                      /* the host requests go to first */
+    int on_cluster;                       /* 1: ON CLUSTER DDL works (distributed DDL configured) */
     int cluster;                 /* 1: Distributed tables over *_local tables ON CLUSTER */
     int64_t retention_s;
-    int64_t last_retention;      /* when maintenance last dropped partitions */
+    /* Upload counters not yet written to `uploads`: maintenance flushes them (one row per ~10 s
+     * instead of one insert per upload on the upload's path). */
+    _Atomic int64_t pend_profiles, pend_values, pend_rows;
+    /* Group commit of sample rows (fw_ch_batch.c): the open batch, whether an insert is in flight. */
+    pthread_mutex_t blk;
+    pthread_cond_t bcond;
+    fw_ch_batch *open;
+    int flushing;
+    int64_t batches;             /* inserts made, for tests and benchmarks */
     pthread_mutex_t klock;       /* guards the known sets */
     fw_ch_idset known_fn, known_st, known_ls, known_series;
 } fw_ch;
 
 /* Runs a statement that returns nothing (DDL, ALTER). */
 fw_store_status fw_ch_exec(fw_ch *s, const char *sql, char *err, size_t errlen);
+/* Runs DDL for every node: ON CLUSTER when the cluster supports it, else on each host of the URL
+ * in turn. `sql` has "%s" where " ON CLUSTER name" goes (or nothing). */
+fw_store_status fw_ch_ddl(fw_ch *s, const char *fmt_sql, char *err, size_t errlen);
+/* Any request through the first host that answers (failover over the URL's hosts). */
+fw_store_status fw_ch_run(fw_ch *s, const char *sql, const char *body, size_t body_len, const char *const *settings,
+                          int64_t timeout_ms, size_t max_resp, fw_ch_buf *resp, int *code, char *err, size_t errlen);
 /* Runs a query and returns its TabSeparated body (NUL-terminated) in resp. */
 fw_store_status fw_ch_select(fw_ch *s, const char *sql, fw_ch_buf *resp, char *err, size_t errlen);
 /* INSERT INTO table FORMAT RowBinary with the rows in body (synchronous on a cluster). */
 fw_store_status fw_ch_insert(fw_ch *s, const char *table, const char *columns, const fw_ch_buf *rows,
                              char *err, size_t errlen);
-/* " ON CLUSTER name" in cluster mode, "" otherwise, for DDL. */
-void fw_ch_on_cluster(fw_ch *s, fw_ch_buf *b);
+
+/* ---- fw_ch_batch.c */
+/* Adds an upload's sample rows to the open batch and returns once the insert holding them was
+ * answered: FW_STORE_OK only when ClickHouse acknowledged it. */
+fw_store_status fw_ch_commit_samples(fw_ch *s, const fw_ch_buf *rows, char *err, size_t errlen);
+void fw_ch_batch_free(fw_ch *s);
 
 /* ---- fw_ch_ingest.c */
 fw_store_status fw_ch_ingest(fw_store *base, const fw_store_ingest_req *req, fw_store_ingest_result *res,

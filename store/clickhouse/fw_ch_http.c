@@ -40,7 +40,7 @@ static void fw_ch_curl_init(void)
     fw_ch_curl_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-fw_ch_http *fw_ch_http_new(const fw_ch_url *u, char *err, size_t errlen)
+fw_ch_http *fw_ch_http_new(const fw_ch_url *u, int host, const char *db, char *err, size_t errlen)
 {
     pthread_once(&fw_ch_curl_once, fw_ch_curl_init);
     if (fw_ch_curl_rc != CURLE_OK) {
@@ -53,8 +53,8 @@ fw_ch_http *fw_ch_http_new(const fw_ch_url *u, char *err, size_t errlen)
         fw_store_errf(err, errlen, "out of memory");
         return NULL;
     }
-    snprintf(h->hostport, sizeof h->hostport, "%s:%d", u->host, u->port);
-    snprintf(h->base, sizeof h->base, "http://%s/?database=%s", h->hostport, u->db);
+    snprintf(h->hostport, sizeof h->hostport, "%s:%d", u->hosts[host], u->ports[host]);
+    snprintf(h->base, sizeof h->base, "http://%s/?database=%s", h->hostport, db);
     if (u->user[0]) {
         char line[300];
         snprintf(line, sizeof line, "X-ClickHouse-User: %s", u->user);

@@ -7,8 +7,8 @@
  * SQLite keeps). Two servers writing the same stack therefore write the same row, and the
  * ReplacingMergeTree tables fold the copies; nothing needs a round trip to learn an id.
  *
- * Order: dimension rows (functions, stacks, labels, series) first, samples last, the upload
- * counter after them. A failure before the samples insert leaves at most dimension rows nobody
+ * Order: dimension rows (functions, stacks, labels, series) first, side by side, then the samples,
+ * in an insert shared with the uploads arriving meanwhile (fw_ch_batch.c). A failure before the samples insert leaves at most dimension rows nobody
  * references yet, which is harmless: the upload is answered with an error and stores no sample.
  * Dimension rows this process already wrote (the known sets) are not sent again.
  */
@@ -85,6 +85,52 @@ static uint64_t fw_ch_labelset(fw_ch_kv *kv, size_t n, fw_ch_buf *text, fw_ch_bu
     return id;
 }
 
+/* One insert of a batch run side by side. */
+typedef struct {
+    fw_ch *s;
+    const char *table, *cols;
+    const fw_ch_buf *rows;
+    fw_store_status st;
+    char err[256];
+} fw_ch_job;
+
+static void *fw_ch_job_run(void *arg)
+{
+    fw_ch_job *j = arg;
+    j->st = fw_ch_insert(j->s, j->table, j->cols, j->rows, j->err, sizeof j->err);
+    return NULL;
+}
+
+/* Runs the non-empty jobs at once (a thread each but the last, which runs here): the dimension
+ * inserts of an upload cost one round trip instead of four. The first error is returned. */
+static fw_store_status fw_ch_insert_all(fw_ch_job *jobs, int n, char *err, size_t errlen)
+{
+    pthread_t th[8];
+    int started[8] = {0};
+    int last = -1;
+    for (int i = 0; i < n; i++)
+        if (jobs[i].rows->n)
+            last = i;
+    for (int i = 0; i < n; i++) {
+        if (!jobs[i].rows->n)
+            continue;
+        if (i != last && pthread_create(&th[i], NULL, fw_ch_job_run, &jobs[i]) == 0)
+            started[i] = 1;
+        else
+            fw_ch_job_run(&jobs[i]);   /* the last one, or no thread to be had: run it here */
+    }
+    fw_store_status st = FW_STORE_OK;
+    for (int i = 0; i < n; i++) {
+        if (started[i])
+            pthread_join(th[i], NULL);
+        if (jobs[i].rows->n && jobs[i].st != FW_STORE_OK && st == FW_STORE_OK) {
+            st = jobs[i].st;
+            fw_store_errf(err, errlen, "%s", jobs[i].err);
+        }
+    }
+    return st;
+}
+
 /* Marks ids as written, under klock. */
 static void fw_ch_remember(fw_ch *s, fw_ch_idset *known, const fw_ch_idset *fresh)
 {
@@ -129,10 +175,10 @@ fw_store_status fw_ch_ingest(fw_store *base, const fw_store_ingest_req *req, fw_
     }
 
     uint64_t *fn_hash = calloc(nfn + 2, sizeof *fn_hash);
-    uint64_t *frame_bytes = malloc(2 * FW_PROFILE_MAX_DEPTH * sizeof *frame_bytes);
+    uint64_t *frame_bytes = malloc((size_t)2 * FW_PROFILE_MAX_DEPTH * sizeof *frame_bytes);
     fw_ch_kv *kv = malloc((FW_PROFILE_MAX_LABELS + req->nlabels + 1) * sizeof *kv);
     fw_ch_fact *facts = malloc((ns * nt + 1) * sizeof *facts);
-    fw_ch_buf fns = {0}, sts = {0}, lbs = {0}, sers = {0}, smp = {0}, text = {0}, up = {0};
+    fw_ch_buf fns = {0}, sts = {0}, lbs = {0}, sers = {0}, smp = {0}, text = {0};
     fw_ch_idset new_fn = {0}, new_st = {0}, new_ls = {0}, new_ser = {0};
     if (!fn_hash || !frame_bytes || !kv || !facts) {
         st = FW_STORE_ERR_NOMEM;
@@ -206,7 +252,7 @@ fw_store_status fw_ch_ingest(fw_store *base, const fw_store_ingest_req *req, fw_
         }
         /* Label sets repeat across samples (one per thread, typically): the last one is remembered. */
         uint64_t ls;
-        if (memo_n == v.nlabels && (!v.nlabels || (memcmp(memo_k, v.label_keys, v.nlabels * sizeof *memo_k) == 0 &&
+        if (memo_n == v.nlabels && (!v.nlabels || (memo_k && memo_v && memcmp(memo_k, v.label_keys, v.nlabels * sizeof *memo_k) == 0 &&
                                                   memcmp(memo_v, v.label_values, v.nlabels * sizeof *memo_v) == 0))) {
             ls = memo_ls;
         } else {
@@ -267,31 +313,28 @@ fw_store_status fw_ch_ingest(fw_store *base, const fw_store_ingest_req *req, fw_
         fw_ch_rb_i64(&smp, f.count);
         rows++;
     }
-    fw_ch_rb_u8(&up, 0);
-    fw_ch_rb_u64(&up, 1);
-    fw_ch_rb_u64(&up, nvalues);
-    fw_ch_rb_u64(&up, rows);
     if (fw_ch_buf_failed(&fns) || fw_ch_buf_failed(&sts) || fw_ch_buf_failed(&lbs) || fw_ch_buf_failed(&sers) ||
-        fw_ch_buf_failed(&smp) || fw_ch_buf_failed(&text) || fw_ch_buf_failed(&up)) {
+        fw_ch_buf_failed(&smp) || fw_ch_buf_failed(&text)) {
         st = FW_STORE_ERR_NOMEM;
         goto out;
     }
 
-    /* Phase 3: the inserts, dimensions first. */
-    if (fns.n && (st = fw_ch_insert(s, "functions", "id, name, file", &fns, err, errlen)) != FW_STORE_OK)
+    /* Phase 3: the inserts, dimensions first (side by side: they do not depend on each other),
+     * then the samples that reference them. */
+    fw_ch_job jobs[4] = {
+        {s, "functions", "id, name, file", &fns, FW_STORE_OK, ""},
+        {s, "stacks", "id, funcs, lines", &sts, FW_STORE_OK, ""},
+        {s, "labels", "labelset, key, value", &lbs, FW_STORE_OK, ""},
+        {s, "series", "app, type, unit", &sers, FW_STORE_OK, ""},
+    };
+    st = fw_ch_insert_all(jobs, 4, err, errlen);
+    if (st != FW_STORE_OK)
         goto out;
-    if (sts.n && (st = fw_ch_insert(s, "stacks", "id, funcs, lines", &sts, err, errlen)) != FW_STORE_OK)
+    if (smp.n && (st = fw_ch_commit_samples(s, &smp, err, errlen)) != FW_STORE_OK)
         goto out;
-    if (lbs.n && (st = fw_ch_insert(s, "labels", "labelset, key, value", &lbs, err, errlen)) != FW_STORE_OK)
-        goto out;
-    if (sers.n && (st = fw_ch_insert(s, "series", "app, type, unit", &sers, err, errlen)) != FW_STORE_OK)
-        goto out;
-    if (smp.n && (st = fw_ch_insert(s, "samples", "app, type, t, labelset, stack, value, count", &smp, err,
-                                    errlen)) != FW_STORE_OK)
-        goto out;
-    /* The upload is stored; a lost counter row only makes stats low. */
-    char uerr[256];
-    (void)fw_ch_insert(s, "uploads", "k, profiles, stack_values, rows", &up, uerr, sizeof uerr);
+    atomic_fetch_add(&s->pend_profiles, 1);
+    atomic_fetch_add(&s->pend_values, (int64_t)nvalues);
+    atomic_fetch_add(&s->pend_rows, (int64_t)rows);
     res->stack_values = nvalues;
     pthread_mutex_lock(&s->klock);
     fw_ch_remember(s, &s->known_fn, &new_fn);
@@ -316,7 +359,6 @@ out:
     fw_ch_buf_free(&sers);
     fw_ch_buf_free(&smp);
     fw_ch_buf_free(&text);
-    fw_ch_buf_free(&up);
     fw_ch_idset_free(&new_fn);
     fw_ch_idset_free(&new_st);
     fw_ch_idset_free(&new_ls);

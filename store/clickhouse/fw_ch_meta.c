@@ -19,8 +19,6 @@
 #include <strings.h>
 #include <time.h>
 
-#define FW_CH_RETENTION_EVERY 600     /* seconds between partition sweeps */
-
 static uint64_t fw_ch_version(void)
 {
     struct timespec ts;
@@ -162,6 +160,8 @@ fw_store_status fw_ch_stats(fw_store *base, fw_store_stats *out)
         st = fw_ch_scalar(s, "SELECT toInt64(sum(profiles)) FROM uploads", &out->profiles);
     if (st == FW_STORE_OK)
         st = fw_ch_scalar(s, "SELECT toInt64(sum(stack_values)) FROM uploads", &out->stack_values);
+    out->profiles += atomic_load(&s->pend_profiles);       /* not flushed yet */
+    out->stack_values += atomic_load(&s->pend_values);
     if (st == FW_STORE_OK)
         st = fw_ch_scalar(s, "SELECT toInt64(count()) FROM samples", &out->rows);
     if (st == FW_STORE_OK)
@@ -174,9 +174,24 @@ fw_store_status fw_ch_stats(fw_store *base, fw_store_stats *out)
 fw_store_status fw_ch_maintain(fw_store *base, int64_t now_s)
 {
     fw_ch *s = (fw_ch *)base;
-    if (s->last_retention && now_s - s->last_retention < FW_CH_RETENTION_EVERY && now_s >= s->last_retention)
-        return FW_STORE_OK;
-    s->last_retention = now_s;
+    /* The upload counters of the last interval, one row (put back if the insert fails). */
+    int64_t np = atomic_exchange(&s->pend_profiles, 0), nv = atomic_exchange(&s->pend_values, 0),
+            nr = atomic_exchange(&s->pend_rows, 0);
+    if (np || nv || nr) {
+        fw_ch_buf b = {0};
+        fw_ch_rb_u8(&b, 0);
+        fw_ch_rb_u64(&b, (uint64_t)np);
+        fw_ch_rb_u64(&b, (uint64_t)nv);
+        fw_ch_rb_u64(&b, (uint64_t)nr);
+        if (fw_ch_buf_failed(&b) ||
+            fw_ch_insert(s, "uploads", "k, profiles, stack_values, rows", &b, NULL, 0) != FW_STORE_OK) {
+            atomic_fetch_add(&s->pend_profiles, np);
+            atomic_fetch_add(&s->pend_values, nv);
+            atomic_fetch_add(&s->pend_rows, nr);
+        }
+        fw_ch_buf_free(&b);
+    }
+    /* Two small reads of system.parts per call (every ~10 s); a DROP only when a day expired. */
     /* A partition is one UTC day, intDiv(t, 86400): drop it when its last second is out of the window. */
     int64_t keep_from = now_s - s->retention_s;
     int64_t last_day = fw_floor(keep_from, 86400) / 86400 - 1;   /* whole days before keep_from */
@@ -194,17 +209,13 @@ fw_store_status fw_ch_maintain(fw_store *base, int64_t now_s)
             int64_t day;
             if (fw_ch_parse_i64(f[0], &day) != 0 || day > last_day)
                 continue;
-            fw_ch_buf b = {0};
-            fw_ch_printf(&b, "ALTER TABLE %s.%s%s", s->url.db, tables[i], s->cluster ? "_local" : "");
-            fw_ch_on_cluster(s, &b);
-            fw_ch_printf(&b, " DROP PARTITION %lld", (long long)day);
-            st = fw_ch_buf_nul(&b) ? FW_STORE_ERR_NOMEM : fw_ch_exec(s, b.p, NULL, 0);
-            fw_ch_buf_free(&b);
+            char alter[512];
+            snprintf(alter, sizeof alter, "ALTER TABLE %s.%s%s%%s DROP PARTITION %lld", s->url.db, tables[i],
+                     s->cluster ? "_local" : "", (long long)day);
+            st = fw_ch_ddl(s, alter, NULL, 0);
         }
         fw_ch_buf_free(&r);
     }
-    if (st != FW_STORE_OK)
-        s->last_retention = 0;   /* try again at the next call */
     return st;
 }
 
@@ -292,7 +303,7 @@ fw_store_status fw_ch_sql_run(fw_store *base, const char *sql, const fw_store_sq
     /* The text of the answer may exceed the bytes of its values by its escaping and two header
      * lines: allow twice the limit on the wire, the exact limit is checked per cell below. */
     fw_ch_buf r = {0};
-    fw_store_status st = fw_ch_http_run(s->http, sql, NULL, 0, set, timeout_ms, 2 * max_bytes + 65536, &r, NULL,
+    fw_store_status st = fw_ch_run(s, sql, NULL, 0, set, timeout_ms, 2 * max_bytes + 65536, &r, NULL,
                                         err, errlen);
     if (st != FW_STORE_OK) {
         fw_ch_buf_free(&r);

@@ -123,7 +123,7 @@ static fw_store_status fw_ch_load_dims(fw_ch *s, const fw_store_query *q, const 
 {
     fw_ch_buf sql = {0}, r = {0};
     fw_ch_idmap fids = {0};
-    int64_t *arr = malloc(2 * FW_PROFILE_MAX_DEPTH * sizeof *arr);
+    int64_t *arr = malloc((size_t)2 * FW_PROFILE_MAX_DEPTH * sizeof *arr);
     uint32_t *frames = malloc(FW_PROFILE_MAX_DEPTH * sizeof *frames);
     fw_store_status st = arr && frames ? FW_STORE_OK : FW_STORE_ERR_NOMEM;
     if (st == FW_STORE_OK) {
@@ -253,7 +253,7 @@ static fw_store_status fw_ch_query_rows(fw_ch *s, fw_store_sql_kind kind, const 
         st = fw_ch_load_dims(s, q, cmp, c, &sids);
     if (st == FW_STORE_OK)
         st = fw_ch_rows(s, q, &sids, rows);
-    if (st == FW_STORE_OK && cmp)
+    if (st == FW_STORE_OK && cmp && rows2)   /* rows2 is given whenever cmp is (diff) */
         st = fw_ch_rows(s, cmp, &sids, rows2);
     fw_ch_idmap_free(&sids);
     return st;

@@ -68,6 +68,8 @@ typedef struct {
  * (trend) allows the roll-up only when the step is a multiple of an hour. */
 static void fw_ch_sql_src(fw_ch *s, fw_ch_buf *b, const fw_store_query *q, int64_t step, int with_filters)
 {
+    if (!q)
+        return;   /* only the application list has no query, and it reads no samples */
     int64_t a = q->from, z = q->until;
     int64_t A = fw_floor(a + FW_CH_HOUR - 1, FW_CH_HOUR), B = fw_floor(z, FW_CH_HOUR);
     int hours = A < B && (step == 0 || step % FW_CH_HOUR == 0);

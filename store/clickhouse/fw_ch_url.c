@@ -1,9 +1,10 @@
 /*
  * fw_ch_url.c: clickhouse:// URLs.
  *
- *   clickhouse://[user[:password]@]host[:port]/database[?cluster=NAME]
+ *   clickhouse://[user[:password]@]host[:port][,host[:port]...]/database[?cluster=NAME]
  *
- * The port defaults to 8123 (ClickHouse's HTTP interface). The database and cluster names become
+ * The port defaults to 8123 (ClickHouse's HTTP interface). Several hosts name nodes of one
+ * cluster (fw_ch_store.c: failover, and DDL per node where ON CLUSTER is unavailable). The database and cluster names become
  * identifiers in DDL, so they must be plain identifiers ([A-Za-z_][A-Za-z0-9_]*) rather than be
  * quoted: a URL cannot then smuggle SQL into CREATE statements. User and password are taken as
  * written (no percent-decoding) and sent as X-ClickHouse-User / X-ClickHouse-Key headers, so they
@@ -61,28 +62,50 @@ int fw_ch_url_parse(const char *url, fw_ch_url *u, char *err, size_t errlen)
         }
         p = at + 1;
     }
-    const char *colon = memchr(p, ':', (size_t)(slash - p));
-    const char *he = colon ? colon : slash;
-    if (he == p || fw_ch_copy(u->host, sizeof u->host, p, (size_t)(he - p)) != 0) {
+    /* host[:port][,host[:port]...] */
+    while (p < slash) {
+        const char *comma = memchr(p, ',', (size_t)(slash - p));
+        const char *end = comma ? comma : slash;
+        if (u->nhosts == FW_CH_MAX_HOSTS) {
+            fw_store_errf(err, errlen, "store URL '%s': at most %d hosts", url, FW_CH_MAX_HOSTS);
+            return -1;
+        }
+        char *host = u->hosts[u->nhosts];
+        const char *colon = memchr(p, ':', (size_t)(end - p));
+        const char *he = colon ? colon : end;
+        if (he == p || fw_ch_copy(host, sizeof u->hosts[0], p, (size_t)(he - p)) != 0) {
+            fw_store_errf(err, errlen, "store URL '%s': bad or missing host", url);
+            return -1;
+        }
+        for (const char *h = host; *h; h++)
+            if (!((*h >= 'a' && *h <= 'z') || (*h >= 'A' && *h <= 'Z') || (*h >= '0' && *h <= '9') || *h == '.' ||
+                  *h == '-' || *h == '_')) {
+                fw_store_errf(err, errlen, "store URL '%s': bad host name '%s'", url, host);
+                return -1;
+            }
+        int port = 8123;
+        if (colon) {
+            char *e;
+            long v = strtol(colon + 1, &e, 10);
+            if (e != end || colon + 1 == end || v < 1 || v > 65535) {
+                fw_store_errf(err, errlen, "store URL '%s': bad port (1-65535)", url);
+                return -1;
+            }
+            port = (int)v;
+        }
+        u->ports[u->nhosts++] = port;
+        p = comma ? comma + 1 : slash;
+        if (comma && p == slash) {
+            fw_store_errf(err, errlen, "store URL '%s': bad or missing host", url);
+            return -1;
+        }
+    }
+    if (u->nhosts == 0) {
         fw_store_errf(err, errlen, "store URL '%s': bad or missing host", url);
         return -1;
     }
-    for (const char *h = u->host; *h; h++)
-        if (!((*h >= 'a' && *h <= 'z') || (*h >= 'A' && *h <= 'Z') || (*h >= '0' && *h <= '9') || *h == '.' ||
-              *h == '-' || *h == '_')) {
-            fw_store_errf(err, errlen, "store URL '%s': bad host name '%s'", url, u->host);
-            return -1;
-        }
-    u->port = 8123;
-    if (colon) {
-        char *e;
-        long port = strtol(colon + 1, &e, 10);
-        if (e != slash || port < 1 || port > 65535) {
-            fw_store_errf(err, errlen, "store URL '%s': bad port (1-65535)", url);
-            return -1;
-        }
-        u->port = (int)port;
-    }
+    snprintf(u->host, sizeof u->host, "%s", u->hosts[0]);
+    u->port = u->ports[0];
     const char *db = slash + 1;
     const char *q = strchr(db, '?');
     size_t dn = q ? (size_t)(q - db) : strlen(db);

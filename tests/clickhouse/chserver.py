@@ -8,7 +8,7 @@
         ch.restart()                          # clean stop + start, same ports and data
 
     with ClickHouseCluster(shards=2) as cl:   # N servers, each one shard of the cluster "fw"
-        cl.url("db")                          # "clickhouse://127.0.0.1:PORT/db?cluster=fw" (node 0's HTTP port)
+        cl.url("db")                          # "clickhouse://127.0.0.1:P0,127.0.0.1:P1/db?cluster=fw" (every node)
         cl.nodes[1].query("SELECT ...")
 
 Design: the Debian package's /etc/clickhouse-server config is never read and its service never
@@ -319,8 +319,12 @@ class ClickHouseCluster:
         self.nodes = []
 
     def url(self, db="default", node=0):
-        """The flamewatch --store URL for the cluster, through node `node`'s HTTP port."""
-        return "clickhouse://127.0.0.1:%d/%s?cluster=%s" % (self.nodes[node].http_port, db, self.name)
+        """The flamewatch --store URL for the cluster: every node's HTTP address, node `node` first.
+        18.16 without ZooKeeper runs no ON CLUSTER DDL, so flamewatch creates its tables on each
+        host the URL lists (and requests fail over along the list)."""
+        order = self.nodes[node:] + self.nodes[:node]
+        return "clickhouse://%s/%s?cluster=%s" % (",".join("127.0.0.1:%d" % n.http_port for n in order), db,
+                                                 self.name)
 
     def start(self):
         last = None

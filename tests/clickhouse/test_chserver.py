@@ -84,8 +84,10 @@ class ChServerTest(unittest.TestCase):
         with chserver.ClickHouseCluster(shards=2) as cl:
             self.assertEqual(len(cl.nodes), 2)
             a, b = cl.nodes
-            self.assertEqual(cl.url("db"), "clickhouse://127.0.0.1:%d/db?cluster=fw" % a.http_port)
-            self.assertEqual(cl.url("db", node=1), "clickhouse://127.0.0.1:%d/db?cluster=fw" % b.http_port)
+            self.assertEqual(cl.url("db"), "clickhouse://127.0.0.1:%d,127.0.0.1:%d/db?cluster=fw"
+                             % (a.http_port, b.http_port))
+            self.assertEqual(cl.url("db", node=1), "clickhouse://127.0.0.1:%d,127.0.0.1:%d/db?cluster=fw"
+                             % (b.http_port, a.http_port))
             rows = a.query("SELECT shard_num, host_address, port FROM system.clusters WHERE cluster = 'fw' "
                            "ORDER BY shard_num").split()
             self.assertEqual(rows, ["1", "127.0.0.1", str(a.tcp_port), "2", "127.0.0.1", str(b.tcp_port)])

@@ -88,7 +88,7 @@ class Faults(unittest.TestCase):
 
     def test_kill9_of_one_server_during_ingest(self):
         a, b = self.server(), self.server()
-        t0 = now() - 3600  # wide: a store may file an upload under the start of its minute or hour
+        t0 = (now() - 5) // 10 * 10   # a bucket start: uploads are kept by their 10 s bucket
         proc, out_dir = self.agent(a, "k9agent", 4.0)
         acked, stop = [], threading.Event()
 
@@ -130,7 +130,7 @@ class Faults(unittest.TestCase):
 
     def test_clickhouse_down_gives_503_and_the_server_recovers(self):
         s = self.server()
-        t0 = now() - 3600  # wide: a store may file an upload under the start of its minute or hour
+        t0 = (now() - 5) // 10 * 10   # a bucket start: uploads are kept by their 10 s bucket
         st, body, _ = s.ingest("down", b"main;before 5\n", "folded")
         self.assertEqual(st, 200, body)
         proc, out_dir = self.agent(s, "downagent", 3.0)
@@ -162,7 +162,7 @@ class Faults(unittest.TestCase):
 
     def test_kill9_of_clickhouse_loses_no_acknowledged_upload(self):
         s = self.server()
-        t0 = now() - 3600  # wide: a store may file an upload under the start of its minute or hour
+        t0 = (now() - 5) // 10 * 10   # a bucket start: uploads are kept by their 10 s bucket
         acked, lock, stop = [], threading.Lock(), threading.Event()
         sizes = {}
 
