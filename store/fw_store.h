@@ -60,7 +60,8 @@ typedef struct {
  *   sqlite:///var/lib/flamewatch   the embedded store in that directory (created if missing);
  *   sqlite://data                  the same, relative to the working directory: everything after
  *                                  "sqlite://" is the directory, as `--data DIR` gives it;
- *   clickhouse://[user[:pass]@]host[:8123]/db[?cluster=NAME]   the ClickHouse store in database db
+ *   clickhouse://[user[:pass]@]host[:8123][,host2[:port]...]/db[?cluster=NAME]   the ClickHouse
+ *                                  store in database db
  *                                  (created if missing), on a cluster through Distributed tables;
  *                                  FW_STORE_ERR_IO "ClickHouse unreachable at host:port" when it
  *                                  does not answer.

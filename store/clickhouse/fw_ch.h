@@ -5,7 +5,8 @@
  * the RowBinary encoder, the TSV reader, SQL string quoting and the content hash; fw_ch_http.c is
  * the transport (ClickHouse's HTTP interface through libcurl, a pool of keep-alive handles, one-line
  * errors); fw_ch_batch.c lets concurrent uploads share sample inserts; fw_ch_store.c opens the store, creates the schema and holds the operations table;
- * fw_ch_ingest.c writes uploads; fw_ch_query.c answers the console's queries; fw_ch_sql.c writes
+ * fw_ch_ingest.c writes uploads; fw_ch_query.c answers the console's queries, with the stack definitions
+ * cached by fw_ch_dims.c; fw_ch_sql.c writes
  * their SQL text; fw_ch_meta.c keeps settings, agents and stats, runs users' read-only SQL and
  * drops expired partitions.
  *
@@ -19,6 +20,7 @@
 #define FW_CH_H
 
 #include "../fw_store.h"
+#include "../fw_store_dims.h"
 #include "../fw_store_util.h"
 #include "fw_store_clickhouse.h"
 
@@ -128,6 +130,17 @@ int fw_ch_idset_add(fw_ch_idset *s, uint64_t id);   /* 0, or -1 when out of memo
 void fw_ch_idset_free(fw_ch_idset *s);
 
 typedef struct fw_ch_batch fw_ch_batch;
+typedef struct fw_ch_defs fw_ch_defs;
+
+/* A map from 64-bit content ids (never 0) to 32-bit values (0 = absent); fw_ch_dims.c. */
+typedef struct {
+    uint64_t *k;
+    uint32_t *v;
+    size_t cap, n;
+} fw_ch_idmap;
+uint32_t fw_ch_idmap_get(const fw_ch_idmap *m, uint64_t k);
+int fw_ch_idmap_put(fw_ch_idmap *m, uint64_t k, uint32_t v);   /* 0, or -1 when out of memory */
+void fw_ch_idmap_free(fw_ch_idmap *m);
 
 typedef struct {
     fw_store base;
@@ -146,6 +159,10 @@ typedef struct {
     fw_ch_batch *open;
     int flushing;
     int64_t batches;             /* inserts made, for tests and benchmarks */
+    fw_ch_defs *defs;            /* stack and function definitions read so far (fw_ch_dims.c) */
+    fw_ch_idmap units;           /* hash(app, type) -> index + 1 into unit_text (under klock) */
+    char **unit_text;
+    size_t nunits;
     pthread_mutex_t klock;       /* guards the known sets */
     fw_ch_idset known_fn, known_st, known_ls, known_series;
 } fw_ch;
@@ -170,6 +187,16 @@ fw_store_status fw_ch_insert(fw_ch *s, const char *table, const char *columns, c
 fw_store_status fw_ch_commit_samples(fw_ch *s, const fw_ch_buf *rows, char *err, size_t errlen);
 void fw_ch_batch_free(fw_ch *s);
 
+/* ---- fw_ch_dims.c */
+fw_ch_defs *fw_ch_defs_new(void);
+void fw_ch_defs_free(fw_ch_defs *d);
+/* Makes sure the definitions of stacks ids[0..n) and of their functions are cached, fetching
+ * what is missing by id. */
+fw_store_status fw_ch_defs_load(fw_ch *s, const uint64_t *ids, size_t n);
+/* Adds the stacks ids[0..n) to a query-local dimension cache c (sids: content id -> local stack id).
+ * Stacks the cache does not have are left out. */
+fw_store_status fw_ch_defs_dims(fw_ch *s, const uint64_t *ids, size_t n, fw_dims *c, fw_ch_idmap *sids);
+
 /* ---- fw_ch_ingest.c */
 fw_store_status fw_ch_ingest(fw_store *base, const fw_store_ingest_req *req, fw_store_ingest_result *res,
                              char *err, size_t errlen);
@@ -177,11 +204,8 @@ fw_store_status fw_ch_ingest(fw_store *base, const fw_store_ingest_req *req, fw_
 /* ---- fw_ch_sql.c */
 /* The WHERE condition of a query's samples: app, type, range and label filters. */
 void fw_ch_sql_where(fw_ch *s, fw_ch_buf *b, const fw_store_query *q, int with_filters);
-/* What fw_ch_query.c runs: per-stack sums (stack, value, count) of q; the stacks (id, funcs,
- * lines) and the functions (id, name, file) of q's stacks and of cmp's when cmp is not NULL. */
+/* What fw_ch_query.c runs: per-stack sums (stack, value, count) of q. */
 void fw_ch_sql_rows(fw_ch *s, fw_ch_buf *b, const fw_store_query *q);
-void fw_ch_sql_stacks(fw_ch *s, fw_ch_buf *b, const fw_store_query *q, const fw_store_query *cmp);
-void fw_ch_sql_functions(fw_ch *s, fw_ch_buf *b, const fw_store_query *q, const fw_store_query *cmp);
 /* The SQL text shown for a query of `kind` (fw_store_sql_text), malloc'ed; NULL when out of memory. */
 char *fw_ch_sql_build(fw_ch *s, fw_store_sql_kind kind, const fw_store_query *q, const fw_store_query *cmp,
                       int64_t step, const fw_store_table_opts *topt);
@@ -212,8 +236,10 @@ fw_store_status fw_ch_agent_seen(fw_store *base, const char *app, const char *ho
                                  int64_t now_s);
 fw_store_status fw_ch_agents_list(fw_store *base, const char *app, fw_store_agents *out);
 fw_store_status fw_ch_stats(fw_store *base, fw_store_stats *out);
-/* Whether a statement is one SELECT (or WITH ... SELECT), comments and one trailing ';' allowed:
- * the console refuses anything else before ClickHouse sees it. */
+/* 1 when a statement is one SELECT (or WITH ... SELECT), comments and one trailing ';' allowed;
+ * 0 for any other statement (a write, DDL, SET, SHOW, ...) or several: the console refuses those
+ * before ClickHouse sees them; -1 when it starts with no statement keyword at all (left to
+ * ClickHouse, under readonly=1, whose syntax error is the answer). */
 int fw_ch_sql_is_select(const char *sql);
 
 #endif

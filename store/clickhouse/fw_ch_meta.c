@@ -242,9 +242,20 @@ static const char *fw_ch_skip_space(const char *p)
 
 int fw_ch_sql_is_select(const char *sql)
 {
+    static const char *const statements[] = {
+        "INSERT", "CREATE", "DROP", "ALTER", "ATTACH", "DETACH", "RENAME", "TRUNCATE", "OPTIMIZE", "SET",
+        "SYSTEM", "KILL", "GRANT", "REVOKE", "USE", "DELETE", "UPDATE", "EXCHANGE", "SHOW", "DESCRIBE", "DESC",
+        "EXISTS", "EXPLAIN", "CHECK", "WATCH", "BACKUP", "RESTORE", "UNDROP", "MOVE", "REPLACE", "UNDO"};
     const char *p = fw_ch_skip_space(sql);
-    if (strncasecmp(p, "SELECT", 6) != 0 && strncasecmp(p, "WITH", 4) != 0)
-        return 0;
+    size_t w = 0;
+    while ((p[w] >= 'A' && p[w] <= 'Z') || (p[w] >= 'a' && p[w] <= 'z'))
+        w++;
+    if (!((w == 6 && strncasecmp(p, "SELECT", 6) == 0) || (w == 4 && strncasecmp(p, "WITH", 4) == 0))) {
+        for (size_t i = 0; i < sizeof statements / sizeof statements[0]; i++)
+            if (w == strlen(statements[i]) && strncasecmp(p, statements[i], w) == 0)
+                return 0;
+        return -1;   /* not a statement at all: ClickHouse's parser says why (a syntax error) */
+    }
     /* One statement: a ';' outside quotes may only be followed by space and comments. */
     char quote = 0;
     for (; *p; p++) {
@@ -264,7 +275,7 @@ int fw_ch_sql_is_select(const char *sql)
                 return 1;
             p = e + 1;
         } else if (*p == ';') {
-            return *fw_ch_skip_space(p + 1) == '\0';
+            return *fw_ch_skip_space(p + 1) == '\0' ? 1 : 0;
         }
     }
     return 1;
@@ -285,7 +296,7 @@ fw_store_status fw_ch_sql_run(fw_store *base, const char *sql, const fw_store_sq
                               fw_store_sql_result *out, char *err, size_t errlen)
 {
     fw_ch *s = (fw_ch *)base;
-    if (!fw_ch_sql_is_select(sql)) {
+    if (fw_ch_sql_is_select(sql) == 0) {
         fw_store_errf(err, errlen, "only one SELECT statement is allowed");
         return FW_STORE_ERR_DENIED;
     }

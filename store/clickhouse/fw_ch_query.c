@@ -3,14 +3,15 @@
  *
  * Trees, tables and diffs fetch flat rows and build in C, with the same builders as SQLite
  * (fw_store_tree.c, fw_store_table.c), so both backends answer alike: per-stack sums (stack,
- * value, count) of the range, then the definitions of those stacks (function ids and lines, root
- * first) and their functions. The stacks become a query-local dimension cache (fw_store_dims.h),
- * a trie with 32-bit ids, which is what the builders read; 64-bit content ids are mapped to it
- * here. Trend, labels and the application list run exactly the SQL they show.
+ * value, count) of the range, one scan of the samples; the definitions of those stacks (function
+ * ids and lines, root first) and their functions come from fw_ch_dims.c's cache, which fetches by
+ * id only what this process has not seen. The stacks become a query-local dimension cache
+ * (fw_store_dims.h), a trie with 32-bit ids, which is what the builders read. Trend, labels and
+ * the application list run exactly the SQL they show.
  *
- * There is no snapshot across the three queries; that is harmless because dimension rows are
- * written before the samples that use them, and ids are content: a stack id read in the first
- * query has its definition by the time the second one runs.
+ * There is no snapshot across the queries; that is harmless because dimension rows are written
+ * before the samples that use them, and ids are content: a stack id read in the sums has its
+ * definition in ClickHouse by then, and a definition never changes.
  */
 #include "fw_ch.h"
 
@@ -22,73 +23,46 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---------------------------------------------------------------- 64-bit id -> local id */
-
-typedef struct {
-    uint64_t *k;
-    uint32_t *v;
-    size_t cap, n;
-} fw_ch_idmap;
-
-static uint32_t fw_ch_idmap_get(const fw_ch_idmap *m, uint64_t k)
-{
-    if (!m->cap)
-        return 0;
-    size_t mask = m->cap - 1;
-    for (size_t i = (size_t)(k * 0x9e3779b97f4a7c15ull) & mask;; i = (i + 1) & mask) {
-        if (m->k[i] == k)
-            return m->v[i];
-        if (!m->k[i])
-            return 0;
-    }
-}
-
-static int fw_ch_idmap_put(fw_ch_idmap *m, uint64_t k, uint32_t v)
-{
-    if ((m->n + 1) * 2 > m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 256;
-        uint64_t *nk = calloc(cap, sizeof *nk);
-        uint32_t *nv = calloc(cap, sizeof *nv);
-        if (!nk || !nv) {
-            free(nk);
-            free(nv);
-            return -1;
-        }
-        for (size_t j = 0; j < m->cap; j++)
-            if (m->k[j]) {
-                size_t i = (size_t)(m->k[j] * 0x9e3779b97f4a7c15ull) & (cap - 1);
-                while (nk[i])
-                    i = (i + 1) & (cap - 1);
-                nk[i] = m->k[j];
-                nv[i] = m->v[j];
-            }
-        free(m->k);
-        free(m->v);
-        m->k = nk;
-        m->v = nv;
-        m->cap = cap;
-    }
-    size_t mask = m->cap - 1, i = (size_t)(k * 0x9e3779b97f4a7c15ull) & mask;
-    while (m->k[i] && m->k[i] != k)
-        i = (i + 1) & mask;
-    if (!m->k[i])
-        m->n++;
-    m->k[i] = k;
-    m->v[i] = v;
-    return 0;
-}
-
-static void fw_ch_idmap_free(fw_ch_idmap *m)
-{
-    free(m->k);
-    free(m->v);
-    memset(m, 0, sizeof *m);
-}
-
 /* ---------------------------------------------------------------- fetching */
 
-/* The unit of q's series; NOTFOUND when the (app, type) series does not exist. */
+static fw_store_status fw_ch_unit_read(fw_ch *s, const fw_store_query *q, char **unit);
+
+/* The unit of q's series; NOTFOUND when the (app, type) series does not exist. A series, once
+ * seen, is remembered with its unit (the first unit of a series is its unit for good, as in
+ * SQLite), which saves a round trip per query. */
 static fw_store_status fw_ch_unit(fw_ch *s, const fw_store_query *q, char **unit)
+{
+    fw_ch_buf key = {0};
+    fw_ch_puts(&key, q->app);
+    fw_ch_put(&key, "", 1);
+    fw_ch_puts(&key, q->type);
+    uint64_t h = fw_ch_buf_failed(&key) ? 0 : fw_ch_hash(key.p, key.n, 0x756e6974ull);
+    fw_ch_buf_free(&key);
+    if (!h)
+        return FW_STORE_ERR_NOMEM;
+    pthread_mutex_lock(&s->klock);
+    uint32_t k = fw_ch_idmap_get(&s->units, h);
+    *unit = k ? fw_store_strdup(s->unit_text[k - 1]) : NULL;
+    pthread_mutex_unlock(&s->klock);
+    if (k)
+        return *unit ? FW_STORE_OK : FW_STORE_ERR_NOMEM;
+    fw_store_status st = fw_ch_unit_read(s, q, unit);
+    if (st != FW_STORE_OK)
+        return st;
+    pthread_mutex_lock(&s->klock);
+    char **nt = fw_ch_idmap_get(&s->units, h) ? NULL : realloc(s->unit_text, (s->nunits + 1) * sizeof *nt);
+    if (nt) {
+        s->unit_text = nt;
+        if ((nt[s->nunits] = fw_store_strdup(*unit)) && fw_ch_idmap_put(&s->units, h, (uint32_t)s->nunits + 1) == 0)
+            s->nunits++;
+        else
+            free(nt[s->nunits]);   /* not remembered: the next query asks again */
+    }
+    pthread_mutex_unlock(&s->klock);
+    return FW_STORE_OK;
+}
+
+static fw_store_status fw_ch_unit_read(fw_ch *s, const fw_store_query *q, char **unit)
 {
     fw_ch_buf b = {0}, r = {0};
     fw_ch_puts(&b, "SELECT unit FROM series WHERE ");
@@ -108,125 +82,67 @@ static fw_store_status fw_ch_unit(fw_ch *s, const fw_store_query *q, char **unit
     return st;
 }
 
-/* Runs a query built by `build` and returns its body. */
-static fw_store_status fw_ch_fetch(fw_ch *s, fw_ch_buf *sql, fw_ch_buf *r)
+/* Raw per-stack sums of one query: content ids, values, counts. */
+typedef struct {
+    uint64_t *id;
+    int64_t *v, *c;
+    size_t n, cap;
+} fw_ch_sums;
+
+static void fw_ch_sums_free(fw_ch_sums *x)
 {
-    if (fw_ch_buf_nul(sql) != 0)
-        return FW_STORE_ERR_NOMEM;
-    return fw_ch_select(s, sql->p, r, NULL, 0);
+    free(x->id);
+    free(x->v);
+    free(x->c);
+    memset(x, 0, sizeof *x);
 }
 
-/* Loads the stacks and functions of q (and cmp) into a query-local cache c; sids maps content
- * ids to the cache's stack ids. */
-static fw_store_status fw_ch_load_dims(fw_ch *s, const fw_store_query *q, const fw_store_query *cmp, fw_dims *c,
-                                       fw_ch_idmap *sids)
+static fw_store_status fw_ch_sums_fetch(fw_ch *s, const fw_store_query *q, fw_ch_sums *out)
 {
     fw_ch_buf sql = {0}, r = {0};
-    fw_ch_idmap fids = {0};
-    int64_t *arr = malloc((size_t)2 * FW_PROFILE_MAX_DEPTH * sizeof *arr);
-    uint32_t *frames = malloc(FW_PROFILE_MAX_DEPTH * sizeof *frames);
-    fw_store_status st = arr && frames ? FW_STORE_OK : FW_STORE_ERR_NOMEM;
-    if (st == FW_STORE_OK) {
-        fw_ch_sql_functions(s, &sql, q, cmp);
-        st = fw_ch_fetch(s, &sql, &r);
-    }
+    fw_ch_sql_rows(s, &sql, q);
+    fw_store_status st = fw_ch_buf_nul(&sql) ? FW_STORE_ERR_NOMEM : fw_ch_select(s, sql.p, &r, NULL, 0);
     fw_ch_tsv t = {r.p, r.p + r.n};
     char *f[3];
     int nf;
-    uint32_t nfn = 1;
     while (st == FW_STORE_OK && (nf = fw_ch_tsv_row(&t, f, NULL, 3)) != 0) {
-        uint64_t id;
-        if (nf != 3 || fw_ch_parse_u64(f[0], &id) != 0) {
-            st = FW_STORE_ERR_IO;
-            break;
-        }
-        if (fw_dims_set_fn(c, nfn, f[1], f[2]) != 0 || fw_ch_idmap_put(&fids, id, nfn) != 0)
-            st = FW_STORE_ERR_NOMEM;
-        nfn++;
-    }
-    fw_ch_buf_reset(&sql);
-    if (st == FW_STORE_OK) {
-        fw_ch_sql_stacks(s, &sql, q, cmp);
-        st = fw_ch_fetch(s, &sql, &r);
-    }
-    t = (fw_ch_tsv){r.p, r.p + r.n};
-    c->fr_n = c->fr_n ? c->fr_n : 1;
-    c->st_n = c->st_n ? c->st_n : 1;
-    while (st == FW_STORE_OK && (nf = fw_ch_tsv_row(&t, f, NULL, 3)) != 0) {
-        uint64_t id;
-        size_t nfun = 0, nln = 0;
-        if (nf != 3 || fw_ch_parse_u64(f[0], &id) != 0 ||
-            fw_ch_parse_array(f[1], 0, arr, FW_PROFILE_MAX_DEPTH, &nfun) != 0 ||
-            fw_ch_parse_array(f[2], 1, arr + FW_PROFILE_MAX_DEPTH, FW_PROFILE_MAX_DEPTH, &nln) != 0 ||
-            nfun != nln || nfun == 0) {
-            st = FW_STORE_ERR_IO;
-            break;
-        }
-        /* Frames, then the trie walk from the root, interning what is new. */
-        uint32_t parent = 0;
-        for (size_t j = 0; j < nfun && st == FW_STORE_OK; j++) {
-            uint32_t fn = fw_ch_idmap_get(&fids, (uint64_t)arr[j]);
-            int64_t line = arr[FW_PROFILE_MAX_DEPTH + j];
-            if (!fn) {
-                st = FW_STORE_ERR_IO;   /* a stack whose function row is missing */
+        if (out->n == out->cap) {
+            size_t cap = out->cap ? out->cap * 2 : 1024;
+            uint64_t *id = realloc(out->id, cap * sizeof *id);
+            if (id)
+                out->id = id;
+            int64_t *v = id ? realloc(out->v, cap * sizeof *v) : NULL;
+            if (v)
+                out->v = v;
+            int64_t *c = v ? realloc(out->c, cap * sizeof *c) : NULL;
+            if (!c) {
+                st = FW_STORE_ERR_NOMEM;
                 break;
             }
-            fw_dims_frkey fk = {fn, line};
-            uint64_t h = fw_dims_fr_hash(fn, line);
-            uint32_t fr = fw_map_find(&c->fr_map, h, fw_dims_fr_eq, c, &fk);
-            if (!fr) {
-                fr = c->fr_n;
-                if (fw_dims_set_fr(c, fr, fn, line) != 0 || fw_map_put(&c->fr_map, h, fr) != 0) {
-                    st = FW_STORE_ERR_NOMEM;
-                    break;
-                }
-            }
-            frames[j] = fr;
-            fw_dims_stkey sk = {parent, fr};
-            uint64_t sh = fw_dims_st_hash(parent, fr);
-            uint32_t node = fw_map_find(&c->st_map, sh, fw_dims_st_eq, c, &sk);
-            if (!node) {
-                node = c->st_n;
-                if (fw_dims_set_st(c, node, parent, fr) != 0 || fw_map_put(&c->st_map, sh, node) != 0) {
-                    st = FW_STORE_ERR_NOMEM;
-                    break;
-                }
-            }
-            parent = node;
+            out->c = c;
+            out->cap = cap;
         }
-        if (st == FW_STORE_OK && fw_ch_idmap_put(sids, id, parent) != 0)
-            st = FW_STORE_ERR_NOMEM;
+        size_t i = out->n;
+        if (nf != 3 || fw_ch_parse_u64(f[0], &out->id[i]) != 0 || fw_ch_parse_i64(f[1], &out->v[i]) != 0 ||
+            fw_ch_parse_i64(f[2], &out->c[i]) != 0) {
+            st = FW_STORE_ERR_IO;
+            break;
+        }
+        out->n++;
     }
-    free(arr);
-    free(frames);
-    fw_ch_idmap_free(&fids);
     fw_ch_buf_free(&sql);
     fw_ch_buf_free(&r);
     return st;
 }
 
-/* Per-stack sums of q, with stack ids of the local cache, sorted by stack id. */
-static fw_store_status fw_ch_rows(fw_ch *s, const fw_store_query *q, const fw_ch_idmap *sids, fw_blk_rows *out)
+/* Sums with local stack ids, sorted by stack id, as the builders take them. */
+static fw_store_status fw_ch_sums_rows(const fw_ch_sums *x, const fw_ch_idmap *sids, fw_blk_rows *out)
 {
-    fw_ch_buf sql = {0}, r = {0};
     fw_blk_acc acc = {0};
-    fw_ch_sql_rows(s, &sql, q);
-    fw_store_status st = fw_ch_fetch(s, &sql, &r);
-    fw_ch_tsv t = {r.p, r.p + r.n};
-    char *f[3];
-    int nf;
-    while (st == FW_STORE_OK && (nf = fw_ch_tsv_row(&t, f, NULL, 3)) != 0) {
-        uint64_t id;
-        int64_t v, c;
-        if (nf != 3 || fw_ch_parse_u64(f[0], &id) != 0 || fw_ch_parse_i64(f[1], &v) != 0 ||
-            fw_ch_parse_i64(f[2], &c) != 0) {
-            st = FW_STORE_ERR_IO;
-            break;
-        }
-        uint32_t local = fw_ch_idmap_get(sids, id);
-        if (!local)
-            continue;   /* written after the stacks were read: not part of this answer */
-        if (fw_blk_acc_add(&acc, local, v < 0 ? 0 : v, c < 0 ? 0 : c) != 0)
+    fw_store_status st = FW_STORE_OK;
+    for (size_t i = 0; i < x->n && st == FW_STORE_OK; i++) {
+        uint32_t local = fw_ch_idmap_get(sids, x->id[i]);
+        if (local && fw_blk_acc_add(&acc, local, x->v[i] < 0 ? 0 : x->v[i], x->c[i] < 0 ? 0 : x->c[i]) != 0)
             st = FW_STORE_ERR_NOMEM;
     }
     free(acc.slot);
@@ -235,26 +151,43 @@ static fw_store_status fw_ch_rows(fw_ch *s, const fw_store_query *q, const fw_ch
     out->cap = acc.r.cap;
     if (st == FW_STORE_OK && out->n > 1)
         qsort(out->v, out->n, sizeof *out->v, fw_blk_row_stack_cmp);
-    fw_ch_buf_free(&sql);
-    fw_ch_buf_free(&r);
     return st;
 }
 
-/* Everything a tree, table or diff needs: unit, SQL text, the cache and the rows. */
+/* Everything a tree, table or diff needs: unit, SQL text, the local cache and the rows. One scan of
+ * the samples per side; stack definitions come from fw_ch_dims.c's cache. */
 static fw_store_status fw_ch_query_rows(fw_ch *s, fw_store_sql_kind kind, const fw_store_query *q,
                                         const fw_store_query *cmp, const fw_store_table_opts *topt, fw_dims *c,
                                         fw_blk_rows *rows, fw_blk_rows *rows2, char **sql, char **unit)
 {
     fw_ch_idmap sids = {0};
+    fw_ch_sums a = {0}, b = {0};
+    uint64_t *ids = NULL;
     fw_store_status st = fw_ch_unit(s, q, unit);
     if (st == FW_STORE_OK && !(*sql = fw_ch_sql_build(s, kind, q, cmp, 0, topt)))
         st = FW_STORE_ERR_NOMEM;
     if (st == FW_STORE_OK)
-        st = fw_ch_load_dims(s, q, cmp, c, &sids);
+        st = fw_ch_sums_fetch(s, q, &a);
+    if (st == FW_STORE_OK && cmp)
+        st = fw_ch_sums_fetch(s, cmp, &b);
+    if (st == FW_STORE_OK && !(ids = malloc((a.n + b.n + 1) * sizeof *ids)))
+        st = FW_STORE_ERR_NOMEM;
+    if (st == FW_STORE_OK) {
+        if (a.n)
+            memcpy(ids, a.id, a.n * sizeof *ids);
+        if (b.n)
+            memcpy(ids + a.n, b.id, b.n * sizeof *ids);
+        st = fw_ch_defs_load(s, ids, a.n + b.n);
+    }
     if (st == FW_STORE_OK)
-        st = fw_ch_rows(s, q, &sids, rows);
+        st = fw_ch_defs_dims(s, ids, a.n + b.n, c, &sids);
+    if (st == FW_STORE_OK)
+        st = fw_ch_sums_rows(&a, &sids, rows);
     if (st == FW_STORE_OK && cmp && rows2)   /* rows2 is given whenever cmp is (diff) */
-        st = fw_ch_rows(s, cmp, &sids, rows2);
+        st = fw_ch_sums_rows(&b, &sids, rows2);
+    free(ids);
+    fw_ch_sums_free(&a);
+    fw_ch_sums_free(&b);
     fw_ch_idmap_free(&sids);
     return st;
 }

@@ -113,21 +113,6 @@ static void fw_ch_sql_ids(fw_ch *s, fw_ch_buf *b, const fw_store_query *q, const
     }
 }
 
-void fw_ch_sql_stacks(fw_ch *s, fw_ch_buf *b, const fw_store_query *q, const fw_store_query *cmp)
-{
-    fw_ch_printf(b, "SELECT id, any(funcs), any(lines) FROM stacks WHERE id %s (", fw_ch_in(s));
-    fw_ch_sql_ids(s, b, q, cmp);
-    fw_ch_puts(b, ") GROUP BY id");
-}
-
-void fw_ch_sql_functions(fw_ch *s, fw_ch_buf *b, const fw_store_query *q, const fw_store_query *cmp)
-{
-    fw_ch_printf(b, "SELECT id, any(name), any(file) FROM functions WHERE id %s (SELECT arrayJoin(funcs) FROM stacks"
-                    " WHERE id %s (", fw_ch_in(s), fw_ch_in(s));
-    fw_ch_sql_ids(s, b, q, cmp);
-    fw_ch_puts(b, ")) GROUP BY id");
-}
-
 /* paths(stack_id, path): 'root;...;leaf' function names of each stack of q (and cmp). */
 static void fw_ch_sql_paths(fw_ch *s, fw_ch_buf *b, const fw_store_query *q, const fw_store_query *cmp)
 {

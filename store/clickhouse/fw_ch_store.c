@@ -243,6 +243,11 @@ static void fw_ch_close(fw_store *base)
     fw_ch_idset_free(&s->known_ls);
     fw_ch_idset_free(&s->known_series);
     fw_ch_batch_free(s);
+    fw_ch_defs_free(s->defs);
+    fw_ch_idmap_free(&s->units);
+    for (size_t i = 0; i < s->nunits; i++)
+        free(s->unit_text[i]);
+    free(s->unit_text);
     pthread_mutex_destroy(&s->klock);
     pthread_mutex_destroy(&s->blk);
     pthread_cond_destroy(&s->bcond);
@@ -288,6 +293,11 @@ fw_store_status fw_store_open_clickhouse(const char *url, const fw_store_options
     pthread_mutex_init(&s->klock, NULL);
     pthread_mutex_init(&s->blk, NULL);
     pthread_cond_init(&s->bcond, NULL);
+    if (!(s->defs = fw_ch_defs_new())) {
+        fw_ch_close(&s->base);
+        fw_store_errf(err, errlen, "out of memory");
+        return FW_STORE_ERR_NOMEM;
+    }
     if (fw_ch_url_parse(url, &s->url, err, errlen) != 0) {
         fw_ch_close(&s->base);
         return FW_STORE_ERR_INVALID;

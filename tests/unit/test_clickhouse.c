@@ -169,16 +169,19 @@ static void test_error_lines(void **state)
 static void test_select_check(void **state)
 {
     (void)state;
-    assert_true(fw_ch_sql_is_select("SELECT 1"));
-    assert_true(fw_ch_sql_is_select("  -- note\n /* c */ select 1;  -- end"));
-    assert_true(fw_ch_sql_is_select("WITH 1 AS x SELECT x"));
-    assert_true(fw_ch_sql_is_select("SELECT ';' AS a, 'x\\';' AS b"));
-    assert_false(fw_ch_sql_is_select("SELECT 1; DROP TABLE samples"));
-    assert_false(fw_ch_sql_is_select("INSERT INTO samples SELECT * FROM samples"));
-    assert_false(fw_ch_sql_is_select("DROP TABLE samples"));
-    assert_false(fw_ch_sql_is_select("SET readonly = 0"));
-    assert_false(fw_ch_sql_is_select("/* SELECT */ ALTER TABLE samples DROP PARTITION 1"));
-    assert_false(fw_ch_sql_is_select(""));
+    assert_int_equal(fw_ch_sql_is_select("SELEC 1"), -1);      /* ClickHouse's syntax error answers */
+    assert_int_equal(fw_ch_sql_is_select("SELECT 1"), 1);
+    assert_int_equal(fw_ch_sql_is_select("SHOW TABLES"), 0);
+    assert_int_equal(fw_ch_sql_is_select("optimize table samples"), 0);
+    assert_int_equal(1, fw_ch_sql_is_select("  -- note\n /* c */ select 1;  -- end"));
+    assert_int_equal(1, fw_ch_sql_is_select("WITH 1 AS x SELECT x"));
+    assert_int_equal(1, fw_ch_sql_is_select("SELECT ';' AS a, 'x\\';' AS b"));
+    assert_int_equal(0, fw_ch_sql_is_select("SELECT 1; DROP TABLE samples"));
+    assert_int_equal(0, fw_ch_sql_is_select("INSERT INTO samples SELECT * FROM samples"));
+    assert_int_equal(0, fw_ch_sql_is_select("DROP TABLE samples"));
+    assert_int_equal(0, fw_ch_sql_is_select("SET readonly = 0"));
+    assert_int_equal(0, fw_ch_sql_is_select("/* SELECT */ ALTER TABLE samples DROP PARTITION 1"));
+    assert_int_equal(fw_ch_sql_is_select(""), -1);
 }
 
 static void test_hash_is_stable(void **state)
