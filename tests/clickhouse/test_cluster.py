@@ -115,7 +115,7 @@ class Cluster(unittest.TestCase):
         self.assertGreater(want, 0.8e9, "the agent profiled the workload")
         # Every profile the agent wrote was acknowledged by server A before the agent exited (the
         # exit flush), so server B must have all of it at once.
-        params = {"app": "clu", "type": "cpu", "from": str(now() - 600), "to": str(now() + 60), "maxNodes": "100000"}
+        params = {"app": "clu", "type": "cpu", "from": str(now() - 3600), "to": str(now() + 60), "maxNodes": "100000"}
         st, fb = self.b.get_json("/api/v1/flamegraph", **params)
         self.assertEqual(st, 200, fb)
         self.assertEqual(fb["total"], want, "server B has every stack value the agent wrote (%s)" % stats)
@@ -138,11 +138,11 @@ class Cluster(unittest.TestCase):
                                         **{"from": t + i, "until": t + i + 1})
             self.assertEqual(st, 200, body)
             want += totals[0]
-        st, j = self.b.flame("spread", frm=str(t - 60), to=str(now() + 60))
+        st, j = self.b.flame("spread", frm=str(t - 3600), to=str(now() + 60))
         self.assertEqual((st, j["total"]), (200, want))
-        st, tr = self.b.get_json("/api/v1/trend", app="spread", type="cpu", **{"from": t - 60}, to=now() + 60)
+        st, tr = self.b.get_json("/api/v1/trend", app="spread", type="cpu", **{"from": t - 3600}, to=now() + 60)
         self.assertEqual(tr["total"], want)
-        st, lab = self.b.get_json("/api/v1/labels", app="spread", type="cpu", **{"from": t - 60}, to=now() + 60)
+        st, lab = self.b.get_json("/api/v1/labels", app="spread", type="cpu", **{"from": t - 3600}, to=now() + 60)
         self.assertEqual([sorted(k["values"]) for k in lab["labels"] if k["key"] == "env"], [["e0", "e1"]])
         rows = [active_rows(n, "fwc") for n in self.cl.nodes]
         self.assertTrue(all(r > 0 for r in rows), "both shards hold data: %r" % rows)
