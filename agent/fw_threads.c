@@ -273,41 +273,44 @@ int64_t fw_tid_from_pthread(uint64_t pthread_id, int32_t offset)
     return v;
 }
 
+/* Reads /proc/self/task/TID/NAME into buf, NUL-terminated; the bytes read, or 0 on failure. */
+static size_t fw_task_read(int64_t tid, const char *name, char *buf, size_t size)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%lld/%s", (long long)tid, name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, size - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    return (size_t)n;
+}
+
 /* True if the kernel has the thread runnable ('R': on a CPU, or waiting for one), from
  * /proc/self/task/TID/stat. A second read of a running thread's CPU clock does not always
  * move (some kernels and hypervisors update it only at scheduler ticks), and a thread the
  * machine preempted does not move either; the scheduler's state tells both from asleep. */
 bool fw_thread_runnable(int64_t tid)
 {
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/self/task/%lld/stat", (long long)tid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    char buf[512];
+    if (!fw_task_read(tid, "stat", buf, sizeof buf))
         return false;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return false;
-    buf[n] = '\0';
     const char *paren = strrchr(buf, ')');   /* the command name may itself contain ')' */
     return paren && paren[1] == ' ' && paren[2] == 'R';
 }
 
 /* The kernel's view of a thread, from /proc/self/task/TID/status: whether it is runnable ('R':
  * on a CPU, or waiting for one) and how many times it gave up its CPU of its own accord (slept,
- * blocked on a lock or on I/O). */
+ * blocked on a lock or on I/O). The file is about 1.5 KB, more with many CPUs or groups (its
+ * Cpus_allowed and Groups lines grow), and the switch counts come last: 8 KiB holds it. */
 bool fw_thread_sched(int64_t tid, bool *runnable, uint64_t *vcsw)
 {
-    char path[64], buf[2048];
-    snprintf(path, sizeof path, "/proc/self/task/%lld/status", (long long)tid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    char buf[8192];
+    if (!fw_task_read(tid, "status", buf, sizeof buf))
         return false;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return false;
-    buf[n] = '\0';
     const char *state = strstr(buf, "\nState:");
     const char *vol = strstr(buf, "\nvoluntary_ctxt_switches:");
     if (!state || !vol)
