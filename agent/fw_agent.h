@@ -95,6 +95,7 @@ typedef struct fw_agent {
     uintptr_t tick_tstate;        /* sampler only: its thread state, to check the walk against */
     bool tick_prefetched;         /* sampler only: the resolver's window holds its top frames */
     int64_t tick_holder_tid;      /* sampler only: the GIL holder's tid at the last tick, 0: none */
+    uint64_t tick_span_ns;        /* sampler only: time since the previous tick, at most the interval */
     fw_gil_watch gil_watch;       /* sampler only: GIL holds with waiters (fw_gil_watch.h) */
     bool threads_changed;         /* sampler only: the next tick must walk the thread list */
     uint64_t interval_start_mono; /* start of the interval `active` covers */

@@ -47,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -148,15 +149,16 @@ static int64_t fw_sampler_cpu_delta(fw_agent *a, fw_thread_slot *s, int64_t tid,
     if (delta > 0) {
         if (holds_gil)
             *state = FW_RUN_GIL;
-        else if (delta >= (int64_t)(a->cfg.interval_ns / 2) &&
+        else if (delta >= (int64_t)(a->tick_span_ns / 2) &&
                  ((fw_thread_cpu_ns(tid, &again) && again > now) || fw_thread_preempted(s, tid, a->stats.ticks)))
             *state = FW_RUN_NOGIL;   /* on a CPU, or preempted from one, without the GIL */
         /* Otherwise off CPU. C code that runs without the GIL keeps a core busy, so its thread
-         * used at least half the interval. Threads that share the GIL use their share of one
-         * core (a third each for three busy threads), and threads queued for the GIL wake up
-         * every few milliseconds and show tiny deltas: such a thread found runnable is taking
-         * the GIL back, not computing, and asking the kernel about each of them would cost
-         * more than the rest of the tick. */
+         * used at least half the time since the previous tick (ticks are jittered: that time
+         * is between half and one and a half intervals). Threads that share the GIL use their
+         * share of one core (a third each for three busy threads), and threads queued for the
+         * GIL wake up every few milliseconds and show tiny deltas: such a thread found runnable
+         * is taking the GIL back, not computing, and asking the kernel about each of them would
+         * cost more than the rest of the tick. */
     }
     return delta > 0 ? delta : 0;
 }
@@ -493,6 +495,8 @@ static uint64_t fw_sampler_tick(fw_agent *a, uint64_t now)
         fw_sampler_rebaseline(a, now);
     fw_sampler_stats *st = &a->stats;
     uint64_t prev_tick = st->ticks && !fresh ? st->last_tick_ns : 0;
+    a->tick_span_ns = prev_tick != 0 && now - prev_tick < a->cfg.interval_ns ? now - prev_tick
+                                                                             : a->cfg.interval_ns;
     uint64_t tick = ++st->ticks;
     if (tick == 1)
         st->first_tick_ns = now;
@@ -595,6 +599,27 @@ static void fw_sampler_follow(fw_agent *a, fw_cpu_follow *follow, uint64_t tick)
     }
 }
 
+/* Where in its slot of the tick grid a tick falls: a random offset in [0, interval / 2).
+ *
+ * Why. A program with a period of its own (a handler that computes 3 ms, then sleeps 1 ms)
+ * and a sampler that ticks at fixed times can stay in step: on a quiet machine the sampler,
+ * pinned to the program's CPU (fw_cpu_follow.h), and the program's sleeps end in the same timer
+ * interrupt, tick after tick, and the sampler then finds the thread each time at its sleep line,
+ * just back with the GIL, with the CPU delta of the burst it ran before. A random offset per tick
+ * makes the moment of each look independent of the program's phase, which is what charging the
+ * delta to the stack found assumes; the grid itself (and so the rate) does not move.
+ * xorshift64: a few instructions, no libc state, seeded per sampler thread. */
+static uint64_t fw_sampler_jitter(uint64_t *rng, uint64_t interval)
+{
+    uint64_t x = *rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *rng = x;
+    uint64_t span = interval / 2;
+    return span > 0 ? x % span : 0;
+}
+
 static void *fw_sampler_main(void *arg)
 {
     fw_agent *a = arg;
@@ -602,10 +627,16 @@ static void *fw_sampler_main(void *arg)
     uint64_t ticks = 0;
     fw_cpu_follow follow;
     fw_sampler_short_slice();
+    /* The sampler's own timer fires when asked, not up to 50 us later to share an interrupt
+     * with another timer (the default slack): a tick that waits for the program's own wake-up
+     * would look at the program at that wake-up. Affects this thread only. */
+    (void)prctl(PR_SET_TIMERSLACK, 1ul, 0ul, 0ul, 0ul);
     fw_cpu_follow_init(&follow);
     fw_sampler_confirm_tid_offset(a);
-    uint64_t deadline = fw_now_mono_ns() + interval;
+    uint64_t grid = fw_now_mono_ns() + interval;   /* start of the next tick's slot */
+    uint64_t rng = (grid ^ ((uint64_t)syscall(SYS_gettid) << 32)) | 1u;
     while (!atomic_load(&a->sampler_stop)) {
+        uint64_t deadline = grid + fw_sampler_jitter(&rng, interval);
         fw_sampler_sleep_until(a, deadline);
         if (atomic_load(&a->sampler_stop))
             break;
@@ -614,7 +645,7 @@ static void *fw_sampler_main(void *arg)
             /* Late by one interval or more: skip the missed ticks instead of bursting, and do not
              * stay pinned to a CPU that something else keeps busy. */
             uint64_t missed = (now - deadline) / interval;
-            deadline += missed * interval;
+            grid += missed * interval;
             bool released = fw_cpu_follow_release(&follow, ticks, FW_FOLLOW_BACKOFF_TICKS);
             pthread_mutex_lock(&a->lock);
             a->stats.late_ticks += missed;
@@ -626,9 +657,9 @@ static void *fw_sampler_main(void *arg)
         if (next != interval) {
             /* The interval changed (remote settings) or collection is off: restart the grid. */
             interval = next;
-            deadline = now;
+            grid = now;
         }
-        deadline += interval;
+        grid += interval;
     }
     return NULL;
 }
