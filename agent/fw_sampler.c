@@ -661,6 +661,11 @@ static void *fw_sampler_main(void *arg)
         }
         grid += interval;
     }
+    /* One last look when asked to stop: the CPU threads used since the previous tick (up to an
+     * interval and a half, more if that tick was late) goes into the final profile instead of
+     * being lost, which matters for a short run and for the profile written before an exec. */
+    if (ticks > 0)
+        (void)fw_sampler_tick(a, fw_now_mono_ns());
     return NULL;
 }
 

@@ -1,0 +1,53 @@
+"""The last stretch of CPU before the agent stops is in the final profile.
+
+The sampler charges each thread, at every tick, the CPU it used since the previous tick. What a
+thread used after the last tick would be lost when the program exits (or execs) between two
+ticks; the sampler therefore takes one last look when it is told to stop. With a 250 ms interval
+(ticks 125-375 ms apart) the stretch after the last tick is up to 375 ms of a 0.6 s function, so a
+lost stretch cannot hide in the noise.
+"""
+import unittest
+
+import fwtest
+
+CODE = r'''
+import json, time
+
+def tail_work(seconds):
+    end = time.thread_time() + seconds
+    x = 0
+    while time.thread_time() < end:
+        for i in range(200):
+            x += i
+    return x
+
+time.sleep(0.5)       # the first tick (250-375 ms after the start) takes its baseline meanwhile
+t0 = time.thread_time()
+tail_work(0.6)        # then the program exits, at a random point between two ticks
+print(json.dumps({"tail_work": time.thread_time() - t0}))
+'''
+
+
+class FinalTickTest(unittest.TestCase):
+    def test_cpu_after_the_last_tick_is_kept(self):
+        out = fwtest.make_tmp(self, "fw-final-")
+        res = fwtest.run_cli(["--output", out, "--app", "finaltick", "--cpu-interval", "250"], CODE,
+                             timeout=60)
+        self.assertEqual(res.returncode, 0, res.describe())
+        truth = res.last_json()["tail_work"]
+        got = 0
+        for sample in fwtest.convert(fwtest.profile_files(out))["samples"]:
+            if any(f["name"] == "tail_work" for f in sample["stack"]):
+                got += sample["value"]
+        got /= 1e9
+        # Everything from the first tick's baseline to the exit is charged, the stretch after the
+        # last tick to the stack the thread last ran in (tail_work): its CPU give or take the few
+        # milliseconds of the exit. Without the last look, the stretch after the last tick (on
+        # average half an interval) would be missing.
+        msg = "tail_work: %.3f s in the profile, %.3f s by thread_time" % (got, truth)
+        self.assertGreater(got, truth - 0.05, msg)
+        self.assertLess(got, truth + 0.05, msg)
+
+
+if __name__ == "__main__":
+    unittest.main()
