@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "run_args.h"
+#include "run_child.h"
 
 #define ARGV(...) ((char *[]){__VA_ARGS__, NULL})
 
