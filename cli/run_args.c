@@ -49,6 +49,134 @@ static const fw_opt fw_opts[] = {
     {"-h", FW_OPT_HELP, NULL},
 };
 
+/* Finds the option argv[*i] names and its value (the rest of "--flag=value", or the next
+ * argument), moving *i past both. NULL with a message in err when it is not a valid use. */
+static const fw_opt *fw_opt_read(int argc, char **argv, int *i, const char **value, char *err,
+                                 size_t errlen)
+{
+    const char *a = argv[*i];
+    const fw_opt *opt = NULL;
+    *value = NULL;
+    for (size_t k = 0; k < sizeof fw_opts / sizeof fw_opts[0]; k++) {
+        size_t n = strlen(fw_opts[k].name);
+        if (strncmp(a, fw_opts[k].name, n) == 0 && (a[n] == '\0' || a[n] == '=')) {
+            opt = &fw_opts[k];
+            if (a[n] == '=')
+                *value = a + n + 1;
+            break;
+        }
+    }
+    if (!opt) {
+        snprintf(err, errlen, "flamewatch: unknown option for run: '%s' (see 'flamewatch run --help')", a);
+        return NULL;
+    }
+    if (opt->metavar == NULL && *value != NULL) {
+        snprintf(err, errlen, "flamewatch: option %s takes no value (got '%s')", opt->name, a);
+        return NULL;
+    }
+    if (opt->metavar != NULL && *value == NULL) {
+        if (*i + 1 >= argc) {
+            snprintf(err, errlen, "flamewatch: option %s needs a value (%s %s)", opt->name,
+                     opt->name, opt->metavar);
+            return NULL;
+        }
+        *value = argv[++*i];
+    }
+    ++*i;
+    return opt;
+}
+
+/* --tag K=V: counts distinct keys only, since repeating a key replaces its value. */
+static bool fw_opt_tag(fw_run_args *args, const char *val, const char **expected)
+{
+    if (!fw_run_check_tag(val, strlen(val), NULL, expected))
+        return false;
+    const char *eq = strchr(val, '=');
+    size_t klen = eq ? (size_t)(eq - val) : strlen(val);
+    size_t k = 0;
+    for (; k < args->ntags; k++)
+        if (strncmp(args->tags[k], val, klen + 1) == 0)
+            break;
+    if (k < args->ntags) {
+        args->tags[k] = val;
+    } else if (args->ntags >= FW_RUN_MAX_TAGS) {
+        *expected = fw_run_too_many_tags;
+        return false;
+    } else {
+        args->tags[args->ntags++] = val;
+    }
+    return true;
+}
+
+/* Checks one flag's value and records it. False with *expected set when the value is bad;
+ * *shown is what the message may echo of it (never a secret). */
+static bool fw_opt_apply(fw_run_args *args, const fw_opt *opt, const char *val,
+                         const char **shown, const char **expected)
+{
+    int ms;
+    char lvl[16];
+    bool ok = true;
+    *shown = val;
+    switch (opt->id) {
+    case FW_OPT_HELP:
+        break;   /* handled by the caller */
+    case FW_OPT_APP:
+        ok = fw_run_check_app(val, expected);
+        args->app = val;
+        break;
+    case FW_OPT_OUTPUT:
+        ok = fw_run_check_output(val, expected);
+        args->output = val;
+        break;
+    case FW_OPT_CPU_INTERVAL:
+        ok = fw_run_check_cpu_interval(val, &ms, expected);
+        args->cpu_interval = val;
+        break;
+    case FW_OPT_UPLOAD:
+        ok = fw_run_check_upload_interval(val, expected);
+        args->upload_interval = val;
+        break;
+    case FW_OPT_LOG:
+        ok = fw_run_check_log(val, lvl, sizeof lvl, expected);
+        args->log = val;
+        break;
+    case FW_OPT_TAG:
+        ok = fw_opt_tag(args, val, expected);
+        break;
+    case FW_OPT_SERVER:
+        ok = fw_run_check_server(val, expected);
+        args->server = val;
+        break;
+    case FW_OPT_TOKEN:
+        ok = fw_run_check_token(val, expected);
+        args->token = val;
+        if (!ok)
+            *shown = "***";   /* never echo a secret */
+        break;
+    case FW_OPT_NO_CPU:
+        args->no_cpu = true;
+        break;
+    case FW_OPT_WALL:
+        args->wall = true;
+        break;
+    case FW_OPT_MEMORY:
+        args->memory = true;
+        break;
+    case FW_OPT_MEMORY_THRESHOLD:
+        ok = fw_run_check_memory_threshold(val, &ms, expected);
+        args->memory_threshold = val;
+        break;
+    case FW_OPT_DISABLE:
+        args->disable = true;
+        break;
+    case FW_OPT_CA_FILE:
+        ok = fw_run_check_ca_file(val, expected);
+        args->ca_file = val;
+        break;
+    }
+    return ok;
+}
+
 fw_run_parse_status fw_run_parse_args(int argc, char **argv, fw_run_args *args,
                                       char *err, size_t errlen)
 {
@@ -63,116 +191,17 @@ fw_run_parse_status fw_run_parse_args(int argc, char **argv, fw_run_args *args,
         }
         if (a[0] != '-' || a[1] == '\0')  /* first non-option: PROGRAM */
             break;
-        const fw_opt *opt = NULL;
-        const char *value = NULL;
-        for (size_t k = 0; k < sizeof fw_opts / sizeof fw_opts[0]; k++) {
-            size_t n = strlen(fw_opts[k].name);
-            if (strncmp(a, fw_opts[k].name, n) == 0 && (a[n] == '\0' || a[n] == '=')) {
-                opt = &fw_opts[k];
-                if (a[n] == '=')
-                    value = a + n + 1;
-                break;
-            }
-        }
-        if (!opt) {
-            snprintf(err, errlen, "flamewatch: unknown option for run: '%s' (see 'flamewatch run --help')", a);
+        const char *value;
+        const fw_opt *opt = fw_opt_read(argc, argv, &i, &value, err, errlen);
+        if (!opt)
             return FW_RUN_PARSE_ERROR;
-        }
-        if (opt->metavar == NULL && value != NULL) {
-            snprintf(err, errlen, "flamewatch: option %s takes no value (got '%s')", opt->name, a);
-            return FW_RUN_PARSE_ERROR;
-        }
-        if (opt->metavar != NULL && value == NULL) {
-            if (i + 1 >= argc) {
-                snprintf(err, errlen, "flamewatch: option %s needs a value (%s %s)", opt->name,
-                         opt->name, opt->metavar);
-                return FW_RUN_PARSE_ERROR;
-            }
-            value = argv[++i];
-        }
-        i++;
+        if (opt->id == FW_OPT_HELP)
+            return FW_RUN_PARSE_HELP;
         /* Flags without a value never read `val`; the ones with one always have it here. */
         const char *val = value ? value : "";
-        const char *expected = NULL;
-        bool ok = true;
-        int ms;
-        char lvl[16];
-        switch (opt->id) {
-        case FW_OPT_HELP:
-            return FW_RUN_PARSE_HELP;
-        case FW_OPT_APP:
-            ok = fw_run_check_app(val, &expected);
-            args->app = val;
-            break;
-        case FW_OPT_OUTPUT:
-            ok = fw_run_check_output(val, &expected);
-            args->output = val;
-            break;
-        case FW_OPT_CPU_INTERVAL:
-            ok = fw_run_check_cpu_interval(val, &ms, &expected);
-            args->cpu_interval = val;
-            break;
-        case FW_OPT_UPLOAD:
-            ok = fw_run_check_upload_interval(val, &expected);
-            args->upload_interval = val;
-            break;
-        case FW_OPT_LOG:
-            ok = fw_run_check_log(val, lvl, sizeof lvl, &expected);
-            args->log = val;
-            break;
-        case FW_OPT_TAG:
-            ok = fw_run_check_tag(val, strlen(val), NULL, &expected);
-            if (ok) {
-                /* Count distinct keys only: repeating a key replaces its value. */
-                const char *eq = strchr(val, '=');
-                size_t klen = eq ? (size_t)(eq - val) : strlen(val);
-                size_t k = 0;
-                for (; k < args->ntags; k++)
-                    if (strncmp(args->tags[k], val, klen + 1) == 0)
-                        break;
-                if (k < args->ntags) {
-                    args->tags[k] = val;
-                } else if (args->ntags >= FW_RUN_MAX_TAGS) {
-                    ok = false;
-                    expected = fw_run_too_many_tags;
-                } else {
-                    args->tags[args->ntags++] = val;
-                }
-            }
-            break;
-        case FW_OPT_SERVER:
-            ok = fw_run_check_server(val, &expected);
-            args->server = val;
-            break;
-        case FW_OPT_TOKEN:
-            ok = fw_run_check_token(val, &expected);
-            args->token = val;
-            if (!ok)
-                val = "***";   /* never echo a secret */
-            break;
-        case FW_OPT_NO_CPU:
-            args->no_cpu = true;
-            break;
-        case FW_OPT_WALL:
-            args->wall = true;
-            break;
-        case FW_OPT_MEMORY:
-            args->memory = true;
-            break;
-        case FW_OPT_MEMORY_THRESHOLD:
-            ok = fw_run_check_memory_threshold(val, &ms, &expected);
-            args->memory_threshold = val;
-            break;
-        case FW_OPT_DISABLE:
-            args->disable = true;
-            break;
-        case FW_OPT_CA_FILE:
-            ok = fw_run_check_ca_file(val, &expected);
-            args->ca_file = val;
-            break;
-        }
-        if (!ok) {
-            fw_run_invalid(err, errlen, opt->name, val, expected);
+        const char *expected = NULL, *shown;
+        if (!fw_opt_apply(args, opt, val, &shown, &expected)) {
+            fw_run_invalid(err, errlen, opt->name, shown, expected);
             return FW_RUN_PARSE_ERROR;
         }
     }
@@ -203,144 +232,137 @@ static const char *fw_env_get(char *const *envp, const char *name)
     return found;
 }
 
-/* Checks an environment value; on failure formats the message naming the variable. */
-#define FW_ENV_FAIL(var, val, exp) \
-    do { fw_run_invalid(err, errlen, (var), (val), (exp)); return false; } while (0)
+typedef bool (*fw_check_text)(const char *v, const char **expected);
+typedef bool (*fw_check_int)(const char *v, int *out, const char **expected);
 
-bool fw_run_resolve(const fw_run_args *args, char *const *envp, fw_run_config *cfg,
-                    char *err, size_t errlen)
+/* A text setting: the flag as given (step 1 checked it), else the variable, checked here.
+ * A `secret` value never appears in the message. */
+static bool fw_resolve_text(const char *flag, char *const *envp, const char *var,
+                            fw_check_text check, bool secret, char *out, size_t cap, bool *set,
+                            char *err, size_t errlen)
 {
-    memset(cfg, 0, sizeof *cfg);
+    const char *expected = NULL;
+    const char *v = flag;
+    if (!v) {
+        if ((v = fw_env_get(envp, var)) == NULL)
+            return true;
+        if (!check(v, &expected)) {
+            fw_run_invalid(err, errlen, var, secret ? "***" : v, expected);
+            return false;
+        }
+    }
+    snprintf(out, cap, "%s", v);
+    *set = true;
+    return true;
+}
+
+/* An integer setting: the flag (converted again), else the variable, checked here. */
+static bool fw_resolve_int(const char *flag, char *const *envp, const char *var,
+                           fw_check_int check, int *out, bool *set, char *err, size_t errlen)
+{
     const char *expected = NULL;
     const char *v;
-
-    if (args->app) {
-        snprintf(cfg->app, sizeof cfg->app, "%s", args->app);
-        cfg->app_set = true;
-    } else if ((v = fw_env_get(envp, "FLAMEWATCH_APP")) != NULL) {
-        if (!fw_run_check_app(v, &expected))
-            FW_ENV_FAIL("FLAMEWATCH_APP", v, expected);
-        snprintf(cfg->app, sizeof cfg->app, "%s", v);
-        cfg->app_set = true;
+    if (flag) {
+        *set = check(flag, out, &expected);
+    } else if ((v = fw_env_get(envp, var)) != NULL) {
+        if (!check(v, out, &expected)) {
+            fw_run_invalid(err, errlen, var, v, expected);
+            return false;
+        }
+        *set = true;
     }
+    return true;
+}
 
-    if (args->output) {
-        snprintf(cfg->output, sizeof cfg->output, "%s", args->output);
-        cfg->output_set = true;
-    } else if ((v = fw_env_get(envp, "FLAMEWATCH_OUTPUT")) != NULL) {
-        if (!fw_run_check_output(v, &expected))
-            FW_ENV_FAIL("FLAMEWATCH_OUTPUT", v, expected);
-        snprintf(cfg->output, sizeof cfg->output, "%s", v);
-        cfg->output_set = true;
+/* A boolean setting: a flag that was given sets `flag_value`, else the variable decides. */
+static bool fw_resolve_bool(bool flag, bool flag_value, char *const *envp, const char *var,
+                            bool *out, bool *set, char *err, size_t errlen)
+{
+    const char *expected = NULL;
+    const char *v;
+    if (flag) {
+        *set = true;
+        *out = flag_value;
+    } else if ((v = fw_env_get(envp, var)) != NULL) {
+        if (!fw_run_check_bool(v, out, &expected)) {
+            fw_run_invalid(err, errlen, var, v, expected);
+            return false;
+        }
+        *set = true;
     }
+    return true;
+}
 
-    if (args->cpu_interval) {
-        cfg->cpu_interval_set = fw_run_check_cpu_interval(args->cpu_interval, &cfg->cpu_interval_ms, &expected);
-    } else if ((v = fw_env_get(envp, "FLAMEWATCH_CPU_INTERVAL")) != NULL) {
-        if (!fw_run_check_cpu_interval(v, &cfg->cpu_interval_ms, &expected))
-            FW_ENV_FAIL("FLAMEWATCH_CPU_INTERVAL", v, expected);
-        cfg->cpu_interval_set = true;
-    }
+/* Where the profiles go: the application's name and the output directory. */
+static bool fw_resolve_where(const fw_run_args *args, char *const *envp, fw_run_config *cfg,
+                             char *err, size_t errlen)
+{
+    return fw_resolve_text(args->app, envp, "FLAMEWATCH_APP", fw_run_check_app, false, cfg->app,
+                           sizeof cfg->app, &cfg->app_set, err, errlen) &&
+           fw_resolve_text(args->output, envp, "FLAMEWATCH_OUTPUT", fw_run_check_output, false,
+                           cfg->output, sizeof cfg->output, &cfg->output_set, err, errlen);
+}
 
-    if (args->no_cpu) {
-        cfg->cpu_set = true;
-        cfg->cpu = false;
-    } else if ((v = fw_env_get(envp, "FLAMEWATCH_CPU")) != NULL) {
-        if (!fw_run_check_bool(v, &cfg->cpu, &expected))
-            FW_ENV_FAIL("FLAMEWATCH_CPU", v, expected);
-        cfg->cpu_set = true;
-    }
+/* What is sampled, and how often. */
+static bool fw_resolve_sampling(const fw_run_args *args, char *const *envp, fw_run_config *cfg,
+                                char *err, size_t errlen)
+{
+    return fw_resolve_int(args->cpu_interval, envp, "FLAMEWATCH_CPU_INTERVAL",
+                          fw_run_check_cpu_interval, &cfg->cpu_interval_ms,
+                          &cfg->cpu_interval_set, err, errlen) &&
+           fw_resolve_bool(args->no_cpu, false, envp, "FLAMEWATCH_CPU", &cfg->cpu, &cfg->cpu_set,
+                           err, errlen) &&
+           fw_resolve_bool(args->wall, true, envp, "FLAMEWATCH_WALL", &cfg->wall, &cfg->wall_set,
+                           err, errlen) &&
+           fw_resolve_bool(args->memory, true, envp, "FLAMEWATCH_MEMORY", &cfg->memory,
+                           &cfg->memory_set, err, errlen) &&
+           fw_resolve_int(args->memory_threshold, envp, "FLAMEWATCH_MEMORY_THRESHOLD",
+                          fw_run_check_memory_threshold, &cfg->memory_threshold_kb,
+                          &cfg->memory_threshold_set, err, errlen) &&
+           fw_resolve_bool(args->disable, false, envp, "FLAMEWATCH_ENABLED", &cfg->enabled,
+                           &cfg->enabled_set, err, errlen);
+}
 
-    if (args->wall) {
-        cfg->wall_set = true;
-        cfg->wall = true;
-    } else if ((v = fw_env_get(envp, "FLAMEWATCH_WALL")) != NULL) {
-        if (!fw_run_check_bool(v, &cfg->wall, &expected))
-            FW_ENV_FAIL("FLAMEWATCH_WALL", v, expected);
-        cfg->wall_set = true;
-    }
-
-    if (args->memory) {
-        cfg->memory_set = true;
-        cfg->memory = true;
-    } else if ((v = fw_env_get(envp, "FLAMEWATCH_MEMORY")) != NULL) {
-        if (!fw_run_check_bool(v, &cfg->memory, &expected))
-            FW_ENV_FAIL("FLAMEWATCH_MEMORY", v, expected);
-        cfg->memory_set = true;
-    }
-
-    if (args->memory_threshold) {
-        cfg->memory_threshold_set = fw_run_check_memory_threshold(
-            args->memory_threshold, &cfg->memory_threshold_kb, &expected);
-    } else if ((v = fw_env_get(envp, "FLAMEWATCH_MEMORY_THRESHOLD")) != NULL) {
-        if (!fw_run_check_memory_threshold(v, &cfg->memory_threshold_kb, &expected))
-            FW_ENV_FAIL("FLAMEWATCH_MEMORY_THRESHOLD", v, expected);
-        cfg->memory_threshold_set = true;
-    }
-
-    if (args->disable) {
-        cfg->enabled_set = true;
-        cfg->enabled = false;
-    } else if ((v = fw_env_get(envp, "FLAMEWATCH_ENABLED")) != NULL) {
-        if (!fw_run_check_bool(v, &cfg->enabled, &expected))
-            FW_ENV_FAIL("FLAMEWATCH_ENABLED", v, expected);
-        cfg->enabled_set = true;
-    }
-
-    if (args->upload_interval) {
-        snprintf(cfg->upload_interval, sizeof cfg->upload_interval, "%s", args->upload_interval);
-        cfg->upload_interval_set = true;
-    } else if ((v = fw_env_get(envp, "FLAMEWATCH_UPLOAD_INTERVAL")) != NULL) {
-        if (!fw_run_check_upload_interval(v, &expected))
-            FW_ENV_FAIL("FLAMEWATCH_UPLOAD_INTERVAL", v, expected);
-        snprintf(cfg->upload_interval, sizeof cfg->upload_interval, "%s", v);
-        cfg->upload_interval_set = true;
-    }
-
+/* How the profiles leave: the upload interval, the log level, the server and its credentials. */
+static bool fw_resolve_delivery(const fw_run_args *args, char *const *envp, fw_run_config *cfg,
+                                char *err, size_t errlen)
+{
+    const char *expected = NULL;
+    const char *v;
+    if (!fw_resolve_text(args->upload_interval, envp, "FLAMEWATCH_UPLOAD_INTERVAL",
+                         fw_run_check_upload_interval, false, cfg->upload_interval,
+                         sizeof cfg->upload_interval, &cfg->upload_interval_set, err, errlen))
+        return false;
     if (args->log) {
         cfg->log_set = fw_run_check_log(args->log, cfg->log, sizeof cfg->log, &expected);
     } else if ((v = fw_env_get(envp, "FLAMEWATCH_LOG")) != NULL) {
-        if (!fw_run_check_log(v, cfg->log, sizeof cfg->log, &expected))
-            FW_ENV_FAIL("FLAMEWATCH_LOG", v, expected);
+        if (!fw_run_check_log(v, cfg->log, sizeof cfg->log, &expected)) {
+            fw_run_invalid(err, errlen, "FLAMEWATCH_LOG", v, expected);
+            return false;
+        }
         cfg->log_set = true;
     }
+    return fw_resolve_text(args->server, envp, "FLAMEWATCH_SERVER", fw_run_check_server, false,
+                           cfg->server, sizeof cfg->server, &cfg->server_set, err, errlen) &&
+           fw_resolve_text(args->token, envp, "FLAMEWATCH_TOKEN", fw_run_check_token, true,
+                           cfg->token, sizeof cfg->token, &cfg->token_set, err, errlen) &&
+           fw_resolve_text(args->ca_file, envp, "FLAMEWATCH_CA_FILE", fw_run_check_ca_file, false,
+                           cfg->ca_file, sizeof cfg->ca_file, &cfg->ca_file_set, err, errlen);
+}
 
-    if (args->server) {
-        snprintf(cfg->server, sizeof cfg->server, "%s", args->server);
-        cfg->server_set = true;
-    } else if ((v = fw_env_get(envp, "FLAMEWATCH_SERVER")) != NULL) {
-        if (!fw_run_check_server(v, &expected))
-            FW_ENV_FAIL("FLAMEWATCH_SERVER", v, expected);
-        snprintf(cfg->server, sizeof cfg->server, "%s", v);
-        cfg->server_set = true;
-    }
-
-    if (args->token) {
-        snprintf(cfg->token, sizeof cfg->token, "%s", args->token);
-        cfg->token_set = true;
-    } else if ((v = fw_env_get(envp, "FLAMEWATCH_TOKEN")) != NULL) {
-        if (!fw_run_check_token(v, &expected))
-            FW_ENV_FAIL("FLAMEWATCH_TOKEN", "***", expected);
-        snprintf(cfg->token, sizeof cfg->token, "%s", v);
-        cfg->token_set = true;
-    }
-
-    if (args->ca_file) {
-        snprintf(cfg->ca_file, sizeof cfg->ca_file, "%s", args->ca_file);
-        cfg->ca_file_set = true;
-    } else if ((v = fw_env_get(envp, "FLAMEWATCH_CA_FILE")) != NULL) {
-        if (!fw_run_check_ca_file(v, &expected))
-            FW_ENV_FAIL("FLAMEWATCH_CA_FILE", v, expected);
-        snprintf(cfg->ca_file, sizeof cfg->ca_file, "%s", v);
-        cfg->ca_file_set = true;
-    }
-
-    /* Tags merge per key: the environment's tags, then the flags' (a flag wins on the same key).
-     * The environment is validated even when flags are given, because its other keys still
-     * reach the program. */
+/* Tags merge per key: the environment's tags, then the flags' (a flag wins on the same key).
+ * The environment is validated even when flags are given, because its other keys still
+ * reach the program. */
+static bool fw_resolve_tags(const fw_run_args *args, char *const *envp, fw_run_config *cfg,
+                            char *err, size_t errlen)
+{
+    const char *expected = NULL;
+    const char *v;
     if ((v = fw_env_get(envp, "FLAMEWATCH_TAGS")) != NULL) {
-        if (!fw_run_check_tags(v, cfg->tags, &cfg->ntags, &expected))
-            FW_ENV_FAIL("FLAMEWATCH_TAGS", v, expected);
+        if (!fw_run_check_tags(v, cfg->tags, &cfg->ntags, &expected)) {
+            fw_run_invalid(err, errlen, "FLAMEWATCH_TAGS", v, expected);
+            return false;
+        }
         cfg->tags_set = true;
     }
     for (size_t i = 0; i < args->ntags; i++) {
@@ -357,4 +379,15 @@ bool fw_run_resolve(const fw_run_args *args, char *const *envp, fw_run_config *c
         cfg->tags_set = true;
     }
     return true;
+}
+
+/* The order of the steps is the order in which a bad variable is reported. */
+bool fw_run_resolve(const fw_run_args *args, char *const *envp, fw_run_config *cfg,
+                    char *err, size_t errlen)
+{
+    memset(cfg, 0, sizeof *cfg);
+    return fw_resolve_where(args, envp, cfg, err, errlen) &&
+           fw_resolve_sampling(args, envp, cfg, err, errlen) &&
+           fw_resolve_delivery(args, envp, cfg, err, errlen) &&
+           fw_resolve_tags(args, envp, cfg, err, errlen);
 }
