@@ -2,7 +2,7 @@
  * module.c: the Python binding `flamewatch._agent`.
  *
  * A thin layer: it converts arguments into an fw_agent_config and results into Python objects,
- * and leaves every decision to fw_agent.c. The Python package (python/flamewatch) validates the
+ * and leaves every decision to fw_lifecycle.c. The Python package (python/flamewatch) validates the
  * configuration and owns the user-facing messages; the checks here only keep the C side safe
  * against a direct caller.
  *

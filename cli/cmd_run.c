@@ -17,7 +17,8 @@
  * that runs in another directory must still write next to its parent.
  *
  * Everything is validated before anything happens (parsing and validation live in
- * run_args.c, which the unit tests drive): a bad flag or variable exits with status 2 and the
+ * run_args.c, run_check.c and run_child.c, which the unit tests drive): a bad flag or variable
+ * exits with status 2 and the
  * program never runs. After that, a program that cannot be started fails as in a shell
  * (127 not found, 126 not executable), so scripts that wrap flamewatch behave the same.
  */
