@@ -92,11 +92,14 @@ agent-asan: cli
 # ---- unit tests (cmocka), normal and ASan+UBSan ----
 $(BUILD)/tests/%: tests/unit/%.c $(COMMON_OBJ) $(CLI_LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_FW) -Icli -o $@ $^ -lcmocka $(CLI_LIBS)
+	$(CC) $(CFLAGS_FW) -Icli -o $@ $(filter-out %.h,$^) -lcmocka $(CLI_LIBS)
 
 $(BUILD)/asan/tests/%: tests/unit/%.c $(COMMON_ASAN_OBJ) $(CLI_LIB_ASAN_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_FW) -Icli -O1 $(SAN) -o $@ $^ -lcmocka $(CLI_LIBS)
+	$(CC) $(CFLAGS_FW) -Icli -O1 $(SAN) -o $@ $(filter-out %.h,$^) -lcmocka $(CLI_LIBS)
+
+# Helpers shared by several unit tests (tests/unit/*.h) rebuild them when they change.
+$(UNIT_BINS) $(UNIT_ASAN): $(wildcard tests/unit/*.h)
 
 unit-tests: $(UNIT_BINS) $(UNIT_ASAN)
 

@@ -1,332 +1,60 @@
 /*
- * fw_agent: the start/stop/fork state machine of the one agent a process has.
+ * fw_agent: the one agent's shared state and the worker's wake-up channel (see fw_agent.h).
  *
- * States. STOPPED -> (start) -> RUNNING -> (stop) -> STOPPING -> STOPPED. STOPPING exists
- * because stop() gives up the GIL while it joins the threads: a second stop() (atexit racing an
- * explicit call, or os._exit from another thread) that arrives meanwhile sees STOPPING and
- * returns at once instead of joining a thread twice, and start() refuses to begin.
- *
- * Resources. Everything the threads share (registry, resolver, aggregates, the worker's
- * buffers) is allocated by start() before any thread exists and freed by stop() after both are
- * joined, so neither thread ever sees a half-built agent and a stopped agent holds no memory
- * beyond this struct (its counters stay readable through stats()).
- *
- * Stopping. The caller holds the GIL. The joins run with the GIL released, because the worker
- * may be waiting for the GIL to read thread names and would otherwise never finish. Then, with
- * the GIL, the caller names every live thread itself (the worker is gone), and without the GIL
- * it writes the final profile. That order also makes stop() safe at interpreter exit with
- * daemon threads still running: atexit callbacks run before finalization starts, so taking the
- * GIL back always succeeds.
- *
- * Fork. The mutex is taken in before_fork() (called with the GIL from os.register_at_fork) and
- * released in the parent; this is safe because no agent thread waits for the GIL while holding
- * it. Holding it across fork() means the child inherits a registry, resolver and aggregates that
- * are not in the middle of an update. The child still throws all of them away: the samples are
- * the parent's (the parent writes them), the sampler and worker do not exist in the child (they
- * are forgotten, never joined), and the mutex is initialized afresh. Memory that only the
- * parent's worker thread referenced at the moment of the fork (a profile it was building) is
- * unreachable in the child: a one-time leak bounded by one profile. The child then re-reads the
- * interpreter (fw_memread_init, fw_py_init), takes its own pid, restarts SEQ at 1 (a stop and
- * start in one process continues SEQ instead, so no file is overwritten) and starts fresh
- * threads, whose first tick is a CPU baseline.
+ * The channel is an eventfd rather than a condition variable: the sampler raises it without
+ * taking any lock (one write(2) that never blocks: a full counter means a wake-up is pending
+ * anyway), and the worker waits on it with a deadline (its next timed job) in one ppoll.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-
 #include "fw_agent.h"
 
-#include <assert.h>
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <string.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "fw_curl.h"
-#include "fw_memread.h"
-#include "fw_pyversion.h"
-#include "fw_upload.h"
-#include "fw_worker.h"
-#include "fw_memory.h"
-
-#define FW_RESOLVER_CODES 16384
-#define FW_RESOLVER_FUNCTIONS 32768
-
-typedef enum { FW_PHASE_STOPPED, FW_PHASE_RUNNING, FW_PHASE_STOPPING } fw_phase_internal;
-
-static fw_agent fw_the_agent = {.lock = PTHREAD_MUTEX_INITIALIZER, .tid_offset = -1};
-static fw_phase_internal fw_phase = FW_PHASE_STOPPED;
-static atomic_int fw_log_level = FW_LOG_WARNING;
+static fw_agent fw_the_agent = {.lock = PTHREAD_MUTEX_INITIALIZER, .tid_offset = -1, .wake_fd = -1};
 
 fw_agent *fw_agent_get(void)
 {
     return &fw_the_agent;
 }
 
-/* ---- small utilities ---- */
-
-uint64_t fw_now_mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-int64_t fw_now_real_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-void fw_log_set_level(int level)
-{
-    atomic_store(&fw_log_level, level);
-}
-
-void fw_log(int level, const char *fmt, ...)
-{
-    char line[1024];
-    if (level < atomic_load(&fw_log_level) || level >= FW_LOG_QUIET)
-        return;
-    int n = snprintf(line, sizeof line, "flamewatch: ");
-    va_list ap;
-    va_start(ap, fmt);
-    int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
-    va_end(ap);
-    size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
-    if (len > sizeof line - 2)
-        len = sizeof line - 2;
-    line[len++] = '\n';
-    /* One write(2): no stdio lock, which an application thread could hold at fork. */
-    ssize_t w = write(STDERR_FILENO, line, len);
-    (void)w;
-}
-
-/* ---- resources ---- */
-
-static void fw_agent_free_resources(fw_agent *a)
-{
-    fw_upload_release(a);
-    fw_worker_release(a);
-    fw_agg_free(a->active);
-    a->active = NULL;
-    fw_stack_resolver_free(a->resolver);
-    a->resolver = NULL;
-    fw_threads_free(a->threads);
-    a->threads = NULL;
-}
-
-static int fw_agent_alloc_resources(fw_agent *a)
-{
-    a->threads = fw_threads_new();
-    a->resolver = fw_stack_resolver_new(FW_RESOLVER_CODES, FW_RESOLVER_FUNCTIONS);
-    a->active = fw_agg_new();
-    int rc = ENOMEM;
-    if (a->threads && a->resolver && a->active && fw_worker_init(a) == 0)
-        rc = fw_upload_init(a);   /* ENOMEM, or EIO: libcurl could not be loaded */
-    if (rc != 0)
-        fw_agent_free_resources(a);
-    return rc;
-}
-
-static void fw_agent_resources_error(const fw_agent *a, int rc, char *err, size_t errlen)
-{
-    const char *why = fw_curl_load_error();
-    if (rc == EIO)
-        snprintf(err, errlen, "cannot upload to %s: libcurl (" FW_CURL_LIBRARY ") could not be loaded (%s); "
-                 "install libcurl4, or write profiles to files with --output", a->cfg.server,
-                 why ? why : "libcurl failed to initialise");
-    else
-        snprintf(err, errlen, "out of memory");
-}
-
-/* Counters and per-run state, before the threads (re)start. */
-static void fw_agent_reset_run(fw_agent *a)
-{
-    memset(&a->stats, 0, sizeof a->stats);
-    a->pid = getpid();
-    a->files_written = 0;
-    a->flush_errors = 0;
-    a->samples_dropped = 0;
-    a->last_build_cpu_ns = 0;
-    a->profiles_built = 0;
-    a->rebaseline = false;
-    a->last_path[0] = '\0';
-    a->interval_start_mono = fw_now_mono_ns();
-    a->interval_start_real = fw_now_real_ns();
-    atomic_store(&a->names_wanted, false);
-    atomic_store(&a->skip_pthread, 0);
-}
-
-static int fw_agent_start_threads(fw_agent *a, char *err, size_t errlen)
-{
-    int rc = fw_upload_start(a);
-    if (rc == 0)
-        rc = fw_worker_start(a);
-    if (rc == 0) {
-        rc = fw_sampler_start(a);
-        if (rc != 0)
-            fw_worker_stop(a);
-    }
-    if (rc != 0)
-        (void)fw_upload_stop(a, fw_now_mono_ns());
-    if (rc != 0)
-        snprintf(err, errlen, "cannot start the agent threads: %s", strerror(rc));
-    return rc;
-}
-
-/* ---- start / stop ---- */
-
-int fw_agent_start(const fw_agent_config *cfg, char *err, size_t errlen)
-{
-    fw_agent *a = &fw_the_agent;
-    if (fw_phase != FW_PHASE_STOPPED) {
-        snprintf(err, errlen, "the agent is already running");
-        return EBUSY;
-    }
-    assert(cfg->interval_ns > 0 && cfg->upload_interval_ns > 0);
-    a->cfg = *cfg;
-    fw_log_set_level(cfg->log_level);
-    fw_memread_init();
-    if (!fw_py_init()) {
-        snprintf(err, errlen, "this interpreter cannot be sampled: %s", fw_py_init_error());
-        return ENOTSUP;
-    }
-    fw_host_info(a->hostname, sizeof a->hostname, a->host_ip, sizeof a->host_ip);
-    a->need_tid_offset = PY_VERSION_HEX < 0x030B0000;
-    a->tid_offset = -1;
-    if (a->need_tid_offset)
-        fw_tid_offset_candidates(&a->tid_candidates);
-    int arc = fw_agent_alloc_resources(a);
-    if (arc != 0) {
-        fw_agent_resources_error(a, arc, err, errlen);
-        return arc;
-    }
-    fw_agent_reset_run(a);
-    int rc = fw_agent_start_threads(a, err, errlen);
-    if (rc != 0) {
-        fw_agent_free_resources(a);
-        return rc;
-    }
-    fw_phase = FW_PHASE_RUNNING;
-    a->phase = FW_AGENT_RUNNING;
-    if (cfg->memory && cfg->enabled) {
-        /* A memory profiler that cannot start leaves the rest of the agent running. With the
-         * master switch off it is not installed: the worker installs it if the switch comes on
-         * (fw_memory_follow_settings). */
-        char merr[256];
-        if (fw_memory_enable(a, cfg->memory_threshold_kb, merr, sizeof merr) != 0) {
-            fw_log(FW_LOG_WARNING, "memory profiling is off: %s", merr);
-            a->cfg.memory = false;
-        }
-    }
-    fw_memory_follow(true);
-    fw_log(FW_LOG_DEBUG, "agent started: app=%s pid=%ld enabled=%d interval=%llums cpu=%d wall=%d "
-           "output=%s server=%s", cfg->app, (long)a->pid, cfg->enabled,
-           (unsigned long long)(cfg->interval_ns / 1000000u), cfg->cpu, cfg->wall,
-           cfg->output_dir[0] ? cfg->output_dir : "(none)", cfg->server[0] ? cfg->server : "(none)");
-    return 0;
-}
-
-int fw_agent_stop(char *path, size_t pathlen)
-{
-    fw_agent *a = &fw_the_agent;
-    path[0] = '\0';
-    if (fw_phase != FW_PHASE_RUNNING)
-        return 0;
-    fw_phase = FW_PHASE_STOPPING;
-    fw_memory_follow(false);   /* the worker no longer asks for the GIL on the memory's behalf */
-    /* With the GIL: unhook the allocators first; live samples stay for the final profile. */
-    fw_memory_disable(false);
-    uint64_t deadline = fw_now_mono_ns() + FW_EXIT_DEADLINE_NS;
-    /* Without the GIL: the worker may be waiting for it, and would never finish. */
-    PyThreadState *ts = PyEval_SaveThread();
-    fw_upload_closing(a);
-    fw_sampler_stop(a);
-    fw_worker_stop(a);
-    PyEval_RestoreThread(ts);
-    (void)fw_worker_refresh_names(a, true, true);
-    ts = PyEval_SaveThread();
-    int rc = fw_worker_flush(a, true);
-    /* The final profile (and any still queued) goes out within the exit deadline. */
-    (void)fw_upload_stop(a, deadline);
-    PyEval_RestoreThread(ts);
-    if (rc > 0 && strlen(a->last_path) < pathlen)
-        memcpy(path, a->last_path, strlen(a->last_path) + 1);
-    fw_agent_free_resources(a);
-    fw_memory_release();
-    a->phase = FW_AGENT_STOPPED;
-    fw_phase = FW_PHASE_STOPPED;
-    fw_log(FW_LOG_DEBUG, "agent stopped; %llu file(s) written, last %s",
-           (unsigned long long)a->files_written, rc > 0 ? path : "(none)");
-    return rc < 0 ? -1 : 0;
-}
-
 bool fw_agent_is_running(void)
 {
-    return fw_phase == FW_PHASE_RUNNING;
+    return fw_the_agent.phase == FW_AGENT_RUNNING;
 }
 
-/* ---- fork ---- */
-
-void fw_agent_before_fork(void)
+int fw_agent_wake_open(fw_agent *a)
 {
-    fw_agent *a = &fw_the_agent;
-    if (fw_phase != FW_PHASE_RUNNING || a->fork_locked)
-        return;
-    pthread_mutex_lock(&a->lock);
-    fw_upload_before_fork();
-    a->fork_locked = true;
+    a->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    a->wake_open = a->wake_fd >= 0;
+    return a->wake_open ? 0 : ENOMEM;
 }
 
-void fw_agent_after_fork_parent(void)
+void fw_agent_wake_close(fw_agent *a)
 {
-    fw_agent *a = &fw_the_agent;
-    if (!a->fork_locked)
-        return;
-    a->fork_locked = false;
-    fw_upload_after_fork_parent();
-    pthread_mutex_unlock(&a->lock);
+    if (a->wake_open)
+        close(a->wake_fd);
+    a->wake_open = false;
+    a->wake_fd = -1;
 }
 
-int fw_agent_after_fork_child(char *err, size_t errlen)
+void fw_agent_wake(fw_agent *a)
 {
-    fw_agent *a = &fw_the_agent;
-    pthread_mutex_init(&a->lock, NULL);
-    fw_upload_after_fork_child();
-    a->fork_locked = false;
-    /* The threads do not exist here: forget them, never join them. */
-    a->sampler_started = false;
-    a->worker_started = false;
-    if (fw_phase != FW_PHASE_RUNNING) {
-        if (fw_phase == FW_PHASE_STOPPING)
-            fw_agent_free_resources(a);  /* the parent's stop() was mid-way: nothing to keep */
-        fw_phase = FW_PHASE_STOPPED;
-        a->phase = FW_AGENT_STOPPED;
-        return 0;
+    uint64_t one = 1;
+    if (a->wake_open)
+        (void)!write(a->wake_fd, &one, sizeof one);   /* EAGAIN: a wake-up is pending */
+}
+
+void fw_agent_wait(fw_agent *a, uint64_t deadline)
+{
+    uint64_t now = fw_now_mono_ns();
+    uint64_t ns = deadline > now ? deadline - now : 0;
+    struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
+    struct pollfd pfd = {.fd = a->wake_fd, .events = POLLIN};
+    if (ppoll(&pfd, 1, &ts, NULL) > 0) {
+        uint64_t count;
+        (void)!read(a->wake_fd, &count, sizeof count);
     }
-    fw_agent_free_resources(a);
-    fw_memread_init();
-    int rc = ENOTSUP;
-    if (!fw_py_init())
-        snprintf(err, errlen, "this interpreter cannot be sampled after fork: %s", fw_py_init_error());
-    else if ((rc = fw_agent_alloc_resources(a)) != 0)
-        fw_agent_resources_error(a, rc, err, errlen);
-    else {
-        fw_agent_reset_run(a);
-        a->seq = 0;   /* a new process: SEQ counts from 000001 again */
-        rc = fw_agent_start_threads(a, err, errlen);
-    }
-    if (rc != 0) {
-        fw_agent_free_resources(a);
-        fw_memory_disable(true);   /* nobody would flush its samples in this child */
-        fw_memory_release();
-        fw_phase = FW_PHASE_STOPPED;
-        a->phase = FW_AGENT_STOPPED;
-        return rc;
-    }
-    fw_log(FW_LOG_DEBUG, "agent restarted in forked child pid=%ld", (long)a->pid);
-    return 0;
 }

@@ -1,9 +1,13 @@
 /*
- * fw_agent: the agent's state and its start/stop/fork state machine.
+ * fw_agent: the agent's shared state, what its threads hand each other under `lock`.
  *
- * One fw_agent exists per process (owned by the extension module). It holds the configuration,
- * the two native threads (fw_sampler, fw_worker), and what they share under `lock`:
- * the thread registry, the stack resolver and the active aggregate.
+ * One fw_agent exists per process (owned by the extension module). It holds the configuration
+ * and what the threads share: the thread registry, the stack resolver, the active aggregate, the
+ * sampler's counters, the channel by which the sampler asks the worker for thread names, and the
+ * worker's results that stats() reports. What a thread keeps to itself lives in its own module
+ * (fw_sampler.c's tick state, fw_worker.c's buffers, fw_upload.c's queue); the start/stop/fork
+ * state machine that drives them all is fw_lifecycle.c. This module includes none of them, so
+ * each of them may include it.
  *
  * Lock order: the GIL, then `lock`. No agent thread ever waits for the GIL while it holds
  * `lock`, and the sampler never waits for the GIL at all, so a thread that holds the GIL may
@@ -19,63 +23,45 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "fw_gil_watch.h"
-#include "fw_sampler.h"
+#include "fw_agg.h"
+#include "fw_base.h"
 #include "fw_stack.h"
 #include "fw_threads.h"
 
-enum { FW_LOG_DEBUG = 0, FW_LOG_INFO = 1, FW_LOG_WARNING = 2, FW_LOG_QUIET = 3 };
+/* STOPPING: stop() is joining the threads with the GIL released (see fw_lifecycle.c). */
+typedef enum { FW_AGENT_STOPPED = 0, FW_AGENT_RUNNING = 1, FW_AGENT_STOPPING = 2 } fw_agent_phase;
 
-#define FW_APP_MAX 128
-#define FW_PATH_MAX 4096
-#define FW_LAST_PATH_MAX (FW_PATH_MAX + FW_APP_MAX + 64)   /* DIR/APP-PID-SEQ.pprof.gz */
-#define FW_TAGS_MAX 32
-#define FW_TAG_KEY_MAX 64
-#define FW_TAG_VALUE_MAX 256
-#define FW_URL_MAX 1024
-#define FW_TOKEN_MAX 512
-#define FW_EXIT_DEADLINE_NS 2000000000ull   /* stop(): the final upload may take this long */
-
+/* Counters; written by the sampler under the agent mutex. */
 typedef struct {
-    char key[FW_TAG_KEY_MAX + 1];
-    char value[FW_TAG_VALUE_MAX + 1];
-} fw_tag;
-
-typedef struct {
-    char app[FW_APP_MAX + 1];
-    char output_dir[FW_PATH_MAX]; /* "" = no files */
-    char server[FW_URL_MAX];      /* "" = no uploads */
-    char token[FW_TOKEN_MAX];     /* "" = no Authorization header */
-    char ca_file[FW_PATH_MAX];    /* PEM CAs trusted for https; "" = libcurl's default bundle */
-    uint64_t settings_interval_ns;
-    uint32_t queue_max;           /* most profiles kept while the server is away (0: no limit
-                                   * but the uploader's byte budget) */
-    /* The live settings below may be changed by the uploader (remote settings) under `lock`;
-     * readers outside `lock` may see a value one tick late, never a torn one that matters. */
-    bool enabled;                 /* master switch */
-    uint64_t interval_ns;         /* cpu sampling interval */
-    bool cpu;
-    bool wall;
-    bool memory;                  /* stored for the memory profiler */
-    uint32_t memory_threshold_kb;
-    fw_tag tags[FW_TAGS_MAX];
-    size_t ntags;
-    uint64_t upload_interval_ns;
-    int log_level;                /* FW_LOG_* */
-} fw_agent_config;
-
-/* A copy of a resolver function, owned by the worker (see fw_worker.c). */
-typedef struct {
-    char *qualname;
-    char *filename;
-    int32_t firstlineno;
-} fw_fn_copy;
-
-typedef enum { FW_AGENT_STOPPED = 0, FW_AGENT_RUNNING = 1 } fw_agent_phase;
+    uint64_t ticks;            /* ticks processed */
+    uint64_t expected_ticks;   /* ticks the interval called for since the first one */
+    uint64_t late_ticks;       /* ticks skipped because the sampler woke up late */
+    uint64_t cpu_moves;        /* the sampler pinned itself to the GIL holder's CPU (fw_cpu_follow.h) */
+    uint64_t cpu_releases;     /* ... and gave the pin up after a late tick */
+    uint64_t stacks_walked;
+    uint64_t walk_ns;          /* time spent in fw_stack_walk */
+    uint64_t quick_ticks;      /* ticks that did not walk the thread list */
+    uint64_t thread_reads;     /* thread states read before a walk */
+    uint64_t thread_reads_one_call; /* ... with the top of the data stack in the same call */
+    uint64_t walks_redone;     /* stacks walked again because the thread moved meanwhile */
+    uint64_t clock_reads_saved; /* clock reads skipped for quiet threads */
+    uint64_t walk_failures;
+    uint64_t walks_incomplete; /* stacks still not whole after every look: CPU to the last one */
+    uint64_t cpu_to_last_running;  /* deltas of off-CPU threads charged where they last ran */
+    uint64_t cpu_nogil_current;    /* deltas of threads running without the GIL for two looks, charged where they are */
+    uint64_t gil_left_before_read; /* the holder released the GIL before its stack was read: delta to where it last ran */
+    uint64_t threads_seen;     /* thread states visited, all ticks */
+    uint64_t cpu_read_failures;
+    uint64_t registry_full;
+    uint64_t list_errors;      /* walks of the thread list that failed part way */
+    uint64_t gil_hold_ticks;   /* ticks charged as a GIL hold with waiters (fw_gil_watch.h) */
+    uint64_t first_tick_ns;
+    uint64_t last_tick_ns;
+} fw_sampler_stats;
 
 typedef struct fw_agent {
     fw_agent_config cfg;
-    fw_agent_phase phase;
+    fw_agent_phase phase;         /* changed only by fw_lifecycle, with the GIL */
     pid_t pid;
     char hostname[256];
     char host_ip[64];
@@ -83,7 +69,7 @@ typedef struct fw_agent {
     bool need_tid_offset;         /* 3.9/3.10: the thread state has no native tid */
     fw_tid_candidates tid_candidates;
 
-    pthread_mutex_t lock;         /* guards everything down to `stats` */
+    pthread_mutex_t lock;         /* guards everything down to `interval_start_real` */
     bool fork_locked;             /* `lock` is held across a fork by before_fork() */
     fw_threads *threads;
     fw_stack_resolver *resolver;
@@ -91,36 +77,16 @@ typedef struct fw_agent {
     uint64_t agg_epoch;           /* incremented each time `active` is swapped out */
     fw_sampler_stats stats;
     bool rebaseline;              /* collection was switched back on: fresh CPU baselines */
-    uintptr_t tick_context;       /* sampler only: context of the thread being sampled */
-    uintptr_t tick_tstate;        /* sampler only: its thread state, to check the walk against */
-    bool tick_prefetched;         /* sampler only: the resolver's window holds its top frames */
-    int64_t tick_holder_tid;      /* sampler only: the GIL holder's tid at the last tick, 0: none */
-    uint64_t tick_span_ns;        /* sampler only: time since the previous tick, at most the interval */
-    fw_gil_watch gil_watch;       /* sampler only: GIL holds with waiters (fw_gil_watch.h) */
-    bool threads_changed;         /* sampler only: the next tick must walk the thread list */
     uint64_t interval_start_mono; /* start of the interval `active` covers */
     int64_t interval_start_real;
 
-    /* sampler thread */
-    pthread_t sampler_thread;
-    bool sampler_started;
-    atomic_bool sampler_stop;
+    /* between the threads, lock-free */
     atomic_uint_fast64_t skip_pthread;   /* the worker's pthread id (it may hold a tstate) */
-
-    /* worker thread */
-    pthread_t worker_thread;
-    bool worker_started;
-    atomic_bool worker_stop;
-    bool worker_wake_open;        /* worker_wake_fd is an open eventfd */
-    int worker_wake_fd;           /* wakes the worker: a new slot to name, or stop */
     atomic_bool names_wanted;     /* the sampler created a slot that has no name yet */
-    fw_agg *spare;                /* the aggregate being written (worker only) */
-    fw_fn_copy *fns;              /* resolver function copies, indexed by function id */
-    size_t nfns;
-    size_t fns_cap;
-    bool fns_reset_pending;       /* the resolver was reset; clear `fns` after the build */
-    void *name_buf;               /* worker scratch for name refreshes (fw_worker.c) */
-    char (*slot_names)[FW_THREAD_NAME_MAX];  /* names of the interval being written */
+    bool wake_open;               /* wake_fd is an open eventfd */
+    int wake_fd;                  /* wakes the worker: a new slot to name, or stop */
+
+    /* the worker's results, read by stats() */
     uint32_t seq;                 /* last file sequence number written */
     uint64_t files_written;
     uint64_t flush_errors;
@@ -132,22 +98,17 @@ typedef struct fw_agent {
 
 /* The module's one agent. */
 fw_agent *fw_agent_get(void);
-
-/* All of these are called with the GIL held (from module.c). */
-int fw_agent_start(const fw_agent_config *cfg, char *err, size_t errlen);
-/* Stops both threads and writes the final profile. *path gets its path ("" if none). */
-int fw_agent_stop(char *path, size_t pathlen);
+/* With the GIL: started and not stopping. */
 bool fw_agent_is_running(void);
-void fw_agent_before_fork(void);
-void fw_agent_after_fork_parent(void);
-int fw_agent_after_fork_child(char *err, size_t errlen);
 
-/* One line on stderr, "flamewatch: ...", if `level` passes the configured level.
- * Lock-free (a single write(2)), so it is safe from every agent thread. */
-void fw_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void fw_log_set_level(int level);
-
-uint64_t fw_now_mono_ns(void);
-int64_t fw_now_real_ns(void);
+/* The wake-up channel (an eventfd): opened before the threads start, closed after they are
+ * joined. 0 or ENOMEM. */
+int fw_agent_wake_open(fw_agent *a);
+void fw_agent_wake_close(fw_agent *a);
+/* Wakes the worker now (it otherwise sleeps until its next timed job). Lock-free and
+ * non-blocking: one write() to the eventfd, safe from the sampler thread. */
+void fw_agent_wake(fw_agent *a);
+/* Sleeps until `deadline` (monotonic ns) or a wake-up, whichever comes first (the worker). */
+void fw_agent_wait(fw_agent *a, uint64_t deadline);
 
 #endif

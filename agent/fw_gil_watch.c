@@ -5,7 +5,6 @@
 #include "fw_gil_watch.h"
 
 #include "fw_agent.h"
-#include "fw_sampler.h"
 #include "fw_threads.h"
 
 #define FW_GIL_RAN_NS 1000000   /* CPU that a holder running Python could not use past a request */

@@ -662,3 +662,19 @@ bool fw_py_read_frame(uintptr_t frame, fw_py_frame *out) {
 #endif
     return true;
 }
+
+/* ---- version facts for the rest of the agent ------------------------------------------ */
+
+bool fw_py_has_native_tid(void)
+{
+    return PY_VERSION_HEX >= 0x030B0000;
+}
+
+bool fw_py_usable(void)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return Py_IsInitialized() && !Py_IsFinalizing();
+#else
+    return Py_IsInitialized() && !_Py_IsFinalizing();
+#endif
+}

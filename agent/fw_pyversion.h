@@ -169,6 +169,13 @@ bool fw_py_context_init(void);
  * `context` (fw_py_thread.context), as CPython's HAMT lookup would find it, without the GIL.
  * 1: found (*value set); 0: not set; -1: unreadable or not a context. */
 int fw_py_read_context_value(uintptr_t context, uintptr_t key, int64_t key_hash, uintptr_t *value);
+/* Whether this version's thread state records the thread's Linux tid (3.11+). Before that the
+ * sampler finds it in struct pthread instead (fw_tid_offset_confirm, fw_threads.h). */
+bool fw_py_has_native_tid(void);
+/* Any thread, GIL or not: the interpreter is initialised and not finalizing, so a
+ * PyGILState_Ensure would return (a thread that asks for the GIL during finalization is never
+ * given it back). */
+bool fw_py_usable(void);
 /* Size in bytes of one instruction unit (2 on 3.6+), for tests that step through co_code. */
 int fw_py_code_unit(void);
 

@@ -53,12 +53,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fw_agent.h"
 #include "fw_cpu_follow.h"
+#include "fw_gil_watch.h"
 #include "fw_pyversion.h"
 #include "fw_tags.h"
 #include "fw_threads.h"
-#include "fw_worker.h"
 
 #define FW_SAMPLER_MAX_THREADS 100000   /* a thread list longer than this is a torn read */
 #define FW_SLEEP_CHUNK_NS 50000000ull   /* re-check the stop flag at least this often */
@@ -68,6 +67,23 @@
 #define FW_QUIET_STRIDE 4                /* a quiet thread's clock is read every this many ticks */
 #define FW_DISABLED_POLL_NS 100000000ull  /* master switch off: look at it this often */
 #define FW_FOLLOW_BACKOFF_TICKS 1000     /* no CPU pin for this long after a late tick */
+
+/* The sampler's own state: only its thread touches the tick fields (start and stop, with the
+ * GIL, the rest), so they need no lock. One agent per process, so one sampler. */
+typedef struct {
+    pthread_t thread;
+    bool started;
+    atomic_bool stop;
+    uintptr_t tick_context;       /* context of the thread being sampled */
+    uintptr_t tick_tstate;        /* its thread state, to check the walk against */
+    bool tick_prefetched;         /* the resolver's window holds its top frames */
+    int64_t tick_holder_tid;      /* the GIL holder's tid at the last tick, 0: none */
+    uint64_t tick_span_ns;        /* time since the previous tick, at most the interval */
+    fw_gil_watch gil_watch;       /* GIL holds with waiters (fw_gil_watch.h) */
+    bool threads_changed;         /* the next tick must walk the thread list */
+} fw_sampler_state;
+
+static fw_sampler_state fw_smp;
 
 /* ---- the thread ---- */
 
@@ -149,7 +165,7 @@ static int64_t fw_sampler_cpu_delta(fw_agent *a, fw_thread_slot *s, int64_t tid,
     if (delta > 0) {
         if (holds_gil)
             *state = FW_RUN_GIL;
-        else if (delta >= (int64_t)(a->tick_span_ns / 2) &&
+        else if (delta >= (int64_t)(fw_smp.tick_span_ns / 2) &&
                  ((fw_thread_cpu_ns(tid, &again) && again > now) || fw_thread_preempted(s, tid, a->stats.ticks)))
             *state = FW_RUN_NOGIL;   /* on a CPU, or preempted from one, without the GIL */
         /* Otherwise off CPU. C code that runs without the GIL keeps a core busy, so its thread
@@ -200,7 +216,7 @@ static int64_t fw_sampler_charge(fw_agent *a, uint32_t slot, uintptr_t top_frame
     uint32_t tags = 0;
     int depth = -1;
     bool whole = false;
-    uintptr_t context = a->tick_context;
+    uintptr_t context = fw_smp.tick_context;
     /* A walk is also redone when it did not come out whole (its top frame was not a frame, or a
      * frame's code was unreadable): a thread that makes many short calls pops frames while we
      * copy them, above all where a call from C (an entry frame on the C stack) separates them;
@@ -209,26 +225,26 @@ static int64_t fw_sampler_charge(fw_agent *a, uint32_t slot, uintptr_t top_frame
     bool tags_used = fw_tags_in_use();
     for (int attempt = 0; attempt < FW_WALK_ATTEMPTS; attempt++) {
         tags = fw_tags_of_context(context);
-        depth = a->tick_prefetched
+        depth = fw_smp.tick_prefetched
                     ? fw_stack_walk_prefetched(a->resolver, top_frame, frames, FW_STACK_MAX_DEPTH)
                     : fw_stack_walk(a->resolver, top_frame, frames, FW_STACK_MAX_DEPTH);
-        a->tick_prefetched = false;
+        fw_smp.tick_prefetched = false;
         /* No frame at all is not a stack either: a thread running Python has at least one. */
         whole = depth > 0 && !fw_stack_last_walk_broken(a->resolver) &&
                 !fw_sampler_has_unknown(frames, depth);
         if (whole && !tags_used)
             break;
         fw_py_thread after;
-        if (a->tick_tstate == 0 ||
-            !fw_py_read_thread_win(a->tick_tstate, &after, fw_stack_window(a->resolver)) ||
+        if (fw_smp.tick_tstate == 0 ||
+            !fw_py_read_thread_win(fw_smp.tick_tstate, &after, fw_stack_window(a->resolver)) ||
             (whole && after.top_frame == top_frame && after.context == context))
             break;
-        a->tick_prefetched = true;
+        fw_smp.tick_prefetched = true;
         a->stats.walks_redone++;
         top_frame = after.top_frame;
         context = after.context;
     }
-    a->tick_prefetched = false;
+    fw_smp.tick_prefetched = false;
     a->stats.walk_ns += fw_now_mono_ns() - t0;
     a->stats.stacks_walked++;
     if (depth < 0)
@@ -342,7 +358,7 @@ static void fw_sampler_thread_tick(fw_agent *a, uintptr_t tstate, const fw_py_th
         return;
     int64_t tid = fw_sampler_tid(a, t);
     if (tstate == gil_holder)
-        a->tick_holder_tid = tid;
+        fw_smp.tick_holder_tid = tid;
     int32_t idx = fw_threads_lookup(a->threads, tstate, t->pthread_id, tid, tick, &created);
     if (idx < 0) {
         a->stats.registry_full++;
@@ -353,11 +369,11 @@ static void fw_sampler_thread_tick(fw_agent *a, uintptr_t tstate, const fw_py_th
     if (created) {
         s->last_entry = -1;
         atomic_store_explicit(&a->names_wanted, true, memory_order_relaxed);
-        fw_worker_wake(a);
+        fw_agent_wake(a);
     }
     bool first_tick = prev_tick == 0;
     int64_t cpu = fw_sampler_cpu_delta(a, s, tid, created, first_tick, tstate == gil_holder, &state);
-    fw_gil_watch_thread(&a->gil_watch, idx, tstate == gil_holder, cpu, state == FW_RUN_NOGIL);
+    fw_gil_watch_thread(&fw_smp.gil_watch, idx, tstate == gil_holder, cpu, state == FW_RUN_NOGIL);
     int64_t wall = fw_sampler_wall_delta(a, s, created, now, prev_tick);
     bool becomes_last = false;
     cpu = fw_sampler_route_cpu(a, s, (uint32_t)idx, cpu, state, &becomes_last);
@@ -374,15 +390,15 @@ static void fw_sampler_thread_tick(fw_agent *a, uintptr_t tstate, const fw_py_th
     fw_sampler_count_read(a, s);
     if (read && now_t.pthread_id == t->pthread_id) {
         use = &now_t;
-        a->tick_prefetched = true;
+        fw_smp.tick_prefetched = true;
     }
     cpu = fw_sampler_recheck_holder(a, s, (uint32_t)idx, tstate, state, cpu, &becomes_last);
     if (cpu <= 0 && wall <= 0) {
-        a->tick_prefetched = false;
+        fw_smp.tick_prefetched = false;
         return;
     }
-    a->tick_context = use->context;
-    a->tick_tstate = tstate;
+    fw_smp.tick_context = use->context;
+    fw_smp.tick_tstate = tstate;
     fw_sampler_charge_current(a, s, (uint32_t)idx, use->top_frame, cpu, wall, becomes_last);
 }
 
@@ -423,12 +439,12 @@ static void fw_sampler_quick_tick(fw_agent *a, uint64_t tick, uintptr_t gil_hold
             continue;
         bool holds_gil = s->tstate == gil_holder;
         if (holds_gil)
-            a->tick_holder_tid = s->tid;
+            fw_smp.tick_holder_tid = s->tid;
         /* A thread that has shown next to no CPU for a while (asleep, or queued for the GIL) is
          * read every FW_QUIET_STRIDE ticks only, staggered by slot: its CPU accumulates in the
          * clock meanwhile, and it would go to its last running stack anyway. It is read at once
          * when it takes the GIL, and at every tick of a GIL hold (fw_gil_watch.h counts them). */
-        if (!holds_gil && s->quiet_ticks >= FW_QUIET_AFTER && !a->gil_watch.held &&
+        if (!holds_gil && s->quiet_ticks >= FW_QUIET_AFTER && !fw_smp.gil_watch.held &&
             (tick + (uint64_t)i) % FW_QUIET_STRIDE != 0) {
             a->stats.clock_reads_saved++;
             continue;
@@ -437,10 +453,10 @@ static void fw_sampler_quick_tick(fw_agent *a, uint64_t tick, uintptr_t gil_hold
         fw_run_state state = FW_RUN_OFF;
         int64_t cpu = fw_sampler_cpu_delta(a, s, s->tid, false, false, holds_gil, &state);
         if (a->stats.cpu_read_failures != failures) {
-            a->threads_changed = true;
+            fw_smp.threads_changed = true;
             continue;
         }
-        fw_gil_watch_thread(&a->gil_watch, i, holds_gil, cpu, state == FW_RUN_NOGIL);
+        fw_gil_watch_thread(&fw_smp.gil_watch, i, holds_gil, cpu, state == FW_RUN_NOGIL);
         if (!holds_gil && cpu < (int64_t)(a->cfg.interval_ns / 8)) {
             if (s->quiet_ticks < UINT8_MAX)
                 s->quiet_ticks++;
@@ -457,15 +473,15 @@ static void fw_sampler_quick_tick(fw_agent *a, uint64_t tick, uintptr_t gil_hold
         bool read = fw_py_read_thread_hinted(s->tstate, &t, fw_stack_window(a->resolver), &s->stack_hint);
         fw_sampler_count_read(a, s);
         if (!read || t.pthread_id != s->pthread_id || (t.native_tid > 0 && t.native_tid != s->tid)) {
-            a->threads_changed = true;
+            fw_smp.threads_changed = true;
             continue;
         }
         cpu = fw_sampler_recheck_holder(a, s, (uint32_t)i, s->tstate, state, cpu, &becomes_last);
         if (cpu <= 0)
             continue;
-        a->tick_prefetched = true;
-        a->tick_context = t.context;
-        a->tick_tstate = s->tstate;
+        fw_smp.tick_prefetched = true;
+        fw_smp.tick_context = t.context;
+        fw_smp.tick_tstate = s->tstate;
         fw_sampler_charge_current(a, s, (uint32_t)i, t.top_frame, cpu, 0, becomes_last);
     }
 }
@@ -483,7 +499,7 @@ static bool fw_sampler_knows(fw_agent *a, uintptr_t tstate)
 
 static uint64_t fw_sampler_tick(fw_agent *a, uint64_t now)
 {
-    a->tick_holder_tid = 0;   /* found again below, if there is a holder and collection is on */
+    fw_smp.tick_holder_tid = 0;   /* found again below, if there is a holder and collection is on */
     pthread_mutex_lock(&a->lock);
     if (!a->cfg.enabled) {
         /* Master switch off: no thread is looked at; check again in 100 ms. */
@@ -495,8 +511,9 @@ static uint64_t fw_sampler_tick(fw_agent *a, uint64_t now)
         fw_sampler_rebaseline(a, now);
     fw_sampler_stats *st = &a->stats;
     uint64_t prev_tick = st->ticks && !fresh ? st->last_tick_ns : 0;
-    a->tick_span_ns = prev_tick != 0 && now - prev_tick < a->cfg.interval_ns ? now - prev_tick
-                                                                             : a->cfg.interval_ns;
+    fw_smp.tick_span_ns = prev_tick != 0 && now - prev_tick < a->cfg.interval_ns
+                              ? now - prev_tick
+                              : a->cfg.interval_ns;
     uint64_t tick = ++st->ticks;
     if (tick == 1)
         st->first_tick_ns = now;
@@ -505,15 +522,15 @@ static uint64_t fw_sampler_tick(fw_agent *a, uint64_t now)
 
     bool complete = true;
     size_t n = 0;
-    uintptr_t gil_holder = fw_gil_watch_begin(&a->gil_watch, prev_tick != 0,
+    uintptr_t gil_holder = fw_gil_watch_begin(&fw_smp.gil_watch, prev_tick != 0,
                                               fw_threads_live(a->threads) > 1);
     /* A GIL holder we have no slot for is a new thread: walk the list now, not at the next
      * tick, so that it is found (and named) even if it lives only a few ticks. */
-    bool full = a->cfg.wall || fresh || prev_tick == 0 || a->threads_changed ||
+    bool full = a->cfg.wall || fresh || prev_tick == 0 || fw_smp.threads_changed ||
                 tick % FW_FULL_WALK_EVERY == 0 ||
                 (gil_holder != 0 && !fw_sampler_knows(a, gil_holder));
     if (full) {
-        a->threads_changed = false;
+        fw_smp.threads_changed = false;
         for (uintptr_t ts = fw_py_thread_head(); ts != 0;) {
             fw_py_thread t;
             if (++n > FW_SAMPLER_MAX_THREADS || !fw_py_read_thread(ts, &t)) {
@@ -532,18 +549,18 @@ static uint64_t fw_sampler_tick(fw_agent *a, uint64_t now)
         st->quick_ticks++;
         fw_sampler_quick_tick(a, tick, gil_holder);
     }
-    fw_gil_watch_end(&a->gil_watch, a, prev_tick != 0 ? (int64_t)(now - prev_tick) : 0);
+    fw_gil_watch_end(&fw_smp.gil_watch, a, prev_tick != 0 ? (int64_t)(now - prev_tick) : 0);
     uint64_t interval = a->cfg.interval_ns;
     pthread_mutex_unlock(&a->lock);
     return interval;
 }
 
 /* Sleeps until `deadline` (absolute, monotonic) or until asked to stop. */
-static void fw_sampler_sleep_until(fw_agent *a, uint64_t deadline)
+static void fw_sampler_sleep_until(uint64_t deadline)
 {
     for (;;) {
         uint64_t now = fw_now_mono_ns();
-        if (now >= deadline || atomic_load(&a->sampler_stop))
+        if (now >= deadline || atomic_load(&fw_smp.stop))
             return;
         uint64_t target = deadline - now > FW_SLEEP_CHUNK_NS ? now + FW_SLEEP_CHUNK_NS : deadline;
         struct timespec ts = {(time_t)(target / 1000000000u), (long)(target % 1000000000u)};
@@ -590,9 +607,9 @@ static void fw_sampler_short_slice(void)
 /* Every FW_FULL_WALK_EVERY ticks, the sampler moves next to the GIL holder (fw_cpu_follow.h). */
 static void fw_sampler_follow(fw_agent *a, fw_cpu_follow *follow, uint64_t tick)
 {
-    if (tick % FW_FULL_WALK_EVERY != 0 || a->tick_holder_tid <= 0)
+    if (tick % FW_FULL_WALK_EVERY != 0 || fw_smp.tick_holder_tid <= 0)
         return;
-    if (fw_cpu_follow_thread(follow, a->tick_holder_tid, tick)) {
+    if (fw_cpu_follow_thread(follow, fw_smp.tick_holder_tid, tick)) {
         pthread_mutex_lock(&a->lock);
         a->stats.cpu_moves++;
         pthread_mutex_unlock(&a->lock);
@@ -635,10 +652,10 @@ static void *fw_sampler_main(void *arg)
     fw_sampler_confirm_tid_offset(a);
     uint64_t grid = fw_now_mono_ns() + interval;   /* start of the next tick's slot */
     uint64_t rng = (grid ^ ((uint64_t)syscall(SYS_gettid) << 32)) | 1u;
-    while (!atomic_load(&a->sampler_stop)) {
+    while (!atomic_load(&fw_smp.stop)) {
         uint64_t deadline = grid + fw_sampler_jitter(&rng, interval);
-        fw_sampler_sleep_until(a, deadline);
-        if (atomic_load(&a->sampler_stop))
+        fw_sampler_sleep_until(deadline);
+        if (atomic_load(&fw_smp.stop))
             break;
         uint64_t now = fw_now_mono_ns();
         if (now >= deadline + interval) {
@@ -672,35 +689,35 @@ static void *fw_sampler_main(void *arg)
 int fw_sampler_start(fw_agent *a)
 {
     sigset_t all, old;
-    assert(!a->sampler_started);
-    atomic_store(&a->sampler_stop, false);
+    assert(!fw_smp.started);
+    atomic_store(&fw_smp.stop, false);
     sigfillset(&all);
     /* The new thread inherits this mask: no signal is ever delivered to it. */
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&a->sampler_thread, NULL, fw_sampler_main, a);
+    int rc = pthread_create(&fw_smp.thread, NULL, fw_sampler_main, a);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc == 0)
-        a->sampler_started = true;
+        fw_smp.started = true;
     return rc;
 }
 
-uint64_t fw_sampler_cpu_ns(const fw_agent *a)
+uint64_t fw_sampler_cpu_ns(void)
 {
     clockid_t clock;
     struct timespec ts;
-    if (!a->sampler_started || pthread_getcpuclockid(a->sampler_thread, &clock) != 0 ||
+    if (!fw_smp.started || pthread_getcpuclockid(fw_smp.thread, &clock) != 0 ||
         clock_gettime(clock, &ts) != 0)
         return 0;
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-void fw_sampler_stop(fw_agent *a)
+void fw_sampler_stop(void)
 {
-    if (!a->sampler_started)
+    if (!fw_smp.started)
         return;
-    atomic_store(&a->sampler_stop, true);
-    pthread_join(a->sampler_thread, NULL);
-    a->sampler_started = false;
+    atomic_store(&fw_smp.stop, true);
+    pthread_join(fw_smp.thread, NULL);
+    fw_smp.started = false;
 }
 
 /* Called by the worker under the agent mutex, right after `old` was swapped out and before
@@ -709,6 +726,16 @@ void fw_sampler_stop(fw_agent *a)
  * is copied into the new aggregate with zero values (fw_agg_nonzero does not count it) and the
  * slot is pointed at the copy. Function ids must still be valid, so the caller skips this when
  * it is about to reset the function registry. */
+void fw_sampler_forget(void)
+{
+    fw_smp.started = false;
+}
+
+uint64_t fw_sampler_gil_preempted_ticks(void)
+{
+    return fw_smp.gil_watch.preempted_ticks;
+}
+
 void fw_sampler_carry_last_running(fw_agent *a, const fw_agg *old)
 {
     for (int32_t i = 0; i < (int32_t)fw_threads_span(a->threads); i++) {

@@ -38,7 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fw_agent.h"
+#include "fw_base.h"
 #include "fw_memread.h"
 #include "fw_pyversion.h"
 

@@ -5,22 +5,12 @@
  * the time it takes to copy a few strings. Everything else it does (building, encoding,
  * compressing and writing a profile) happens without the GIL and without the agent mutex.
  *
- * Thread names. The sampler knows threads by their thread state; `threading` knows their names.
- * The worker sleeps until its next timed job (a flush, the renaming of every live slot each
- * second because a program may rename its threads, or a retry), or until the sampler wakes it
- * through an eventfd after flagging a new slot (an atomic flag): it then names the unnamed
- * slots at once. A worker that polled instead would wake 100 times a second for nothing, and
- * each wake-up of an agent thread can preempt the application on a busy machine. A refresh runs in three steps so
- * that the GIL is never awaited while the agent mutex is held:
- *   1. under the mutex, list the slots to name as (slot, generation, pthread id);
- *   2. with the GIL and without the mutex, look each pthread id up in threading._active (and
- *      the ident of each thread in threading._limbo), reading `_name`: sys.modules is consulted,
- *      `threading` is never imported, and errors are cleared, never propagated;
- *   3. under the mutex, store each name found into its slot if the slot's generation has not
- *      changed in between (else the slot is now another thread).
- * A slot that `threading` does not list yet is asked for again 20 ms later; one no refresh could
- * name after a few attempts (a thread made by _thread directly) gets a fallback name,
- * "tid-<tid>", whose group is "tid-*" (a later refresh still replaces it if a name appears).
+ * Waking. The worker sleeps until its next timed job (a flush, the renaming of every live slot
+ * each second because a program may rename its threads, or a retry), or until the sampler wakes
+ * it through the agent's eventfd (fw_agent_wake) after flagging a new slot (an atomic flag): it
+ * then has the unnamed slots named at once (fw_names.c). A worker that polled instead would wake
+ * 100 times a second for nothing, and each wake-up of an agent thread can preempt the
+ * application on a busy machine.
  *
  * Flushing. At each upload interval the worker, under the mutex, swaps the sampler's aggregate
  * for its empty spare, copies the names of the functions the resolver has added since the last
@@ -39,263 +29,81 @@
 
 #include "fw_worker.h"
 
-#include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ifaddrs.h>
-#include <net/if.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "fw_agent.h"
 #include "fw_gzip.h"
+#include "fw_memory.h"
+#include "fw_names.h"
 #include "fw_pprof.h"
 #include "fw_profile.h"
+#include "fw_pyversion.h"
+#include "fw_sampler.h"
 #include "fw_tags.h"
 #include "fw_upload.h"
-#include "fw_memory.h"
 
 #define FW_NAMES_REFRESH_NS 1000000000ull    /* every live thread renamed each second */
 #define FW_NAMES_RETRY_NS 20000000ull        /* a slot `threading` did not list yet */
 #define FW_GZIP_LEVEL 6
 #define FW_NTYPES 8                          /* sample types of an agent profile */
 
+/* The worker's own state: nobody else touches it, so it needs no lock. */
 typedef struct {
-    int32_t slot;
-    uint32_t generation;
-    uint64_t pthread_id;
-    bool found;
-    char name[FW_THREAD_NAME_MAX];
-} fw_name_req;
+    pthread_t thread;
+    bool started;
+    atomic_bool stop;
+    fw_agg *spare;                /* the aggregate being written */
+    fw_fn_copy *fns;              /* resolver function copies, indexed by function id */
+    size_t nfns;
+    size_t fns_cap;
+    bool fns_reset_pending;       /* the resolver was reset; clear `fns` after the build */
+    char (*slot_names)[FW_THREAD_NAME_MAX];  /* names of the interval being written */
+} fw_worker_state;
 
-typedef struct {
-    fw_name_req reqs[FW_THREADS_MAX];
-    size_t n;
-} fw_name_batch;
+static fw_worker_state fw_wk;
 
 int fw_worker_init(fw_agent *a)
 {
-    assert(a->name_buf == NULL && a->slot_names == NULL);
-    a->name_buf = calloc(1, sizeof(fw_name_batch));
-    a->slot_names = calloc(FW_THREADS_MAX, sizeof *a->slot_names);
-    a->spare = fw_agg_new();
-    a->worker_wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    a->worker_wake_open = a->worker_wake_fd >= 0;
-    if (!a->name_buf || !a->slot_names || !a->spare || !a->worker_wake_open) {
+    assert(fw_wk.slot_names == NULL);
+    fw_wk.slot_names = calloc(FW_THREADS_MAX, sizeof *fw_wk.slot_names);
+    fw_wk.spare = fw_agg_new();
+    if (!fw_wk.slot_names || !fw_wk.spare || fw_names_init() != 0 || fw_agent_wake_open(a) != 0) {
         fw_worker_release(a);
         return ENOMEM;
     }
     return 0;
 }
 
-static void fw_fns_clear(fw_agent *a)
+static void fw_fns_clear(void)
 {
-    for (size_t i = 0; i < a->nfns; i++) {
-        free(a->fns[i].qualname);
-        free(a->fns[i].filename);
+    for (size_t i = 0; i < fw_wk.nfns; i++) {
+        free(fw_wk.fns[i].qualname);
+        free(fw_wk.fns[i].filename);
     }
-    a->nfns = 0;
+    fw_wk.nfns = 0;
 }
 
 void fw_worker_release(fw_agent *a)
 {
-    fw_fns_clear(a);
-    free(a->fns);
-    a->fns = NULL;
-    a->fns_cap = 0;
-    a->fns_reset_pending = false;
-    free(a->name_buf);
-    a->name_buf = NULL;
-    free(a->slot_names);
-    a->slot_names = NULL;
-    fw_agg_free(a->spare);
-    a->spare = NULL;
-    if (a->worker_wake_open)
-        close(a->worker_wake_fd);
-    a->worker_wake_open = false;
-    a->worker_wake_fd = -1;
-}
-
-/* ---- thread names ---- */
-
-static void fw_names_collect(fw_agent *a, fw_name_batch *b, bool all)
-{
-    b->n = 0;
-    pthread_mutex_lock(&a->lock);
-    for (int32_t i = 0; a->threads && i < (int32_t)fw_threads_span(a->threads); i++) {
-        const fw_thread_slot *s = fw_threads_slot(a->threads, i);
-        if (!s || !s->alive || (!all && s->named))
-            continue;
-        fw_name_req *r = &b->reqs[b->n++];
-        r->slot = i;
-        r->generation = s->generation;
-        r->pthread_id = s->pthread_id;
-        r->found = false;
-        r->name[0] = '\0';
-    }
-    pthread_mutex_unlock(&a->lock);
-}
-
-static int fw_name_req_cmp(const void *x, const void *y)
-{
-    uint64_t a = ((const fw_name_req *)x)->pthread_id, b = ((const fw_name_req *)y)->pthread_id;
-    return (a > b) - (a < b);
-}
-
-/* Copies a UTF-8 string, truncated on a character boundary. */
-static void fw_copy_utf8(char *dst, size_t cap, const char *src, size_t len)
-{
-    if (len >= cap) {
-        len = cap - 1;
-        while (len > 0 && ((unsigned char)src[len] & 0xC0) == 0x80)
-            len--;
-    }
-    memcpy(dst, src, len);
-    dst[len] = '\0';
-}
-
-/* GIL held. Stores the name of `thread` into every request for `ident`. */
-static void fw_names_store(fw_name_batch *b, uint64_t ident, PyObject *thread)
-{
-    fw_name_req key = {.pthread_id = ident};
-    fw_name_req *r = bsearch(&key, b->reqs, b->n, sizeof *r, fw_name_req_cmp);
-    if (!r)
-        return;
-    PyObject *name = PyObject_GetAttrString(thread, "_name");
-    if (!name || !PyUnicode_Check(name)) {
-        Py_XDECREF(name);
-        PyErr_Clear();
-        return;
-    }
-    Py_ssize_t len = 0;
-    const char *utf8 = PyUnicode_AsUTF8AndSize(name, &len);
-    if (utf8) {
-        while (r > b->reqs && r[-1].pthread_id == ident)
-            r--;
-        for (; r < b->reqs + b->n && r->pthread_id == ident; r++) {
-            fw_copy_utf8(r->name, sizeof r->name, utf8, (size_t)len);
-            r->found = true;
-        }
-    }
-    PyErr_Clear();
-    Py_DECREF(name);
-}
-
-static bool fw_ident_of(PyObject *obj, uint64_t *out)
-{
-    unsigned long long v = PyLong_AsUnsignedLongLong(obj);
-    if (v == (unsigned long long)-1 && PyErr_Occurred()) {
-        PyErr_Clear();
-        return false;
-    }
-    *out = (uint64_t)v;
-    return true;
-}
-
-/* GIL held. `_active` maps ident -> Thread; `_limbo` maps Thread -> Thread (ident in `_ident`).
- * Items are copied to a list first, so a dict changed by another thread cannot bite us. */
-static void fw_names_from_dict(fw_name_batch *b, PyObject *threading, const char *attr,
-                               bool keyed_by_ident)
-{
-    PyObject *dict = PyObject_GetAttrString(threading, attr);
-    PyObject *items = (dict && PyDict_Check(dict)) ? PyDict_Items(dict) : NULL;
-    PyErr_Clear();
-    for (Py_ssize_t i = 0; items && i < PyList_GET_SIZE(items); i++) {
-        PyObject *pair = PyList_GET_ITEM(items, i);
-        PyObject *key = PyTuple_GET_ITEM(pair, 0), *thread = PyTuple_GET_ITEM(pair, 1);
-        uint64_t ident = 0;
-        bool ok;
-        if (keyed_by_ident) {
-            ok = fw_ident_of(key, &ident);
-        } else {
-            PyObject *obj = PyObject_GetAttrString(thread, "_ident");
-            ok = obj && obj != Py_None && fw_ident_of(obj, &ident);
-            Py_XDECREF(obj);
-            PyErr_Clear();
-        }
-        if (ok)
-            fw_names_store(b, ident, thread);
-    }
-    Py_XDECREF(items);
-    Py_XDECREF(dict);
-}
-
-static void fw_names_read_with_gil(fw_name_batch *b)
-{
-    PyObject *modules = PyImport_GetModuleDict();   /* borrowed */
-    PyObject *threading = modules ? PyDict_GetItemString(modules, "threading") : NULL;
-    if (!threading)
-        return;   /* never imported by the program: no names to find */
-    Py_INCREF(threading);
-    fw_names_from_dict(b, threading, "_active", true);
-    fw_names_from_dict(b, threading, "_limbo", false);
-    Py_DECREF(threading);
-    PyErr_Clear();
-}
-
-/* Returns how many of the slots asked for still have no name. */
-static size_t fw_names_apply(fw_agent *a, const fw_name_batch *b)
-{
-    size_t unnamed = 0;
-    pthread_mutex_lock(&a->lock);
-    for (size_t i = 0; i < b->n && a->threads; i++) {
-        const fw_name_req *r = &b->reqs[i];
-        fw_thread_slot *s = fw_threads_slot(a->threads, r->slot);
-        if (!s || s->generation != r->generation)
-            continue;
-        if (r->found) {
-            memcpy(s->name, r->name, sizeof s->name);
-            s->named = true;
-        } else if (!s->named && ++s->name_attempts >= FW_THREAD_NAME_ATTEMPTS) {
-            snprintf(s->name, sizeof s->name, "tid-%lld", (long long)s->tid);
-            s->named = true;
-        }
-        unnamed += !s->named;
-    }
-    pthread_mutex_unlock(&a->lock);
-    return unnamed;
-}
-
-static bool fw_python_usable(void)
-{
-#if PY_VERSION_HEX >= 0x030D0000
-    return Py_IsInitialized() && !Py_IsFinalizing();
-#else
-    return Py_IsInitialized() && !_Py_IsFinalizing();
-#endif
-}
-
-size_t fw_worker_refresh_names(fw_agent *a, bool all, bool have_gil)
-{
-    fw_name_batch *b = a->name_buf;
-    if (!b)
-        return 0;
-    fw_names_collect(a, b, all);
-    if (b->n == 0)
-        return 0;
-    qsort(b->reqs, b->n, sizeof b->reqs[0], fw_name_req_cmp);
-    if (have_gil) {
-        fw_names_read_with_gil(b);
-    } else {
-        /* A thread that asks for the GIL during finalization is never given it back, so we do
-         * not ask once the interpreter is going away (stop() has named everyone by then). */
-        if (atomic_load(&a->worker_stop) || !fw_python_usable())
-            return 0;
-        PyGILState_STATE g = PyGILState_Ensure();
-        fw_names_read_with_gil(b);
-        PyGILState_Release(g);
-    }
-    return fw_names_apply(a, b);
+    fw_fns_clear();
+    free(fw_wk.fns);
+    fw_wk.fns = NULL;
+    fw_wk.fns_cap = 0;
+    fw_wk.fns_reset_pending = false;
+    fw_names_release();
+    free(fw_wk.slot_names);
+    fw_wk.slot_names = NULL;
+    fw_agg_free(fw_wk.spare);
+    fw_wk.spare = NULL;
+    fw_agent_wake_close(a);
 }
 
 /* ---- flushing ---- */
@@ -311,27 +119,27 @@ static uint64_t fw_worker_cpu_ns(void)
 static void fw_fns_sync(fw_agent *a)
 {
     size_t count = fw_stack_function_count(a->resolver);
-    if (count > a->fns_cap) {
-        size_t cap = a->fns_cap ? a->fns_cap : 1024;
+    if (count > fw_wk.fns_cap) {
+        size_t cap = fw_wk.fns_cap ? fw_wk.fns_cap : 1024;
         while (cap < count)
             cap *= 2;
-        fw_fn_copy *fns = realloc(a->fns, cap * sizeof *fns);
+        fw_fn_copy *fns = realloc(fw_wk.fns, cap * sizeof *fns);
         if (!fns)
-            count = a->fns_cap;    /* keep what fits; missing ids print as "?" */
+            count = fw_wk.fns_cap;    /* keep what fits; missing ids print as "?" */
         else {
-            a->fns = fns;
-            a->fns_cap = cap;
+            fw_wk.fns = fns;
+            fw_wk.fns_cap = cap;
         }
     }
-    for (size_t id = a->nfns; id < count; id++) {
+    for (size_t id = fw_wk.nfns; id < count; id++) {
         const fw_function_info *info = fw_stack_function(a->resolver, (uint32_t)id);
-        fw_fn_copy *c = &a->fns[id];
+        fw_fn_copy *c = &fw_wk.fns[id];
         c->qualname = (info && info->qualname) ? strdup(info->qualname) : NULL;
         c->filename = (info && info->filename) ? strdup(info->filename) : NULL;
         c->firstlineno = info ? info->firstlineno : 0;
     }
-    if (count > a->nfns)
-        a->nfns = count;
+    if (count > fw_wk.nfns)
+        fw_wk.nfns = count;
 }
 
 /* Under the mutex: the names of the interval being written. */
@@ -339,7 +147,7 @@ static void fw_slot_names_copy(fw_agent *a)
 {
     for (int32_t i = 0; i < (int32_t)fw_threads_span(a->threads); i++) {
         const fw_thread_slot *s = fw_threads_slot(a->threads, i);
-        char *dst = a->slot_names[i];
+        char *dst = fw_wk.slot_names[i];
         if (!s)
             dst[0] = '\0';
         else if (s->named || s->name[0])
@@ -359,8 +167,8 @@ static void fw_flush_swap(fw_agent *a, fw_interval *iv)
 {
     pthread_mutex_lock(&a->lock);
     fw_agg *old = a->active;
-    a->active = a->spare;
-    a->spare = old;
+    a->active = fw_wk.spare;
+    fw_wk.spare = old;
     bool reset_fns = fw_stack_functions_nearly_full(a->resolver);
     if (!reset_fns)
         fw_sampler_carry_last_running(a, old);
@@ -376,7 +184,7 @@ static void fw_flush_swap(fw_agent *a, fw_interval *iv)
     (void)fw_threads_recycle_dead(a->threads);
     if (reset_fns) {
         fw_stack_reset_functions(a->resolver);
-        a->fns_reset_pending = true;
+        fw_wk.fns_reset_pending = true;
         fw_log(FW_LOG_DEBUG, "function registry nearly full: reset");
     }
     pthread_mutex_unlock(&a->lock);
@@ -393,7 +201,7 @@ typedef struct {
     char group[FW_THREAD_NAME_MAX];   /* thread_group of the sample being added */
 } fw_build;
 
-static fw_status fw_build_function(fw_agent *a, fw_build *b, uint32_t fn, uint64_t *out)
+static fw_status fw_build_function(fw_build *b, uint32_t fn, uint64_t *out)
 {
     uint64_t *cached;
     const char *name = "?", *file = "";
@@ -401,16 +209,16 @@ static fw_status fw_build_function(fw_agent *a, fw_build *b, uint32_t fn, uint64
     if (fn == FW_FN_DROPPED) {
         cached = &b->fn_dropped;
         name = "[dropped]";
-    } else if (fn == FW_FN_UNKNOWN || fn >= a->nfns) {
+    } else if (fn == FW_FN_UNKNOWN || fn >= fw_wk.nfns) {
         cached = &b->fn_unknown;
         name = "[unknown]";
     } else {
         cached = &b->fmap[fn];
-        if (a->fns[fn].qualname)
-            name = a->fns[fn].qualname;
-        if (a->fns[fn].filename)
-            file = a->fns[fn].filename;
-        start = a->fns[fn].firstlineno;
+        if (fw_wk.fns[fn].qualname)
+            name = fw_wk.fns[fn].qualname;
+        if (fw_wk.fns[fn].filename)
+            file = fw_wk.fns[fn].filename;
+        start = fw_wk.fns[fn].firstlineno;
     }
     if (*cached == 0) {
         fw_status st = fw_profile_function(b->p, name, file, start, cached);
@@ -421,7 +229,7 @@ static fw_status fw_build_function(fw_agent *a, fw_build *b, uint32_t fn, uint64
     return FW_OK;
 }
 
-static fw_status fw_build_entry(fw_agent *a, fw_build *b, const fw_agg_entry *e)
+static fw_status fw_build_entry(fw_build *b, const fw_agg_entry *e)
 {
     uint64_t locs[FW_STACK_MAX_DEPTH + 1];
     size_t depth = e->depth;
@@ -429,14 +237,14 @@ static fw_status fw_build_entry(fw_agent *a, fw_build *b, const fw_agg_entry *e)
         depth = FW_STACK_MAX_DEPTH;
     for (size_t i = 0; i < depth; i++) {
         uint64_t fid;
-        fw_status st = fw_build_function(a, b, e->frames[i].function, &fid);
+        fw_status st = fw_build_function(b, e->frames[i].function, &fid);
         if (st == FW_OK)
             st = fw_profile_location(b->p, fid, e->frames[i].line > 0 ? e->frames[i].line : 0,
                                      &locs[i]);
         if (st != FW_OK)
             return st;
     }
-    const char *name = e->slot < FW_THREADS_MAX ? a->slot_names[e->slot] : "";
+    const char *name = e->slot < FW_THREADS_MAX ? fw_wk.slot_names[e->slot] : "";
     fw_thread_group(name, b->group, sizeof b->group);
     b->labels[b->nbase] = (fw_label){"thread_name", name};
     b->labels[b->nbase + 1] = (fw_label){"thread_group", b->group};
@@ -484,7 +292,7 @@ static bool fw_build_profile(fw_agent *a, const fw_interval *iv, fw_buf *gz)
     fw_buf raw = {0};
     bool ok = false;
     b.p = fw_profile_new(types, FW_NTYPES);
-    b.fmap = calloc(a->nfns ? a->nfns : 1, sizeof *b.fmap);
+    b.fmap = calloc(fw_wk.nfns ? fw_wk.nfns : 1, sizeof *b.fmap);
     if (!b.p || !b.fmap)
         goto out;
     fw_profile_set_period(b.p, "cpu", "nanoseconds", (int64_t)a->cfg.interval_ns);
@@ -495,7 +303,7 @@ static bool fw_build_profile(fw_agent *a, const fw_interval *iv, fw_buf *gz)
         fw_agg_get(iv->agg, i, &e);
         if (e.cpu_ns == 0 && e.wall_ns == 0 && e.gil_hold_ns == 0)
             continue;   /* a carried-over last running stack that saw no time */
-        fw_status st = fw_build_entry(a, &b, &e);
+        fw_status st = fw_build_entry(&b, &e);
         if (st == FW_ERR_NOMEM)
             goto out;
         if (st != FW_OK)
@@ -647,36 +455,16 @@ int fw_worker_flush(fw_agent *a, bool final)
         fw_buf_free(&gz);
     }
     fw_agg_clear(iv.agg);
-    if (a->fns_reset_pending) {
+    if (fw_wk.fns_reset_pending) {
         pthread_mutex_lock(&a->lock);
-        fw_fns_clear(a);
-        a->fns_reset_pending = false;
+        fw_fns_clear();
+        fw_wk.fns_reset_pending = false;
         pthread_mutex_unlock(&a->lock);
     }
     return rc;
 }
 
 /* ---- the thread ---- */
-
-void fw_worker_wake(fw_agent *a)
-{
-    uint64_t one = 1;
-    if (a->worker_wake_open)
-        (void)!write(a->worker_wake_fd, &one, sizeof one);   /* EAGAIN: a wake-up is pending */
-}
-
-/* Sleeps until `deadline` (monotonic ns) or a wake-up, whichever comes first. */
-static void fw_worker_sleep_until(fw_agent *a, uint64_t deadline)
-{
-    uint64_t now = fw_now_mono_ns();
-    uint64_t ns = deadline > now ? deadline - now : 0;
-    struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
-    struct pollfd pfd = {.fd = a->worker_wake_fd, .events = POLLIN};
-    if (ppoll(&pfd, 1, &ts, NULL) > 0) {
-        uint64_t count;
-        (void)!read(a->worker_wake_fd, &count, sizeof count);
-    }
-}
 
 static void *fw_worker_main(void *arg)
 {
@@ -686,23 +474,23 @@ static void *fw_worker_main(void *arg)
     uint64_t next_flush = fw_now_mono_ns() + a->cfg.upload_interval_ns;
     uint64_t next_names = fw_now_mono_ns() + FW_NAMES_REFRESH_NS;
     uint64_t retry_names = UINT64_MAX;
-    while (!atomic_load(&a->worker_stop)) {
+    while (!atomic_load(&fw_wk.stop)) {
         uint64_t deadline = next_flush < next_names ? next_flush : next_names;
-        fw_worker_sleep_until(a, deadline < retry_names ? deadline : retry_names);
-        if (atomic_load(&a->worker_stop))
+        fw_agent_wait(a, deadline < retry_names ? deadline : retry_names);
+        if (atomic_load(&fw_wk.stop))
             break;
         uint64_t now = fw_now_mono_ns();
         bool all = now >= next_names;
         if (atomic_exchange(&a->names_wanted, false) || all || now >= retry_names) {
             /* A thread is seen a moment before `threading` lists it: ask again shortly. */
-            size_t unnamed = fw_worker_refresh_names(a, all, false);
+            size_t unnamed = fw_names_refresh(a, all, false, &fw_wk.stop);
             retry_names = unnamed ? now + FW_NAMES_RETRY_NS : UINT64_MAX;
             if (all)
                 next_names = now + FW_NAMES_REFRESH_NS;
         }
         /* Remote settings (or the master switch) turned memory profiling on or off: installing
          * or removing allocator hooks needs the GIL, which only this thread may wait for. */
-        if (fw_memory_settings_need_gil(a) && !atomic_load(&a->worker_stop) && fw_python_usable()) {
+        if (fw_memory_settings_need_gil(a) && !atomic_load(&fw_wk.stop) && fw_py_usable()) {
             PyGILState_STATE g = PyGILState_Ensure();
             fw_memory_follow_settings(a);
             PyGILState_Release(g);
@@ -720,105 +508,28 @@ static void *fw_worker_main(void *arg)
 int fw_worker_start(fw_agent *a)
 {
     sigset_t all, old;
-    assert(!a->worker_started);
-    atomic_store(&a->worker_stop, false);
+    assert(!fw_wk.started);
+    atomic_store(&fw_wk.stop, false);
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&a->worker_thread, NULL, fw_worker_main, a);
+    int rc = pthread_create(&fw_wk.thread, NULL, fw_worker_main, a);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc == 0)
-        a->worker_started = true;
+        fw_wk.started = true;
     return rc;
 }
 
 void fw_worker_stop(fw_agent *a)
 {
-    if (!a->worker_started)
+    if (!fw_wk.started)
         return;
-    atomic_store(&a->worker_stop, true);
-    fw_worker_wake(a);
-    pthread_join(a->worker_thread, NULL);
-    a->worker_started = false;
+    atomic_store(&fw_wk.stop, true);
+    fw_agent_wake(a);
+    pthread_join(fw_wk.thread, NULL);
+    fw_wk.started = false;
 }
 
-/* ---- host information ---- */
-
-static bool fw_ip_usable(const struct sockaddr *sa)
+void fw_worker_forget(void)
 {
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
-        uint32_t addr = ntohl(in->sin_addr.s_addr);
-        return addr != 0 && (addr >> 24) != 127;
-    }
-    if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
-        return !IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) && !IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr) &&
-               !IN6_IS_ADDR_LINKLOCAL(&in6->sin6_addr);
-    }
-    return false;
-}
-
-static bool fw_ip_format(const struct sockaddr *sa, char *out, size_t cap)
-{
-    const void *addr = sa->sa_family == AF_INET
-        ? (const void *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr
-        : (const void *)&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
-    return inet_ntop(sa->sa_family, addr, out, (socklen_t)cap) != NULL;
-}
-
-/* The source address the kernel would use towards a public address. connect() on a UDP socket
- * only chooses a route; nothing is sent. */
-static bool fw_ip_by_route(int family, char *out, size_t cap)
-{
-    struct sockaddr_storage dst = {0}, src = {0};
-    socklen_t len;
-    if (family == AF_INET) {
-        struct sockaddr_in *in = (struct sockaddr_in *)(void *)&dst;
-        in->sin_family = AF_INET;
-        in->sin_port = htons(53);
-        inet_pton(AF_INET, "8.8.8.8", &in->sin_addr);
-        len = sizeof *in;
-    } else {
-        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)(void *)&dst;
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons(53);
-        inet_pton(AF_INET6, "2001:4860:4860::8888", &in6->sin6_addr);
-        len = sizeof *in6;
-    }
-    int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return false;
-    bool ok = connect(fd, (struct sockaddr *)&dst, len) == 0;
-    socklen_t slen = sizeof src;
-    ok = ok && getsockname(fd, (struct sockaddr *)&src, &slen) == 0 &&
-         fw_ip_usable((struct sockaddr *)&src) && fw_ip_format((struct sockaddr *)&src, out, cap);
-    close(fd);
-    return ok;
-}
-
-static bool fw_ip_by_interface(int family, char *out, size_t cap)
-{
-    struct ifaddrs *list = NULL;
-    bool ok = false;
-    if (getifaddrs(&list) != 0)
-        return false;
-    for (struct ifaddrs *i = list; i && !ok; i = i->ifa_next) {
-        if (!i->ifa_addr || i->ifa_addr->sa_family != family || (i->ifa_flags & IFF_LOOPBACK) ||
-            !(i->ifa_flags & IFF_UP))
-            continue;
-        ok = fw_ip_usable(i->ifa_addr) && fw_ip_format(i->ifa_addr, out, cap);
-    }
-    freeifaddrs(list);
-    return ok;
-}
-
-void fw_host_info(char *hostname, size_t hostlen, char *ip, size_t iplen)
-{
-    if (gethostname(hostname, hostlen) != 0)
-        snprintf(hostname, hostlen, "unknown");
-    hostname[hostlen - 1] = '\0';
-    if (fw_ip_by_route(AF_INET, ip, iplen) || fw_ip_by_interface(AF_INET, ip, iplen) ||
-        fw_ip_by_route(AF_INET6, ip, iplen) || fw_ip_by_interface(AF_INET6, ip, iplen))
-        return;
-    snprintf(ip, iplen, "127.0.0.1");
+    fw_wk.started = false;
 }

@@ -1,6 +1,7 @@
 /*
- * fw_worker: the agent's second native thread. It names threads (the only agent code that
- * takes the GIL, briefly) and writes one gzip-compressed pprof per upload interval.
+ * fw_worker: the agent's second native thread. It has thread names read (fw_names.h, the only
+ * agent code that takes the GIL, briefly) and writes one gzip-compressed pprof per upload
+ * interval.
  */
 #ifndef FW_WORKER_H
 #define FW_WORKER_H
@@ -8,30 +9,22 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-struct fw_agent;
+#include "fw_agent.h"
 
-/* Allocates the worker's buffers (before the threads start); 0 or ENOMEM. */
-int fw_worker_init(struct fw_agent *a);
+/* Allocates the worker's buffers and opens the agent's wake-up channel (before the threads
+ * start); 0 or ENOMEM. */
+int fw_worker_init(fw_agent *a);
 /* Frees them and the function-name copies. No thread may be running. */
-void fw_worker_release(struct fw_agent *a);
+void fw_worker_release(fw_agent *a);
 
-int fw_worker_start(struct fw_agent *a);
+int fw_worker_start(fw_agent *a);
 /* Asks the worker to stop and joins it. Call without the GIL and without the agent mutex. */
-void fw_worker_stop(struct fw_agent *a);
-/* Wakes the worker now (it otherwise sleeps until its next timed job). Lock-free and
- * non-blocking: one write() to an eventfd, safe from the sampler thread. */
-void fw_worker_wake(struct fw_agent *a);
-
-/* Reads thread names from `threading` for live slots (all of them, or only unnamed ones).
- * With have_gil the caller holds the GIL; otherwise the function takes it, briefly, and never
- * while it holds the agent mutex. Returns how many of those slots are still unnamed. */
-size_t fw_worker_refresh_names(struct fw_agent *a, bool all, bool have_gil);
+void fw_worker_stop(fw_agent *a);
+/* In a forked child: the thread does not exist there; forget it, never join it. */
+void fw_worker_forget(void);
 
 /* Swaps the aggregate out and writes it. An empty interval writes nothing unless `final`.
  * Returns 1 if a file was written (a->last_path), 0 if none was due, -1 on error. */
-int fw_worker_flush(struct fw_agent *a, bool final);
-
-/* The host's name and primary non-loopback address (IPv4, else IPv6, else 127.0.0.1). */
-void fw_host_info(char *hostname, size_t hostlen, char *ip, size_t iplen);
+int fw_worker_flush(fw_agent *a, bool final);
 
 #endif

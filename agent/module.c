@@ -2,7 +2,7 @@
  * module.c: the Python binding `flamewatch._agent`.
  *
  * A thin layer: it converts arguments into an fw_agent_config and results into Python objects,
- * and leaves every decision to fw_agent.c. The Python package (python/flamewatch) validates the
+ * and leaves every decision to fw_lifecycle.c. The Python package (python/flamewatch) validates the
  * configuration and owns the user-facing messages; the checks here only keep the C side safe
  * against a direct caller.
  *
@@ -26,9 +26,11 @@
 #include <string.h>
 
 #include "fw_agent.h"
+#include "fw_lifecycle.h"
 #include "fw_appname.h"
 #include "fw_tags.h"
 #include "fw_memory.h"
+#include "fw_sampler.h"
 #include "fw_upload.h"
 
 _Static_assert(FW_APP_MAX == FW_APP_NAME_MAX, "the agent holds any valid application name");
@@ -140,7 +142,7 @@ static PyObject *fw_mod_start(PyObject *self, PyObject *args, PyObject *kw)
     cfg.memory_threshold_kb = (uint32_t)memory_kb;
     cfg.settings_interval_ns = (uint64_t)(settings_s * 1e9);
     cfg.queue_max = (uint32_t)queue;
-    if (fw_agent_start(&cfg, err, sizeof err) != 0) {
+    if (fw_lifecycle_start(&cfg, err, sizeof err) != 0) {
         PyErr_SetString(PyExc_RuntimeError, err);
         return NULL;
     }
@@ -153,7 +155,7 @@ static PyObject *fw_mod_stop(PyObject *self, PyObject *unused)
     static char path[FW_LAST_PATH_MAX];
     (void)self;
     (void)unused;
-    if (fw_agent_stop(path, sizeof path) != 0)
+    if (fw_lifecycle_stop(path, sizeof path) != 0)
         fw_log(FW_LOG_WARNING, "the final profile could not be written");
     if (path[0] == '\0') {
         Py_INCREF(Py_None);
@@ -188,11 +190,11 @@ static PyObject *fw_mod_stats(PyObject *self, PyObject *unused)
     /* The GIL is held and `lock` is taken after it: the allowed order. */
     pthread_mutex_lock(&a->lock);
     s = a->stats;
-    uint64_t sampler_cpu = fw_sampler_cpu_ns(a);
+    uint64_t sampler_cpu = fw_sampler_cpu_ns();
     if (a->threads)
         live = fw_threads_live(a->threads);
     int32_t tid_offset = a->tid_offset;
-    uint64_t gil_preempted = a->gil_watch.preempted_ticks;
+    uint64_t gil_preempted = fw_sampler_gil_preempted_ticks();
     fw_agent_config cur = a->cfg;
     pthread_mutex_unlock(&a->lock);
     fw_upload_stats up;
@@ -266,7 +268,7 @@ static PyObject *fw_mod_before_fork(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
-    fw_agent_before_fork();
+    fw_lifecycle_before_fork();
     Py_INCREF(Py_None);
     return Py_None;
 }
@@ -275,7 +277,7 @@ static PyObject *fw_mod_after_fork_parent(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
-    fw_agent_after_fork_parent();
+    fw_lifecycle_after_fork_parent();
     Py_INCREF(Py_None);
     return Py_None;
 }
@@ -285,7 +287,7 @@ static PyObject *fw_mod_after_fork_child(PyObject *self, PyObject *unused)
     char err[256];
     (void)self;
     (void)unused;
-    if (fw_agent_after_fork_child(err, sizeof err) != 0) {
+    if (fw_lifecycle_after_fork_child(err, sizeof err) != 0) {
         PyErr_SetString(PyExc_RuntimeError, err);
         return NULL;
     }

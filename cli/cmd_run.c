@@ -17,7 +17,8 @@
  * that runs in another directory must still write next to its parent.
  *
  * Everything is validated before anything happens (parsing and validation live in
- * run_args.c, which the unit tests drive): a bad flag or variable exits with status 2 and the
+ * run_args.c, run_check.c and run_child.c, which the unit tests drive): a bad flag or variable
+ * exits with status 2 and the
  * program never runs. After that, a program that cannot be started fails as in a shell
  * (127 not found, 126 not executable), so scripts that wrap flamewatch behave the same.
  */
@@ -30,7 +31,7 @@
 #include <unistd.h>
 
 #include "commands.h"
-#include "run_args.h"
+#include "run_child.h"
 
 extern char **environ;
 
@@ -161,45 +162,50 @@ static int fw_exec_failed(const char *prog, int err)
     return 126;
 }
 
-int fw_cmd_run(int argc, char **argv)
+/* Step 1: the command line and the environment. 0, or the exit status (the message printed). */
+static int fw_run_load(int argc, char **argv, fw_run_args *args, fw_run_config **out)
 {
-    fw_run_args args;
     char err[FW_RUN_ERR_BYTES];
-    switch (fw_run_parse_args(argc, argv, &args, err, sizeof err)) {
+    *out = NULL;
+    switch (fw_run_parse_args(argc, argv, args, err, sizeof err)) {
     case FW_RUN_PARSE_HELP:
         fw_run_usage(stdout);
-        return 0;
+        return -1;
     case FW_RUN_PARSE_ERROR:
         fprintf(stderr, "%s\n", err);
         return 2;
     case FW_RUN_PARSE_OK:
         break;
     }
-
     /* Tens of kilobytes of fixed-size tag buffers: keep them off the stack. */
     fw_run_config *cfg = calloc(1, sizeof *cfg);
     if (!cfg) {
         fprintf(stderr, "flamewatch: out of memory\n");
         return 1;
     }
-    if (!fw_run_resolve(&args, environ, cfg, err, sizeof err)) {
+    if (!fw_run_resolve(args, environ, cfg, err, sizeof err)) {
         fprintf(stderr, "%s\n", err);
         free(cfg);
         return 2;
     }
+    *out = cfg;
+    return 0;
+}
 
-    /* The output directory: absolute (children may run elsewhere) and created now, so that a
-     * directory that cannot exist is a usage error before the program starts, not a warning
-     * from the agent later. A disabled agent writes nothing, so nothing is created then, and
-     * with a server but no output directory given, profiles are only uploaded. */
+/* Step 2: the output directory, absolute (children may run elsewhere) and created now, so that
+ * a directory that cannot exist is a usage error before the program starts, not a warning from
+ * the agent later. A disabled agent writes nothing, so nothing is created then, and with a
+ * server but no output directory given, profiles are only uploaded. 0 or 2. */
+static int fw_run_prepare_output(const fw_run_args *args, fw_run_config *cfg)
+{
+    char err[FW_RUN_ERR_BYTES];
     bool want_files = cfg->output_set || !cfg->server_set;
-    const char *where = args.output ? "--output" : "FLAMEWATCH_OUTPUT";
+    const char *where = args->output ? "--output" : "FLAMEWATCH_OUTPUT";
     const char *given = cfg->output_set ? cfg->output : "flamewatch-profiles";
     char abs_out[FW_RUN_PATH_BYTES];
     if (fw_absolute(given, abs_out, sizeof abs_out) != 0) {
         fw_run_invalid(err, sizeof err, where, given, "expected a directory; the path is too long");
         fprintf(stderr, "%s\n", err);
-        free(cfg);
         return 2;
     }
     if (want_files && !(cfg->enabled_set && !cfg->enabled) && fw_mkdirs(abs_out) != 0) {
@@ -213,33 +219,38 @@ int fw_cmd_run(int argc, char **argv)
             fw_run_invalid(err, sizeof err, where, given, expected);
             fprintf(stderr, "%s\n", err);
         }
-        free(cfg);
         return 2;
     }
     snprintf(cfg->output, sizeof cfg->output, "%s", abs_out);
     cfg->output_set = want_files;
+    return 0;
+}
 
-    /* The CA file, like the output directory, must mean the same file in children that run
-     * in another directory. */
-    if (cfg->ca_file_set) {
-        char abs_ca[FW_RUN_PATH_BYTES];
-        if (fw_absolute(cfg->ca_file, abs_ca, sizeof abs_ca) != 0) {
-            fw_run_invalid(err, sizeof err, args.ca_file ? "--ca-file" : "FLAMEWATCH_CA_FILE",
-                           cfg->ca_file, "expected a file; the path is too long");
-            fprintf(stderr, "%s\n", err);
-            free(cfg);
-            return 2;
-        }
-        snprintf(cfg->ca_file, sizeof cfg->ca_file, "%s", abs_ca);
+/* Step 3: the CA file, like the output directory, must mean the same file in children that run
+ * in another directory. 0 or 2. */
+static int fw_run_prepare_ca_file(const fw_run_args *args, fw_run_config *cfg)
+{
+    char err[FW_RUN_ERR_BYTES];
+    if (!cfg->ca_file_set)
+        return 0;
+    char abs_ca[FW_RUN_PATH_BYTES];
+    if (fw_absolute(cfg->ca_file, abs_ca, sizeof abs_ca) != 0) {
+        fw_run_invalid(err, sizeof err, args->ca_file ? "--ca-file" : "FLAMEWATCH_CA_FILE",
+                       cfg->ca_file, "expected a file; the path is too long");
+        fprintf(stderr, "%s\n", err);
+        return 2;
     }
+    snprintf(cfg->ca_file, sizeof cfg->ca_file, "%s", abs_ca);
+    return 0;
+}
 
-    /* The bootstrap must exist, or the program would run silently unprofiled. */
-    char root[FW_RUN_PATH_BYTES];
+/* Step 4: the bootstrap must exist, or the program would run silently unprofiled. 0 or 1. */
+static int fw_run_find_bootstrap(char *root, size_t rootlen)
+{
     char probe[FW_RUN_PATH_BYTES + 64];
-    if (fw_package_root(root, sizeof root) != 0) {
+    if (fw_package_root(root, rootlen) != 0) {
         fprintf(stderr, "flamewatch: cannot locate the flamewatch Python package "
                         "(set FLAMEWATCH_PYTHONPATH to the directory that holds it)\n");
-        free(cfg);
         return 1;
     }
     snprintf(probe, sizeof probe, "%s/flamewatch/_bootstrap/sitecustomize.py", root);
@@ -247,15 +258,17 @@ int fw_cmd_run(int argc, char **argv)
         fprintf(stderr, "flamewatch: the agent's Python package is missing: %s: %s "
                         "(run 'make agent', or set FLAMEWATCH_PYTHONPATH to the directory that "
                         "holds the flamewatch package)\n", probe, strerror(errno));
-        free(cfg);
         return 1;
     }
+    return 0;
+}
 
-    char **prog_argv = argv + args.prog_index;
-    int prog_argc = argc - args.prog_index;
+/* Step 5: the child's environment (PYTHONPATH and the FLAMEWATCH_* variables). 0 or 1. */
+static int fw_run_set_environment(const fw_run_config *cfg, const char *root, int prog_argc,
+                                  char **prog_argv)
+{
     char app[FW_RUN_APP_BYTES];
     fw_run_default_app(prog_argc, prog_argv, app, sizeof app);
-
     fw_run_export ex[FW_RUN_MAX_EXPORTS];
     int nex = fw_run_exports(cfg, app, ex);
     const char *old_pp = getenv("PYTHONPATH");
@@ -266,7 +279,6 @@ int fw_cmd_run(int argc, char **argv)
         if (nex >= 0)
             fw_run_exports_free(ex, nex);
         free(pythonpath);
-        free(cfg);
         return 1;
     }
     int failed = setenv("PYTHONPATH", pythonpath, 1);
@@ -274,12 +286,34 @@ int fw_cmd_run(int argc, char **argv)
         failed |= setenv(ex[i].name, ex[i].value, 1);
     fw_run_exports_free(ex, nex);
     free(pythonpath);
-    bool quiet = cfg->log_set && strcmp(cfg->log, "quiet") == 0;
-    free(cfg);
     if (failed) {
         fprintf(stderr, "flamewatch: cannot set the environment: %s\n", strerror(errno));
         return 1;
     }
+    return 0;
+}
+
+int fw_cmd_run(int argc, char **argv)
+{
+    fw_run_args args;
+    fw_run_config *cfg;
+    int rc = fw_run_load(argc, argv, &args, &cfg);
+    if (rc != 0)
+        return rc < 0 ? 0 : rc;
+    char root[FW_RUN_PATH_BYTES];
+    char **prog_argv = argv + args.prog_index;
+    int prog_argc = argc - args.prog_index;
+    rc = fw_run_prepare_output(&args, cfg);
+    if (rc == 0)
+        rc = fw_run_prepare_ca_file(&args, cfg);
+    if (rc == 0)
+        rc = fw_run_find_bootstrap(root, sizeof root);
+    if (rc == 0)
+        rc = fw_run_set_environment(cfg, root, prog_argc, prog_argv);
+    bool quiet = cfg->log_set && strcmp(cfg->log, "quiet") == 0;
+    free(cfg);
+    if (rc != 0)
+        return rc;
 
     char skip;
     if (!quiet && fw_run_python_skips_bootstrap(prog_argc, prog_argv, &skip))

@@ -7,7 +7,7 @@ default (the ``flamewatch run`` flags arrive here already exported as environmen
 Every invalid value raises ValueError with the message the CLI prints, naming where the value came
 from: the keyword for an argument of start(), the variable for the environment, e.g.
 ``flamewatch: invalid value for FLAMEWATCH_CPU_INTERVAL: 'abc' (expected an integer from 1 to 1000)``.
-The checks and the "expected ..." texts are the same as cli/run_args.c so that both front ends reject
+The checks and the "expected ..." texts are the same as cli/run_check.c so that both front ends reject
 exactly the same values with the same words.
 """
 
@@ -195,7 +195,7 @@ def _check_ca_file(where, value):
             or len(value.encode("utf-8", "surrogateescape")) >= 4096 - 256):
         raise _invalid(where, value, _CA_FILE_EXPECTED)
     # Opening (not os.access) judges with the effective ids, as the agent will; same words as
-    # cli/run_args.c fw_run_check_ca_file().
+    # cli/run_check.c fw_run_check_ca_file().
     try:
         fd = os.open(value, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as exc:
@@ -321,7 +321,7 @@ def default_app():
 
 
 def _sanitize_app(name):
-    """The default name made valid the way cli/run_args.c's fw_run_default_app does it."""
+    """The default name made valid the way cli/run_child.c's fw_run_default_app does it."""
     out, size = [], 0
     for ch in name:
         if ch in _APP_FORBIDDEN or ord(ch) < 0x20 or ord(ch) == 0x7F:

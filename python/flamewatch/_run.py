@@ -1,7 +1,8 @@
 """`python -m flamewatch run` and `flamewatch-run`: the C CLI's `flamewatch run` for pip users.
 
 A pip install has the agent and the package but not the C binary that `make` builds, so this module
-does what cli/run_args.c and cli/cmd_run.c do, step for step, and ends the same way: it exports the
+does what cli/run_args.c, run_check.c, run_child.c and cmd_run.c do, step for step, and ends the
+same way: it exports the
 FLAMEWATCH_* settings, puts the bootstrap sitecustomize (python/flamewatch/_bootstrap) and the
 package's directory in front of PYTHONPATH, and exec()s PROGRAM, so the program keeps this pid,
 its signals, its exit status and its terminal.
@@ -13,7 +14,7 @@ surrogateescape), UTF-8 is checked as C checks it, messages are cut where C's bu
 tests/suites/pip_run.py runs both front ends over every flag, variable and error and compares
 their exit statuses, their messages and the environment the program receives; a change to one
 side that is not made to the other fails there. The application-name check is delegated to
-_config (flamewatch.start()'s rules), which cli/run_args.c fw_run_check_app() mirrors.
+_config (flamewatch.start()'s rules), which cli/run_check.c fw_run_check_app() mirrors.
 
 Exit statuses: 0 for --help, 2 for a usage error (nothing has run), 1 when the package is
 broken, and after that a shell's: 127 PROGRAM not found, 126 PROGRAM not executable.

@@ -237,55 +237,380 @@ typedef struct {
     uint32_t id;
 } fw_sq_lsmemo;
 
+/* One upload on its way in: the profile, what was worked out about it, and the scratch arrays
+ * (allocated once per upload, sized by the profile). */
+typedef struct {
+    const fw_store_ingest_req *req;
+    const fw_profile *p;
+    fw_store_ingest_result *res;
+    int64_t t;                                  /* the bucket's start, seconds */
+    size_t nt, ns, nloc, nfn;                   /* sample types, samples, locations, functions */
+    int64_t series[FW_PROFILE_MAX_TYPES];
+    /* Where each value's sample count comes from; see docs/STORAGE.md "Sample counts". */
+    int samples_idx;
+    int64_t period;
+    int period_match[FW_PROFILE_MAX_TYPES];
+    uint32_t *loc_frame;                        /* profile location -> frame id */
+    uint32_t *fn_ids;                           /* profile function -> function id */
+    uint32_t *samp_stack, *samp_ls;             /* per sample: stack id, label set id */
+    fw_sq_kv *kv;
+    uint32_t *frames;
+    fw_sq_lsmemo *memo;
+    size_t nmemo;
+    fw_sq_fact *facts;
+    size_t nf;
+    fw_blk_row *brow;                           /* the merged rows, block after block */
+    size_t rows;
+    size_t nser, ser_start[FW_PROFILE_MAX_TYPES + 1];  /* where each series' rows start */
+    int64_t ser_id[FW_PROFILE_MAX_TYPES + 1];
+    sqlite3_str *buf;
+    char *err;
+    size_t errlen;
+} fw_sq_ing;
+
+/* The bucket of the upload: the request's time, else the profile's, else now. */
+static fw_store_status fw_sq_ing_time(fw_sq_ing *c)
+{
+    int64_t t = c->req->time_s;
+    if (t == 0)
+        t = fw_profile_time_nanos(c->p) / 1000000000;
+    if (t == 0)
+        t = (int64_t)time(NULL);
+    if (t < 0) {
+        fw_store_errf(c->err, c->errlen, "profile time before 1970");
+        return FW_STORE_ERR_INVALID;
+    }
+    c->t = fw_floor(t, FW_SQ_BUCKET);
+    return FW_STORE_OK;
+}
+
+static fw_store_status fw_sq_ing_alloc(fw_sq_ing *c)
+{
+    const fw_profile *p = c->p;
+    c->nt = fw_profile_type_count(p);
+    c->ns = fw_profile_sample_count(p);
+    c->nloc = fw_profile_location_count(p);
+    c->nfn = fw_profile_function_count(p);
+    c->samples_idx = fw_profile_find_type(p, "samples");
+    c->period = fw_profile_period(p);
+    uint64_t pt_type = 0, pt_unit = 0;
+    fw_profile_period_type(p, &pt_type, &pt_unit);
+    const char *period_unit = pt_unit ? fw_profile_string(p, pt_unit) : NULL;
+    for (size_t j = 0; j < c->nt && j < FW_PROFILE_MAX_TYPES; j++) {
+        fw_sample_type ty = fw_profile_type(p, j);
+        c->period_match[j] = period_unit && ty.unit && strcmp(period_unit, ty.unit) == 0;
+    }
+    size_t ns = c->ns, nt = c->nt;
+    c->loc_frame = calloc(c->nloc + 2, sizeof *c->loc_frame);
+    c->fn_ids = calloc(c->nfn + 2, sizeof *c->fn_ids);
+    c->samp_stack = malloc((ns + 1) * sizeof *c->samp_stack);
+    c->samp_ls = malloc((ns + 1) * sizeof *c->samp_ls);
+    c->kv = malloc((FW_PROFILE_MAX_LABELS + c->req->nlabels + 1) * sizeof *c->kv);
+    c->frames = malloc(FW_PROFILE_MAX_DEPTH * sizeof *c->frames);
+    c->memo = malloc(FW_SQ_LS_MEMO * sizeof *c->memo);
+    c->facts = malloc((ns * nt + 1) * sizeof *c->facts);
+    c->brow = malloc((ns * nt + 1) * sizeof *c->brow);
+    c->buf = sqlite3_str_new(NULL);
+    if (!c->loc_frame || !c->fn_ids || !c->samp_stack || !c->samp_ls || !c->kv || !c->frames ||
+        !c->memo || !c->facts || !c->brow || !c->buf)
+        return FW_STORE_ERR_NOMEM;
+    return FW_STORE_OK;
+}
+
+static void fw_sq_ing_free(fw_sq_ing *c)
+{
+    free(c->loc_frame);
+    free(c->fn_ids);
+    free(c->samp_stack);
+    free(c->samp_ls);
+    free(c->kv);
+    free(c->frames);
+    free(c->memo);
+    free(c->facts);
+    free(c->brow);
+    sqlite3_free(sqlite3_str_finish(c->buf));
+}
+
+/* The frame id of profile location `lid`; functions and frames are interned once per upload
+ * each (a function has several lines, a location several samples). */
+static fw_store_status fw_sq_ing_frame(fw_sq *s, fw_sq_ing *c, uint64_t lid, uint32_t *out)
+{
+    const fw_profile *p = c->p;
+    uint32_t frame = lid <= c->nloc ? c->loc_frame[lid] : 0;
+    fw_store_status st = FW_STORE_OK;
+    if (!frame) {
+        const fw_location *loc = fw_profile_get_location(p, lid);
+        uint32_t fid = loc->function_id <= c->nfn ? c->fn_ids[loc->function_id] : 0;
+        if (!fid) {
+            const fw_function *fn = fw_profile_get_function(p, loc->function_id);
+            fw_dims_val fv = {0, 0, 0, fw_profile_string(p, fn->name), fw_profile_string(p, fn->filename)};
+            st = fw_sq_intern(s, FW_DIM_FN, &fv, NULL, &fid, NULL);
+            if (st == FW_STORE_OK && loc->function_id <= c->nfn)
+                c->fn_ids[loc->function_id] = fid;
+        }
+        fw_dims_val rv = {fid, 0, loc->line, NULL, NULL};
+        if (st == FW_STORE_OK)
+            st = fw_sq_intern(s, FW_DIM_FR, &rv, NULL, &frame, NULL);
+        if (st == FW_STORE_OK && lid <= c->nloc)
+            c->loc_frame[lid] = frame;
+    }
+    *out = frame;
+    return st;
+}
+
+/* The stack id of sample `v` (0: an empty stack). */
+static fw_store_status fw_sq_ing_stack(fw_sq *s, fw_sq_ing *c, const fw_sample_view *v, uint32_t *out)
+{
+    fw_store_status st = FW_STORE_OK;
+    /* location_ids are leaf first; the trie is walked from the root. */
+    fw_dims_path ph = {0, 0};
+    for (size_t j = 0; j < v->depth && st == FW_STORE_OK; j++) {
+        st = fw_sq_ing_frame(s, c, v->location_ids[v->depth - 1 - j], &c->frames[j]);
+        fw_dims_path_step(&ph, c->frames[j]);
+    }
+    if (st != FW_STORE_OK)
+        return st;
+    /* A known stack: one probe of the path map. Otherwise walk (and extend) the trie. */
+    uint32_t leaf = v->depth ? fw_dims_find_path(&s->c, &ph, c->frames[v->depth - 1]) : 0;
+    if (!leaf && v->depth) {
+        fw_dims_path h = {0, 0};
+        for (size_t j = 0; j < v->depth && st == FW_STORE_OK; j++) {
+            fw_dims_path_step(&h, c->frames[j]);
+            fw_dims_val sv = {leaf, c->frames[j], 0, NULL, NULL};
+            st = fw_sq_intern(s, FW_DIM_ST, &sv, &h, &leaf, &c->res->new_stacks);
+        }
+    }
+    *out = leaf;
+    return st;
+}
+
+/* The label set id of sample `v` with the request's labels. Label sets repeat across the
+ * samples of an upload (one per thread, typically), so the canonical text is built once per
+ * distinct list of (key, value) string indexes. */
+static fw_store_status fw_sq_ing_labels(fw_sq *s, fw_sq_ing *c, const fw_sample_view *v, uint32_t *out)
+{
+    for (size_t m = 0; m < c->nmemo; m++) {
+        const fw_sq_lsmemo *e = &c->memo[m];
+        if (e->n == v->nlabels &&
+            (!v->nlabels || (memcmp(e->k, v->label_keys, v->nlabels * sizeof *v->label_keys) == 0 &&
+                             memcmp(e->v, v->label_values, v->nlabels * sizeof *v->label_values) == 0))) {
+            *out = e->id;
+            return FW_STORE_OK;
+        }
+    }
+    size_t n = 0;
+    for (size_t j = 0; j < v->nlabels; j++) {
+        c->kv[n].k = fw_profile_string(c->p, v->label_keys[j]);
+        c->kv[n++].v = fw_profile_string(c->p, v->label_values[j]);
+    }
+    for (size_t j = 0; j < c->req->nlabels; j++) {
+        c->kv[n].k = c->req->labels[j].key;
+        c->kv[n++].v = c->req->labels[j].value;
+    }
+    fw_store_status st = fw_sq_intern_ls(s, c->kv, n, c->buf, out);
+    if (st == FW_STORE_OK && c->nmemo < FW_SQ_LS_MEMO)
+        c->memo[c->nmemo++] = (fw_sq_lsmemo){v->nlabels, v->label_keys, v->label_values, *out};
+    return st;
+}
+
+/* Phase 1: every sample's stack and label set, interned under the cache lock (queries wait
+ * only this long). */
+static fw_store_status fw_sq_ing_dims(fw_sq *s, fw_sq_ing *c)
+{
+    fw_store_status st = FW_STORE_OK;
+    pthread_mutex_lock(&s->clock);
+    s->wsrc.base.epoch = s->c.epoch;   /* the writer always sees the newest file */
+    for (size_t i = 0; i < c->ns && st == FW_STORE_OK; i++) {
+        fw_sample_view v;
+        fw_profile_get_sample(c->p, i, &v);
+        st = fw_sq_ing_stack(s, c, &v, &c->samp_stack[i]);
+        if (st == FW_STORE_OK)
+            st = fw_sq_ing_labels(s, c, &v, &c->samp_ls[i]);
+    }
+    pthread_mutex_unlock(&s->clock);
+    if (st != FW_STORE_OK) {
+        fw_store_errf(c->err, c->errlen, "storing stacks: %s",
+                      st == FW_STORE_ERR_NOMEM ? "out of memory" : sqlite3_errmsg(s->w));
+        return st;
+    }
+    if (s->gc_touch)   /* a GC is marking: these stacks are in use (see fw_sq_gc) */
+        for (size_t i = 0; i < c->ns; i++)
+            if (c->samp_stack[i] && c->samp_stack[i] < s->gc_n &&
+                fw_idmap_put(s->gc_touch, c->samp_stack[i], 1)) {
+                fw_store_errf(c->err, c->errlen, "storing stacks: out of memory");
+                return FW_STORE_ERR_NOMEM;
+            }
+    return FW_STORE_OK;
+}
+
+/* Phase 2a: one fact per non-zero value of a sample with a stack, sorted by (series, label
+ * set, stack). */
+static void fw_sq_ing_facts(fw_sq_ing *c)
+{
+    c->nf = 0;
+    for (size_t i = 0; i < c->ns; i++) {
+        if (!c->samp_stack[i])
+            continue;   /* an empty stack has no frame to charge; pprof allows it, we skip it */
+        fw_sample_view v;
+        fw_profile_get_sample(c->p, i, &v);
+        for (size_t j = 0; j < c->nt; j++) {
+            int64_t val = v.values[j];
+            if (val == 0)
+                continue;
+            int64_t cnt = 1;
+            if (c->samples_idx >= 0)
+                cnt = v.values[c->samples_idx] > 0 ? v.values[c->samples_idx] : 1;
+            else if (c->period > 0 && c->period_match[j])
+                cnt = val / c->period + (val % c->period != 0);
+            c->facts[c->nf++] = (fw_sq_fact){c->series[j], c->samp_ls[i], c->samp_stack[i], val, cnt};
+        }
+    }
+    if (c->nf > 1)
+        fw_sq_fact_sort(c->facts, c->nf);
+}
+
+/* Phase 2b: the facts merged (the same stack and label set twice in one upload is one row) and
+ * written as one block per (series, label set), into the raw level and, for late data, into
+ * every level whose watermark the bucket is behind. */
+static fw_store_status fw_sq_ing_blocks(fw_sq *s, fw_sq_ing *c, int late)
+{
+    const fw_sq_fact *facts = c->facts;
+    size_t nf = c->nf, blocks = 0;
+    fw_store_status st = FW_STORE_OK;
+    c->rows = 0;
+    c->nser = 0;
+    for (size_t i = 0; i < nf;) {
+        int64_t ser = facts[i].series;
+        uint32_t ls = facts[i].ls;
+        size_t n = 0;
+        if (!c->nser || c->ser_id[c->nser - 1] != ser) {
+            c->ser_id[c->nser] = ser;
+            c->ser_start[c->nser++] = c->rows;
+        }
+        while (i < nf && facts[i].series == ser && facts[i].ls == ls) {
+            fw_sq_fact f = facts[i++];
+            while (i < nf && facts[i].series == ser && facts[i].ls == ls && facts[i].stack == f.stack) {
+                /* Validated non-negative and each below 2^63; a sum that would overflow is refused. */
+                if (facts[i].value > INT64_MAX - f.value || facts[i].count > INT64_MAX - f.count) {
+                    fw_store_errf(c->err, c->errlen, "values of one stack add up past 2^63");
+                    return FW_STORE_ERR_INVALID;
+                }
+                f.value += facts[i].value;
+                f.count += facts[i].count;
+                i++;
+            }
+            c->brow[c->rows + n++] = (fw_blk_row){f.stack, f.value, f.count};
+        }
+        if (s->fail_after >= 0 && (long)blocks >= s->fail_after) {
+            s->fail_after = -1;
+            fw_store_errf(c->err, c->errlen, "injected failure after %zu blocks", blocks);
+            return FW_STORE_ERR_IO;
+        }
+        st = fw_sq_put_block(s, 0, ser, c->t, ls, &c->brow[c->rows], n);
+        /* Late data: buckets already rolled up get the block too, so every roll-up stays equal
+         * to the sum of its raw rows. */
+        for (int l = 0; late && st == FW_STORE_OK && l < FW_SQ_NLEVELS; l++)
+            if (c->t < s->wm[l])
+                st = fw_sq_put_block(s, fw_sq_res[l], ser, fw_floor(c->t, fw_sq_res[l]), ls,
+                                     &c->brow[c->rows], n);
+        if (st != FW_STORE_OK) {
+            fw_store_errf(c->err, c->errlen, "storing samples: %s",
+                          st == FW_STORE_ERR_NOMEM ? "out of memory" : sqlite3_errmsg(s->w));
+            return st;
+        }
+        c->rows += n;
+        blocks++;
+    }
+    c->ser_start[c->nser] = c->rows;
+    return FW_STORE_OK;
+}
+
+/* Phase 2c, late data only: each series merged over label sets (labelset_id 0), one block per
+ * series and rolled-up level. */
+static fw_store_status fw_sq_ing_late_rollups(fw_sq *s, fw_sq_ing *c)
+{
+    for (size_t k = 0; k < c->nser; k++) {
+        fw_blk_acc_reset(&s->wacc);
+        int rc2 = 0;
+        for (size_t i = c->ser_start[k]; rc2 == 0 && i < c->ser_start[k + 1]; i++)
+            rc2 = fw_blk_acc_add(&s->wacc, c->brow[i].stack, c->brow[i].value, c->brow[i].count);
+        if (rc2 == 0)
+            fw_blk_acc_sort(&s->wacc);
+        fw_store_status st = rc2 == 0 ? FW_STORE_OK : rc2 == FW_BLK_NOMEM ? FW_STORE_ERR_NOMEM : FW_STORE_ERR_INVALID;
+        for (int l = 0; st == FW_STORE_OK && l < FW_SQ_NLEVELS; l++)
+            if (c->t < s->wm[l])
+                st = fw_sq_put_block(s, fw_sq_res[l], c->ser_id[k], fw_floor(c->t, fw_sq_res[l]), 0,
+                                     s->wacc.r.v, s->wacc.r.n);
+        if (st != FW_STORE_OK) {
+            fw_store_errf(c->err, c->errlen, "storing late roll-ups: %s", sqlite3_errmsg(s->w));
+            return st;
+        }
+    }
+    return FW_STORE_OK;
+}
+
+/* The store's counters (meta): one more profile, its values and rows. */
+static fw_store_status fw_sq_ing_counters(fw_sq *s, fw_sq_ing *c)
+{
+    static const char *const keys[] = {"profiles", "stack_values", "raw_rows"};
+    int64_t adds[] = {1, (int64_t)c->nf, (int64_t)c->rows};
+    for (int k = 0; k < 3; k++) {
+        sqlite3_bind_text(s->meta_add, 1, keys[k], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s->meta_add, 2, adds[k]);
+        int rc = sqlite3_step(s->meta_add);
+        sqlite3_reset(s->meta_add);
+        if (rc != SQLITE_DONE) {
+            fw_store_errf(c->err, c->errlen, "updating counters: %s", sqlite3_errmsg(s->w));
+            return fw_sq_status(rc);
+        }
+    }
+    return FW_STORE_OK;
+}
+
+/* Everything the transaction writes, in order; the caller commits or rolls back. */
+static fw_store_status fw_sq_ing_write(fw_sq *s, fw_sq_ing *c)
+{
+    fw_store_status st = FW_STORE_OK;
+    for (size_t i = 0; i < c->nt && st == FW_STORE_OK; i++) {
+        fw_sample_type ty = fw_profile_type(c->p, i);
+        st = fw_sq_series(s, c->req->app, ty.type, ty.unit, &c->series[i]);
+    }
+    if (st == FW_STORE_OK)
+        st = fw_sq_ing_dims(s, c);
+    if (st != FW_STORE_OK)
+        return st;
+    fw_sq_ing_facts(c);
+    int late = c->t < s->wm[0];                /* the finest watermark is the highest */
+    st = fw_sq_ing_blocks(s, c, late);
+    if (st == FW_STORE_OK && late)
+        st = fw_sq_ing_late_rollups(s, c);
+    if (st == FW_STORE_OK)
+        st = fw_sq_ing_counters(s, c);
+    if (st == FW_STORE_OK) {
+        int rc = fw_sq_exec(s->w, "COMMIT");
+        if (rc != SQLITE_OK) {
+            fw_store_errf(c->err, c->errlen, "commit: %s", sqlite3_errmsg(s->w));
+            st = fw_sq_status(rc);
+        }
+    }
+    return st;
+}
+
 fw_store_status fw_sq_ingest(fw_store *base, const fw_store_ingest_req *req,
                                     fw_store_ingest_result *res, char *err, size_t errlen)
 {
     fw_sq *s = (fw_sq *)base;
-    const fw_profile *p = req->profile;
     fw_store_status st = fw_store_validate_ingest(req, err, errlen);
     if (st != FW_STORE_OK)
         return st;
-
-    int64_t t = req->time_s;
-    if (t == 0)
-        t = fw_profile_time_nanos(p) / 1000000000;
-    if (t == 0)
-        t = (int64_t)time(NULL);
-    if (t < 0) {
-        fw_store_errf(err, errlen, "profile time before 1970");
-        return FW_STORE_ERR_INVALID;
-    }
-    t = fw_floor(t, FW_SQ_BUCKET);
-
-    size_t nt = fw_profile_type_count(p), ns = fw_profile_sample_count(p);
-    size_t nloc = fw_profile_location_count(p);
-    int64_t series[FW_PROFILE_MAX_TYPES];
-    /* Where each value's sample count comes from; see docs/STORAGE.md "Sample counts". */
-    int samples_idx = fw_profile_find_type(p, "samples");
-    int64_t period = fw_profile_period(p);
-    uint64_t pt_type = 0, pt_unit = 0;
-    fw_profile_period_type(p, &pt_type, &pt_unit);
-    const char *period_unit = pt_unit ? fw_profile_string(p, pt_unit) : NULL;
-    int period_match[FW_PROFILE_MAX_TYPES] = {0};
-    for (size_t j = 0; j < nt && j < FW_PROFILE_MAX_TYPES; j++) {
-        fw_sample_type ty = fw_profile_type(p, j);
-        period_match[j] = period_unit && ty.unit && strcmp(period_unit, ty.unit) == 0;
-    }
-
-    uint32_t *loc_frame = calloc(nloc + 2, sizeof *loc_frame);       /* profile location -> frame id */
-    size_t nfn = fw_profile_function_count(p);
-    uint32_t *fn_ids = calloc(nfn + 2, sizeof *fn_ids);              /* profile function -> function id */
-    uint32_t *samp_stack = malloc((ns + 1) * sizeof *samp_stack);
-    uint32_t *samp_ls = malloc((ns + 1) * sizeof *samp_ls);
-    fw_sq_kv *kv = malloc((FW_PROFILE_MAX_LABELS + req->nlabels + 1) * sizeof *kv);
-    uint32_t *frames = malloc(FW_PROFILE_MAX_DEPTH * sizeof *frames);
-    fw_sq_lsmemo *memo = malloc(FW_SQ_LS_MEMO * sizeof *memo);
-    fw_sq_fact *facts = malloc((ns * nt + 1) * sizeof *facts);
-    fw_blk_row *brow = malloc((ns * nt + 1) * sizeof *brow);   /* the merged rows, block after block */
-    sqlite3_str *buf = sqlite3_str_new(NULL);
-    if (!loc_frame || !fn_ids || !samp_stack || !samp_ls || !kv || !frames || !memo || !facts || !brow || !buf) {
-        st = FW_STORE_ERR_NOMEM;
-        goto out;
+    fw_sq_ing c = {.req = req, .p = req->profile, .res = res, .err = err, .errlen = errlen};
+    st = fw_sq_ing_time(&c);
+    if (st != FW_STORE_OK)
+        return st;
+    st = fw_sq_ing_alloc(&c);
+    if (st != FW_STORE_OK) {
+        fw_sq_ing_free(&c);
+        return st;
     }
 
     pthread_mutex_lock(&s->wlock);
@@ -293,240 +618,27 @@ fw_store_status fw_sq_ingest(fw_store *base, const fw_store_ingest_req *req,
     if (rc != SQLITE_OK) {
         fw_store_errf(err, errlen, "begin: %s", sqlite3_errmsg(s->w));
         pthread_mutex_unlock(&s->wlock);
-        st = fw_sq_status(rc);
-        goto out;
+        fw_sq_ing_free(&c);
+        return fw_sq_status(rc);
     }
     /* The ids to cut the cache back to if this transaction rolls back. */
     uint32_t save_next[FW_DIM_KINDS];
     memcpy(save_next, s->next, sizeof save_next);
-    for (size_t i = 0; i < nt; i++) {
-        fw_sample_type ty = fw_profile_type(p, i);
-        st = fw_sq_series(s, req->app, ty.type, ty.unit, &series[i]);
-        if (st != FW_STORE_OK)
-            goto rollback;
+    st = fw_sq_ing_write(s, &c);
+    if (st == FW_STORE_OK) {
+        res->stack_values = c.nf;
+        pthread_mutex_unlock(&s->wlock);
+        fw_sq_checkpoint(s, 0);
+    } else {
+        fw_sq_exec(s->w, "ROLLBACK");
+        pthread_mutex_lock(&s->clock);
+        fw_dims_forget_from(&s->c, save_next);
+        pthread_mutex_unlock(&s->clock);
+        memcpy(s->next, save_next, sizeof save_next);
+        pthread_mutex_unlock(&s->wlock);
+        res->stack_values = 0;
+        res->new_stacks = 0;
     }
-
-    /* Phase 1: intern dimensions, under the cache lock (queries wait only this long). */
-    pthread_mutex_lock(&s->clock);
-    s->wsrc.base.epoch = s->c.epoch;   /* the writer always sees the newest file */
-    size_t nmemo = 0;
-    for (size_t i = 0; i < ns && st == FW_STORE_OK; i++) {
-        fw_sample_view v;
-        fw_profile_get_sample(p, i, &v);
-        /* location_ids are leaf first; the trie is walked from the root. */
-        fw_dims_path ph = {0, 0};
-        for (size_t j = 0; j < v.depth && st == FW_STORE_OK; j++) {
-            uint64_t lid = v.location_ids[v.depth - 1 - j];
-            uint32_t frame = lid <= nloc ? loc_frame[lid] : 0;
-            if (!frame) {
-                const fw_location *loc = fw_profile_get_location(p, lid);
-                /* Functions are interned once per upload each (a function has several lines). */
-                uint32_t fid = loc->function_id <= nfn ? fn_ids[loc->function_id] : 0;
-                if (!fid) {
-                    const fw_function *fn = fw_profile_get_function(p, loc->function_id);
-                    fw_dims_val fv = {0, 0, 0, fw_profile_string(p, fn->name), fw_profile_string(p, fn->filename)};
-                    st = fw_sq_intern(s, FW_DIM_FN, &fv, NULL, &fid, NULL);
-                    if (st == FW_STORE_OK && loc->function_id <= nfn)
-                        fn_ids[loc->function_id] = fid;
-                }
-                fw_dims_val rv = {fid, 0, loc->line, NULL, NULL};
-                if (st == FW_STORE_OK)
-                    st = fw_sq_intern(s, FW_DIM_FR, &rv, NULL, &frame, NULL);
-                if (st == FW_STORE_OK && lid <= nloc)
-                    loc_frame[lid] = frame;
-            }
-            frames[j] = frame;
-            fw_dims_path_step(&ph, frame);
-        }
-        if (st != FW_STORE_OK)
-            break;
-        /* A known stack: one probe of the path map. Otherwise walk (and extend) the trie. */
-        uint32_t leaf = v.depth ? fw_dims_find_path(&s->c, &ph, frames[v.depth - 1]) : 0;
-        if (!leaf && v.depth) {
-            fw_dims_path h = {0, 0};
-            for (size_t j = 0; j < v.depth && st == FW_STORE_OK; j++) {
-                fw_dims_path_step(&h, frames[j]);
-                fw_dims_val sv = {leaf, frames[j], 0, NULL, NULL};
-                st = fw_sq_intern(s, FW_DIM_ST, &sv, &h, &leaf, &res->new_stacks);
-            }
-        }
-        samp_stack[i] = leaf;
-        /* Label sets repeat across the samples of an upload (one per thread, typically), so the
-         * canonical text is built once per distinct list of (key, value) string indexes. */
-        size_t m = 0;
-        for (; m < nmemo; m++)
-            if (memo[m].n == v.nlabels &&
-                (!v.nlabels || (memcmp(memo[m].k, v.label_keys, v.nlabels * sizeof *v.label_keys) == 0 &&
-                                memcmp(memo[m].v, v.label_values, v.nlabels * sizeof *v.label_values) == 0)))
-                break;
-        if (m < nmemo) {
-            samp_ls[i] = memo[m].id;
-            continue;
-        }
-        size_t n = 0;
-        for (size_t j = 0; j < v.nlabels; j++) {
-            kv[n].k = fw_profile_string(p, v.label_keys[j]);
-            kv[n++].v = fw_profile_string(p, v.label_values[j]);
-        }
-        for (size_t j = 0; j < req->nlabels; j++) {
-            kv[n].k = req->labels[j].key;
-            kv[n++].v = req->labels[j].value;
-        }
-        if (st == FW_STORE_OK)
-            st = fw_sq_intern_ls(s, kv, n, buf, &samp_ls[i]);
-        if (st == FW_STORE_OK && nmemo < FW_SQ_LS_MEMO) {
-            memo[nmemo].n = v.nlabels;
-            memo[nmemo].k = v.label_keys;
-            memo[nmemo].v = v.label_values;
-            memo[nmemo++].id = samp_ls[i];
-        }
-    }
-    pthread_mutex_unlock(&s->clock);
-    if (st != FW_STORE_OK) {
-        fw_store_errf(err, errlen, "storing stacks: %s", st == FW_STORE_ERR_NOMEM ? "out of memory" : sqlite3_errmsg(s->w));
-        goto rollback;
-    }
-    if (s->gc_touch)   /* a GC is marking: these stacks are in use (see fw_sq_gc) */
-        for (size_t i = 0; i < ns; i++)
-            if (samp_stack[i] && samp_stack[i] < s->gc_n && fw_idmap_put(s->gc_touch, samp_stack[i], 1)) {
-                st = FW_STORE_ERR_NOMEM;
-                fw_store_errf(err, errlen, "storing stacks: out of memory");
-                goto rollback;
-            }
-
-    /* Phase 2: the fact rows, merged (the same stack and label set twice in one upload is one
-     * row), sorted, and written as one block per (series, label set). */
-    size_t nf = 0;
-    for (size_t i = 0; i < ns; i++) {
-        if (!samp_stack[i])
-            continue;   /* an empty stack has no frame to charge; pprof allows it, we skip it */
-        fw_sample_view v;
-        fw_profile_get_sample(p, i, &v);
-        for (size_t j = 0; j < nt; j++) {
-            int64_t val = v.values[j];
-            if (val == 0)
-                continue;
-            int64_t cnt = 1;
-            if (samples_idx >= 0)
-                cnt = v.values[samples_idx] > 0 ? v.values[samples_idx] : 1;
-            else if (period > 0 && period_match[j])
-                cnt = val / period + (val % period != 0);
-            facts[nf++] = (fw_sq_fact){series[j], samp_ls[i], samp_stack[i], val, cnt};
-        }
-    }
-    if (nf > 1)
-        fw_sq_fact_sort(facts, nf);
-    size_t rows = 0, nvalues = nf, blocks = 0;
-    int late = t < s->wm[0];                /* the finest watermark is the highest */
-    size_t nser = 0, ser_start[FW_PROFILE_MAX_TYPES + 1];
-    int64_t ser_id[FW_PROFILE_MAX_TYPES + 1];
-    for (size_t i = 0; i < nf;) {
-        int64_t ser = facts[i].series;
-        uint32_t ls = facts[i].ls;
-        size_t n = 0;
-        if (!nser || ser_id[nser - 1] != ser) {
-            ser_id[nser] = ser;
-            ser_start[nser++] = rows;
-        }
-        while (i < nf && facts[i].series == ser && facts[i].ls == ls) {
-            fw_sq_fact f = facts[i++];
-            while (i < nf && facts[i].series == ser && facts[i].ls == ls && facts[i].stack == f.stack) {
-                /* Validated non-negative and each below 2^63; a sum that would overflow is refused. */
-                if (facts[i].value > INT64_MAX - f.value || facts[i].count > INT64_MAX - f.count) {
-                    fw_store_errf(err, errlen, "values of one stack add up past 2^63");
-                    st = FW_STORE_ERR_INVALID;
-                    goto rollback;
-                }
-                f.value += facts[i].value;
-                f.count += facts[i].count;
-                i++;
-            }
-            brow[rows + n++] = (fw_blk_row){f.stack, f.value, f.count};
-        }
-        if (s->fail_after >= 0 && (long)blocks >= s->fail_after) {
-            s->fail_after = -1;
-            fw_store_errf(err, errlen, "injected failure after %zu blocks", blocks);
-            st = FW_STORE_ERR_IO;
-            goto rollback;
-        }
-        st = fw_sq_put_block(s, 0, ser, t, ls, &brow[rows], n);
-        /* Late data: buckets already rolled up get the block too, so every roll-up stays equal
-         * to the sum of its raw rows. */
-        for (int l = 0; late && st == FW_STORE_OK && l < FW_SQ_NLEVELS; l++)
-            if (t < s->wm[l])
-                st = fw_sq_put_block(s, fw_sq_res[l], ser, fw_floor(t, fw_sq_res[l]), ls, &brow[rows], n);
-        if (st != FW_STORE_OK) {
-            fw_store_errf(err, errlen, "storing samples: %s", st == FW_STORE_ERR_NOMEM ? "out of memory" : sqlite3_errmsg(s->w));
-            goto rollback;
-        }
-        rows += n;
-        blocks++;
-    }
-    /* Late data, merged over label sets (labelset_id 0), one block per series and level. */
-    ser_start[nser] = rows;
-    for (size_t k = 0; late && k < nser; k++) {
-        fw_blk_acc_reset(&s->wacc);
-        int rc2 = 0;
-        for (size_t i = ser_start[k]; rc2 == 0 && i < ser_start[k + 1]; i++)
-            rc2 = fw_blk_acc_add(&s->wacc, brow[i].stack, brow[i].value, brow[i].count);
-        if (rc2 == 0)
-            fw_blk_acc_sort(&s->wacc);
-        st = rc2 == 0 ? FW_STORE_OK : rc2 == FW_BLK_NOMEM ? FW_STORE_ERR_NOMEM : FW_STORE_ERR_INVALID;
-        for (int l = 0; st == FW_STORE_OK && l < FW_SQ_NLEVELS; l++)
-            if (t < s->wm[l])
-                st = fw_sq_put_block(s, fw_sq_res[l], ser_id[k], fw_floor(t, fw_sq_res[l]), 0, s->wacc.r.v,
-                                     s->wacc.r.n);
-        if (st != FW_STORE_OK) {
-            fw_store_errf(err, errlen, "storing late roll-ups: %s", sqlite3_errmsg(s->w));
-            goto rollback;
-        }
-    }
-    static const char *const keys[] = {"profiles", "stack_values", "raw_rows"};
-    int64_t adds[] = {1, (int64_t)nvalues, (int64_t)rows};
-    for (int k = 0; k < 3; k++) {
-        sqlite3_bind_text(s->meta_add, 1, keys[k], -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s->meta_add, 2, adds[k]);
-        rc = sqlite3_step(s->meta_add);
-        sqlite3_reset(s->meta_add);
-        if (rc != SQLITE_DONE) {
-            st = fw_sq_status(rc);
-            fw_store_errf(err, errlen, "updating counters: %s", sqlite3_errmsg(s->w));
-            goto rollback;
-        }
-    }
-    rc = fw_sq_exec(s->w, "COMMIT");
-    if (rc != SQLITE_OK) {
-        st = fw_sq_status(rc);
-        fw_store_errf(err, errlen, "commit: %s", sqlite3_errmsg(s->w));
-        goto rollback;
-    }
-    res->stack_values = nvalues;
-    pthread_mutex_unlock(&s->wlock);
-    fw_sq_checkpoint(s, 0);
-    st = FW_STORE_OK;
-    goto out;
-
-rollback:
-    fw_sq_exec(s->w, "ROLLBACK");
-    pthread_mutex_lock(&s->clock);
-    fw_dims_forget_from(&s->c, save_next);
-    pthread_mutex_unlock(&s->clock);
-    memcpy(s->next, save_next, sizeof save_next);
-    pthread_mutex_unlock(&s->wlock);
-    res->stack_values = 0;
-    res->new_stacks = 0;
-    if (st == FW_STORE_OK)
-        st = FW_STORE_ERR_IO;
-out:
-    free(loc_frame);
-    free(fn_ids);
-    free(samp_stack);
-    free(samp_ls);
-    free(kv);
-    free(frames);
-    free(memo);
-    free(facts);
-    free(brow);
-    sqlite3_free(sqlite3_str_finish(buf));
+    fw_sq_ing_free(&c);
     return st;
 }

@@ -63,6 +63,7 @@
  */
 #include "fw_sqlite.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -339,26 +340,12 @@ static int fw_sq_upgrade_v1(sqlite3 *db, char *err, size_t errlen)
 }
 
 
-fw_store_status fw_store_open_sqlite(const char *path, const fw_store_options *opt,
-                                     fw_store **out, char *err, size_t errlen)
+/* A store with its locks and cache set up and no connection yet; NULL when out of memory. */
+static fw_sq *fw_sq_new(const fw_store_options *opt)
 {
-    fw_store_options def = {.sync = FW_STORE_SYNC_NORMAL};
-    if (!out)
-        return FW_STORE_ERR_INVALID;
-    *out = NULL;
-    if (!path || !*path) {
-        fw_store_errf(err, errlen, "no database path");
-        return FW_STORE_ERR_INVALID;
-    }
-    if (!opt)
-        opt = &def;
-    if (opt->retention_s < 0 || opt->readers < 0 || opt->readers > 64 || opt->reader_wait_ms < 0) {
-        fw_store_errf(err, errlen, "bad store options");
-        return FW_STORE_ERR_INVALID;
-    }
     fw_sq *s = calloc(1, sizeof *s);
     if (!s)
-        return FW_STORE_ERR_NOMEM;
+        return NULL;
     s->base.ops = &fw_sq_ops;
     s->retention_s = opt->retention_s ? opt->retention_s : FW_SQ_DEFAULT_RETENTION;
     s->fail_after = -1;
@@ -373,18 +360,47 @@ fw_store_status fw_store_open_sqlite(const char *path, const fw_store_options *o
     pthread_condattr_destroy(&ca);
     s->reader_wait_ms = opt->reader_wait_ms ? opt->reader_wait_ms : FW_STORE_READER_WAIT_MS;
     pthread_mutex_init(&s->clock, NULL);
-    s->path = fw_store_strdup(path);
-    fw_store_status st = FW_STORE_ERR_IO;
-    if (!s->path) {
-        st = FW_STORE_ERR_NOMEM;
-        goto fail;
-    }
+    return s;
+}
 
+/* Files of schema 1 kept one row per (series, bucket, label set, stack) in a `samples` table.
+ * They are upgraded here, once, in one transaction: the rows are packed into blocks, the old
+ * roll-ups are dropped and their watermarks reset, so maintenance rebuilds them from the raw
+ * blocks. */
+static int fw_sq_upgrade_if_old(sqlite3 *db, char *err, size_t errlen)
+{
+    sqlite3_stmt *q = NULL;
+    int old = 0;
+    if (sqlite3_prepare_v2(db, "SELECT type FROM sqlite_master WHERE name = 'samples'", -1, &q, NULL) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+        old = strcmp((const char *)sqlite3_column_text(q, 0), "table") == 0;
+    sqlite3_finalize(q);
+    return old ? fw_sq_upgrade_v1(db, err, errlen) : SQLITE_OK;
+}
+
+/* journal_mode=WAL can silently stay "delete" (e.g. on some network file systems); we depend on
+ * WAL for concurrent readers and for the durability argument, so insist. */
+static bool fw_sq_is_wal(sqlite3 *db)
+{
+    sqlite3_stmt *jm = NULL;
+    bool ok = false;
+    if (sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &jm, NULL) == SQLITE_OK &&
+        sqlite3_step(jm) == SQLITE_ROW)
+        ok = sqlite3_stricmp((const char *)sqlite3_column_text(jm, 0), "wal") == 0;
+    sqlite3_finalize(jm);
+    return ok;
+}
+
+/* The writer connection: created if need be, upgraded, its schema made, in WAL mode with the
+ * checkpoints left to us (fw_sq_checkpoint). */
+static fw_store_status fw_sq_open_writer(fw_sq *s, const char *path, const fw_store_options *opt,
+                                         char *err, size_t errlen)
+{
     int rc = sqlite3_open_v2(path, &s->w, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                              NULL);
     if (rc != SQLITE_OK) {
         fw_store_errf(err, errlen, "opening %s: %s", path, s->w ? sqlite3_errmsg(s->w) : "out of memory");
-        goto fail;
+        return FW_STORE_ERR_IO;
     }
     sqlite3_busy_timeout(s->w, 10000);
     sqlite3_extended_result_codes(s->w, 1);
@@ -397,58 +413,50 @@ fw_store_status fw_store_open_sqlite(const char *path, const fw_store_options *o
     if (sqlite3_exec(s->w, pragmas, NULL, NULL, &emsg) != SQLITE_OK) {
         fw_store_errf(err, errlen, "initializing %s: %s", path, emsg ? emsg : sqlite3_errmsg(s->w));
         sqlite3_free(emsg);
-        goto fail;
+        return FW_STORE_ERR_IO;
     }
-    {
-        /* Files of schema 1 kept one row per (series, bucket, label set, stack) in a `samples`
-         * table. They are upgraded here, once, in one transaction: the rows are packed into
-         * blocks, the old roll-ups are dropped and their watermarks reset, so maintenance
-         * rebuilds them from the raw blocks. */
-        sqlite3_stmt *q = NULL;
-        int old = 0;
-        if (sqlite3_prepare_v2(s->w, "SELECT type FROM sqlite_master WHERE name = 'samples'", -1, &q, NULL) == SQLITE_OK &&
-            sqlite3_step(q) == SQLITE_ROW)
-            old = strcmp((const char *)sqlite3_column_text(q, 0), "table") == 0;
-        sqlite3_finalize(q);
-        if (old && fw_sq_upgrade_v1(s->w, err, errlen) != SQLITE_OK)
-            goto fail;
-    }
+    if (fw_sq_upgrade_if_old(s->w, err, errlen) != SQLITE_OK)
+        return FW_STORE_ERR_IO;
     if (sqlite3_exec(s->w, fw_sq_schema, NULL, NULL, &emsg) != SQLITE_OK) {
         fw_store_errf(err, errlen, "initializing %s: %s", path, emsg ? emsg : sqlite3_errmsg(s->w));
         sqlite3_free(emsg);
-        goto fail;
+        return FW_STORE_ERR_IO;
     }
-    {
-        /* journal_mode=WAL can silently stay "delete" (e.g. on some network file systems); we
-         * depend on WAL for concurrent readers and for the durability argument, so insist. */
-        sqlite3_stmt *jm = NULL;
-        int ok = 0;
-        if (sqlite3_prepare_v2(s->w, "PRAGMA journal_mode", -1, &jm, NULL) == SQLITE_OK &&
-            sqlite3_step(jm) == SQLITE_ROW)
-            ok = sqlite3_stricmp((const char *)sqlite3_column_text(jm, 0), "wal") == 0;
-        sqlite3_finalize(jm);
-        if (!ok) {
-            fw_store_errf(err, errlen, "%s: could not switch to WAL journal mode", path);
-            goto fail;
-        }
+    if (!fw_sq_is_wal(s->w)) {
+        fw_store_errf(err, errlen, "%s: could not switch to WAL journal mode", path);
+        return FW_STORE_ERR_IO;
     }
     sqlite3_wal_autocheckpoint(s->w, 0);
     sqlite3_wal_hook(s->w, fw_sq_wal_hook, s);
-    rc = sqlite3_open_v2(path, &s->ck, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    return FW_STORE_OK;
+}
+
+/* The connection that checkpoints the WAL, apart from the writer so that a checkpoint never
+ * holds an ingest up. */
+static fw_store_status fw_sq_open_checkpointer(fw_sq *s, const char *path, char *err, size_t errlen)
+{
+    int rc = sqlite3_open_v2(path, &s->ck, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         fw_store_errf(err, errlen, "opening the checkpoint connection: %s", s->ck ? sqlite3_errmsg(s->ck) : "no memory");
-        goto fail;
+        return FW_STORE_ERR_IO;
     }
     sqlite3_busy_timeout(s->ck, 1000);
     sqlite3_wal_autocheckpoint(s->ck, 0);
-    snprintf(pragmas, sizeof pragmas, "PRAGMA journal_size_limit=%d", FW_SQ_WAL_LIMIT);
-    sqlite3_exec(s->ck, pragmas, NULL, NULL, NULL);
+    char pragma[64];
+    snprintf(pragma, sizeof pragma, "PRAGMA journal_size_limit=%d", FW_SQ_WAL_LIMIT);
+    sqlite3_exec(s->ck, pragma, NULL, NULL, NULL);
     /* A connection that has not read the file yet does not know it is in WAL mode, and its
      * checkpoints would do nothing. */
     if (sqlite3_exec(s->ck, "SELECT count(*) FROM meta", NULL, NULL, NULL) != SQLITE_OK) {
         fw_store_errf(err, errlen, "opening the checkpoint connection: %s", sqlite3_errmsg(s->ck));
-        goto fail;
+        return FW_STORE_ERR_IO;
     }
+    return FW_STORE_OK;
+}
+
+/* The writer's statements, and the roll-up watermarks it compares each upload with. */
+static fw_store_status fw_sq_prepare_writes(fw_sq *s, char *err, size_t errlen)
+{
     if (fw_sq_prepare(s->w, &s->ins_block,
                       "INSERT INTO sample_blocks(series_id, t, labelset_id, value, count, nstacks, stacks)"
                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)") ||
@@ -466,46 +474,83 @@ fw_store_status fw_store_open_sqlite(const char *path, const fw_store_options *o
         fw_sq_prepare(s->w, &s->meta_add, "UPDATE meta SET value = value + ?2 WHERE key = ?1") ||
         fw_sq_prepare(s->w, &s->meta_set, "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)")) {
         fw_store_errf(err, errlen, "preparing statements: %s", sqlite3_errmsg(s->w));
-        goto fail;
+        return FW_STORE_ERR_IO;
     }
     for (int i = 0; i < FW_SQ_NLEVELS; i++) {
         char key[32];
         snprintf(key, sizeof key, "wm_%lld", (long long)fw_sq_res[i]);
         if (fw_sq_meta_get(s->w, key, &s->wm[i]) != SQLITE_OK) {
             fw_store_errf(err, errlen, "reading %s: %s", key, sqlite3_errmsg(s->w));
-            goto fail;
+            return FW_STORE_ERR_IO;
         }
     }
-    st = fw_sq_dims_open(s, err, errlen);
-    if (st != FW_STORE_OK)
-        goto fail;
-    st = FW_STORE_ERR_IO;
+    return FW_STORE_OK;
+}
 
+/* The pool of read-only connections the queries borrow. */
+static fw_store_status fw_sq_open_readers(fw_sq *s, const char *path, const fw_store_options *opt,
+                                          char *err, size_t errlen)
+{
     s->nr = opt->readers ? opt->readers : 4;
     s->r = calloc((size_t)s->nr, sizeof(sqlite3 *));
     s->rbusy = calloc((size_t)s->nr, sizeof *s->rbusy);
     if (!s->r || !s->rbusy) {
         s->nr = 0;
-        st = FW_STORE_ERR_NOMEM;
-        goto fail;
+        return FW_STORE_ERR_NOMEM;
     }
     for (int i = 0; i < s->nr; i++) {
-        rc = sqlite3_open_v2(path, &s->r[i], SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+        int rc = sqlite3_open_v2(path, &s->r[i], SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
         if (rc != SQLITE_OK) {
             fw_store_errf(err, errlen, "opening reader: %s", s->r[i] ? sqlite3_errmsg(s->r[i]) : "no memory");
-            goto fail;
+            return FW_STORE_ERR_IO;
         }
         sqlite3_busy_timeout(s->r[i], 10000);
         sqlite3_exec(s->r[i], "PRAGMA cache_size=-32768; PRAGMA temp_store=MEMORY;"
                               " PRAGMA mmap_size=1073741824;", NULL, NULL, NULL);
     }
-    if ((st = fw_sqc_open(path, 0, &s->con, err, errlen)) != FW_STORE_OK)
-        goto fail;
+    return FW_STORE_OK;
+}
+
+fw_store_status fw_store_open_sqlite(const char *path, const fw_store_options *opt,
+                                     fw_store **out, char *err, size_t errlen)
+{
+    fw_store_options def = {.sync = FW_STORE_SYNC_NORMAL};
+    if (!out)
+        return FW_STORE_ERR_INVALID;
+    *out = NULL;
+    if (!path || !*path) {
+        fw_store_errf(err, errlen, "no database path");
+        return FW_STORE_ERR_INVALID;
+    }
+    if (!opt)
+        opt = &def;
+    if (opt->retention_s < 0 || opt->readers < 0 || opt->readers > 64 || opt->reader_wait_ms < 0) {
+        fw_store_errf(err, errlen, "bad store options");
+        return FW_STORE_ERR_INVALID;
+    }
+    fw_sq *s = fw_sq_new(opt);
+    if (!s)
+        return FW_STORE_ERR_NOMEM;
+    s->path = fw_store_strdup(path);
+    fw_store_status st = s->path ? FW_STORE_OK : FW_STORE_ERR_NOMEM;
+    if (st == FW_STORE_OK)
+        st = fw_sq_open_writer(s, path, opt, err, errlen);
+    if (st == FW_STORE_OK)
+        st = fw_sq_open_checkpointer(s, path, err, errlen);
+    if (st == FW_STORE_OK)
+        st = fw_sq_prepare_writes(s, err, errlen);
+    if (st == FW_STORE_OK)
+        st = fw_sq_dims_open(s, err, errlen);
+    if (st == FW_STORE_OK)
+        st = fw_sq_open_readers(s, path, opt, err, errlen);
+    if (st == FW_STORE_OK)
+        st = fw_sqc_open(path, 0, &s->con, err, errlen);
+    if (st != FW_STORE_OK) {
+        fw_sq_close(&s->base);
+        return st;
+    }
     *out = &s->base;
     return FW_STORE_OK;
-fail:
-    fw_sq_close(&s->base);
-    return st;
 }
 
 void fw_store_sqlite_fail_after(fw_store *base, long rows)

@@ -1,5 +1,6 @@
 /*
- * Unit tests for `flamewatch run`'s decisions (cli/run_args.c): flag parsing, the validation
+ * Unit tests for `flamewatch run`'s decisions (cli/run_args.c, run_check.c, run_child.c): flag
+ * parsing, the validation
  * of every flag and FLAMEWATCH_* variable against docs/CONFIGURATION.md, the precedence of
  * flags over the environment, the canonical values exported to the child, PYTHONPATH and the
  * default application name. Nothing here execs: the integration tests (tests/agent/test_cli.py)
@@ -17,7 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "run_args.h"
+#include "run_child.h"
 
 #define ARGV(...) ((char *[]){__VA_ARGS__, NULL})
 

@@ -1,0 +1,219 @@
+/*
+ * fw_names: thread names, from `threading` into the thread registry's slots.
+ *
+ * The sampler knows threads by their thread state; `threading` knows their names.
+ * The worker asks for them (fw_worker.c says when), and stop() once more with the GIL. A refresh
+ * runs in three steps so that the GIL is never awaited while the agent mutex is held:
+ *   1. under the mutex, list the slots to name as (slot, generation, pthread id);
+ *   2. with the GIL and without the mutex, look each pthread id up in threading._active (and
+ *      the ident of each thread in threading._limbo), reading `_name`: sys.modules is consulted,
+ *      `threading` is never imported, and errors are cleared, never propagated;
+ *   3. under the mutex, store each name found into its slot if the slot's generation has not
+ *      changed in between (else the slot is now another thread).
+ * A slot that `threading` does not list yet is asked for again 20 ms later; one no refresh could
+ * name after a few attempts (a thread made by _thread directly) gets a fallback name,
+ * "tid-<tid>", whose group is "tid-*" (a later refresh still replaces it if a name appears).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "fw_names.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fw_pyversion.h"
+
+typedef struct {
+    int32_t slot;
+    uint32_t generation;
+    uint64_t pthread_id;
+    bool found;
+    char name[FW_THREAD_NAME_MAX];
+} fw_name_req;
+
+typedef struct {
+    fw_name_req reqs[FW_THREADS_MAX];
+    size_t n;
+} fw_name_batch;
+
+/* The requests of a refresh: large (one per slot), so allocated once per run, not on a stack;
+ * only one refresh runs at a time (the worker's, or stop()'s after the worker is joined). */
+static fw_name_batch *fw_names_buf;
+
+int fw_names_init(void)
+{
+    assert(fw_names_buf == NULL);
+    fw_names_buf = calloc(1, sizeof *fw_names_buf);
+    return fw_names_buf ? 0 : ENOMEM;
+}
+
+void fw_names_release(void)
+{
+    free(fw_names_buf);
+    fw_names_buf = NULL;
+}
+
+static void fw_names_collect(fw_agent *a, fw_name_batch *b, bool all)
+{
+    b->n = 0;
+    pthread_mutex_lock(&a->lock);
+    for (int32_t i = 0; a->threads && i < (int32_t)fw_threads_span(a->threads); i++) {
+        const fw_thread_slot *s = fw_threads_slot(a->threads, i);
+        if (!s || !s->alive || (!all && s->named))
+            continue;
+        fw_name_req *r = &b->reqs[b->n++];
+        r->slot = i;
+        r->generation = s->generation;
+        r->pthread_id = s->pthread_id;
+        r->found = false;
+        r->name[0] = '\0';
+    }
+    pthread_mutex_unlock(&a->lock);
+}
+
+static int fw_name_req_cmp(const void *x, const void *y)
+{
+    uint64_t a = ((const fw_name_req *)x)->pthread_id, b = ((const fw_name_req *)y)->pthread_id;
+    return (a > b) - (a < b);
+}
+
+/* Copies a UTF-8 string, truncated on a character boundary. */
+static void fw_copy_utf8(char *dst, size_t cap, const char *src, size_t len)
+{
+    if (len >= cap) {
+        len = cap - 1;
+        while (len > 0 && ((unsigned char)src[len] & 0xC0) == 0x80)
+            len--;
+    }
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+}
+
+/* GIL held. Stores the name of `thread` into every request for `ident`. */
+static void fw_names_store(fw_name_batch *b, uint64_t ident, PyObject *thread)
+{
+    fw_name_req key = {.pthread_id = ident};
+    fw_name_req *r = bsearch(&key, b->reqs, b->n, sizeof *r, fw_name_req_cmp);
+    if (!r)
+        return;
+    PyObject *name = PyObject_GetAttrString(thread, "_name");
+    if (!name || !PyUnicode_Check(name)) {
+        Py_XDECREF(name);
+        PyErr_Clear();
+        return;
+    }
+    Py_ssize_t len = 0;
+    const char *utf8 = PyUnicode_AsUTF8AndSize(name, &len);
+    if (utf8) {
+        while (r > b->reqs && r[-1].pthread_id == ident)
+            r--;
+        for (; r < b->reqs + b->n && r->pthread_id == ident; r++) {
+            fw_copy_utf8(r->name, sizeof r->name, utf8, (size_t)len);
+            r->found = true;
+        }
+    }
+    PyErr_Clear();
+    Py_DECREF(name);
+}
+
+static bool fw_ident_of(PyObject *obj, uint64_t *out)
+{
+    unsigned long long v = PyLong_AsUnsignedLongLong(obj);
+    if (v == (unsigned long long)-1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return false;
+    }
+    *out = (uint64_t)v;
+    return true;
+}
+
+/* GIL held. `_active` maps ident -> Thread; `_limbo` maps Thread -> Thread (ident in `_ident`).
+ * Items are copied to a list first, so a dict changed by another thread cannot bite us. */
+static void fw_names_from_dict(fw_name_batch *b, PyObject *threading, const char *attr,
+                               bool keyed_by_ident)
+{
+    PyObject *dict = PyObject_GetAttrString(threading, attr);
+    PyObject *items = (dict && PyDict_Check(dict)) ? PyDict_Items(dict) : NULL;
+    PyErr_Clear();
+    for (Py_ssize_t i = 0; items && i < PyList_GET_SIZE(items); i++) {
+        PyObject *pair = PyList_GET_ITEM(items, i);
+        PyObject *key = PyTuple_GET_ITEM(pair, 0), *thread = PyTuple_GET_ITEM(pair, 1);
+        uint64_t ident = 0;
+        bool ok;
+        if (keyed_by_ident) {
+            ok = fw_ident_of(key, &ident);
+        } else {
+            PyObject *obj = PyObject_GetAttrString(thread, "_ident");
+            ok = obj && obj != Py_None && fw_ident_of(obj, &ident);
+            Py_XDECREF(obj);
+            PyErr_Clear();
+        }
+        if (ok)
+            fw_names_store(b, ident, thread);
+    }
+    Py_XDECREF(items);
+    Py_XDECREF(dict);
+}
+
+static void fw_names_read_with_gil(fw_name_batch *b)
+{
+    PyObject *modules = PyImport_GetModuleDict();   /* borrowed */
+    PyObject *threading = modules ? PyDict_GetItemString(modules, "threading") : NULL;
+    if (!threading)
+        return;   /* never imported by the program: no names to find */
+    Py_INCREF(threading);
+    fw_names_from_dict(b, threading, "_active", true);
+    fw_names_from_dict(b, threading, "_limbo", false);
+    Py_DECREF(threading);
+    PyErr_Clear();
+}
+
+/* Returns how many of the slots asked for still have no name. */
+static size_t fw_names_apply(fw_agent *a, const fw_name_batch *b)
+{
+    size_t unnamed = 0;
+    pthread_mutex_lock(&a->lock);
+    for (size_t i = 0; i < b->n && a->threads; i++) {
+        const fw_name_req *r = &b->reqs[i];
+        fw_thread_slot *s = fw_threads_slot(a->threads, r->slot);
+        if (!s || s->generation != r->generation)
+            continue;
+        if (r->found) {
+            memcpy(s->name, r->name, sizeof s->name);
+            s->named = true;
+        } else if (!s->named && ++s->name_attempts >= FW_THREAD_NAME_ATTEMPTS) {
+            snprintf(s->name, sizeof s->name, "tid-%lld", (long long)s->tid);
+            s->named = true;
+        }
+        unnamed += !s->named;
+    }
+    pthread_mutex_unlock(&a->lock);
+    return unnamed;
+}
+
+size_t fw_names_refresh(fw_agent *a, bool all, bool have_gil, const atomic_bool *cancel)
+{
+    fw_name_batch *b = fw_names_buf;
+    if (!b)
+        return 0;
+    fw_names_collect(a, b, all);
+    if (b->n == 0)
+        return 0;
+    qsort(b->reqs, b->n, sizeof b->reqs[0], fw_name_req_cmp);
+    if (have_gil) {
+        fw_names_read_with_gil(b);
+    } else {
+        /* A thread that asks for the GIL during finalization is never given it back, so we do
+         * not ask once the interpreter is going away (stop() has named everyone by then). */
+        if ((cancel && atomic_load(cancel)) || !fw_py_usable())
+            return 0;
+        PyGILState_STATE g = PyGILState_Ensure();
+        fw_names_read_with_gil(b);
+        PyGILState_Release(g);
+    }
+    return fw_names_apply(a, b);
+}
