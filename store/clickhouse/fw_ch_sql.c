@@ -65,8 +65,11 @@ typedef struct {
 } fw_ch_piece;
 
 /* The source rows (ts, labelset, stack, v, c) of a query, whole hours from the roll-up. step > 0
- * (trend) allows the roll-up only when the step is a multiple of an hour. */
-static void fw_ch_sql_src(fw_ch *s, fw_ch_buf *b, const fw_store_query *q, int64_t step, int with_filters)
+ * (trend) allows the roll-up only when the step is a multiple of an hour. With `totals` (trends
+ * and label lists, which need no stack) the rows are (ts, labelset, v, c) and whole hours come
+ * from totals_1h, one row per label set and hour instead of one per stack. */
+static void fw_ch_sql_src_x(fw_ch *s, fw_ch_buf *b, const fw_store_query *q, int64_t step, int with_filters,
+                            int totals)
 {
     if (!q)
         return;   /* only the application list has no query, and it reads no samples */
@@ -80,7 +83,7 @@ static void fw_ch_sql_src(fw_ch *s, fw_ch_buf *b, const fw_store_query *q, int64
     } else {
         if (a < A)
             piece[n++] = (fw_ch_piece){"samples", a, A};
-        piece[n++] = (fw_ch_piece){"samples_1h", A, B};
+        piece[n++] = (fw_ch_piece){totals ? "totals_1h" : "samples_1h", A, B};
         if (B < z)
             piece[n++] = (fw_ch_piece){"samples", B, z};
     }
@@ -88,11 +91,17 @@ static void fw_ch_sql_src(fw_ch *s, fw_ch_buf *b, const fw_store_query *q, int64
     for (int i = 0; i < n; i++) {
         if (i)
             fw_ch_puts(b, "\n  UNION ALL ");
-        fw_ch_printf(b, "SELECT t AS ts, labelset, stack, value AS v, count AS c FROM %s WHERE ", piece[i].table);
+        fw_ch_printf(b, "SELECT t AS ts, labelset, %svalue AS v, count AS c FROM %s WHERE ", totals ? "" : "stack, ",
+                     piece[i].table);
         fw_ch_sql_where(s, b, q, with_filters);
         fw_ch_printf(b, " AND t >= %lld AND t < %lld", (long long)piece[i].from, (long long)piece[i].until);
     }
     fw_ch_puts(b, ")");
+}
+
+static void fw_ch_sql_src(fw_ch *s, fw_ch_buf *b, const fw_store_query *q, int64_t step, int with_filters)
+{
+    fw_ch_sql_src_x(s, b, q, step, with_filters, 0);
 }
 
 void fw_ch_sql_rows(fw_ch *s, fw_ch_buf *b, const fw_store_query *q)
@@ -152,13 +161,13 @@ char *fw_ch_sql_build(fw_ch *s, fw_store_sql_kind kind, const fw_store_query *q,
     case FW_STORE_SQL_LABELS:
         fw_ch_printf(&b, "SELECT DISTINCT key, value FROM labels WHERE labelset %s (SELECT labelset FROM ",
                      fw_ch_in(s));
-        fw_ch_sql_src(s, &b, q, 0, 0);
+        fw_ch_sql_src_x(s, &b, q, 0, 0, 1);
         fw_ch_puts(&b, ") ORDER BY key, value");
         break;
     case FW_STORE_SQL_TREND:
         fw_ch_printf(&b, "SELECT intDiv(ts, %lld) * %lld AS t, sum(v) AS value, sum(c) AS count FROM ",
                      (long long)step, (long long)step);
-        fw_ch_sql_src(s, &b, q, step, 1);
+        fw_ch_sql_src_x(s, &b, q, step, 1, 1);
         fw_ch_puts(&b, " GROUP BY t ORDER BY t");
         break;
     case FW_STORE_SQL_TREE:

@@ -87,7 +87,7 @@ static void add(fw_profile *p, const char *folded, int64_t cpu, int64_t wall, co
 
 static void ingest(fw_store *s, const char *app, fw_profile *p, int64_t t)
 {
-    fw_store_ingest_req r = {app, p, t, NULL, 0};
+    fw_store_ingest_req r = {app, p, t, NULL, 0, 0};
     fw_store_ingest_result res;
     char err[256] = "";
     fw_store_status st = fw_store_ingest(s, &r, &res, err, sizeof err);
@@ -588,7 +588,7 @@ static void test_failed_ingest_stores_nothing(void **state)
     p = standard();
     add(p, "other;deep;stack", 5 * MS, 0, "t9", "10.9.9.9");
     fw_store_sqlite_fail_after(f->s, 3);   /* dies after 3 fact rows, new stacks already written */
-    fw_store_ingest_req r = {"shop", p, T0 + 20, NULL, 0};
+    fw_store_ingest_req r = {"shop", p, T0 + 20, NULL, 0, 0};
     char err[256] = "";
     assert_int_equal(fw_store_ingest(f->s, &r, NULL, err, sizeof err), FW_STORE_ERR_IO);
     fw_store_stats after;
@@ -905,7 +905,7 @@ static void test_upgrade_from_v1(void **state)
 
 static fw_store_status try_ingest(fw_store *s, const char *app, fw_profile *p, int64_t t, char *err, size_t errlen)
 {
-    fw_store_ingest_req r = {app, p, t, NULL, 0};
+    fw_store_ingest_req r = {app, p, t, NULL, 0, 0};
     fw_store_ingest_result res;
     return fw_store_ingest(s, &r, &res, err, errlen);
 }
