@@ -32,6 +32,7 @@
 #define FW_CH_BUCKET 10                           /* time bucket of raw samples, seconds (as SQLite) */
 #define FW_CH_DEFAULT_RETENTION ((int64_t)7 * 86400)
 #define FW_CH_POOL 8                              /* keep-alive HTTP handles */
+#define FW_CH_LINGER_MS 20                        /* batch linger under load (fw_ch_batch.c) */
 
 /* ---- fw_ch_buf.c: a growable byte buffer, RowBinary, TSV, quoting, hashing */
 typedef struct {
@@ -158,6 +159,8 @@ typedef struct {
     pthread_cond_t bcond;
     fw_ch_batch *open;
     int flushing;
+    int linger_ms;               /* how long a flusher waits for more uploads (FW_CH_LINGER_MS) */
+    size_t last_batch_n;         /* uploads in the last batch inserted */
     int64_t batches;             /* inserts made, for tests and benchmarks */
     fw_ch_defs *defs;            /* stack and function definitions read so far (fw_ch_dims.c) */
     fw_ch_idmap units;           /* hash(app, type) -> index + 1 into unit_text (under klock) */

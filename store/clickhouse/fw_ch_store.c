@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* name, columns, engine (for the local table), ORDER BY, PARTITION BY ("" = none), sharding key */
 static const struct {
@@ -304,7 +305,13 @@ fw_store_status fw_store_open_clickhouse(const char *url, const fw_store_options
     s->base.ops = &fw_ch_ops;
     pthread_mutex_init(&s->klock, NULL);
     pthread_mutex_init(&s->blk, NULL);
-    pthread_cond_init(&s->bcond, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);   /* the batch linger's deadline */
+    pthread_cond_init(&s->bcond, &ca);
+    pthread_condattr_destroy(&ca);
+    const char *lg = getenv("FW_CH_LINGER_MS");
+    s->linger_ms = lg ? atoi(lg) : FW_CH_LINGER_MS;
     if (!(s->defs = fw_ch_defs_new())) {
         fw_ch_close(&s->base);
         fw_store_errf(err, errlen, "out of memory");
