@@ -36,6 +36,10 @@ static const struct {
      "MergeTree", "(app, type, t, labelset)", "intDiv(t, 86400)", "rand()"},
     {"samples_1h", "app String, type String, t Int64, labelset UInt64, stack UInt64, value Int64, count Int64",
      "SummingMergeTree((value, count))", "(app, type, t, labelset, stack)", "intDiv(t, 86400)", "rand()"},
+    {"merged_1h", "app String, type String, t Int64, stack UInt64, value Int64, count Int64",
+     "SummingMergeTree((value, count))", "(app, type, t, stack)", "intDiv(t, 86400)", "rand()"},
+    {"merged_1d", "app String, type String, t Int64, stack UInt64, value Int64, count Int64",
+     "SummingMergeTree((value, count))", "(app, type, t, stack)", "intDiv(t, 86400)", "rand()"},
     {"totals_1h", "app String, type String, t Int64, labelset UInt64, value Int64, count Int64",
      "SummingMergeTree((value, count))", "(app, type, t, labelset)", "intDiv(t, 86400)", "rand()"},
     {"functions", "id UInt64, name String, file String", "ReplacingMergeTree", "id", "", "id"},
@@ -227,6 +231,18 @@ static fw_store_status fw_ch_schema(fw_ch *s, char *err, size_t errlen)
         fw_ch_printf(&b, "CREATE MATERIALIZED VIEW IF NOT EXISTS %s.samples_1h_mv%s%%s TO %s.samples_1h%s AS SELECT"
                          " app, type, intDiv(t, 3600) * 3600 AS t, labelset, stack, value, count FROM %s.samples%s",
                      s->url.db, sfx, s->url.db, sfx, s->url.db, sfx);
+        st = fw_ch_buf_nul(&b) ? FW_STORE_ERR_NOMEM : fw_ch_ddl(s, b.p, err, errlen);
+    }
+    /* Label sets merged, per hour and per day: what unfiltered trees, tables and diffs read (as
+     * SQLite's labelset_id = 0 roll-up blocks): the stacks of many instances running the same
+     * code collapse into one row per stack and bucket. */
+    static const struct { const char *name; int64_t res; } merged[] = {{"merged_1h", 3600}, {"merged_1d", 86400}};
+    for (size_t i = 0; i < 2 && st == FW_STORE_OK; i++) {
+        fw_ch_buf_reset(&b);
+        fw_ch_printf(&b, "CREATE MATERIALIZED VIEW IF NOT EXISTS %s.%s_mv%s%%s TO %s.%s%s AS SELECT"
+                         " app, type, intDiv(t, %lld) * %lld AS t, stack, value, count FROM %s.samples%s",
+                     s->url.db, merged[i].name, sfx, s->url.db, merged[i].name, sfx, (long long)merged[i].res,
+                     (long long)merged[i].res, s->url.db, sfx);
         st = fw_ch_buf_nul(&b) ? FW_STORE_ERR_NOMEM : fw_ch_ddl(s, b.p, err, errlen);
     }
     /* Hour totals per label set (no stack): what trends and label lists read, ~stacks-per-label-set
