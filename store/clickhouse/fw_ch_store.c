@@ -201,6 +201,32 @@ static fw_store_status fw_ch_check_shards(fw_ch *s, char *err, size_t errlen)
     return st;
 }
 
+#define FW_CH_NVIEWS 4   /* materialized views: samples_1h, merged_1h, merged_1d, totals_1h */
+
+/* Whether one node's database already has every table and view (each statement below is IF NOT
+ * EXISTS, so skipping them then changes nothing); any error says no, and the DDL runs. */
+static int fw_ch_schema_present(fw_ch *s)
+{
+    fw_ch_buf q = {0}, r = {0};
+    size_t want = sizeof fw_ch_tables / sizeof fw_ch_tables[0];
+    fw_ch_printf(&q, "SELECT count() FROM system.tables WHERE database = '%s' AND name IN ('samples_1h_mv',"
+                     " 'merged_1h_mv', 'merged_1d_mv', 'totals_1h_mv'", s->url.db);
+    for (size_t i = 0; i < want; i++)
+        fw_ch_printf(&q, ", '%s'", fw_ch_tables[i].name);
+    fw_ch_puts(&q, ")");
+    int64_t n = -1;
+    if (fw_ch_buf_nul(&q) == 0 && fw_ch_select(s, q.p, &r, NULL, 0) == FW_STORE_OK && r.p) {
+        char *nl = strchr(r.p, '\n');
+        if (nl)
+            *nl = '\0';
+        if (fw_ch_parse_i64(r.p, &n) != 0)
+            n = -1;
+    }
+    fw_ch_buf_free(&q);
+    fw_ch_buf_free(&r);
+    return n == (int64_t)(want + FW_CH_NVIEWS);
+}
+
 /* Creates the database and every table (and, in cluster mode, the Distributed tables). */
 static fw_store_status fw_ch_schema(fw_ch *s, char *err, size_t errlen)
 {
@@ -209,6 +235,8 @@ static fw_store_status fw_ch_schema(fw_ch *s, char *err, size_t errlen)
         return st;
     fw_ch_buf b = {0};
     const char *sfx = s->cluster ? "_local" : "";
+    if (!s->cluster && fw_ch_schema_present(s))
+        return FW_STORE_OK;   /* a restart: one query instead of a round trip per statement */
     for (size_t i = 0; i < sizeof fw_ch_tables / sizeof fw_ch_tables[0] && st == FW_STORE_OK; i++) {
         fw_ch_buf_reset(&b);
         fw_ch_printf(&b, "CREATE TABLE IF NOT EXISTS %s.%s%s%%s (%s) ENGINE = %s", s->url.db, fw_ch_tables[i].name,
