@@ -6,7 +6,7 @@
  * the store keeps the id next to the upload's rows and skips an upload whose id is already
  * stored for the same application and time bucket. The id is derived here rather than sent by
  * agents so that every client (Pyroscope's included) gets it: a retry repeats the URL and the
- * body byte for byte. A client that may send the same bytes twice on purpose names each upload
+ * profile byte for byte (a multipart body only its `profile` field: the boundary changes). A client that may send the same bytes twice on purpose names each upload
  * with ?uploadId= instead, which replaces the body in the hash.
  *
  * The hash: 64-bit words mixed with two multiplications (a murmur-style finalizer at the end),
@@ -17,6 +17,7 @@
  */
 #include "fw_upload_id.h"
 
+#include <strings.h>
 #include <string.h>
 
 #define FW_UID_P1 0x9e3779b97f4a7c15ull
@@ -78,9 +79,22 @@ uint64_t fw_upload_id(const fw_ingest_request *req, const char *upload_id)
         h = fw_uid_str(h, 7, req->spy_name);
         h = fw_uid_str(h, 8, req->units);
         h = fw_uid_str(h, 9, req->aggregation_type);
-        h = fw_uid_str(h, 10, req->content_type);
         h = fw_uid_str(h, 11, req->content_encoding);
-        h = fw_uid_bytes(h, 12, req->body, req->body_len);
+        /* A multipart body's boundary is new at every attempt (curl draws it at random, in the
+         * Content-Type and the body), so the id covers the `profile` field's bytes only. */
+        const uint8_t *data = req->body;
+        size_t len = req->body_len;
+        char err[8];
+        if (req->content_type && strncasecmp(req->content_type, "multipart/form-data", 19) == 0 &&
+            fw_multipart_find(req->content_type, req->body, req->body_len, "profile", &data, &len, err,
+                              sizeof err) == 0) {
+            h = fw_uid_str(h, 10, "multipart/form-data");
+        } else {
+            data = req->body;
+            len = req->body_len;
+            h = fw_uid_str(h, 10, req->content_type);
+        }
+        h = fw_uid_bytes(h, 12, data, len);
     }
     h = fw_uid_fin(h);
     return h ? h : 1;

@@ -185,12 +185,13 @@ fw_store_status fw_ch_insert(fw_ch *s, const char *table, const char *columns, c
                              char *err, size_t errlen);
 
 /* ---- fw_ch_batch.c */
-/* Adds an upload's sample rows (of application app, bucket t, upload id `id`, 0 = none) to the
+/* Adds an upload's sample rows (of application app, bucket t, upload id `id`, 0 = none; `type`
+ * is the type of one of its rows) to the
  * open batch and returns once the insert holding them was answered: FW_STORE_OK only when
  * ClickHouse acknowledged it, or when `samples` already held upload `id` (then *dup = 1 and
  * nothing was written). */
-fw_store_status fw_ch_commit_samples(fw_ch *s, const fw_ch_buf *rows, const char *app, int64_t t, uint64_t id,
-                                     int *dup, char *err, size_t errlen);
+fw_store_status fw_ch_commit_samples(fw_ch *s, const fw_ch_buf *rows, const char *app, const char *type, int64_t t,
+                                     uint64_t id, int *dup, char *err, size_t errlen);
 void fw_ch_batch_free(fw_ch *s);
 
 /* ---- fw_ch_dims.c */

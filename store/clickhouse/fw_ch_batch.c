@@ -37,7 +37,9 @@ typedef struct {
     uint64_t id;             /* 0: no id, never a duplicate */
     int64_t t;
     size_t off, len;         /* its rows in the batch */
-    size_t app_off;          /* its application, NUL-terminated, in the batch's names */
+    size_t app_off;          /* its application and the type of its first row, each NUL-terminated, in
+                                the batch's names: an upload's rows are all in one insert, so one
+                                (app, type, t) of them finds them all */
     int dup;
 } fw_ch_entry;
 
@@ -75,6 +77,14 @@ static fw_store_status fw_ch_batch_dups(fw_ch *s, fw_ch_batch *b, size_t *ndup, 
         if (b->ent[i].id) {
             fw_ch_puts(&q, k++ ? "," : "");
             fw_ch_quote(&q, b->names.p + b->ent[i].app_off);
+        }
+    /* app, type and t are the sort key's prefix: the check reads the granules of those buckets only. */
+    fw_ch_puts(&q, ") AND type IN (");
+    for (size_t i = 0, k = 0; i < b->nent; i++)
+        if (b->ent[i].id) {
+            const char *app = b->names.p + b->ent[i].app_off;
+            fw_ch_puts(&q, k++ ? "," : "");
+            fw_ch_quote(&q, app + strlen(app) + 1);
         }
     fw_ch_puts(&q, ") AND t IN (");
     for (size_t i = 0, k = 0; i < b->nent; i++)
@@ -147,7 +157,8 @@ static fw_store_status fw_ch_batch_insert(fw_ch *s, fw_ch_batch *b, char *err, s
 
 /* Appends an upload to the open batch (blk held); its entry index, or -1 when out of memory (the
  * batch is then as it was). */
-static long fw_ch_batch_add(fw_ch_batch *b, const fw_ch_buf *rows, const char *app, int64_t t, uint64_t id)
+static long fw_ch_batch_add(fw_ch_batch *b, const fw_ch_buf *rows, const char *app, const char *type, int64_t t,
+                            uint64_t id)
 {
     if (b->nent == b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 16;
@@ -160,6 +171,7 @@ static long fw_ch_batch_add(fw_ch_batch *b, const fw_ch_buf *rows, const char *a
     size_t before = b->rows.n, nbefore = b->names.n;
     fw_ch_put(&b->rows, rows->p, rows->n);
     fw_ch_put(&b->names, app, strlen(app) + 1);
+    fw_ch_put(&b->names, type, strlen(type) + 1);
     if (b->rows.oom || b->names.oom) {
         b->rows.n = before;   /* the others' rows stay whole; this upload alone fails */
         b->names.n = nbefore;
@@ -170,8 +182,8 @@ static long fw_ch_batch_add(fw_ch_batch *b, const fw_ch_buf *rows, const char *a
     return (long)b->nent++;
 }
 
-fw_store_status fw_ch_commit_samples(fw_ch *s, const fw_ch_buf *rows, const char *app, int64_t t, uint64_t id,
-                                     int *dup, char *err, size_t errlen)
+fw_store_status fw_ch_commit_samples(fw_ch *s, const fw_ch_buf *rows, const char *app, const char *type, int64_t t,
+                                     uint64_t id, int *dup, char *err, size_t errlen)
 {
     *dup = 0;
     pthread_mutex_lock(&s->blk);
@@ -181,7 +193,7 @@ fw_store_status fw_ch_commit_samples(fw_ch *s, const fw_ch_buf *rows, const char
         fw_store_errf(err, errlen, "out of memory");
         return FW_STORE_ERR_NOMEM;
     }
-    long me = fw_ch_batch_add(b, rows, app, t, id);
+    long me = fw_ch_batch_add(b, rows, app, type, t, id);
     if (me < 0) {
         if (!b->refs) {
             s->open = NULL;

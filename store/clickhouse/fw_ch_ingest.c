@@ -332,7 +332,8 @@ fw_store_status fw_ch_ingest(fw_store *base, const fw_store_ingest_req *req, fw_
     if (st != FW_STORE_OK)
         goto out;
     int dup = 0;
-    if (smp.n && (st = fw_ch_commit_samples(s, &smp, req->app, t, req->upload_id, &dup, err, errlen)) != FW_STORE_OK)
+    if (smp.n && (st = fw_ch_commit_samples(s, &smp, req->app, fw_profile_type(p, facts[0].type).type, t,
+                                            req->upload_id, &dup, err, errlen)) != FW_STORE_OK)
         goto out;
     res->stack_values = nvalues;
     res->duplicate = dup;

@@ -73,6 +73,21 @@ class Retries(unittest.TestCase):
         self.assertEqual(self.total("lost", t), one, "a retry was counted twice")
         self.assertEqual(self.total("lost", t, self.b), one)
 
+    def test_multipart_retry_with_a_new_boundary_is_stored_once(self):
+        # The agent posts multipart/form-data, and curl draws a new boundary at every attempt:
+        # the retry's Content-Type and body differ, its profile does not.
+        t = now() - 1500
+        params, body, one = self.upload("mp", t, seed=5)
+        for k, boundary in enumerate(("----fwA1b2c3", "----fwZ9y8x7")):
+            form = (b"--" + boundary.encode() + b"\r\nContent-Disposition: form-data; name=\"profile\"; "
+                    b"filename=\"profile.pprof.gz\"\r\nContent-Type: application/octet-stream\r\n\r\n" + body +
+                    b"\r\n--" + boundary.encode() + b"--\r\n")
+            st, resp, _ = self.a.request("POST", "/ingest", form,
+                                         {"Content-Type": "multipart/form-data; boundary=" + boundary}, params=params)
+            self.assertEqual(st, 200, resp)
+            self.assertEqual(b"duplicate" in resp, k == 1, resp)
+        self.assertEqual(self.total("mp", t), one)
+
     def test_copies_sent_at_once_are_stored_once(self):
         # Copies in flight together on one server share an insert batch or follow each other: one
         # is stored. (Copies inserted at the same instant by two servers are the window the design
