@@ -32,6 +32,8 @@
 
 /* A batch closes early once it holds this many bytes of rows (~150,000 rows). */
 #define FW_CH_BATCH_BYTES (8u << 20)
+/* Upload ids asked per duplicate check query. */
+#define FW_CH_CHECK_CHUNK 1000
 
 typedef struct {
     uint64_t id;             /* 0: no id, never a duplicate */
@@ -61,39 +63,32 @@ static void fw_ch_batch_destroy(fw_ch_batch *b)
     free(b);
 }
 
-/* Marks the entries whose id `samples` already holds, or that repeat an earlier entry's id. */
-static fw_store_status fw_ch_batch_dups(fw_ch *s, fw_ch_batch *b, size_t *ndup, char *err, size_t errlen)
+/* Adds to `have` the ids of entries [from, to) that `samples` already holds: one query. */
+static fw_store_status fw_ch_batch_have(fw_ch *s, const fw_ch_batch *b, size_t from, size_t to, fw_ch_idset *have,
+                                        char *err, size_t errlen)
 {
-    *ndup = 0;
-    size_t nid = 0;
-    for (size_t i = 0; i < b->nent; i++)
-        nid += b->ent[i].id != 0;
-    if (!nid)
-        return FW_STORE_OK;
     fw_ch_buf q = {0}, r = {0};
-    fw_ch_idset have = {0}, seen = {0};
-    fw_ch_puts(&q, "SELECT DISTINCT upload FROM samples WHERE app IN (");
-    for (size_t i = 0, k = 0; i < b->nent; i++)
-        if (b->ent[i].id) {
-            fw_ch_puts(&q, k++ ? "," : "");
-            fw_ch_quote(&q, b->names.p + b->ent[i].app_off);
-        }
     /* app, type and t are the sort key's prefix: the check reads the granules of those buckets only. */
-    fw_ch_puts(&q, ") AND type IN (");
-    for (size_t i = 0, k = 0; i < b->nent; i++)
-        if (b->ent[i].id) {
-            const char *app = b->names.p + b->ent[i].app_off;
+    static const char *const parts[] = {"SELECT DISTINCT upload FROM samples WHERE app IN (", ") AND type IN (",
+                                        ") AND t IN (", ") AND upload IN ("};
+    for (int col = 0; col < 4; col++) {
+        fw_ch_puts(&q, parts[col]);
+        for (size_t i = from, k = 0; i < to; i++) {
+            const fw_ch_entry *e = &b->ent[i];
+            const char *app = b->names.p + e->app_off;
+            if (!e->id)
+                continue;
             fw_ch_puts(&q, k++ ? "," : "");
-            fw_ch_quote(&q, app + strlen(app) + 1);
+            if (col == 0)
+                fw_ch_quote(&q, app);
+            else if (col == 1)
+                fw_ch_quote(&q, app + strlen(app) + 1);
+            else if (col == 2)
+                fw_ch_printf(&q, "%lld", (long long)e->t);
+            else
+                fw_ch_printf(&q, "%llu", (unsigned long long)e->id);
         }
-    fw_ch_puts(&q, ") AND t IN (");
-    for (size_t i = 0, k = 0; i < b->nent; i++)
-        if (b->ent[i].id)
-            fw_ch_printf(&q, "%s%lld", k++ ? "," : "", (long long)b->ent[i].t);
-    fw_ch_puts(&q, ") AND upload IN (");
-    for (size_t i = 0, k = 0; i < b->nent; i++)
-        if (b->ent[i].id)
-            fw_ch_printf(&q, "%s%llu", k++ ? "," : "", (unsigned long long)b->ent[i].id);
+    }
     fw_ch_puts(&q, ")");
     fw_store_status st = fw_ch_buf_nul(&q) ? FW_STORE_ERR_NOMEM : fw_ch_select(s, q.p, &r, err, errlen);
     if (st == FW_STORE_OK) {
@@ -106,10 +101,30 @@ static fw_store_status fw_ch_batch_dups(fw_ch *s, fw_ch_batch *b, size_t *ndup, 
             if (nf != 1 || fw_ch_parse_u64(f[0], &id) != 0) {
                 fw_store_errf(err, errlen, "ClickHouse: unexpected answer to the upload id check");
                 st = FW_STORE_ERR_IO;
-            } else if (fw_ch_idset_add(&have, id) != 0) {
+            } else if (fw_ch_idset_add(have, id) != 0) {
                 st = FW_STORE_ERR_NOMEM;
             }
         }
+    }
+    fw_ch_buf_free(&q);
+    fw_ch_buf_free(&r);
+    return st;
+}
+
+/* Marks the entries whose id `samples` already holds, or that repeat an earlier entry's id. The
+ * ids are asked in chunks, so that a batch of many small uploads stays under ClickHouse's
+ * max_query_size (256 KiB by default; ~60 bytes per upload here). */
+static fw_store_status fw_ch_batch_dups(fw_ch *s, fw_ch_batch *b, size_t *ndup, char *err, size_t errlen)
+{
+    *ndup = 0;
+    fw_ch_idset have = {0}, seen = {0};
+    fw_store_status st = FW_STORE_OK;
+    for (size_t from = 0; from < b->nent && st == FW_STORE_OK; from += FW_CH_CHECK_CHUNK) {
+        size_t to = from + FW_CH_CHECK_CHUNK < b->nent ? from + FW_CH_CHECK_CHUNK : b->nent, nid = 0;
+        for (size_t i = from; i < to; i++)
+            nid += b->ent[i].id != 0;
+        if (nid)
+            st = fw_ch_batch_have(s, b, from, to, &have, err, errlen);
     }
     for (size_t i = 0; st == FW_STORE_OK && i < b->nent; i++) {
         fw_ch_entry *e = &b->ent[i];
@@ -124,8 +139,6 @@ static fw_store_status fw_ch_batch_dups(fw_ch *s, fw_ch_batch *b, size_t *ndup, 
     }
     if (st == FW_STORE_ERR_NOMEM)
         fw_store_errf(err, errlen, "out of memory");
-    fw_ch_buf_free(&q);
-    fw_ch_buf_free(&r);
     fw_ch_idset_free(&have);
     fw_ch_idset_free(&seen);
     return st;
