@@ -175,7 +175,7 @@ int main(int argc, char **argv)
         int64_t t = start + k * 15;
         for (int i = 0; i < instances; i++) {
             fw_label lab[] = {{"instance", inst[i]}};
-            fw_store_ingest_req r = {"hist", var[(k + i) % VARIANTS], t, lab, 1};
+            fw_store_ingest_req r = {"hist", var[(k + i) % VARIANTS], t, lab, 1, 0};
             fw_store_ingest_result res;
             if (fw_store_ingest(s, &r, &res, err, sizeof err) != FW_STORE_OK) {
                 fprintf(stderr, "ingest: %s\n", err);

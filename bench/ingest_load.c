@@ -158,10 +158,18 @@ static void *client_main(void *arg)
     curl_easy_setopt(h, CURLOPT_TIMEOUT, 120L);
     curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
     char url[1024];
+    /* Every upload posts the same body, so each names itself (?uploadId=): the server stores a
+     * repeat of an upload id once (docs/API.md, "Retries"), and these are not retries. The nonce
+     * keeps the ids of separate runs (same client numbers, maybe the same 10 s bucket) apart. */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    unsigned long long nonce = ((unsigned long long)getpid() << 32) ^ (unsigned long long)ts.tv_nsec ^
+                               ((unsigned long long)ts.tv_sec << 20);
+    unsigned long long seq = 0;
     while (c->max_uploads ? c->uploads + c->errors < c->max_uploads : mono() < c->stop_at) {
         long now = (long)time(NULL);
-        snprintf(url, sizeof url, "%s/ingest?name=%s%%7Binstance%%3Dc%d%%7D&format=pprof&from=%ld&until=%ld",
-                 c->url, c->app, c->id, now - 15, now);
+        snprintf(url, sizeof url, "%s/ingest?name=%s%%7Binstance%%3Dc%d%%7D&format=pprof&from=%ld&until=%ld"
+                 "&uploadId=%llx-%d-%llu", c->url, c->app, c->id, now - 15, now, nonce, c->id, seq++);
         curl_easy_setopt(h, CURLOPT_URL, url);
         rb.len = 0;
         resp[0] = '\0';

@@ -81,7 +81,7 @@ static void *writer_main(void *arg)
     writer *w = arg;
     char err[256];
     for (int u = 0; u < w->uploads; u++) {
-        fw_store_ingest_req r = {"bench", w->profiles[u % 4], 1700000000 + u * 15, NULL, 0};
+        fw_store_ingest_req r = {"bench", w->profiles[u % 4], 1700000000 + u * 15, NULL, 0, 0};
         fw_store_ingest_result res;
         if (fw_store_ingest(w->s, &r, &res, err, sizeof err) != FW_STORE_OK) {
             fprintf(stderr, "ingest: %s\n", err);
@@ -225,7 +225,7 @@ int main(int argc, char **argv)
     size_t nvals = 0;
     for (int64_t t = now - 7 * 86400; t < now - 3600; t += 3600)    /* sparse week */
         for (int i = 0; i < instances; i++) {
-            fw_store_ingest_req r = {"bench", prof[i * 4 + (int)(t / 3600 % 4)], t + i % 15, NULL, 0};
+            fw_store_ingest_req r = {"bench", prof[i * 4 + (int)(t / 3600 % 4)], t + i % 15, NULL, 0, 0};
             fw_store_ingest_result res;
             if (fw_store_ingest(s, &r, &res, err, sizeof err) != FW_STORE_OK) {
                 fprintf(stderr, "ingest: %s\n", err);
@@ -235,7 +235,7 @@ int main(int argc, char **argv)
         }
     for (int64_t t = now - 3600; t < now; t += 15)                      /* dense last hour */
         for (int i = 0; i < instances; i++) {
-            fw_store_ingest_req r = {"bench", prof[i * 4 + (int)(t / 15 % 4)], t, NULL, 0};
+            fw_store_ingest_req r = {"bench", prof[i * 4 + (int)(t / 15 % 4)], t, NULL, 0, 0};
             fw_store_ingest_result res;
             if (fw_store_ingest(s, &r, &res, err, sizeof err) != FW_STORE_OK) {
                 fprintf(stderr, "ingest: %s\n", err);

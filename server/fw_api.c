@@ -23,6 +23,7 @@
 
 #include "fw_conns.h"
 #include "fw_ingest.h"
+#include "fw_upload_id.h"
 #include "fw_json.h"
 #include "fw_render.h"
 #include "fw_server.h"
@@ -973,7 +974,14 @@ static void fw_h_ingest(fw_server *s, const fw_http_req *req, fw_http_resp *resp
         fw_http_error(resp, status, "%s", err);
         return;
     }
-    fw_store_ingest_req sreq = {b.app, b.profile, b.from, b.tags, b.ntags};
+    const char *uid = fw_http_arg(req, "uploadId");
+    if (uid && (!*uid || strlen(uid) > FW_UPLOAD_ID_MAX)) {
+        fw_ingest_batch_free(&b);
+        atomic_fetch_add_explicit(&s->metrics.rejected[FW_REJECT_PARAMS], 1, memory_order_relaxed);
+        fw_http_error(resp, 400, "uploadId: must be 1-%d bytes", FW_UPLOAD_ID_MAX);
+        return;
+    }
+    fw_store_ingest_req sreq = {b.app, b.profile, b.from, b.tags, b.ntags, fw_upload_id(&in, uid)};
     fw_store_ingest_result res = {0};
     err[0] = '\0';
     fw_store_status st = fw_store_ingest(s->store, &sreq, &res, err, sizeof err);
@@ -990,8 +998,10 @@ static void fw_h_ingest(fw_server *s, const fw_http_req *req, fw_http_resp *resp
     }
     atomic_fetch_add_explicit(&s->metrics.uploads, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&s->metrics.upload_bytes, req->body_len, memory_order_relaxed);
-    atomic_fetch_add_explicit(&s->metrics.stack_values, res.stack_values, memory_order_relaxed);
-    atomic_fetch_add_explicit(&s->metrics.agent_dropped, dropped, memory_order_relaxed);
+    if (!res.duplicate) {
+        atomic_fetch_add_explicit(&s->metrics.stack_values, res.stack_values, memory_order_relaxed);
+        atomic_fetch_add_explicit(&s->metrics.agent_dropped, dropped, memory_order_relaxed);
+    }
     fw_json j;
     fw_json_init(&j);
     fw_json_obj_begin(&j);
@@ -1000,6 +1010,8 @@ static void fw_h_ingest(fw_server *s, const fw_http_req *req, fw_http_resp *resp
     fw_json_kv_int(&j, "from", b.from);
     fw_json_kv_int(&j, "until", b.until);
     fw_json_kv_int(&j, "stack_values", (int64_t)res.stack_values);
+    if (res.duplicate)
+        fw_json_kv_bool(&j, "duplicate", 1);   /* a retry of a stored upload: stored once */
     fw_json_key(&j, "types");
     fw_json_arr_begin(&j);
     for (size_t t = 0; t < fw_profile_type_count(b.profile); t++)

@@ -106,11 +106,15 @@ typedef struct {
     int64_t time_s;               /* 0 = use the profile's time_nanos (or now when that is 0) */
     const fw_label *labels;       /* extra labels added to every sample (e.g. from ?name=app{k=v}) */
     size_t nlabels;
+    uint64_t upload_id;           /* 0 = none; else the upload's id (server/fw_upload_id.c): a
+                                     backend that de-duplicates stores an id once per app and time
+                                     bucket and answers a repeat FW_STORE_OK with duplicate = 1 */
 } fw_store_ingest_req;
 
 typedef struct {
     size_t stack_values;  /* rows written: samples x sample types with a non-zero value */
     size_t new_stacks;    /* stacks seen for the first time */
+    int duplicate;        /* 1: an upload with this upload_id was stored before; nothing written */
 } fw_store_ingest_result;
 
 /* One transaction: either the whole profile is stored and committed (durable per the sync mode)

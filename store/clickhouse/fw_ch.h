@@ -32,6 +32,7 @@
 #define FW_CH_BUCKET 10                           /* time bucket of raw samples, seconds (as SQLite) */
 #define FW_CH_DEFAULT_RETENTION ((int64_t)7 * 86400)
 #define FW_CH_POOL 8                              /* keep-alive HTTP handles */
+#define FW_CH_LINGER_MS 20                        /* batch linger under load (fw_ch_batch.c) */
 
 /* ---- fw_ch_buf.c: a growable byte buffer, RowBinary, TSV, quoting, hashing */
 typedef struct {
@@ -158,6 +159,8 @@ typedef struct {
     pthread_cond_t bcond;
     fw_ch_batch *open;
     int flushing;
+    int linger_ms;               /* how long a flusher waits for more uploads (FW_CH_LINGER_MS) */
+    size_t last_batch_n;         /* uploads in the last batch inserted */
     int64_t batches;             /* inserts made, for tests and benchmarks */
     fw_ch_defs *defs;            /* stack and function definitions read so far (fw_ch_dims.c) */
     fw_ch_idmap units;           /* hash(app, type) -> index + 1 into unit_text (under klock) */
@@ -182,9 +185,13 @@ fw_store_status fw_ch_insert(fw_ch *s, const char *table, const char *columns, c
                              char *err, size_t errlen);
 
 /* ---- fw_ch_batch.c */
-/* Adds an upload's sample rows to the open batch and returns once the insert holding them was
- * answered: FW_STORE_OK only when ClickHouse acknowledged it. */
-fw_store_status fw_ch_commit_samples(fw_ch *s, const fw_ch_buf *rows, char *err, size_t errlen);
+/* Adds an upload's sample rows (of application app, bucket t, upload id `id`, 0 = none; `type`
+ * is the type of one of its rows) to the
+ * open batch and returns once the insert holding them was answered: FW_STORE_OK only when
+ * ClickHouse acknowledged it, or when `samples` already held upload `id` (then *dup = 1 and
+ * nothing was written). */
+fw_store_status fw_ch_commit_samples(fw_ch *s, const fw_ch_buf *rows, const char *app, const char *type, int64_t t,
+                                     uint64_t id, int *dup, char *err, size_t errlen);
 void fw_ch_batch_free(fw_ch *s);
 
 /* ---- fw_ch_dims.c */

@@ -311,6 +311,7 @@ fw_store_status fw_ch_ingest(fw_store *base, const fw_store_ingest_req *req, fw_
         fw_ch_rb_u64(&smp, f.stack);
         fw_ch_rb_i64(&smp, f.value);
         fw_ch_rb_i64(&smp, f.count);
+        fw_ch_rb_u64(&smp, req->upload_id);
         rows++;
     }
     if (fw_ch_buf_failed(&fns) || fw_ch_buf_failed(&sts) || fw_ch_buf_failed(&lbs) || fw_ch_buf_failed(&sers) ||
@@ -330,12 +331,17 @@ fw_store_status fw_ch_ingest(fw_store *base, const fw_store_ingest_req *req, fw_
     st = fw_ch_insert_all(jobs, 4, err, errlen);
     if (st != FW_STORE_OK)
         goto out;
-    if (smp.n && (st = fw_ch_commit_samples(s, &smp, err, errlen)) != FW_STORE_OK)
+    int dup = 0;
+    if (smp.n && (st = fw_ch_commit_samples(s, &smp, req->app, fw_profile_type(p, facts[0].type).type, t,
+                                            req->upload_id, &dup, err, errlen)) != FW_STORE_OK)
         goto out;
-    atomic_fetch_add(&s->pend_profiles, 1);
-    atomic_fetch_add(&s->pend_values, (int64_t)nvalues);
-    atomic_fetch_add(&s->pend_rows, (int64_t)rows);
     res->stack_values = nvalues;
+    res->duplicate = dup;
+    if (!dup) {   /* a duplicate was counted when it was stored */
+        atomic_fetch_add(&s->pend_profiles, 1);
+        atomic_fetch_add(&s->pend_values, (int64_t)nvalues);
+        atomic_fetch_add(&s->pend_rows, (int64_t)rows);
+    }
     pthread_mutex_lock(&s->klock);
     fw_ch_remember(s, &s->known_fn, &new_fn);
     fw_ch_remember(s, &s->known_st, &new_st);

@@ -195,9 +195,9 @@ fw_store_status fw_ch_maintain(fw_store *base, int64_t now_s)
     /* A partition is one UTC day, intDiv(t, 86400): drop it when its last second is out of the window. */
     int64_t keep_from = now_s - s->retention_s;
     int64_t last_day = fw_floor(keep_from, 86400) / 86400 - 1;   /* whole days before keep_from */
-    static const char *const tables[] = {"samples", "samples_1h"};
+    static const char *const tables[] = {"samples", "samples_1h", "merged_1h", "merged_1d", "totals_1h"};
     fw_store_status st = FW_STORE_OK;
-    for (size_t i = 0; i < 2 && st == FW_STORE_OK; i++) {
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0] && st == FW_STORE_OK; i++) {
         char sql[512];
         fw_ch_buf r = {0};
         snprintf(sql, sizeof sql, "SELECT DISTINCT partition FROM system.parts WHERE database = '%s' AND table = '%s%s'"

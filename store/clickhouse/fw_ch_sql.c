@@ -20,6 +20,7 @@
 #include <string.h>
 
 #define FW_CH_HOUR 3600
+#define FW_CH_DAY 86400
 
 static const char *fw_ch_in(fw_ch *s)
 {
@@ -64,23 +65,41 @@ typedef struct {
     int64_t from, until;
 } fw_ch_piece;
 
-/* The source rows (ts, labelset, stack, v, c) of a query, whole hours from the roll-up. step > 0
- * (trend) allows the roll-up only when the step is a multiple of an hour. */
-static void fw_ch_sql_src(fw_ch *s, fw_ch_buf *b, const fw_store_query *q, int64_t step, int with_filters)
+/* The source rows (ts, labelset, stack, v, c) of a query, split as SQLite splits its roll-ups:
+ * whole days, then whole hours, from roll-up tables, the edges from `samples`. step > 0 (trend)
+ * allows a roll-up only when the step is a multiple of its resolution. With `totals` (trends and
+ * label lists, which need no stack) the rows are (ts, labelset, v, c) and whole hours come from
+ * totals_1h, one row per label set and hour. Without label filters (a tree, table or diff of
+ * everything) whole days come from merged_1d and whole hours from merged_1h, label sets merged
+ * (labelset 0); with filters, hours come from samples_1h and there is no day level. */
+static void fw_ch_sql_src_x(fw_ch *s, fw_ch_buf *b, const fw_store_query *q, int64_t step, int with_filters,
+                            int totals)
 {
     if (!q)
         return;   /* only the application list has no query, and it reads no samples */
+    int merged = !totals && (!with_filters || q->nfilters == 0);
     int64_t a = q->from, z = q->until;
     int64_t A = fw_floor(a + FW_CH_HOUR - 1, FW_CH_HOUR), B = fw_floor(z, FW_CH_HOUR);
+    int64_t AD = fw_floor(a + FW_CH_DAY - 1, FW_CH_DAY), BD = fw_floor(z, FW_CH_DAY);
     int hours = A < B && (step == 0 || step % FW_CH_HOUR == 0);
-    fw_ch_piece piece[3];
+    int days = merged && AD < BD && (step == 0 || step % FW_CH_DAY == 0);
+    const char *hour_table = totals ? "totals_1h" : merged ? "merged_1h" : "samples_1h";
+    fw_ch_piece piece[5];
     int n = 0;
     if (!hours) {
         piece[n++] = (fw_ch_piece){"samples", a, z};
     } else {
         if (a < A)
             piece[n++] = (fw_ch_piece){"samples", a, A};
-        piece[n++] = (fw_ch_piece){"samples_1h", A, B};
+        if (days) {
+            if (A < AD)
+                piece[n++] = (fw_ch_piece){hour_table, A, AD};
+            piece[n++] = (fw_ch_piece){"merged_1d", AD, BD};
+            if (BD < B)
+                piece[n++] = (fw_ch_piece){hour_table, BD, B};
+        } else {
+            piece[n++] = (fw_ch_piece){hour_table, A, B};
+        }
         if (B < z)
             piece[n++] = (fw_ch_piece){"samples", B, z};
     }
@@ -88,11 +107,18 @@ static void fw_ch_sql_src(fw_ch *s, fw_ch_buf *b, const fw_store_query *q, int64
     for (int i = 0; i < n; i++) {
         if (i)
             fw_ch_puts(b, "\n  UNION ALL ");
-        fw_ch_printf(b, "SELECT t AS ts, labelset, stack, value AS v, count AS c FROM %s WHERE ", piece[i].table);
-        fw_ch_sql_where(s, b, q, with_filters);
+        int no_ls = strncmp(piece[i].table, "merged_", 7) == 0;
+        fw_ch_printf(b, "SELECT t AS ts, %s, %svalue AS v, count AS c FROM %s WHERE ",
+                     no_ls ? "toUInt64(0) AS labelset" : "labelset", totals ? "" : "stack, ", piece[i].table);
+        fw_ch_sql_where(s, b, q, with_filters && !no_ls);
         fw_ch_printf(b, " AND t >= %lld AND t < %lld", (long long)piece[i].from, (long long)piece[i].until);
     }
     fw_ch_puts(b, ")");
+}
+
+static void fw_ch_sql_src(fw_ch *s, fw_ch_buf *b, const fw_store_query *q, int64_t step, int with_filters)
+{
+    fw_ch_sql_src_x(s, b, q, step, with_filters, 0);
 }
 
 void fw_ch_sql_rows(fw_ch *s, fw_ch_buf *b, const fw_store_query *q)
@@ -152,13 +178,13 @@ char *fw_ch_sql_build(fw_ch *s, fw_store_sql_kind kind, const fw_store_query *q,
     case FW_STORE_SQL_LABELS:
         fw_ch_printf(&b, "SELECT DISTINCT key, value FROM labels WHERE labelset %s (SELECT labelset FROM ",
                      fw_ch_in(s));
-        fw_ch_sql_src(s, &b, q, 0, 0);
+        fw_ch_sql_src_x(s, &b, q, 0, 0, 1);
         fw_ch_puts(&b, ") ORDER BY key, value");
         break;
     case FW_STORE_SQL_TREND:
         fw_ch_printf(&b, "SELECT intDiv(ts, %lld) * %lld AS t, sum(v) AS value, sum(c) AS count FROM ",
                      (long long)step, (long long)step);
-        fw_ch_sql_src(s, &b, q, step, 1);
+        fw_ch_sql_src_x(s, &b, q, step, 1, 1);
         fw_ch_puts(&b, " GROUP BY t ORDER BY t");
         break;
     case FW_STORE_SQL_TREE:

@@ -25,15 +25,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* name, columns, engine (for the local table), ORDER BY, PARTITION BY ("" = none), sharding key */
 static const struct {
     const char *name, *cols, *engine, *order, *part, *shard;
 } fw_ch_tables[] = {
-    {"samples", "app String, type String, t Int64, labelset UInt64, stack UInt64, value Int64, count Int64",
+    {"samples", "app String, type String, t Int64, labelset UInt64, stack UInt64, value Int64, count Int64,"
+                " upload UInt64",
      "MergeTree", "(app, type, t, labelset)", "intDiv(t, 86400)", "rand()"},
     {"samples_1h", "app String, type String, t Int64, labelset UInt64, stack UInt64, value Int64, count Int64",
      "SummingMergeTree((value, count))", "(app, type, t, labelset, stack)", "intDiv(t, 86400)", "rand()"},
+    {"merged_1h", "app String, type String, t Int64, stack UInt64, value Int64, count Int64",
+     "SummingMergeTree((value, count))", "(app, type, t, stack)", "intDiv(t, 86400)", "rand()"},
+    {"merged_1d", "app String, type String, t Int64, stack UInt64, value Int64, count Int64",
+     "SummingMergeTree((value, count))", "(app, type, t, stack)", "intDiv(t, 86400)", "rand()"},
+    {"totals_1h", "app String, type String, t Int64, labelset UInt64, value Int64, count Int64",
+     "SummingMergeTree((value, count))", "(app, type, t, labelset)", "intDiv(t, 86400)", "rand()"},
     {"functions", "id UInt64, name String, file String", "ReplacingMergeTree", "id", "", "id"},
     {"stacks", "id UInt64, funcs Array(UInt64), lines Array(Int64)", "ReplacingMergeTree", "id", "", "id"},
     {"labels", "labelset UInt64, key String, value String", "ReplacingMergeTree", "(labelset, key, value)", "",
@@ -193,6 +201,32 @@ static fw_store_status fw_ch_check_shards(fw_ch *s, char *err, size_t errlen)
     return st;
 }
 
+#define FW_CH_NVIEWS 4   /* materialized views: samples_1h, merged_1h, merged_1d, totals_1h */
+
+/* Whether one node's database already has every table and view (each statement below is IF NOT
+ * EXISTS, so skipping them then changes nothing); any error says no, and the DDL runs. */
+static int fw_ch_schema_present(fw_ch *s)
+{
+    fw_ch_buf q = {0}, r = {0};
+    size_t want = sizeof fw_ch_tables / sizeof fw_ch_tables[0];
+    fw_ch_printf(&q, "SELECT count() FROM system.tables WHERE database = '%s' AND name IN ('samples_1h_mv',"
+                     " 'merged_1h_mv', 'merged_1d_mv', 'totals_1h_mv'", s->url.db);
+    for (size_t i = 0; i < want; i++)
+        fw_ch_printf(&q, ", '%s'", fw_ch_tables[i].name);
+    fw_ch_puts(&q, ")");
+    int64_t n = -1;
+    if (fw_ch_buf_nul(&q) == 0 && fw_ch_select(s, q.p, &r, NULL, 0) == FW_STORE_OK && r.p) {
+        char *nl = strchr(r.p, '\n');
+        if (nl)
+            *nl = '\0';
+        if (fw_ch_parse_i64(r.p, &n) != 0)
+            n = -1;
+    }
+    fw_ch_buf_free(&q);
+    fw_ch_buf_free(&r);
+    return n == (int64_t)(want + FW_CH_NVIEWS);
+}
+
 /* Creates the database and every table (and, in cluster mode, the Distributed tables). */
 static fw_store_status fw_ch_schema(fw_ch *s, char *err, size_t errlen)
 {
@@ -201,6 +235,8 @@ static fw_store_status fw_ch_schema(fw_ch *s, char *err, size_t errlen)
         return st;
     fw_ch_buf b = {0};
     const char *sfx = s->cluster ? "_local" : "";
+    if (!s->cluster && fw_ch_schema_present(s))
+        return FW_STORE_OK;   /* a restart: one query instead of a round trip per statement */
     for (size_t i = 0; i < sizeof fw_ch_tables / sizeof fw_ch_tables[0] && st == FW_STORE_OK; i++) {
         fw_ch_buf_reset(&b);
         fw_ch_printf(&b, "CREATE TABLE IF NOT EXISTS %s.%s%s%%s (%s) ENGINE = %s", s->url.db, fw_ch_tables[i].name,
@@ -222,6 +258,27 @@ static fw_store_status fw_ch_schema(fw_ch *s, char *err, size_t errlen)
         fw_ch_buf_reset(&b);
         fw_ch_printf(&b, "CREATE MATERIALIZED VIEW IF NOT EXISTS %s.samples_1h_mv%s%%s TO %s.samples_1h%s AS SELECT"
                          " app, type, intDiv(t, 3600) * 3600 AS t, labelset, stack, value, count FROM %s.samples%s",
+                     s->url.db, sfx, s->url.db, sfx, s->url.db, sfx);
+        st = fw_ch_buf_nul(&b) ? FW_STORE_ERR_NOMEM : fw_ch_ddl(s, b.p, err, errlen);
+    }
+    /* Label sets merged, per hour and per day: what unfiltered trees, tables and diffs read (as
+     * SQLite's labelset_id = 0 roll-up blocks): the stacks of many instances running the same
+     * code collapse into one row per stack and bucket. */
+    static const struct { const char *name; int64_t res; } merged[] = {{"merged_1h", 3600}, {"merged_1d", 86400}};
+    for (size_t i = 0; i < 2 && st == FW_STORE_OK; i++) {
+        fw_ch_buf_reset(&b);
+        fw_ch_printf(&b, "CREATE MATERIALIZED VIEW IF NOT EXISTS %s.%s_mv%s%%s TO %s.%s%s AS SELECT"
+                         " app, type, intDiv(t, %lld) * %lld AS t, stack, value, count FROM %s.samples%s",
+                     s->url.db, merged[i].name, sfx, s->url.db, merged[i].name, sfx, (long long)merged[i].res,
+                     (long long)merged[i].res, s->url.db, sfx);
+        st = fw_ch_buf_nul(&b) ? FW_STORE_ERR_NOMEM : fw_ch_ddl(s, b.p, err, errlen);
+    }
+    /* Hour totals per label set (no stack): what trends and label lists read, ~stacks-per-label-set
+     * times fewer rows than samples_1h. */
+    if (st == FW_STORE_OK) {
+        fw_ch_buf_reset(&b);
+        fw_ch_printf(&b, "CREATE MATERIALIZED VIEW IF NOT EXISTS %s.totals_1h_mv%s%%s TO %s.totals_1h%s AS SELECT"
+                         " app, type, intDiv(t, 3600) * 3600 AS t, labelset, value, count FROM %s.samples%s",
                      s->url.db, sfx, s->url.db, sfx, s->url.db, sfx);
         st = fw_ch_buf_nul(&b) ? FW_STORE_ERR_NOMEM : fw_ch_ddl(s, b.p, err, errlen);
     }
@@ -292,7 +349,13 @@ fw_store_status fw_store_open_clickhouse(const char *url, const fw_store_options
     s->base.ops = &fw_ch_ops;
     pthread_mutex_init(&s->klock, NULL);
     pthread_mutex_init(&s->blk, NULL);
-    pthread_cond_init(&s->bcond, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);   /* the batch linger's deadline */
+    pthread_cond_init(&s->bcond, &ca);
+    pthread_condattr_destroy(&ca);
+    const char *lg = getenv("FW_CH_LINGER_MS");
+    s->linger_ms = lg ? atoi(lg) : FW_CH_LINGER_MS;
     if (!(s->defs = fw_ch_defs_new())) {
         fw_ch_close(&s->base);
         fw_store_errf(err, errlen, "out of memory");

@@ -92,7 +92,7 @@ FX_HELPER void add(fw_profile *p, const char *folded, int64_t cpu, int64_t wall,
 
 FX_HELPER void ingest(fw_store *s, const char *app, fw_profile *p, int64_t t)
 {
-    fw_store_ingest_req r = {app, p, t, NULL, 0};
+    fw_store_ingest_req r = {app, p, t, NULL, 0, 0};
     fw_store_ingest_result res;
     char err[256] = "";
     fw_store_status st = fw_store_ingest(s, &r, &res, err, sizeof err);
@@ -214,7 +214,7 @@ FX_HELPER int64_t raw_sum(const char *path, int64_t from, int64_t until)
 
 FX_HELPER fw_store_status try_ingest(fw_store *s, const char *app, fw_profile *p, int64_t t, char *err, size_t errlen)
 {
-    fw_store_ingest_req r = {app, p, t, NULL, 0};
+    fw_store_ingest_req r = {app, p, t, NULL, 0, 0};
     fw_store_ingest_result res;
     return fw_store_ingest(s, &r, &res, err, errlen);
 }

@@ -95,7 +95,7 @@ static void add(fw_profile *p, const char *stack, int64_t ticks, const char *end
 
 static void ingest(fw_store *s, fw_profile *p, int64_t t)
 {
-    fw_store_ingest_req r = {"app", p, t, NULL, 0};
+    fw_store_ingest_req r = {"app", p, t, NULL, 0, 0};
     fw_store_ingest_result res;
     char err[256] = "";
     assert_int_equal(fw_store_ingest(s, &r, &res, err, sizeof err), FW_STORE_OK);

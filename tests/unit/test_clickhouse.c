@@ -242,7 +242,7 @@ static void test_tree_ties_by_content(void **state)
         uint64_t locs[] = {l1, l0};
         int64_t v[] = {50};
         assert_int_equal(fw_profile_add(p, locs, 2, NULL, 0, v), FW_OK);
-        fw_store_ingest_req req = {"ties", p, 1700000000 + 10 * k, NULL, 0};
+        fw_store_ingest_req req = {"ties", p, 1700000000 + 10 * k, NULL, 0, 0};
         assert_int_equal(fw_store_ingest(s, &req, NULL, err, sizeof err), FW_STORE_OK);
         fw_profile_free(p);
     }

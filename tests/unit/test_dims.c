@@ -328,7 +328,7 @@ static fw_profile *unique_profile(int u, int nstacks)
 
 static void ingest(fw_store *s, fw_profile *p, int64_t t)
 {
-    fw_store_ingest_req r = {"shop", p, t, NULL, 0};
+    fw_store_ingest_req r = {"shop", p, t, NULL, 0, 0};
     fw_store_ingest_result res;
     char err[256] = "";
     if (fw_store_ingest(s, &r, &res, err, sizeof err) != FW_STORE_OK)

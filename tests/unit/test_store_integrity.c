@@ -43,7 +43,7 @@ static void test_failed_ingest_stores_nothing(void **state)
     p = standard();
     add(p, "other;deep;stack", 5 * MS, 0, "t9", "10.9.9.9");
     fw_store_sqlite_fail_after(f->s, 3);   /* dies after 3 fact rows, new stacks already written */
-    fw_store_ingest_req r = {"shop", p, T0 + 20, NULL, 0};
+    fw_store_ingest_req r = {"shop", p, T0 + 20, NULL, 0, 0};
     char err[256] = "";
     assert_int_equal(fw_store_ingest(f->s, &r, NULL, err, sizeof err), FW_STORE_ERR_IO);
     fw_store_stats after;
