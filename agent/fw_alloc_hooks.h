@@ -21,6 +21,8 @@ void fw_hooks_install(void);
  * installed in that domain, and pass calls through while sampling is off). */
 bool fw_hooks_uninstall(void);
 bool fw_hooks_installed(void);
+/* Frees on OBJ go straight to the wrapped allocator (pymalloc): see fw_alloc_hooks.c, "Frees". */
+bool fw_hooks_free_direct(void);
 /* Sampling on/off; the hooks pass everything through while off. */
 void fw_hooks_set_sampling(bool on);
 bool fw_hooks_sampling(void);
@@ -43,8 +45,11 @@ typedef struct {
     float prob;          /* probability it had to be sampled: its weights are size/prob, 1/prob */
 } fw_mem_live;
 
-/* A sampled allocation of `size` bytes at `addr`, in the calling thread (tid = its Linux tid). */
-void fw_memory_record(uintptr_t addr, uint64_t size, uint64_t interval, int64_t tid);
+/* A sampled allocation of `size` bytes at `addr`, in the calling thread (tid = its Linux tid).
+ * `tracked` false: its free will not be seen, count it in alloc_* only (stats: untracked). */
+void fw_memory_record(uintptr_t addr, uint64_t size, uint64_t interval, int64_t tid, bool tracked);
+/* Raises (delta 1) or lowers (-1) the filter counter of `addr`, under the profiler's mutex. */
+void fw_memory_filter_mark(uintptr_t addr, int delta);
 /* `addr` is being freed: forget it if it is a live sample. */
 void fw_memory_forget(uintptr_t addr);
 /* `addr` is being reallocated: removes its live record into *out if it has one. */

@@ -438,7 +438,14 @@ static void fw_mem_register_atfork(void)
 
 /* ---- called by the hooks ---- */
 
-void fw_memory_record(uintptr_t addr, uint64_t size, uint64_t interval, int64_t tid)
+void fw_memory_filter_mark(uintptr_t addr, int delta)
+{
+    pthread_mutex_lock(&fw_m.lock);
+    fw_filter_add(addr, delta);
+    pthread_mutex_unlock(&fw_m.lock);
+}
+
+void fw_memory_record(uintptr_t addr, uint64_t size, uint64_t interval, int64_t tid, bool tracked)
 {
     uint64_t t0 = fw_now_mono_ns();
     float prob = (float)fw_hooks_sample_prob(size, interval);
@@ -489,7 +496,7 @@ void fw_memory_record(uintptr_t addr, uint64_t size, uint64_t interval, int64_t 
     fw_m.stats.samples++;
     if (direct)
         fw_m.stats.direct++;
-    if (!fw_live_insert(&rec))
+    if (!tracked || !fw_live_insert(&rec))
         fw_m.stats.untracked++;
     fw_m.stats.sample_ns += fw_now_mono_ns() - t0;
     pthread_mutex_unlock(&fw_m.lock);
@@ -682,6 +689,7 @@ void fw_memory_get_stats(fw_memory_stats *out)
     out->installed = fw_hooks_installed();
     out->sampling = fw_hooks_sampling();
     out->passthrough = out->installed && !out->sampling;
+    out->free_direct = fw_hooks_free_direct();
     out->threshold_bytes = fw_hooks_interval();
 }
 
@@ -1021,6 +1029,7 @@ static PyObject *fw_mod_memory_stats(PyObject *self, PyObject *unused)
     if (PyDict_SetItemString(d, "installed", s.installed ? Py_True : Py_False) < 0 ||
         PyDict_SetItemString(d, "sampling", s.sampling ? Py_True : Py_False) < 0 ||
         PyDict_SetItemString(d, "passthrough", s.passthrough ? Py_True : Py_False) < 0 ||
+        PyDict_SetItemString(d, "free_direct", s.free_direct ? Py_True : Py_False) < 0 ||
         fw_dict_u64(d, "threshold_bytes", s.threshold_bytes) < 0 ||
         fw_dict_u64(d, "samples", s.samples) < 0 || fw_dict_u64(d, "live", s.live) < 0 ||
         fw_dict_u64(d, "untracked", s.untracked) < 0 ||

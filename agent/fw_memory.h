@@ -77,6 +77,7 @@ typedef struct {
     bool installed;          /* our hooks are in the allocator chain */
     bool sampling;
     bool passthrough;        /* disabled, but left installed because someone wrapped us */
+    bool free_direct;        /* OBJ frees bypass our hooks (pymalloc: sampled blocks live in RAW) */
     uint64_t threshold_bytes;
     uint64_t samples;        /* sampled allocations since the profiler started */
     uint64_t live;           /* sampled allocations tracked as live now */
