@@ -1,5 +1,5 @@
 /*
- * fw_alloc_hooks: wrappers around CPython's three allocator domains, and the sampling decision.
+ * fw_mem_hooks: the memory profiler's wrappers around CPython's three allocator domains, and the sampling decision.
  *
  * What is wrapped. PyMem_SetAllocator on RAW (PyMem_RawMalloc: interpreter internals, large
  * buffers of C extensions such as zlib, called with or without the GIL, from any thread), MEM
@@ -14,12 +14,12 @@
  * countdown and a sign test, then jumps to the wrapped allocator (a tail call: 6 instructions on
  * x86-64, no stack frame). RAW malloc adds a test of the nesting counter. A free on OBJ and MEM
  * under pymalloc costs nothing: it is not ours (see "Frees"); elsewhere it pays a load from a
- * 64 KiB counting filter of sampled addresses (fw_alloc_hooks.h) and the same tail call (8
+ * 64 KiB counting filter of sampled addresses (fw_mem_internal.h) and the same tail call (8
  * instructions). A small OBJ/MEM calloc is counted like a small malloc; a realloc brackets the
  * call with the nesting counter and counts after it.
  * No lock, no atomic read-modify-write. Only when the countdown goes negative (once per
  * `threshold` bytes on average) does the slow path run: redraw the countdown, and hand the
- * block to fw_memory.c, which walks the Python stack under its own mutex (with plain loads when
+ * block to fw_mem_table.c, which walks the Python stack under its own mutex (with plain loads when
  * the thread holds the GIL, through fw_memread otherwise).
  *
  * Frees. Most frees a Python program makes are OBJ/MEM frees of blocks that were never sampled,
@@ -50,7 +50,7 @@
  * point, an Exp(T) draw from a per-thread xorshift64* generator. An allocation of s bytes is
  * sampled when a point falls inside it; by memorylessness that happens with probability
  * p(s) = 1 - exp(-s/T) whatever came before, and the next distance is drawn afresh after the
- * block. fw_memory.c weighs a sample by 1/p (docs/ARCHITECTURE.md, "Memory profiling"). libm
+ * block. fw_mem_table.c weighs a sample by 1/p (docs/ARCHITECTURE.md, "Memory profiling"). libm
  * is not linked by the agent, so ln() and exp() are computed here by range reduction and short
  * series (relative error below 1e-12 where it matters).
  *
@@ -71,7 +71,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
-#include "fw_alloc_hooks.h"
+#include "fw_mem_internal.h"
 
 #include <assert.h>
 #include <sys/syscall.h>
@@ -256,8 +256,11 @@ static __attribute__((noinline)) void *fw_hook_slow(fw_hook_tls *t, int d, void 
     p = fw_hook_promote(t, d, p, size, &tracked);
     if (t->tid == 0)
         t->tid = (int64_t)syscall(SYS_gettid);
+    float prob = (float)fw_hooks_sample_prob(size, interval);
+    if (!(prob > 0.0f))
+        prob = 1e-30f;   /* size 0: weight it like the smallest float says, not infinity */
     t->depth++;
-    fw_memory_record((uintptr_t)p, (uint64_t)size, interval, t->tid, tracked);
+    fw_mem_table_record((uintptr_t)p, (uint64_t)size, prob, t->tid, tracked);
     t->depth--;
     return p;
 }
@@ -351,13 +354,13 @@ static __attribute__((noinline)) void *fw_hook_realloc_live(int d, void *ptr, si
     fw_hook_tls *t = &fw_tls;
     const PyMemAllocatorEx *o = &fw_domains[d].orig;
     fw_mem_live old;
-    bool had = t->depth == 0 && fw_memory_take((uintptr_t)ptr, &old);
+    bool had = t->depth == 0 && fw_mem_table_take((uintptr_t)ptr, &old);
     t->depth++;
     void *p = o->realloc(o->ctx, ptr, size);
     t->depth--;
     if (p == NULL) {
         if (had && size != 0)
-            fw_memory_put_back(&old);   /* the block was left as it was */
+            fw_mem_table_put_back(&old);   /* the block was left as it was */
         return NULL;
     }
     return fw_hook_count(t, d, p, size);
@@ -387,7 +390,7 @@ static __attribute__((noinline)) void fw_hook_free_slow(int d, void *ptr)
     if (ptr != NULL && (uintptr_t)ptr == atomic_load_explicit(&fw_probe_addr, memory_order_relaxed))
         atomic_store_explicit(&fw_probe_seen, true, memory_order_relaxed);
     else if (ptr != NULL)
-        fw_memory_forget((uintptr_t)ptr);
+        fw_mem_table_forget((uintptr_t)ptr);
     o->free(o->ctx, ptr);
 }
 
@@ -459,9 +462,9 @@ static bool fw_probe_forwards(const PyMemAllocatorEx *cur)
         return false;
     atomic_store(&fw_probe_seen, false);
     atomic_store(&fw_probe_addr, (uintptr_t)p);
-    fw_memory_filter_mark((uintptr_t)p, 1);   /* so that our RAW free looks at it */
+    fw_mem_table_filter_mark((uintptr_t)p, 1);   /* so that our RAW free looks at it */
     cur->free(cur->ctx, p);
-    fw_memory_filter_mark((uintptr_t)p, -1);
+    fw_mem_table_filter_mark((uintptr_t)p, -1);
     atomic_store(&fw_probe_addr, 0);
     return atomic_load(&fw_probe_seen);
 }
