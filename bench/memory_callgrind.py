@@ -15,6 +15,12 @@ and prints memory_stats(). Reported per build:
   Ir/sample      (Ir(64) - Ir(idle)) / (samples(64) - samples(idle)): user-space cost of a sample
   syscalls/sample process_vm_readv calls per sample at 64 KB (strace -f -c), if strace exists:
                  each is ~1-3 us of kernel time that callgrind does not count
+  per hook       for each of malloc, calloc, realloc, free (three domains summed): calls and
+                 the hook function's own Ir per call at 1024 KB (callgrind_annotate, inlined code
+                 included; the slow paths it calls are not). A free that never reaches us (OBJ
+                 and MEM under pymalloc) is not a call.
+  loop 1024/off  Ir(1024)/Ir(off) of the workload alone: both minus the same mode's run of
+                 churn at 0 rounds (interpreter and agent start-up); not for mixed
 
 Usage: memory_callgrind.py [--build build] [--baseline OTHER_BUILD] [--python PY] [--rounds 10]
                            [--kind KIND]
@@ -69,6 +75,34 @@ def parse_callgrind(path):
     return total, calls
 
 
+def hook_costs(path):
+    """Own Ir and calls of each kind of hook call (malloc, calloc, realloc, free; the three
+    domains summed), from callgrind_annotate's per-function self cost."""
+    out = subprocess.run(["callgrind_annotate", "--threshold=100", path], capture_output=True,
+                         text=True).stdout
+    ir = {}
+    for line in out.splitlines():
+        m = re.match(r"^\s*([\d,]+) .*:fw_(?:raw|mem|obj)_(malloc|calloc|realloc|free)(?:\s|$)", line)
+        if m:
+            ir[m.group(2)] = ir.get(m.group(2), 0) + int(m.group(1).replace(",", ""))
+    calls = {}
+    names, cfn = {}, None
+    with open(path) as f:
+        for line in f:
+            m = re.match(r"^c?fn=\((\d+)\)(?: (.*))?$", line.strip())
+            if m:
+                if m.group(2):
+                    names[m.group(1)] = m.group(2)
+                if line.startswith("cfn="):
+                    cfn = names.get(m.group(1), "")
+                continue
+            if line.startswith("calls=") and cfn is not None:
+                h = HOOKS.match(cfn)
+                if h:
+                    calls[h.group(2)] = calls.get(h.group(2), 0) + int(line.split("=")[1].split()[0])
+    return {k: (calls.get(k, 0), ir.get(k, 0)) for k in ("malloc", "calloc", "realloc", "free")}
+
+
 def run(build, python, mode, rounds, tmp, kind):
     import json
     env = dict(os.environ, PYTHONPATH=os.path.join(build, "python"))
@@ -110,13 +144,19 @@ def measure(build, python, rounds, kind):
     tmp = tempfile.mkdtemp(prefix="fw-cgb-")
     try:
         r = {m: run(build, python, m, rounds, tmp, kind) for m in ("off", "idle", "1024", "64")}
+        hooks = hook_costs(os.path.join(tmp, "cg.1024"))
+        loop = None
+        if kind in ("churn", "frees", "threads", "alloc"):
+            z = {m: run(build, python, m, 0, tmp, "churn")[0] for m in ("off", "1024")}
+            loop = (r["1024"][0] - z["1024"]) / max(r["off"][0] - z["off"], 1)
         hook_calls = r["idle"][1]
         per_call = (r["idle"][0] - r["off"][0]) / max(hook_calls, 1)
         ds = r["64"][2]["samples"] - r["idle"][2]["samples"]
         per_sample = (r["64"][0] - r["idle"][0]) / max(ds, 1)
         return {"Ir": {m: r[m][0] for m in r}, "samples": {m: r[m][2]["samples"] for m in r},
                 "hook_calls": hook_calls, "hook_ir_per_call": per_call, "ir_per_sample": per_sample,
-                "syscalls_per_sample": syscalls_per_sample(build, python, rounds, tmp, kind)}
+                "syscalls_per_sample": syscalls_per_sample(build, python, rounds, tmp, kind),
+                "hooks": hooks, "loop_ratio": loop}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -148,6 +188,10 @@ def main():
         print("  %-9s samples: idle %d, 1024 KB %d, 64 KB %d; Ir(1024)/Ir(off) %.4f, Ir(64)/Ir(off) %.4f" % (
             "", m["samples"]["idle"], m["samples"]["1024"], m["samples"]["64"],
             m["Ir"]["1024"] / m["Ir"]["off"], m["Ir"]["64"] / m["Ir"]["off"]))
+        print("  %-9s per hook at 1024 KB: %s%s" % (
+            "", ", ".join("%s %d calls x %.1f Ir" % (k, c, ir / c if c else 0.0)
+                          for k, (c, ir) in m["hooks"].items()),
+            "" if m["loop_ratio"] is None else "; loop 1024/off %.4f" % m["loop_ratio"]))
         sys.stdout.flush()
 
 
