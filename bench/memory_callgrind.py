@@ -6,7 +6,7 @@ the same answer on every run.
 The child runs bench/memory_workload.py's workload KIND (--kind: alloc, mixed, churn, frees, threads)
 with N = ROUNDS
 in one of four configurations:
-  off        flamewatch.start(cpu=False, memory=False)
+  off        flamewatch.start(cpu=False, memory=False)   (cpu=True in every mode with --cpu)
   idle       memory on at a 1 GiB threshold: the hooks run on every call, nearly nothing is sampled
   1024, 64   memory on at that threshold (KB)
 and prints memory_stats(). Reported per build:
@@ -23,7 +23,7 @@ and prints memory_stats(). Reported per build:
                  churn at 0 rounds (interpreter and agent start-up); not for mixed
 
 Usage: memory_callgrind.py [--build build] [--baseline OTHER_BUILD] [--python PY] [--rounds 10]
-                           [--kind KIND]
+                           [--kind KIND] [--cpu]
 """
 import argparse
 import os
@@ -38,14 +38,14 @@ ROOT = os.path.dirname(HERE)
 HOOKS = re.compile(r"^fw_(raw|mem|obj)_(malloc|calloc|realloc|free)$")
 
 
-def child(mode, rounds, kind):
+def child(mode, rounds, kind, cpu=False):
     import json
     sys.path.insert(0, HERE)
     import flamewatch
     import memory_workload
     kb = {"off": 1024, "idle": 1048576}.get(mode) or int(mode)
     out = tempfile.mkdtemp(prefix="fw-cg-")
-    flamewatch.start(app="cg", output=out, cpu=False, memory=mode != "off", memory_threshold_kb=kb,
+    flamewatch.start(app="cg", output=out, cpu=cpu, memory=mode != "off", memory_threshold_kb=kb,
                      upload_interval_s=3600)
     memory_workload.KINDS["mixed"] = memory_workload.mixed
     memory_workload.KINDS[kind](rounds)
@@ -103,6 +103,9 @@ def hook_costs(path):
     return {k: (calls.get(k, 0), ir.get(k, 0)) for k in ("malloc", "calloc", "realloc", "free")}
 
 
+CPU = []   # ["--cpu"] when --cpu is given: passed to every child
+
+
 def run(build, python, mode, rounds, tmp, kind):
     import json
     env = dict(os.environ, PYTHONPATH=os.path.join(build, "python"))
@@ -110,7 +113,7 @@ def run(build, python, mode, rounds, tmp, kind):
     out = os.path.join(tmp, "cg.%s" % mode)
     p = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out, python,
                         os.path.abspath(__file__), "--child", mode, "--rounds", str(rounds),
-                        "--kind", kind], env=env, capture_output=True, text=True)
+                        "--kind", kind] + CPU, env=env, capture_output=True, text=True)
     if p.returncode != 0:
         raise SystemExit("callgrind run failed:\n" + p.stderr[-3000:])
     stats = json.loads(p.stdout.strip().splitlines()[-1])
@@ -168,10 +171,15 @@ def main():
     ap.add_argument("--python", default=sys.executable)
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--kind", choices=("alloc", "mixed", "churn", "frees", "threads"), default="alloc")
+    ap.add_argument("--cpu", action="store_true",
+                    help="CPU sampling on in every mode (off included), as issue 15 measured; its "
+                         "ticks follow wall time, which callgrind stretches, so they add noise")
     ap.add_argument("--child")
     args = ap.parse_args()
+    if args.cpu:
+        CPU.append("--cpu")
     if args.child:
-        return child(args.child, args.rounds, args.kind)
+        return child(args.child, args.rounds, args.kind, args.cpu)
     builds = [("build", os.path.abspath(args.build))]
     if args.baseline:
         builds.insert(0, ("baseline", os.path.abspath(args.baseline)))
