@@ -15,8 +15,9 @@
  * x86-64, no stack frame). RAW malloc adds a test of the nesting counter. A free on OBJ and MEM
  * under pymalloc costs nothing: it is not ours (see "Frees"); elsewhere it pays a load from a
  * 64 KiB counting filter of sampled addresses (fw_mem_internal.h) and the same tail call (8
- * instructions). A small OBJ/MEM calloc is counted like a small malloc; a realloc brackets the
- * call with the nesting counter and counts after it.
+ * instructions). A small OBJ/MEM calloc is counted like a small malloc; a small OBJ/MEM realloc
+ * too, with the nesting counter around the call (18 instructions); other reallocs count after
+ * the call.
  * No lock, no atomic read-modify-write. Only when the countdown goes negative (once per
  * `threshold` bytes on average) does the slow path run: redraw the countdown, and hand the
  * block to fw_mem_table.c, which walks the Python stack under its own mutex (with plain loads when
@@ -366,18 +367,41 @@ static __attribute__((noinline)) void *fw_hook_realloc_live(int d, void *ptr, si
     return fw_hook_count(t, d, p, size);
 }
 
+/* realloc with the nesting counter raised, as fw_hook_malloc_bracketed: for RAW and for
+ * OBJ/MEM requests over FW_HOOK_SMALL_MAX (`counted` false: counted after the call), and for a
+ * small OBJ/MEM request whose size took the countdown below zero (`counted`: the block goes to
+ * the slow path, which also redraws the countdown if the call failed). */
+static __attribute__((noinline)) void *fw_hook_realloc_bracketed(int d, void *ptr, size_t size,
+                                                                 bool counted)
+{
+    fw_hook_tls *t = &fw_tls;
+    const PyMemAllocatorEx *o = &fw_domains[d].orig;
+    t->depth++;
+    void *p = o->realloc(o->ctx, ptr, size);
+    t->depth--;
+    return counted ? fw_hook_slow(t, d, p, size) : fw_hook_count(t, d, p, size);
+}
+
 /* A reallocation is the release of the old block and an allocation of the new size. The
- * common case (the old block is not a sample) only brackets the call with the nesting counter
- * (pymalloc may call RAW inside) and counts the new size after it. */
+ * common case, the old block is not a sample (the filter says so) and the new size is small
+ * (OBJ/MEM, at most FW_HOOK_SMALL_MAX: a short list or str growing), is counted BEFORE the
+ * call, as a small malloc, which leaves only the nesting counter around the call: pymalloc
+ * hands the reallocation of a block it did not carve from a pool to RAW, whatever the size.
+ * The rest is counted after the call (fw_hook_realloc_bracketed). */
 static inline void *fw_hook_realloc(void *ctx, int d, void *ptr, size_t size)
 {
     if (FW_UNLIKELY(fw_mem_maybe_live((uintptr_t)ptr)) && ptr != NULL)
         return fw_hook_realloc_live(d, ptr, size);
+    if (d == FW_DOM_RAW || FW_UNLIKELY(size > FW_HOOK_SMALL_MAX))
+        return fw_hook_realloc_bracketed(d, ptr, size, false);
     fw_hook_tls *t = &fw_tls;
+    t->countdown -= (int64_t)size;
+    if (FW_UNLIKELY(t->countdown < 0))
+        return fw_hook_realloc_bracketed(d, ptr, size, true);
     t->depth++;
     void *p = fw_domains[d].orig.realloc(ctx, ptr, size);   /* ctx is orig.ctx, as for malloc */
     t->depth--;
-    return fw_hook_count(t, d, p, size);
+    return p;
 }
 
 /* The block fw_probe_forwards hands to a domain's free, and whether our RAW free saw it. */
