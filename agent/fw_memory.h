@@ -1,13 +1,18 @@
 /*
  * fw_memory: the memory profiler (alloc_space, alloc_objects, inuse_space, inuse_objects).
  *
- * Two files implement it:
- *   - fw_alloc_hooks.c wraps CPython's three allocator domains (RAW, MEM, OBJ) with
+ One module, this header; its files share fw_mem_internal.h, and each calls only the ones
+ * listed before it:
+ *   - fw_mem_table.c records each sampled allocation: the allocating thread's Python stack, its
+ *     weights (the unbiased estimator, docs/ARCHITECTURE.md "Memory profiling") and the table
+ *     of sampled allocations still live;
+ *   - fw_mem_hooks.c wraps CPython's three allocator domains (RAW, MEM, OBJ) with
  *     PyMem_SetAllocator and decides, with a per-thread byte countdown, which allocations are
  *     sampled (a Poisson process over allocated bytes, mean interval = the threshold);
- *   - fw_memory.c records each sampled allocation: the allocating thread's Python stack, its
- *     weights (the unbiased estimator, docs/ARCHITECTURE.md "Memory profiling"), the table of
- *     sampled allocations still live, and turns all of it into pprof samples for the worker.
+ *   - fw_mem_export.c turns the table into pprof samples for the worker;
+ *   - fw_memory.c switches it all on and off, follows the settings, and is its Python face.
+ * The agent is passed in (fw_memory_enable, the settings calls, the Python functions' `self`);
+ * the module keeps no pointer to it of its own.
  *
  * Threads. The hooks run in every thread that allocates, with or without the GIL. The
  * profiler's state is guarded by its own mutex (never the agent's), taken only on the sampled
@@ -77,6 +82,7 @@ typedef struct {
     bool installed;          /* our hooks are in the allocator chain */
     bool sampling;
     bool passthrough;        /* disabled, but left installed because someone wrapped us */
+    bool free_direct;        /* OBJ frees bypass our hooks (pymalloc: sampled blocks live in RAW) */
     uint64_t threshold_bytes;
     uint64_t samples;        /* sampled allocations since the profiler started */
     uint64_t live;           /* sampled allocations tracked as live now */
@@ -91,8 +97,9 @@ typedef struct {
 } fw_memory_stats;
 void fw_memory_get_stats(fw_memory_stats *out);
 
-/* With the GIL, from PyInit__agent: set_memory(), memory_stats(), _memory_prob(). */
+/* With the GIL, from PyInit__agent: set_memory(), memory_stats(), _memory_prob(), which act
+ * on agent `a`. */
 struct _object;
-int fw_memory_add_to_module(struct _object *module);
+int fw_memory_add_to_module(struct _object *module, struct fw_agent *a);
 
 #endif

@@ -324,7 +324,7 @@ PyMODINIT_FUNC PyInit__agent(void)
     PyObject *m = PyModule_Create(&fw_module);
     if (!m)
         return NULL;
-    if (fw_tags_add_to_module(m) < 0 || fw_memory_add_to_module(m) < 0) {
+    if (fw_tags_add_to_module(m) < 0 || fw_memory_add_to_module(m, fw_agent_get()) < 0) {
         Py_DECREF(m);
         return NULL;
     }

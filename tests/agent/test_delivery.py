@@ -637,7 +637,7 @@ truth["coarse_samples"] = _agent.memory_stats()["samples"] - st["samples"]
 touch(sys.argv[1] + ".ready"); wait_file(sys.argv[1])
 wait_memory(sampling=True, threshold_bytes=16 * 1024)
 # A thread's countdown drawn under the old threshold runs out before the new one applies
-# (unbiased, see fw_alloc_hooks.c): its remainder is Exp(4 MiB), so after 40 MiB it is gone
+# (unbiased, see fw_mem_hooks.c): its remainder is Exp(4 MiB), so after 40 MiB it is gone
 # but with probability e^-10.
 warmup(640)
 st = _agent.memory_stats()

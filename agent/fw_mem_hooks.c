@@ -1,5 +1,5 @@
 /*
- * fw_alloc_hooks: wrappers around CPython's three allocator domains, and the sampling decision.
+ * fw_mem_hooks: the memory profiler's wrappers around CPython's three allocator domains, and the sampling decision.
  *
  * What is wrapped. PyMem_SetAllocator on RAW (PyMem_RawMalloc: interpreter internals, large
  * buffers of C extensions such as zlib, called with or without the GIL, from any thread), MEM
@@ -12,14 +12,30 @@
  * Cost on the common path. A malloc of at most FW_HOOK_SMALL_MAX bytes on OBJ/MEM (most calls
  * a Python program makes) pays one thread-local subtraction of the size from the thread's byte
  * countdown and a sign test, then jumps to the wrapped allocator (a tail call: 6 instructions on
- * x86-64, no stack frame). RAW malloc adds a test of the nesting counter. A free pays a load
- * from a 64 KiB counting filter of sampled addresses (fw_alloc_hooks.h) and the same tail call
- * (8 instructions). A small OBJ/MEM calloc is counted like a small malloc; a realloc brackets
- * the call with the nesting counter and counts after it.
+ * x86-64, no stack frame). RAW malloc adds a test of the nesting counter. A free on OBJ and MEM
+ * under pymalloc costs nothing: it is not ours (see "Frees"); elsewhere it pays a load from a
+ * 64 KiB counting filter of sampled addresses (fw_mem_internal.h) and the same tail call (8
+ * instructions). A small OBJ/MEM calloc is counted like a small malloc; a small OBJ/MEM realloc
+ * too, with the nesting counter around the call (18 instructions); other reallocs count after
+ * the call.
  * No lock, no atomic read-modify-write. Only when the countdown goes negative (once per
  * `threshold` bytes on average) does the slow path run: redraw the countdown, and hand the
- * block to fw_memory.c, which walks the Python stack under its own mutex (with plain loads when
+ * block to fw_mem_table.c, which walks the Python stack under its own mutex (with plain loads when
  * the thread holds the GIL, through fw_memread otherwise).
+ *
+ * Frees. Most frees a Python program makes are OBJ/MEM frees of blocks that were never sampled,
+ * and under pymalloc (the default allocator) they need not pass through us at all: pymalloc
+ * serves requests up to FW_PYMALLOC_MAX bytes from its pools and forwards larger ones to RAW,
+ * and it forwards the free (and the realloc) of any block it did not carve from a pool to
+ * PyMem_RawFree, i.e. to our RAW hook. So, when a domain's allocator is found to behave so
+ * (fw_probe_forwards, at install: it allocates one block over the limit and watches our RAW free
+ * receive it, at the address it returned), ours.free for that domain IS the wrapped free, and
+ * every sampled block of at most FW_PYMALLOC_MAX bytes is moved out of the pools right after it
+ * is sampled (a realloc to FW_PYMALLOC_MAX + 1 bytes, fw_hook_promote), so that its free
+ * reaches our RAW hook and its filter. It is pymalloc's own large block (made and freed by
+ * pymalloc, counted by sys.getallocatedblocks() both ways); the cost is ~500 bytes per live
+ * sample of a small object (0.05% of memory at the default 1 MiB threshold) and a realloc per
+ * sample. Under malloc, mimalloc or the debug hooks the probe fails and the free hooks stay.
  *
  * Nesting. pymalloc serves requests over 512 bytes (and a few failure cases) by calling
  * PyMem_RawMalloc itself, so one Python-level allocation can pass through two of our hooks. The
@@ -35,7 +51,7 @@
  * point, an Exp(T) draw from a per-thread xorshift64* generator. An allocation of s bytes is
  * sampled when a point falls inside it; by memorylessness that happens with probability
  * p(s) = 1 - exp(-s/T) whatever came before, and the next distance is drawn afresh after the
- * block. fw_memory.c weighs a sample by 1/p (docs/ARCHITECTURE.md, "Memory profiling"). libm
+ * block. fw_mem_table.c weighs a sample by 1/p (docs/ARCHITECTURE.md, "Memory profiling"). libm
  * is not linked by the agent, so ln() and exp() are computed here by range reduction and short
  * series (relative error below 1e-12 where it matters).
  *
@@ -56,7 +72,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
-#include "fw_alloc_hooks.h"
+#include "fw_mem_internal.h"
 
 #include <assert.h>
 #include <sys/syscall.h>
@@ -70,6 +86,9 @@
  * when it cannot get a new arena (out of memory); its debug hooks (PYTHONMALLOC=debug, -X dev)
  * add 32 bytes of padding first, hence 512 - 64. malloc and mimalloc never call RAW. */
 #define FW_HOOK_SMALL_MAX 448u
+/* pymalloc's largest pooled request (SMALL_REQUEST_THRESHOLD, 512 since CPython 3.8); larger
+ * ones it forwards to RAW. Used only where fw_probe_forwards showed that it does. */
+#define FW_PYMALLOC_MAX 512u
 
 #if defined(__GNUC__)
 #define FW_UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -101,6 +120,11 @@ typedef struct {
     PyMemAllocatorEx orig;   /* the allocator we wrap */
     PyMemAllocatorEx ours;
     bool installed;          /* ours is (or may still be) in this domain's chain */
+    /* Frees go straight to the wrapped allocator (ours.free is orig.free): the wrapped one is
+     * pymalloc, which hands the free of a block it did not carve from a pool to RAW, so a
+     * sampled block is made such a block ("Frees" at the top) and its free reaches our RAW
+     * hook. Decided when ours is installed (fw_probe_forwards); never on RAW. */
+    bool free_direct;
 } fw_domain;
 
 static fw_domain fw_domains[FW_NDOMAINS];
@@ -185,10 +209,32 @@ double fw_hooks_sample_prob(uint64_t size, uint64_t interval)
 
 /* ---- the hooks ---- */
 
+/* A sampled block of domain d that pymalloc carved from a pool, in a domain whose frees we do
+ * not see: move it out of the pools (a reallocation to FW_PYMALLOC_MAX + 1 bytes, which pymalloc
+ * serves through RAW) so that its free reaches our RAW hook. Returns the block's address (the
+ * same one if it needed no move); *tracked is false if the move failed (out of memory): the
+ * block then stays where it is, counted in alloc_* but not tracked as live. */
+static void *fw_hook_promote(fw_hook_tls *t, int d, void *p, size_t size, bool *tracked)
+{
+    *tracked = true;
+    if (!fw_domains[d].free_direct || size > FW_PYMALLOC_MAX)
+        return p;   /* a block over the pools' limit is a RAW block already */
+    const PyMemAllocatorEx *o = &fw_domains[d].orig;
+    t->depth++;     /* the RAW call inside is not an allocation of the program's */
+    void *q = o->realloc(o->ctx, p, FW_PYMALLOC_MAX + 1);
+    t->depth--;
+    if (q == NULL) {
+        *tracked = false;
+        return p;
+    }
+    return q;
+}
+
 /* The slow path: the countdown went negative (it already has `size` taken off). Draws the
- * next distance, and records the block if it is sampled. Never inlined: the fast paths stay
- * small enough to end in a tail call. */
-static __attribute__((noinline)) void fw_hook_slow(fw_hook_tls *t, void *p, size_t size)
+ * next distance, and records the block if it is sampled; returns the block, which may have
+ * moved (fw_hook_promote). Never inlined: the fast paths stay small enough to end in a tail
+ * call. */
+static __attribute__((noinline)) void *fw_hook_slow(fw_hook_tls *t, int d, void *p, size_t size)
 {
     uint64_t interval = atomic_load_explicit(&fw_interval, memory_order_relaxed);
     unsigned epoch = atomic_load_explicit(&fw_epoch, memory_order_relaxed);
@@ -200,28 +246,35 @@ static __attribute__((noinline)) void fw_hook_slow(fw_hook_tls *t, void *p, size
         t->epoch = epoch;
         t->countdown = fw_draw(t, interval) - (int64_t)size;
         if (t->countdown >= 0)
-            return;
+            return p;
     }
     t->countdown = fw_draw(t, interval);
     /* depth > 0: an allocation made by the profiler itself or nested in a wrapped call (the
      * outer call counts); a failed allocation is not a block. Either way: no sample. */
     if (p == NULL || t->depth != 0 || !atomic_load_explicit(&fw_sampling_on, memory_order_relaxed))
-        return;
+        return p;
+    bool tracked;
+    p = fw_hook_promote(t, d, p, size, &tracked);
     if (t->tid == 0)
         t->tid = (int64_t)syscall(SYS_gettid);
+    float prob = (float)fw_hooks_sample_prob(size, interval);
+    if (!(prob > 0.0f))
+        prob = 1e-30f;   /* size 0: weight it like the smallest float says, not infinity */
     t->depth++;
-    fw_memory_record((uintptr_t)p, (uint64_t)size, interval, t->tid);
+    fw_mem_table_record((uintptr_t)p, (uint64_t)size, prob, t->tid, tracked);
     t->depth--;
+    return p;
 }
 
 /* Counting after the call, for the bracketed paths. */
-static inline void fw_hook_count(fw_hook_tls *t, void *p, size_t size)
+static inline void *fw_hook_count(fw_hook_tls *t, int d, void *p, size_t size)
 {
     if (p != NULL && t->depth == 0) {
         t->countdown -= (int64_t)(size < (size_t)FW_COUNTDOWN_MAX ? size : (size_t)FW_COUNTDOWN_MAX);
         if (FW_UNLIKELY(t->countdown < 0))
-            fw_hook_slow(t, p, size);
+            return fw_hook_slow(t, d, p, size);
     }
+    return p;
 }
 
 /* A malloc made with the nesting counter raised: nothing the wrapped allocator does inside is
@@ -235,11 +288,7 @@ static __attribute__((noinline)) void *fw_hook_malloc_bracketed(int d, size_t si
     t->depth++;
     void *p = o->malloc(o->ctx, size);
     t->depth--;
-    if (counted)
-        fw_hook_slow(t, p, size);
-    else
-        fw_hook_count(t, p, size);
-    return p;
+    return counted ? fw_hook_slow(t, d, p, size) : fw_hook_count(t, d, p, size);
 }
 
 /* The fast path (see "Cost on the common path" at the top): the size is counted BEFORE the
@@ -280,11 +329,7 @@ static __attribute__((noinline)) void *fw_hook_calloc_bracketed(int d, size_t ne
     void *p = o->calloc(o->ctx, nelem, elsize);
     t->depth--;
     /* The wrapped calloc refused an overflowing product (p == NULL), so this one is exact. */
-    if (counted)
-        fw_hook_slow(t, p, nelem * elsize);
-    else if (p != NULL)
-        fw_hook_count(t, p, nelem * elsize);
-    return p;
+    return counted ? fw_hook_slow(t, d, p, nelem * elsize) : fw_hook_count(t, d, p, nelem * elsize);
 }
 
 /* As fw_hook_malloc: a small OBJ/MEM calloc (list storage of a short list: PyList_New) cannot
@@ -310,39 +355,66 @@ static __attribute__((noinline)) void *fw_hook_realloc_live(int d, void *ptr, si
     fw_hook_tls *t = &fw_tls;
     const PyMemAllocatorEx *o = &fw_domains[d].orig;
     fw_mem_live old;
-    bool had = t->depth == 0 && fw_memory_take((uintptr_t)ptr, &old);
+    bool had = t->depth == 0 && fw_mem_table_take((uintptr_t)ptr, &old);
     t->depth++;
     void *p = o->realloc(o->ctx, ptr, size);
     t->depth--;
     if (p == NULL) {
         if (had && size != 0)
-            fw_memory_put_back(&old);   /* the block was left as it was */
+            fw_mem_table_put_back(&old);   /* the block was left as it was */
         return NULL;
     }
-    fw_hook_count(t, p, size);
-    return p;
+    return fw_hook_count(t, d, p, size);
+}
+
+/* realloc with the nesting counter raised, as fw_hook_malloc_bracketed: for RAW and for
+ * OBJ/MEM requests over FW_HOOK_SMALL_MAX (`counted` false: counted after the call), and for a
+ * small OBJ/MEM request whose size took the countdown below zero (`counted`: the block goes to
+ * the slow path, which also redraws the countdown if the call failed). */
+static __attribute__((noinline)) void *fw_hook_realloc_bracketed(int d, void *ptr, size_t size,
+                                                                 bool counted)
+{
+    fw_hook_tls *t = &fw_tls;
+    const PyMemAllocatorEx *o = &fw_domains[d].orig;
+    t->depth++;
+    void *p = o->realloc(o->ctx, ptr, size);
+    t->depth--;
+    return counted ? fw_hook_slow(t, d, p, size) : fw_hook_count(t, d, p, size);
 }
 
 /* A reallocation is the release of the old block and an allocation of the new size. The
- * common case (the old block is not a sample) only brackets the call with the nesting counter
- * (pymalloc may call RAW inside) and counts the new size after it. */
+ * common case, the old block is not a sample (the filter says so) and the new size is small
+ * (OBJ/MEM, at most FW_HOOK_SMALL_MAX: a short list or str growing), is counted BEFORE the
+ * call, as a small malloc, which leaves only the nesting counter around the call: pymalloc
+ * hands the reallocation of a block it did not carve from a pool to RAW, whatever the size.
+ * The rest is counted after the call (fw_hook_realloc_bracketed). */
 static inline void *fw_hook_realloc(void *ctx, int d, void *ptr, size_t size)
 {
     if (FW_UNLIKELY(fw_mem_maybe_live((uintptr_t)ptr)) && ptr != NULL)
         return fw_hook_realloc_live(d, ptr, size);
+    if (d == FW_DOM_RAW || FW_UNLIKELY(size > FW_HOOK_SMALL_MAX))
+        return fw_hook_realloc_bracketed(d, ptr, size, false);
     fw_hook_tls *t = &fw_tls;
+    t->countdown -= (int64_t)size;
+    if (FW_UNLIKELY(t->countdown < 0))
+        return fw_hook_realloc_bracketed(d, ptr, size, true);
     t->depth++;
     void *p = fw_domains[d].orig.realloc(ctx, ptr, size);   /* ctx is orig.ctx, as for malloc */
     t->depth--;
-    fw_hook_count(t, p, size);
     return p;
 }
+
+/* The block fw_probe_forwards hands to a domain's free, and whether our RAW free saw it. */
+static _Atomic uintptr_t fw_probe_addr;
+static atomic_bool fw_probe_seen;
 
 static __attribute__((noinline)) void fw_hook_free_slow(int d, void *ptr)
 {
     const PyMemAllocatorEx *o = &fw_domains[d].orig;
-    if (ptr != NULL)
-        fw_memory_forget((uintptr_t)ptr);
+    if (ptr != NULL && (uintptr_t)ptr == atomic_load_explicit(&fw_probe_addr, memory_order_relaxed))
+        atomic_store_explicit(&fw_probe_seen, true, memory_order_relaxed);
+    else if (ptr != NULL)
+        fw_mem_table_forget((uintptr_t)ptr);
     o->free(o->ctx, ptr);
 }
 
@@ -398,8 +470,32 @@ static void fw_domain_functions(int d, PyMemAllocatorEx *out)
 
 /* ---- control ---- */
 
+/* GIL held, our RAW hooks installed, domain d's (MEM or OBJ) not yet. Does its allocator `cur`
+ * hand the free of a block it served through RAW to RAW, with the address it returned? That
+ * is pymalloc (a request over FW_PYMALLOC_MAX bytes goes to PyMem_RawMalloc, and its free to
+ * PyMem_RawFree); malloc, mimalloc and the debug hooks (whose RAW block starts before the
+ * address they return) are not. Asked of the allocator itself, on one block: the answer
+ * decides whether this domain's frees may bypass us (fw_domain.free_direct). */
+static bool fw_probe_forwards(const PyMemAllocatorEx *cur)
+{
+    fw_hook_tls *t = &fw_tls;
+    t->depth++;   /* the RAW malloc inside is not counted */
+    void *p = cur->malloc(cur->ctx, FW_PYMALLOC_MAX + 1);
+    t->depth--;
+    if (p == NULL)
+        return false;
+    atomic_store(&fw_probe_seen, false);
+    atomic_store(&fw_probe_addr, (uintptr_t)p);
+    fw_mem_table_filter_mark((uintptr_t)p, 1);   /* so that our RAW free looks at it */
+    cur->free(cur->ctx, p);
+    fw_mem_table_filter_mark((uintptr_t)p, -1);
+    atomic_store(&fw_probe_addr, 0);
+    return atomic_load(&fw_probe_seen);
+}
+
 void fw_hooks_install(void)
 {
+    /* RAW first: the probes of MEM and OBJ look for their frees there. */
     for (int d = 0; d < FW_NDOMAINS; d++) {
         fw_domain *dom = &fw_domains[d];
         if (dom->installed)
@@ -409,6 +505,10 @@ void fw_hooks_install(void)
         dom->orig = cur;
         fw_domain_functions(d, &dom->ours);
         dom->ours.ctx = cur.ctx;
+        dom->free_direct = d != FW_DOM_RAW && fw_domains[FW_DOM_RAW].installed &&
+                           fw_probe_forwards(&cur);
+        if (dom->free_direct)
+            dom->ours.free = cur.free;
         PyMem_SetAllocator(fw_domain_ids[d], &dom->ours);
         dom->installed = true;
     }
@@ -432,6 +532,11 @@ bool fw_hooks_uninstall(void)
         }
     }
     return all;
+}
+
+bool fw_hooks_free_direct(void)
+{
+    return fw_domains[FW_DOM_OBJ].installed && fw_domains[FW_DOM_OBJ].free_direct;
 }
 
 bool fw_hooks_installed(void)
