@@ -61,7 +61,7 @@ bool fw_memory_sampling(void);
  * switched on or off; the worker then takes the GIL (PyGILState_Ensure) and calls
  * fw_memory_follow_settings(), which re-reads the settings and does it. Off restores the
  * previous allocators and forgets the live table, as set_memory(False) does. */
-/* fw_agent_start (on, once the agent runs) and fw_agent_stop (off, first thing, GIL held):
+/* fw_lifecycle_start (on, once the agent runs) and fw_lifecycle_stop (off, first thing, GIL held):
  * whether the worker follows the settings at all. */
 void fw_memory_follow(bool on);
 bool fw_memory_settings_need_gil(struct fw_agent *a);
