@@ -26,7 +26,7 @@
  * which only encodes, does not link this file.
  */
 #include "fw_pprof.h"
-#include "fw_pprof_wire.h"
+#include "fw_pprof_impl.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "fw_gunzip.h"
+#include "fw_utf8.h"
 
 /* ---- decoder: passes -------------------------------------------------------------------- */
 

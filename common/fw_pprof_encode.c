@@ -10,7 +10,7 @@
  * no decoder.
  */
 #include "fw_pprof.h"
-#include "fw_pprof_wire.h"
+#include "fw_pprof_impl.h"
 
 #include <assert.h>
 #include <stdlib.h>

@@ -7,7 +7,7 @@
  * checked and dropped), because fw_profile labels are strings.
  */
 #include "fw_pprof.h"
-#include "fw_pprof_wire.h"
+#include "fw_pprof_impl.h"
 
 #include <inttypes.h>
 #include <stdio.h>

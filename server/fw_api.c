@@ -24,6 +24,7 @@
 #include "fw_conns.h"
 #include "fw_ingest.h"
 #include "fw_json.h"
+#include "fw_utf8.h"
 #include "fw_render.h"
 #include "fw_server.h"
 #include "fw_util.h"

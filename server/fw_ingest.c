@@ -34,6 +34,7 @@
 
 #include "fw_gunzip.h"
 #include "fw_json.h"
+#include "fw_utf8.h"
 #include "fw_pprof.h"
 #include "../store/fw_store.h"
 

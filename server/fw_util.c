@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "fw_json.h"
+#include "fw_utf8.h"
 
 static int fw_unit_seconds(char u, int64_t *mult)
 {

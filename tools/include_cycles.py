@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Fails when C modules include each other (`make lint`).
 
-A module is a .c file and the .h of the same name beside it (common/fw_pprof.c +
-common/fw_pprof.h). Module A depends on module B when a file of A includes a header of B
+A module is a .c file and the .h of the same name beside it (common/fw_profile.c +
+common/fw_profile.h), plus its private header if it has one: NAME_impl.h, the layout that
+the module's own files share (common/fw_profile_impl.h belongs to common/fw_profile). Module A depends on module B when a file of A includes a header of B
 with `#include "..."` (system headers, `<...>`, are not ours). The include is resolved the
 way the compiler does: beside the including file first, then in the -I folders the build
 uses (common/, cli/, agent/, server/). Any cycle in that graph, whether two modules
@@ -47,7 +48,10 @@ def resolve(src, name, known):
 
 
 def module_of(path):
-    return os.path.splitext(path)[0]
+    base = os.path.splitext(path)[0]
+    if path.endswith("_impl.h"):
+        return base[: -len("_impl")]
+    return base
 
 
 def graph(files):

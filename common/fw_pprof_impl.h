@@ -1,5 +1,5 @@
 /*
- * fw_pprof_wire: the private half of the pprof codec (fw_pprof_encode.c, fw_pprof_decode.c,
+ * fw_pprof_impl: the private half of the pprof codec (fw_pprof_encode.c, fw_pprof_decode.c,
  * fw_pprof_samples.c); nothing else includes it.
  *
  * The wire format in one paragraph: a message is a sequence of fields, each a varint tag
@@ -11,8 +11,8 @@
  * two files. The reader runs once per field of the input, so its functions are static inline:
  * each file's passes get them inlined, as they were when the decoder was one file.
  */
-#ifndef FW_PPROF_WIRE_H
-#define FW_PPROF_WIRE_H
+#ifndef FW_PPROF_IMPL_H
+#define FW_PPROF_IMPL_H
 
 #include <assert.h>
 #include <inttypes.h>
