@@ -28,6 +28,7 @@
 #include "fw_render.h"
 #include "fw_server.h"
 #include "fw_util.h"
+#include "fw_jobject.h"
 #include "analysis/fw_analysis_api.h"
 
 #define FW_MAX_FILTERS 32

@@ -17,6 +17,7 @@
 #include "fw_analysis_api.h"
 #include "fw_ask.h"
 #include "../fw_util.h"
+#include "fw_jobject.h"
 
 #define FW_A_MAX_FILTERS 32
 
