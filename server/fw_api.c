@@ -26,7 +26,7 @@
 #include "fw_json.h"
 #include "fw_utf8.h"
 #include "fw_render.h"
-#include "fw_server.h"
+#include "fw_api.h"
 #include "fw_util.h"
 #include "fw_jobject.h"
 #include "analysis/fw_analysis_api.h"
