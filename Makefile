@@ -130,10 +130,10 @@ bench-tools: $(BUILD)/ingest_load $(BUILD)/gen_dataset
 # (its own start-up is not measured); the dataset generator makes no request, but it links the
 # store objects, and the ClickHouse backend among them calls libcurl.
 $(BUILD)/ingest_load: bench/ingest_load.c $(filter-out $(CURL_STUB_OBJ),$(COMMON_OBJ))
-	$(CC) $(CFLAGS_FW) -o $@ $^ -lcurl -lz -lm
+	$(CC) $(CFLAGS_FW) -o $@ $^ -lcurl -lz -ldeflate -lm
 $(BUILD)/gen_dataset: bench/gen_dataset.c $(filter-out $(CURL_STUB_OBJ),$(COMMON_OBJ)) \
                       $(filter $(BUILD)/obj/store/%,$(CLI_OBJ))
-	$(CC) $(CFLAGS_FW) -o $@ $^ -lcurl -lz -lsqlite3 -lm
+	$(CC) $(CFLAGS_FW) -o $@ $^ -lcurl -lz -ldeflate -lsqlite3 -lm
 
 clean:
 	rm -rf $(BUILD)

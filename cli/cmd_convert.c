@@ -202,7 +202,7 @@ static fw_profile *fw_load(const char *path)
     uint8_t *data = fw_read_file(path, &len, err, sizeof err);
     fw_profile *p = NULL;
     if (data)
-        p = fw_pprof_decode_any(data, len, FW_CONVERT_MAX_DECOMPRESSED, err, sizeof err);
+        p = fw_pprof_decode_any(data, len, FW_CONVERT_MAX_DECOMPRESSED, NULL, err, sizeof err);
     free(data);
     if (!p)
         fprintf(stderr, "flamewatch convert: %s: %s\n", path, err);

@@ -16,6 +16,7 @@
  * A validator only says what was expected; the caller knows where the value came from.
  */
 #include "run_check.h"
+#include "fw_utf8.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -31,33 +32,7 @@ static const char fw_bool_expected[] = "expected a boolean: 1/0, true/false, yes
 
 long fw_run_utf8_chars(const char *s, size_t len)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    long n = 0;
-    size_t i = 0;
-    while (i < len) {
-        unsigned c = p[i];
-        size_t extra;
-        unsigned min;
-        if (c < 0x80) { extra = 0; min = 0; }
-        else if (c >= 0xc2 && c < 0xe0) { extra = 1; min = 0x80; }
-        else if (c >= 0xe0 && c < 0xf0) { extra = 2; min = 0x800; }
-        else if (c >= 0xf0 && c < 0xf5) { extra = 3; min = 0x10000; }
-        else return -1;
-        if (extra > len - i - 1)
-            return -1;
-        unsigned cp = extra == 0 ? c : (c & (0x3fu >> extra));
-        for (size_t k = 1; k <= extra; k++) {
-            if ((p[i + k] & 0xc0) != 0x80)
-                return -1;
-            cp = (cp << 6) | (p[i + k] & 0x3fu);
-        }
-        /* Overlong forms, UTF-16 surrogates and values past U+10FFFF are not UTF-8. */
-        if (cp < min || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-            return -1;
-        i += extra + 1;
-        n++;
-    }
-    return n;
+    return fw_utf8_chars(s, len);
 }
 
 void fw_run_invalid(char *err, size_t errlen, const char *where, const char *value,

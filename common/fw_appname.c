@@ -9,7 +9,7 @@
 
 #include <string.h>
 
-#include "fw_profile.h"
+#include "fw_utf8.h"
 
 const char *fw_app_name_problem(const char *s, size_t len)
 {

@@ -21,6 +21,7 @@
 
 #include "fw_json.h"
 #include "fw_units.h"
+#include "fw_utf8.h"
 
 #define FW_SVG_PAD 10.0
 #define FW_SVG_ROW 16.0

@@ -1,14 +1,14 @@
 /*
- * fw_gzip: gzip (RFC 1952) with zlib, and decompression that refuses to grow past a cap.
- * The cap is how callers defend against gzip bombs: decompression stops as soon as the
- * output would exceed it and reports FW_GZIP_TOO_LARGE instead of allocating more.
+ * fw_gzip: gzip (RFC 1952) compression with zlib, the gzip magic test, and the status codes
+ * that compression and decompression (fw_gunzip) share. This half is what the agent links:
+ * it compresses every profile it uploads and never decompresses anything.
  */
 #ifndef FW_GZIP_H
 #define FW_GZIP_H
 
 #include <stddef.h>
 #include <stdint.h>
-#include "fw_pprof.h"
+#include "fw_buf.h"
 
 typedef enum {
     FW_GZIP_OK = 0,
@@ -19,7 +19,6 @@ typedef enum {
 
 int fw_gzip_is_gzip(const uint8_t *data, size_t len);
 fw_gzip_status fw_gzip_compress(const uint8_t *data, size_t len, int level, fw_buf *out);
-fw_gzip_status fw_gzip_decompress(const uint8_t *data, size_t len, size_t max_out, fw_buf *out);
 const char *fw_gzip_strerror(fw_gzip_status s);
 
 #endif

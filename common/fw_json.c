@@ -15,6 +15,7 @@
  * unparseable for strict clients.
  */
 #include "fw_json.h"
+#include "fw_utf8.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -111,48 +112,6 @@ void fw_json_obj_begin(fw_json *j) { fw_json_open(j, '{'); }
 void fw_json_obj_end(fw_json *j) { fw_json_close(j, '}'); }
 void fw_json_arr_begin(fw_json *j) { fw_json_open(j, '['); }
 void fw_json_arr_end(fw_json *j) { fw_json_close(j, ']'); }
-
-/* Length of the valid UTF-8 sequence starting at s (at most len bytes), or 0. */
-static size_t fw_utf8_seq(const unsigned char *s, size_t len)
-{
-    unsigned c = s[0];
-    if (c < 0x80)
-        return 1;
-    size_t n;
-    unsigned cp, min;
-    if ((c & 0xE0) == 0xC0) {
-        n = 2; cp = c & 0x1F; min = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-        n = 3; cp = c & 0x0F; min = 0x800;
-    } else if ((c & 0xF8) == 0xF0) {
-        n = 4; cp = c & 0x07; min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n > len)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return n;
-}
-
-size_t fw_utf8_valid_prefix(const char *s, size_t len)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    size_t i = 0;
-    while (i < len) {
-        size_t n = fw_utf8_seq(u + i, len - i);
-        if (!n)
-            return i;
-        i += n;
-    }
-    return len;
-}
 
 static void fw_json_escaped(fw_json *j, const char *s, size_t len)
 {

@@ -53,7 +53,4 @@ void fw_json_kv_int(fw_json *j, const char *key, int64_t v);
 void fw_json_kv_double(fw_json *j, const char *key, double v);
 void fw_json_kv_bool(fw_json *j, const char *key, int v);
 
-/* Length of the longest valid UTF-8 prefix of s[0..len); equals len when all is valid. */
-size_t fw_utf8_valid_prefix(const char *s, size_t len);
-
 #endif

@@ -34,8 +34,12 @@
  *
  * Values are summed with saturation: a counter that would overflow int64 sticks at the
  * limit instead of wrapping into a negative (and undefined) number.
+ *
+ * The tables' layout is in fw_profile_impl.h, shared with fw_profile_merge.c only.
  */
 #include "fw_profile.h"
+#include "fw_profile_impl.h"
+#include "fw_utf8.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -43,73 +47,6 @@
 
 #define FW_CHUNK_SIZE ((size_t)64 * 1024)
 #define FW_TABLE_MIN 64u
-
-typedef struct {
-    const char *s;
-    uint32_t len;
-    uint32_t hash;
-} fw_str;
-
-typedef struct fw_chunk {
-    struct fw_chunk *next;
-    size_t used;
-    size_t cap;
-    char data[];
-} fw_chunk;
-
-typedef struct {
-    uint32_t *slots;  /* position + 1, 0 = empty */
-    size_t cap;       /* power of two, or 0 before first use */
-} fw_table;
-
-typedef struct {
-    size_t frames_off;
-    size_t labels_off;
-    uint32_t depth;
-    uint32_t nlabels;
-    uint32_t hash;
-} fw_sample_rec;
-
-typedef struct {
-    uint64_t key;
-    uint64_t value;
-} fw_pair;
-
-struct fw_profile {
-    size_t ntypes;
-    uint64_t type_str[FW_PROFILE_MAX_TYPES];
-    uint64_t unit_str[FW_PROFILE_MAX_TYPES];
-
-    fw_str *strs;
-    size_t nstrs, strs_cap;
-    fw_table str_index;
-    fw_chunk *chunks;
-
-    fw_function *funcs;
-    uint32_t *func_hash;
-    size_t nfuncs, funcs_cap, func_hash_cap;
-    fw_table func_index;
-
-    fw_location *locs;
-    uint32_t *loc_hash;
-    size_t nlocs, locs_cap, loc_hash_cap;
-    fw_table loc_index;
-
-    fw_sample_rec *samples;
-    size_t nsamples, samples_cap;
-    fw_table sample_index;
-    int64_t *values;          /* nsamples * ntypes */
-    size_t values_cap;
-    uint64_t *frames;         /* location ids of every sample, leaf first */
-    size_t nframes, frames_cap;
-    uint64_t *lkeys, *lvals;  /* label pairs of every sample, canonical order */
-    size_t nlab, lkeys_cap, lvals_cap;
-
-    int64_t time_nanos, duration_nanos, period;
-    uint64_t period_type, period_unit;
-    uint64_t *comments;
-    size_t ncomments, comments_cap;
-};
 
 /* ---- hashing ---------------------------------------------------------------------------
  * A word-at-a-time multiply/xorshift hash: fast on short keys (identifiers, paths), and the
@@ -229,49 +166,6 @@ static uint32_t fw_str_hash_of(const fw_profile *p, size_t pos) { return p->strs
 static uint32_t fw_func_hash_of(const fw_profile *p, size_t pos) { return p->func_hash[pos]; }
 static uint32_t fw_loc_hash_of(const fw_profile *p, size_t pos) { return p->loc_hash[pos]; }
 static uint32_t fw_sample_hash_of(const fw_profile *p, size_t pos) { return p->samples[pos].hash; }
-
-/* ---- UTF-8 ------------------------------------------------------------------------------ */
-
-int fw_utf8_valid(const char *str, size_t len)
-{
-    const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0;
-    while (i < len) {
-        unsigned c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t n;
-        unsigned lo = 0x80, hi = 0xbf;
-        if (c >= 0xc2 && c <= 0xdf) {
-            n = 1;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            n = 2;
-            if (c == 0xe0)
-                lo = 0xa0;          /* overlong */
-            else if (c == 0xed)
-                hi = 0x9f;          /* UTF-16 surrogates */
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            n = 3;
-            if (c == 0xf0)
-                lo = 0x90;          /* overlong */
-            else if (c == 0xf4)
-                hi = 0x8f;          /* past U+10FFFF */
-        } else {
-            return 0;
-        }
-        if (len - i <= n)
-            return 0;
-        if (s[i + 1] < lo || s[i + 1] > hi)
-            return 0;
-        for (size_t k = 2; k <= n; k++)
-            if (s[i + k] < 0x80 || s[i + k] > 0xbf)
-                return 0;
-        i += n + 1;
-    }
-    return 1;
-}
 
 /* ---- strings ---------------------------------------------------------------------------- */
 
@@ -650,22 +544,6 @@ static int fw_sample_equal(const fw_profile *p, const fw_sample_rec *r, const ui
     return 1;
 }
 
-static int64_t fw_sat_add(int64_t a, int64_t b)
-{
-    int64_t r;
-    if (__builtin_add_overflow(a, b, &r))
-        return b > 0 ? INT64_MAX : INT64_MIN;
-    return r;
-}
-
-static int64_t fw_sat_sub(int64_t a, int64_t b)
-{
-    int64_t r;
-    if (__builtin_sub_overflow(a, b, &r))
-        return b < 0 ? INT64_MAX : INT64_MIN;
-    return r;
-}
-
 static fw_status fw_sample_insert(fw_profile *p, const uint64_t *locs, size_t depth,
                                   const fw_pair *pairs, size_t n, uint32_t hash,
                                   const int64_t *values)
@@ -868,129 +746,4 @@ const char *fw_profile_comment(const fw_profile *p, size_t i)
 {
     assert(p);
     return i < p->ncomments ? p->strs[p->comments[i]].s : NULL;
-}
-
-/* ---- merge ------------------------------------------------------------------------------
- * Strings are remapped lazily (a source string costs one intern the first time it is
- * used); functions and locations eagerly, since samples reference most of them. */
-
-typedef struct {
-    fw_profile *dst;
-    const fw_profile *src;
-    uint64_t *strmap;     /* src string index -> dst index, UINT64_MAX = not yet */
-    uint64_t *funcmap;    /* src function id - 1 -> dst id */
-    uint64_t *locmap;     /* src location id - 1 -> dst id */
-    int typemap[FW_PROFILE_MAX_TYPES];  /* src type -> dst type or -1 */
-} fw_merge_ctx;
-
-static fw_status fw_merge_str(fw_merge_ctx *m, uint64_t idx, uint64_t *out)
-{
-    assert(idx < m->src->nstrs);
-    if (m->strmap[idx] == UINT64_MAX) {
-        const fw_str *s = &m->src->strs[idx];
-        fw_status st = fw_profile_intern(m->dst, s->s, s->len, &m->strmap[idx]);
-        if (st != FW_OK) {
-            m->strmap[idx] = UINT64_MAX;
-            return st;
-        }
-    }
-    *out = m->strmap[idx];
-    return FW_OK;
-}
-
-static fw_status fw_merge_tables(fw_merge_ctx *m)
-{
-    fw_status st;
-    for (size_t i = 0; i < m->src->nfuncs; i++) {
-        const fw_function *f = &m->src->funcs[i];
-        uint64_t n, fn;
-        if ((st = fw_merge_str(m, f->name, &n)) != FW_OK ||
-            (st = fw_merge_str(m, f->filename, &fn)) != FW_OK ||
-            (st = fw_profile_function_indexed(m->dst, n, fn, f->start_line, &m->funcmap[i])) != FW_OK)
-            return st;
-    }
-    for (size_t i = 0; i < m->src->nlocs; i++) {
-        const fw_location *l = &m->src->locs[i];
-        st = fw_profile_location(m->dst, m->funcmap[l->function_id - 1], l->line, &m->locmap[i]);
-        if (st != FW_OK)
-            return st;
-    }
-    return FW_OK;
-}
-
-static fw_status fw_merge_samples(fw_merge_ctx *m)
-{
-    uint64_t frames[FW_PROFILE_MAX_DEPTH];
-    uint64_t keys[FW_PROFILE_MAX_LABELS], vals[FW_PROFILE_MAX_LABELS];
-    int64_t values[FW_PROFILE_MAX_TYPES];
-    const fw_profile *src = m->src;
-    for (size_t i = 0; i < src->nsamples; i++) {
-        const fw_sample_rec *r = &src->samples[i];
-        fw_status st;
-        for (size_t k = 0; k < r->depth; k++)
-            frames[k] = m->locmap[src->frames[r->frames_off + k] - 1];
-        for (size_t k = 0; k < r->nlabels; k++) {
-            if ((st = fw_merge_str(m, src->lkeys[r->labels_off + k], &keys[k])) != FW_OK ||
-                (st = fw_merge_str(m, src->lvals[r->labels_off + k], &vals[k])) != FW_OK)
-                return st;
-        }
-        memset(values, 0, sizeof values);
-        for (size_t t = 0; t < src->ntypes; t++)
-            if (m->typemap[t] >= 0)
-                values[m->typemap[t]] = src->values[i * src->ntypes + t];
-        st = fw_profile_add_indexed(m->dst, frames, r->depth, keys, vals, r->nlabels, values);
-        if (st != FW_OK)
-            return st;
-    }
-    return FW_OK;
-}
-
-static void fw_merge_metadata(fw_profile *dst, const fw_profile *src)
-{
-    /* The merged profile covers the union of both intervals. */
-    if (src->time_nanos && !dst->time_nanos) {
-        dst->time_nanos = src->time_nanos;
-        dst->duration_nanos = src->duration_nanos;
-    } else if (src->time_nanos) {
-        int64_t start = dst->time_nanos < src->time_nanos ? dst->time_nanos : src->time_nanos;
-        int64_t end_d = fw_sat_add(dst->time_nanos, dst->duration_nanos);
-        int64_t end_s = fw_sat_add(src->time_nanos, src->duration_nanos);
-        dst->time_nanos = start;
-        dst->duration_nanos = fw_sat_sub(end_d > end_s ? end_d : end_s, start);
-    }
-    if (!dst->period && src->period) {
-        fw_profile_set_period(dst, src->strs[src->period_type].s, src->strs[src->period_unit].s,
-                              src->period);
-    }
-}
-
-fw_status fw_profile_merge(fw_profile *dst, const fw_profile *src)
-{
-    assert(dst && src);
-    if (dst == src)
-        return FW_ERR_INVALID;
-    fw_merge_ctx m = {.dst = dst, .src = src};
-    for (size_t t = 0; t < src->ntypes; t++) {
-        m.typemap[t] = -1;
-        for (size_t d = 0; d < dst->ntypes; d++)
-            if (strcmp(src->strs[src->type_str[t]].s, dst->strs[dst->type_str[d]].s) == 0 &&
-                strcmp(src->strs[src->unit_str[t]].s, dst->strs[dst->unit_str[d]].s) == 0)
-                m.typemap[t] = (int)d;
-    }
-    m.strmap = malloc(src->nstrs * sizeof *m.strmap);
-    m.funcmap = malloc((src->nfuncs + 1) * sizeof *m.funcmap);
-    m.locmap = malloc((src->nlocs + 1) * sizeof *m.locmap);
-    fw_status st = FW_ERR_NOMEM;
-    if (m.strmap && m.funcmap && m.locmap) {
-        memset(m.strmap, 0xff, src->nstrs * sizeof *m.strmap);
-        st = fw_merge_tables(&m);
-        if (st == FW_OK)
-            st = fw_merge_samples(&m);
-        if (st == FW_OK)
-            fw_merge_metadata(dst, src);
-    }
-    free(m.strmap);
-    free(m.funcmap);
-    free(m.locmap);
-    return st;
 }

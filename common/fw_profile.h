@@ -107,8 +107,6 @@ fw_status fw_profile_function_indexed(fw_profile *p, uint64_t name, uint64_t fil
 fw_status fw_profile_add_indexed(fw_profile *p, const uint64_t *location_ids, size_t depth,
                                  const uint64_t *label_keys, const uint64_t *label_values,
                                  size_t nlabels, const int64_t *values);
-/* 1 if `s` is well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
-int fw_utf8_valid(const char *s, size_t len);
 
 /* Profile-wide metadata (pprof fields). */
 void fw_profile_set_time(fw_profile *p, int64_t time_nanos, int64_t duration_nanos);

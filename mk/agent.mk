@@ -20,7 +20,11 @@ SAN_FLAGS ?=
 CFLAGS_AGENT := $(SAN_FLAGS) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
                 -O2 -g -fPIC -pthread -fvisibility=hidden -Icommon -Iagent -I$(INCLUDEPY) \
                 -idirafter $(dir $(INCLUDEPY))
-SRC := $(wildcard agent/*.c agent/pyversion/*.c) $(wildcard common/*.c)
+# common/ less its readers: the agent encodes and compresses, and never decodes a pprof nor
+# decompresses (fw_gunzip needs libdeflate, which the agent does not link). setup.py leaves out
+# the same files.
+COMMON_AGENT_SKIP := common/fw_gunzip.c common/fw_pprof_decode.c common/fw_pprof_samples.c
+SRC := $(wildcard agent/*.c agent/pyversion/*.c) $(filter-out $(COMMON_AGENT_SKIP),$(wildcard common/*.c))
 OBJ := $(patsubst %.c,$(OBJDIR)/%.o,$(SRC))
 HDR := $(wildcard agent/*.h agent/pyversion/*.h common/*.h)
 

@@ -25,633 +25,21 @@
 #include "fw_ingest.h"
 #include "fw_upload_id.h"
 #include "fw_json.h"
+#include "fw_utf8.h"
 #include "fw_render.h"
-#include "fw_server.h"
+#include "fw_api.h"
+#include "fw_api_impl.h"
+#include "fw_endpoint.h"
 #include "fw_util.h"
+#include "fw_jobject.h"
 #include "analysis/fw_analysis_api.h"
 
-#define FW_MAX_FILTERS 32
-#define FW_MAX_TREE_NODES 2000000
-
-typedef struct {
-    fw_label labels[FW_MAX_FILTERS];
-    char buf[8192];
-    size_t used;
-} fw_filters;
 
 static double fw_mono(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int fw_status_http(fw_store_status st)
-{
-    switch (st) {
-    case FW_STORE_OK: return 200;
-    case FW_STORE_ERR_INVALID: return 400;
-    case FW_STORE_ERR_NOTFOUND: return 404;
-    case FW_STORE_ERR_DENIED: return 403;
-    case FW_STORE_ERR_TIMEOUT:
-    case FW_STORE_ERR_BUSY: return 503;
-    case FW_STORE_ERR_TOOBIG: return 413;
-    default: return 500;
-    }
-}
-
-/* The store's wait for a read connection, as configured (--query-wait). */
-static int fw_reader_wait_ms(const fw_server *s)
-{
-    return s->cfg.query_wait_ms ? s->cfg.query_wait_ms : FW_STORE_READER_WAIT_MS;
-}
-
-static void fw_store_error(const fw_server *s, fw_http_resp *resp, fw_store_status st, const char *detail)
-{
-    /* BUSY with nothing more to say comes from the query pool (fw_store.h): name the wait. */
-    char busy[160];
-    if (st == FW_STORE_ERR_BUSY && !(detail && *detail)) {
-        snprintf(busy, sizeof busy, "no read connection came free within %d ms (too many queries at once);"
-                 " retry later", fw_reader_wait_ms(s));
-        detail = busy;
-    }
-    fw_http_error(resp, fw_status_http(st), "%s%s%s", fw_store_strerror(st), detail && *detail ? ": " : "",
-                  detail ? detail : "");
-}
-
-/* Splits repeated `NAME=KEY=VALUE` parameters into labels. */
-static int fw_parse_filters(const fw_http_req *req, const char *param, fw_filters *f, size_t *n,
-                            fw_http_resp *resp)
-{
-    const char *vals[FW_MAX_FILTERS + 1];
-    size_t nv = fw_http_args(req, param, vals, FW_MAX_FILTERS + 1);
-    if (nv > FW_MAX_FILTERS) {
-        fw_http_error(resp, 400, "%s: at most %d filters", param, FW_MAX_FILTERS);
-        return -1;
-    }
-    *n = 0;
-    for (size_t i = 0; i < nv; i++) {
-        const char *eq = strchr(vals[i], '=');
-        size_t len = strlen(vals[i]);
-        if (!eq || eq == vals[i]) {
-            fw_http_error(resp, 400, "%s: '%.64s' is not KEY=VALUE", param, vals[i]);
-            return -1;
-        }
-        if (f->used + len + 1 > sizeof f->buf) {
-            fw_http_error(resp, 400, "%s: filters too long", param);
-            return -1;
-        }
-        char *copy = f->buf + f->used;
-        memcpy(copy, vals[i], len + 1);
-        f->used += len + 1;
-        copy[eq - vals[i]] = '\0';
-        f->labels[*n].key = copy;
-        f->labels[*n].value = copy + (eq - vals[i]) + 1;
-        (*n)++;
-    }
-    return 0;
-}
-
-static int fw_parse_time_arg(const fw_http_req *req, const char *name, const char *alias, const char *dflt,
-                             int64_t *out, fw_http_resp *resp)
-{
-    const char *v = fw_http_arg(req, name);
-    if (!v && alias)
-        v = fw_http_arg(req, alias);
-    if (!v)
-        v = dflt;
-    if (fw_time_parse(v, req->now, out) != 0) {
-        fw_http_error(resp, 400, "%s: '%.64s' is not a time (unix seconds, RFC 3339, 'now' or 'now-15m')", name, v);
-        return -1;
-    }
-    return 0;
-}
-
-/* app, type, from, to, label=K=V... -> q. `prefix` selects the baseline set for diffs. */
-static int fw_parse_query(const fw_http_req *req, fw_store_query *q, fw_filters *f, fw_http_resp *resp)
-{
-    memset(q, 0, sizeof *q);
-    q->app = fw_http_arg(req, "app");
-    if (!q->app || !*q->app) {
-        fw_http_error(resp, 400, "missing parameter 'app'");
-        return -1;
-    }
-    q->type = fw_http_arg(req, "type");
-    if (!q->type || !*q->type)
-        q->type = "cpu";
-    if (fw_parse_time_arg(req, "from", NULL, "now-15m", &q->from, resp) != 0 ||
-        fw_parse_time_arg(req, "to", "until", "now", &q->until, resp) != 0)
-        return -1;
-    /* 'to' is inclusive to the second: an upload stamped in the current second belongs to a
-     * query that ends "now". The store's ranges are half-open, hence the +1. */
-    q->until += 1;
-    if (q->until <= q->from) {
-        fw_http_error(resp, 400, "the range is empty: 'to' (%lld) must be after 'from' (%lld)",
-                      (long long)q->until, (long long)q->from);
-        return -1;
-    }
-    if (fw_parse_filters(req, "label", f, &q->nfilters, resp) != 0)
-        return -1;
-    q->filters = f->labels;
-    return 0;
-}
-
-static int fw_explain(const fw_http_req *req)
-{
-    const char *e = fw_http_arg(req, "explain");
-    return e && strcmp(e, "sql") == 0;
-}
-
-/* Sends a rendered buffer (ownership moves to the response), or 500 if rendering failed. */
-static void fw_send_rendered(fw_http_resp *resp, int rc, fw_buf *b, const char *ctype)
-{
-    if (rc != 0) {
-        fw_buf_free(b);
-        fw_http_error(resp, 500, "cannot render the result (out of memory)");
-        return;
-    }
-    fw_http_text(resp, 200, ctype, (char *)b->data, b->len);
-}
-
-static int fw_parse_format(const fw_http_req *req, const char *const *choices, int *out, fw_http_resp *resp)
-{
-    const char *v = fw_http_arg(req, "format");
-    *out = 0;
-    if (!v)
-        return 0;
-    for (int i = 0; choices[i]; i++)
-        if (strcmp(v, choices[i]) == 0) {
-            *out = i;
-            return 0;
-        }
-    fw_http_error(resp, 400, "format: '%.32s' is not supported here", v);
-    return -1;
-}
-
-/* units=raw (the default: plain integers for scripts) or units=human (the console's "1.97 s",
- * "24.75%") for the text tables of /table and /diff. Returns 1 for human, 0 raw, -1 on error. */
-static int fw_parse_units(const fw_http_req *req, fw_http_resp *resp)
-{
-    const char *v = fw_http_arg(req, "units");
-    if (!v || strcmp(v, "raw") == 0)
-        return 0;
-    if (strcmp(v, "human") == 0)
-        return 1;
-    fw_http_error(resp, 400, "units: '%.32s' (expected raw or human)", v);
-    return -1;
-}
-
-static void fw_send_sql_only(fw_server *s, fw_store_sql_kind kind, const fw_store_query *q,
-                             const fw_store_query *cmp, int64_t step, const fw_store_table_opts *to,
-                             fw_http_resp *resp)
-{
-    char *sql = NULL;
-    fw_store_status st = fw_store_sql_text(s->store, kind, q, cmp, step, to, &sql);
-    if (st != FW_STORE_OK) {
-        fw_store_error(s, resp, st, NULL);
-        return;
-    }
-    fw_json j;
-    fw_json_init(&j);
-    fw_json_obj_begin(&j);
-    fw_json_kv_str(&j, "sql", sql);
-    fw_json_obj_end(&j);
-    free(sql);
-    fw_http_json(resp, 200, &j);
-}
-
-static void fw_query_header(fw_json *j, const fw_store_query *q, const char *unit)
-{
-    fw_json_kv_str(j, "app", q->app);
-    fw_json_kv_str(j, "type", q->type);
-    fw_json_kv_str(j, "unit", unit ? unit : "");
-    fw_json_kv_int(j, "from", q->from);
-    fw_json_kv_int(j, "to", q->until);
-    fw_json_key(j, "filters");
-    fw_json_arr_begin(j);
-    for (size_t i = 0; i < q->nfilters; i++) {
-        fw_json_obj_begin(j);
-        fw_json_kv_str(j, "key", q->filters[i].key);
-        fw_json_kv_str(j, "value", q->filters[i].value);
-        fw_json_obj_end(j);
-    }
-    fw_json_arr_end(j);
-}
-
-static int fw_parse_granularity(const fw_http_req *req, fw_store_granularity *g, fw_http_resp *resp)
-{
-    const char *v = fw_http_arg(req, "granularity");
-    *g = FW_STORE_GRAN_FUNCTION;
-    if (!v || strcmp(v, "function") == 0)
-        return 0;
-    if (strcmp(v, "line") == 0) {
-        *g = FW_STORE_GRAN_LINE;
-        return 0;
-    }
-    fw_http_error(resp, 400, "granularity: '%.32s' (expected function or line)", v);
-    return -1;
-}
-
-static int fw_parse_size(const fw_http_req *req, const char *name, size_t dflt, size_t max, size_t *out,
-                         fw_http_resp *resp)
-{
-    const char *v = fw_http_arg(req, name);
-    *out = dflt;
-    if (!v)
-        return 0;
-    char *end = NULL;
-    long long n = strtoll(v, &end, 10);
-    if (!*v || *end || n < 1 || (unsigned long long)n > max) {
-        fw_http_error(resp, 400, "%s: '%.32s' is not an integer from 1 to %zu", name, v, max);
-        return -1;
-    }
-    *out = (size_t)n;
-    return 0;
-}
-
-/* ---- GET /api/v1/apps ---- */
-
-static void fw_h_apps(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
-{
-    (void)req;
-    fw_store_apps a = {0};
-    fw_store_status st = fw_store_list_apps(s->store, &a);
-    if (st != FW_STORE_OK) {
-        fw_store_error(s, resp, st, NULL);
-        return;
-    }
-    fw_json j;
-    fw_json_init(&j);
-    fw_json_obj_begin(&j);
-    fw_json_key(&j, "apps");
-    fw_json_arr_begin(&j);
-    for (size_t i = 0; i < a.napps; i++) {
-        fw_json_obj_begin(&j);
-        fw_json_kv_str(&j, "name", a.apps[i].app);
-        fw_json_key(&j, "types");
-        fw_json_arr_begin(&j);
-        for (size_t t = 0; t < a.apps[i].ntypes; t++) {
-            fw_json_obj_begin(&j);
-            fw_json_kv_str(&j, "type", a.apps[i].types[t].type);
-            fw_json_kv_str(&j, "unit", a.apps[i].types[t].unit);
-            fw_json_kv_str(&j, "description", a.apps[i].types[t].description);
-            fw_json_obj_end(&j);
-        }
-        fw_json_arr_end(&j);
-        fw_json_obj_end(&j);
-    }
-    fw_json_arr_end(&j);
-    fw_json_kv_str(&j, "sql", a.sql);
-    fw_json_obj_end(&j);
-    fw_store_apps_free(&a);
-    fw_http_json(resp, 200, &j);
-}
-
-/* ---- GET /api/v1/labels ---- */
-
-static void fw_h_labels(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
-{
-    fw_store_query q;
-    fw_filters f;
-    f.used = 0;
-    if (fw_parse_query(req, &q, &f, resp) != 0)
-        return;
-    if (fw_explain(req)) {
-        fw_send_sql_only(s, FW_STORE_SQL_LABELS, &q, NULL, 0, NULL, resp);
-        return;
-    }
-    fw_store_labels l = {0};
-    fw_store_status st = fw_store_label_values(s->store, &q, &l);
-    if (st != FW_STORE_OK) {
-        fw_store_error(s, resp, st, NULL);
-        return;
-    }
-    fw_json j;
-    fw_json_init(&j);
-    fw_json_obj_begin(&j);
-    fw_query_header(&j, &q, NULL);
-    fw_json_key(&j, "labels");
-    fw_json_arr_begin(&j);
-    for (size_t i = 0; i < l.nkeys; i++) {
-        fw_json_obj_begin(&j);
-        fw_json_kv_str(&j, "key", l.keys[i].key);
-        fw_json_key(&j, "values");
-        fw_json_arr_begin(&j);
-        for (size_t v = 0; v < l.keys[i].nvalues; v++)
-            fw_json_str(&j, l.keys[i].values[v]);
-        fw_json_arr_end(&j);
-        fw_json_obj_end(&j);
-    }
-    fw_json_arr_end(&j);
-    fw_json_kv_str(&j, "sql", l.sql);
-    fw_json_obj_end(&j);
-    fw_store_labels_free(&l);
-    fw_http_json(resp, 200, &j);
-}
-
-/* ---- GET /api/v1/trend ---- */
-
-static void fw_h_trend(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
-{
-    fw_store_query q;
-    fw_filters f;
-    f.used = 0;
-    if (fw_parse_query(req, &q, &f, resp) != 0)
-        return;
-    int64_t step = 0;
-    const char *sv = fw_http_arg(req, "step");
-    if (sv && fw_duration_parse(sv, &step) != 0) {
-        fw_http_error(resp, 400, "step: '%.32s' is not a duration (e.g. 60, 10s, 5m, 1h)", sv);
-        return;
-    }
-    if (step && (q.until - q.from) / step > 10000) {
-        fw_http_error(resp, 400, "step: more than 10000 points in the range");
-        return;
-    }
-    if (fw_explain(req)) {
-        fw_send_sql_only(s, FW_STORE_SQL_TREND, &q, NULL, step, NULL, resp);
-        return;
-    }
-    fw_store_trend t = {0};
-    fw_store_status st = fw_store_trend_query(s->store, &q, step, &t);
-    if (st != FW_STORE_OK) {
-        fw_store_error(s, resp, st, NULL);
-        return;
-    }
-    fw_json j;
-    fw_json_init(&j);
-    fw_json_obj_begin(&j);
-    fw_query_header(&j, &q, t.unit);
-    fw_json_kv_int(&j, "step", t.step_s);
-    int64_t total = 0;
-    fw_json_key(&j, "points");
-    fw_json_arr_begin(&j);
-    for (size_t i = 0; i < t.npoints; i++) {
-        fw_json_obj_begin(&j);
-        fw_json_kv_int(&j, "t", t.points[i].t);
-        fw_json_kv_int(&j, "value", t.points[i].value);
-        fw_json_kv_int(&j, "count", t.points[i].count);
-        fw_json_obj_end(&j);
-        total = t.points[i].value > INT64_MAX - total ? INT64_MAX : total + t.points[i].value;   /* saturates, as the store does */
-    }
-    fw_json_arr_end(&j);
-    fw_json_kv_int(&j, "total", total);
-    fw_json_kv_str(&j, "sql", t.sql);
-    fw_json_obj_end(&j);
-    fw_store_trend_free(&t);
-    fw_http_json(resp, 200, &j);
-}
-
-/* ---- GET /api/v1/flamegraph ---- */
-
-static void fw_node_common(fw_json *j, int32_t parent, int32_t depth, const char *name, const char *file,
-                           int64_t line, int other)
-{
-    fw_json_kv_str(j, "name", name);
-    fw_json_kv_str(j, "file", file ? file : "");
-    fw_json_kv_int(j, "line", line);
-    fw_json_kv_int(j, "parent", parent);
-    fw_json_kv_int(j, "depth", depth);
-    if (other)
-        fw_json_kv_bool(j, "other", 1);
-}
-
-static void fw_h_flame(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
-{
-    fw_store_query q;
-    fw_filters f;
-    f.used = 0;
-    fw_store_tree_opts opt = {0};
-    if (fw_parse_query(req, &q, &f, resp) != 0 || fw_parse_granularity(req, &opt.gran, resp) != 0 ||
-        fw_parse_size(req, "maxNodes", 1024, FW_MAX_TREE_NODES, &opt.max_nodes, resp) != 0)
-        return;
-    static const char *const fmts[] = {"json", "folded", "pprof", "speedscope", "svg", NULL};
-    int fmt;
-    if (fw_parse_format(req, fmts, &fmt, resp) != 0)
-        return;
-    if (fw_explain(req)) {
-        fw_send_sql_only(s, FW_STORE_SQL_TREE, &q, NULL, 0, NULL, resp);
-        return;
-    }
-    fw_store_tree t = {0};
-    fw_store_status st = fw_store_tree_query(s->store, &q, &opt, &t);
-    if (st != FW_STORE_OK) {
-        fw_store_error(s, resp, st, NULL);
-        return;
-    }
-    if (fmt >= 3) {
-        fw_buf b = {0};
-        int rc = fw_render_export(&t, q.type, t.unit, q.app, fmt == 4, &b);
-        fw_store_tree_free(&t);
-        fw_send_rendered(resp, rc, &b, fmt == 4 ? "image/svg+xml; charset=utf-8" : "application/json");
-        return;
-    }
-    if (fmt) {
-        fw_buf b = {0};
-        int rc = fmt == 1 ? fw_render_folded(&t, &b) : fw_render_pprof(&t, q.type, t.unit, q.from, q.until, &b);
-        fw_store_tree_free(&t);
-        fw_send_rendered(resp, rc, &b, fmt == 1 ? "text/plain; charset=utf-8" : "application/octet-stream");
-        return;
-    }
-    fw_json j;
-    fw_json_init(&j);
-    fw_json_obj_begin(&j);
-    fw_query_header(&j, &q, t.unit);
-    fw_json_kv_str(&j, "granularity", opt.gran == FW_STORE_GRAN_LINE ? "line" : "function");
-    fw_json_kv_int(&j, "total", t.nnodes ? t.nodes[0].total : 0);
-    fw_json_key(&j, "nodes");
-    fw_json_arr_begin(&j);
-    for (size_t i = 0; i < t.nnodes; i++) {
-        const fw_store_node *n = &t.nodes[i];
-        fw_json_obj_begin(&j);
-        fw_node_common(&j, n->parent, n->depth, n->name, n->file, n->line, n->is_other);
-        fw_json_kv_int(&j, "self", n->self);
-        fw_json_kv_int(&j, "total", n->total);
-        fw_json_kv_int(&j, "countSelf", n->count_self);
-        fw_json_kv_int(&j, "countTotal", n->count_total);
-        fw_json_obj_end(&j);
-    }
-    fw_json_arr_end(&j);
-    fw_json_kv_str(&j, "sql", t.sql);
-    fw_json_obj_end(&j);
-    fw_store_tree_free(&t);
-    fw_http_json(resp, 200, &j);
-}
-
-/* ---- GET /api/v1/table ---- */
-
-static int fw_parse_sort(const fw_http_req *req, fw_store_sort *out, fw_http_resp *resp)
-{
-    const char *v = fw_http_arg(req, "sort");
-    *out = FW_STORE_SORT_SELF;
-    if (!v || strcmp(v, "self") == 0)
-        return 0;
-    if (strcmp(v, "total") == 0)
-        *out = FW_STORE_SORT_TOTAL;
-    else if (strcmp(v, "name") == 0)
-        *out = FW_STORE_SORT_NAME;
-    else {
-        fw_http_error(resp, 400, "sort: '%.32s' (expected self, total or name)", v);
-        return -1;
-    }
-    return 0;
-}
-
-static void fw_h_table(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
-{
-    fw_store_query q;
-    fw_filters f;
-    f.used = 0;
-    fw_store_table_opts opt = {0};
-    if (fw_parse_query(req, &q, &f, resp) != 0 || fw_parse_granularity(req, &opt.gran, resp) != 0 ||
-        fw_parse_sort(req, &opt.sort, resp) != 0 || fw_parse_size(req, "limit", 0, 1000000, &opt.limit, resp) != 0)
-        return;
-    static const char *const fmts[] = {"json", "text", NULL};
-    int fmt, human;
-    if (fw_parse_format(req, fmts, &fmt, resp) != 0 || (human = fw_parse_units(req, resp)) < 0)
-        return;
-    if (fw_explain(req)) {
-        fw_send_sql_only(s, FW_STORE_SQL_TABLE, &q, NULL, 0, &opt, resp);
-        return;
-    }
-    fw_store_table t = {0};
-    fw_store_status st = fw_store_table_query(s->store, &q, &opt, &t);
-    if (st != FW_STORE_OK) {
-        fw_store_error(s, resp, st, NULL);
-        return;
-    }
-    if (fmt) {
-        fw_buf b = {0};
-        int rc = human ? fw_render_table_human(&t, &b) : fw_render_table_text(&t, &b);
-        fw_store_table_free(&t);
-        fw_send_rendered(resp, rc, &b, "text/plain; charset=utf-8");
-        return;
-    }
-    fw_json j;
-    fw_json_init(&j);
-    fw_json_obj_begin(&j);
-    fw_query_header(&j, &q, t.unit);
-    fw_json_kv_str(&j, "granularity", opt.gran == FW_STORE_GRAN_LINE ? "line" : "function");
-    fw_json_kv_int(&j, "total", t.grand_total);
-    fw_json_key(&j, "rows");
-    fw_json_arr_begin(&j);
-    for (size_t i = 0; i < t.nrows; i++) {
-        const fw_store_row *r = &t.rows[i];
-        fw_json_obj_begin(&j);
-        fw_json_kv_str(&j, "name", r->name);
-        fw_json_kv_str(&j, "file", r->file ? r->file : "");
-        fw_json_kv_int(&j, "line", r->line);
-        fw_json_kv_int(&j, "self", r->self);
-        fw_json_kv_int(&j, "total", r->total);
-        fw_json_kv_int(&j, "countSelf", r->count_self);
-        fw_json_kv_int(&j, "countTotal", r->count_total);
-        fw_json_obj_end(&j);
-    }
-    fw_json_arr_end(&j);
-    fw_json_kv_str(&j, "sql", t.sql);
-    fw_json_obj_end(&j);
-    fw_store_table_free(&t);
-    fw_http_json(resp, 200, &j);
-}
-
-/* ---- GET /api/v1/diff ---- */
-
-/* Baseline: baseFrom/baseTo (default: the comparison range), baseLabel (default: label). */
-static int fw_parse_baseline(const fw_http_req *req, const fw_store_query *cmp, fw_store_query *base,
-                             fw_filters *bf, fw_http_resp *resp)
-{
-    *base = *cmp;
-    const char *bfrom = fw_http_arg(req, "baseFrom"), *bto = fw_http_arg(req, "baseTo");
-    if (!bto)
-        bto = fw_http_arg(req, "baseUntil");
-    size_t nbl = 0;
-    if (fw_parse_filters(req, "baseLabel", bf, &nbl, resp) != 0)
-        return -1;
-    if (!bfrom && !bto && nbl == 0) {
-        fw_http_error(resp, 400, "diff needs a baseline: baseFrom/baseTo (a past range) and/or baseLabel=KEY=VALUE");
-        return -1;
-    }
-    if ((bfrom && fw_time_parse(bfrom, req->now, &base->from) != 0) ||
-        (bto && fw_time_parse(bto, req->now, &base->until) != 0)) {
-        fw_http_error(resp, 400, "baseFrom/baseTo: not a time (unix seconds, RFC 3339, 'now' or 'now-15m')");
-        return -1;
-    }
-    if (bto)
-        base->until += 1;   /* inclusive, as for 'to' */
-    if (base->until <= base->from) {
-        fw_http_error(resp, 400, "the baseline range is empty");
-        return -1;
-    }
-    if (nbl) {
-        base->filters = bf->labels;
-        base->nfilters = nbl;
-    }
-    return 0;
-}
-
-static void fw_h_diff(fw_server *s, const fw_http_req *req, fw_http_resp *resp)
-{
-    fw_store_query q, base;
-    fw_filters f, bf;
-    f.used = bf.used = 0;
-    fw_store_tree_opts opt = {0};
-    if (fw_parse_query(req, &q, &f, resp) != 0 || fw_parse_baseline(req, &q, &base, &bf, resp) != 0 ||
-        fw_parse_granularity(req, &opt.gran, resp) != 0 ||
-        fw_parse_size(req, "maxNodes", 1024, FW_MAX_TREE_NODES, &opt.max_nodes, resp) != 0)
-        return;
-    static const char *const fmts[] = {"json", "text", NULL};
-    int fmt, human;
-    if (fw_parse_format(req, fmts, &fmt, resp) != 0 || (human = fw_parse_units(req, resp)) < 0)
-        return;
-    if (fw_explain(req)) {
-        fw_send_sql_only(s, FW_STORE_SQL_DIFF, &base, &q, 0, NULL, resp);
-        return;
-    }
-    fw_store_diff d = {0};
-    fw_store_status st = fw_store_diff_query(s->store, &base, &q, &opt, &d);
-    if (st != FW_STORE_OK) {
-        fw_store_error(s, resp, st, NULL);
-        return;
-    }
-    if (fmt) {
-        fw_buf b = {0};
-        int rc = human ? fw_render_diff_human(&d, &b) : fw_render_diff_text(&d, &b);
-        fw_store_diff_free(&d);
-        fw_send_rendered(resp, rc, &b, "text/plain; charset=utf-8");
-        return;
-    }
-    fw_json j;
-    fw_json_init(&j);
-    fw_json_obj_begin(&j);
-    fw_query_header(&j, &q, d.unit);
-    fw_json_key(&j, "baseline");
-    fw_json_obj_begin(&j);
-    fw_query_header(&j, &base, d.unit);
-    fw_json_obj_end(&j);
-    fw_json_kv_double(&j, "zThreshold", FW_STORE_Z_SIGNIFICANT);
-    fw_json_key(&j, "nodes");
-    fw_json_arr_begin(&j);
-    for (size_t i = 0; i < d.nnodes; i++) {
-        const fw_store_diff_node *n = &d.nodes[i];
-        fw_json_obj_begin(&j);
-        fw_node_common(&j, n->parent, n->depth, n->name, n->file, n->line, n->is_other);
-        fw_json_kv_int(&j, "baseSelf", n->base_self);
-        fw_json_kv_int(&j, "baseTotal", n->base_total);
-        fw_json_kv_int(&j, "cmpSelf", n->cmp_self);
-        fw_json_kv_int(&j, "cmpTotal", n->cmp_total);
-        fw_json_kv_int(&j, "baseCount", n->base_count);
-        fw_json_kv_int(&j, "cmpCount", n->cmp_count);
-        fw_json_kv_double(&j, "baseShare", n->base_share);
-        fw_json_kv_double(&j, "cmpShare", n->cmp_share);
-        fw_json_kv_double(&j, "z", n->z);
-        fw_json_kv_int(&j, "significant", n->significant);
-        fw_json_obj_end(&j);
-    }
-    fw_json_arr_end(&j);
-    fw_json_kv_str(&j, "sql", d.sql);
-    fw_json_obj_end(&j);
-    fw_store_diff_free(&d);
-    fw_http_json(resp, 200, &j);
 }
 
 /* ---- POST /api/v1/sql ---- */
@@ -721,16 +109,16 @@ static void fw_h_sql_run(fw_server *s, const fw_http_req *req, fw_http_resp *res
     }
     if (st != FW_STORE_OK) {
         if ((st == FW_STORE_ERR_DENIED || st == FW_STORE_ERR_TOOBIG) && err[0])
-            fw_http_error(resp, fw_status_http(st), "%s%s", st == FW_STORE_ERR_DENIED ? "read-only SQL: " : "", err);
+            fw_http_error(resp, fw_ep_status_http(st), "%s%s", st == FW_STORE_ERR_DENIED ? "read-only SQL: " : "", err);
         else
-            fw_store_error(s, resp, st, err);
+            fw_ep_store_error(s, resp, st, err);
         return;
     }
     if (tsv) {
         fw_buf b = {0};
         int rc = fw_render_sql_tsv(&r, &b);
         fw_store_sql_result_free(&r);
-        fw_send_rendered(resp, rc, &b, "text/tab-separated-values; charset=utf-8");
+        fw_ep_send_rendered(resp, rc, &b, "text/tab-separated-values; charset=utf-8");
         return;
     }
     fw_json j;
@@ -851,7 +239,7 @@ static void fw_settings_get(fw_server *s, const fw_http_req *req, const char *ap
     fw_store_settings st;
     fw_store_status rc = fw_store_settings_get(s->store, app, &st);
     if (rc != FW_STORE_OK) {
-        fw_store_error(s, resp, rc, NULL);
+        fw_ep_store_error(s, resp, rc, NULL);
         return;
     }
     /* An agent identifies itself so the console can show who picked up which settings. */
@@ -883,7 +271,7 @@ static void fw_settings_put(fw_server *s, const fw_http_req *req, const char *ap
     fw_store_status rc = fw_store_settings_get(s->store, app, &st);
     if (rc != FW_STORE_OK) {
         fw_jobject_free(&o);
-        fw_store_error(s, resp, rc, NULL);
+        fw_ep_store_error(s, resp, rc, NULL);
         return;
     }
     for (size_t i = 0; i < o.n; i++)
@@ -895,7 +283,7 @@ static void fw_settings_put(fw_server *s, const fw_http_req *req, const char *ap
     fw_jobject_free(&o);
     rc = fw_store_settings_put(s->store, app, &st, req->now);
     if (rc != FW_STORE_OK) {
-        fw_store_error(s, resp, rc, rc == FW_STORE_ERR_BUSY ? "the write lock stayed taken; retry later" : NULL);
+        fw_ep_store_error(s, resp, rc, rc == FW_STORE_ERR_BUSY ? "the write lock stayed taken; retry later" : NULL);
         return;
     }
     fw_settings_get(s, req, app, resp);
@@ -993,7 +381,7 @@ static void fw_h_ingest(fw_server *s, const fw_http_req *req, fw_http_resp *resp
         if (st == FW_STORE_ERR_IO)
             fw_http_error(resp, 503, "%s%s%s", fw_store_strerror(st), err[0] ? ": " : "", err);
         else
-            fw_store_error(s, resp, st, err);
+            fw_ep_store_error(s, resp, st, err);
         return;
     }
     atomic_fetch_add_explicit(&s->metrics.uploads, 1, memory_order_relaxed);

@@ -13,7 +13,7 @@
 #ifndef FW_HEAD_H
 #define FW_HEAD_H
 
-#include "fw_server.h"
+#include "fw_http.h"
 
 /* The methods any endpoint answers; others get 405 with this list in Allow. */
 extern const char fw_allowed_methods[];

@@ -9,7 +9,7 @@
  *   1. the name: `APP[.TYPE]{k=v,...}` -> application, profile type (folded/lines only) and tags;
  *   2. the time range: unix seconds, not before 2000, not more than one day in the future;
  *   3. the body: multipart/form-data (field `profile`) or raw; optional gzip, always through
- *      fw_gzip_decompress() with a cap so a 10 KB bomb cannot become 10 GB of memory;
+ *      fw_gunzip() with a cap so a 10 KB bomb cannot become 10 GB of memory;
  *   4. the payload: pprof through the defensive decoder (fw_pprof_decode), or folded/lines
  *      text parsed here; every string must be valid UTF-8 and every value non-negative.
  *
@@ -32,10 +32,10 @@
 #include <malloc.h>
 #endif
 
-#include <libdeflate.h>
-
-#include "fw_gzip.h"
+#include "fw_gunzip.h"
 #include "fw_json.h"
+#include "fw_multipart.h"
+#include "fw_utf8.h"
 #include "fw_pprof.h"
 #include "../store/fw_store.h"
 
@@ -284,130 +284,6 @@ static int fw_parse_range(const fw_ingest_request *req, const fw_profile *p, fw_
     return 0;
 }
 
-/* ---- multipart/form-data ---- */
-
-static const uint8_t *fw_memmem(const uint8_t *h, size_t hl, const char *n, size_t nl)
-{
-    return memmem(h, hl, n, nl);
-}
-
-static int fw_boundary(const char *ct, char *out, size_t outlen)
-{
-    const char *b = strcasestr(ct, "boundary=");
-    if (!b)
-        return -1;
-    b += 9;
-    size_t n;
-    if (*b == '"') {
-        b++;
-        const char *q = strchr(b, '"');
-        if (!q)
-            return -1;
-        n = (size_t)(q - b);
-    } else {
-        n = strcspn(b, "; \t");
-    }
-    if (n == 0 || n > 70 || n + 1 > outlen)
-        return -1;
-    memcpy(out, b, n);
-    out[n] = '\0';
-    return 0;
-}
-
-/* Extracts name="..." from a part's headers. */
-static int fw_part_name(const uint8_t *hdr, size_t len, char *name, size_t namelen)
-{
-    const uint8_t *cd = NULL;
-    for (size_t i = 0; i + 19 <= len; i++)
-        if (strncasecmp((const char *)hdr + i, "content-disposition", 19) == 0) {
-            cd = hdr + i;
-            break;
-        }
-    if (!cd)
-        return -1;
-    size_t rest = len - (size_t)(cd - hdr);
-    const uint8_t *eol = fw_memmem(cd, rest, "\r\n", 2);
-    size_t linelen = eol ? (size_t)(eol - cd) : rest;
-    const uint8_t *nm = NULL;
-    for (size_t i = 0; i + 6 <= linelen; i++)
-        if (memcmp(cd + i, "name=\"", 6) == 0 && (i == 0 || cd[i - 1] == ' ' || cd[i - 1] == ';')) {
-            nm = cd + i + 6;
-            break;
-        }
-    if (!nm)
-        return -1;
-    const uint8_t *end = memchr(nm, '"', linelen - (size_t)(nm - cd));
-    if (!end || (size_t)(end - nm) + 1 > namelen)
-        return -1;
-    memcpy(name, nm, (size_t)(end - nm));
-    name[end - nm] = '\0';
-    return 0;
-}
-
-int fw_multipart_find(const char *content_type, const uint8_t *body, size_t len, const char *field,
-                      const uint8_t **data, size_t *dlen, char *err, size_t errlen)
-{
-    char boundary[80], delim[84];
-    if (fw_boundary(content_type, boundary, sizeof boundary) != 0) {
-        fw_seterr(err, errlen, "multipart: missing or invalid boundary in Content-Type");
-        return -1;
-    }
-    size_t blen = (size_t)snprintf(delim, sizeof delim, "\r\n--%s", boundary);
-    /* The first delimiter may start the body without the leading CRLF. */
-    const uint8_t *p;
-    if (len >= blen - 2 && memcmp(body, delim + 2, blen - 2) == 0)
-        p = body + blen - 2;
-    else {
-        p = fw_memmem(body, len, delim, blen);
-        if (!p) {
-            fw_seterr(err, errlen, "multipart: boundary not found in body");
-            return -1;
-        }
-        p += blen;
-    }
-    const uint8_t *end = body + len;
-    int found = 0;
-    for (int parts = 0;; parts++) {
-        if (parts > 64) {
-            fw_seterr(err, errlen, "multipart: more than 64 parts");
-            return -1;
-        }
-        if (end - p >= 2 && p[0] == '-' && p[1] == '-')
-            return found ? 0 : 1; /* closing delimiter */
-        while (p < end && (*p == ' ' || *p == '\t'))
-            p++;
-        if (end - p < 2 || p[0] != '\r' || p[1] != '\n') {
-            fw_seterr(err, errlen, "multipart: truncated or malformed part delimiter");
-            return -1;
-        }
-        p += 2;
-        const uint8_t *hend = fw_memmem(p, (size_t)(end - p), "\r\n\r\n", 4);
-        const uint8_t *content;
-        if (end - p >= 2 && p[0] == '\r' && p[1] == '\n') {
-            hend = p - 2; /* a part without headers */
-            content = p + 2;
-        } else if (!hend) {
-            fw_seterr(err, errlen, "multipart: truncated part headers");
-            return -1;
-        } else {
-            content = hend + 4;
-        }
-        char name[128] = "";
-        int named = fw_part_name(p, (size_t)(hend - p > 0 ? hend - p : 0), name, sizeof name) == 0;
-        const uint8_t *next = fw_memmem(content, (size_t)(end - content), delim, blen);
-        if (!next) {
-            fw_seterr(err, errlen, "multipart: truncated body (closing boundary missing)");
-            return -1;
-        }
-        if (named && strcmp(name, field) == 0 && !found) {
-            *data = content;
-            *dlen = (size_t)(next - content);
-            found = 1;
-        }
-        p = next + blen;
-    }
-}
-
 /* ---- folded / lines ---- */
 
 /* Splits `NAME (FILE:LINE)` into its parts; other frames are a bare function name. */
@@ -572,7 +448,8 @@ static int fw_parse_folded(fw_profile *p, const char *text, size_t len, int line
 
 /* ---- pprof validation ---- */
 
-static int fw_validate_pprof(const fw_profile *p, char *err, size_t errlen)
+/* FW_REJECT_NONE, or why the decoded profile is refused (with the message in err). */
+static fw_reject_reason fw_validate_pprof(const fw_profile *p, char *err, size_t errlen)
 {
     size_t ns = fw_profile_string_count(p);
     for (size_t i = 0; i < ns; i++) {
@@ -580,20 +457,20 @@ static int fw_validate_pprof(const fw_profile *p, char *err, size_t errlen)
         size_t n = s ? strlen(s) : 0;
         if (s && fw_utf8_valid_prefix(s, n) != n) {
             fw_seterr(err, errlen, "pprof: string %zu is not valid UTF-8", i);
-            return -1;
+            return FW_REJECT_UTF8;
         }
     }
     size_t nt = fw_profile_type_count(p);
     if (nt == 0) {
         fw_seterr(err, errlen, "pprof: no sample types");
-        return -1;
+        return FW_REJECT_PPROF;
     }
     for (size_t t = 0; t < nt; t++) {
         fw_sample_type st = fw_profile_type(p, t);
         size_t n = st.type ? strlen(st.type) : 0;
         if (n == 0 || n > 64 || strspn(st.type, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != n) {
             fw_seterr(err, errlen, "pprof: sample type %zu has an invalid name", t);
-            return -1;
+            return FW_REJECT_PPROF;
         }
     }
     size_t nsamp = fw_profile_sample_count(p);
@@ -601,79 +478,26 @@ static int fw_validate_pprof(const fw_profile *p, char *err, size_t errlen)
         fw_sample_view v;
         if (fw_profile_get_sample(p, i, &v) != FW_OK) {
             fw_seterr(err, errlen, "pprof: sample %zu unreadable", i);
-            return -1;
+            return FW_REJECT_PPROF;
         }
         for (size_t t = 0; t < nt; t++)
             if (v.values[t] < 0) {
                 fw_seterr(err, errlen, "pprof: sample %zu has a negative value", i);
-                return -1;
+                return FW_REJECT_PPROF;
             }
     }
-    return 0;
+    return FW_REJECT_NONE;
 }
 
 /* ---- the request ---- */
 
-/* gzip through libdeflate, which inflates a profile 2-3x faster than zlib (gunzip was a fifth of
- * the server's CPU per upload). libdeflate wants the whole output buffer up front: each member is
- * decompressed into room sized from the gzip trailer's ISIZE (a hint only: a lying trailer just
- * costs a retry with twice the room), never more than the cap + 1 byte, so a bomb is refused
- * without ever holding more than the cap. Several members are concatenated; anything after a
- * member that is not another member is corruption, as with zlib (fw_gzip_decompress). */
-static fw_gzip_status fw_gunzip_members(struct libdeflate_decompressor *dz, const uint8_t *in, size_t len,
-                                        size_t cap, fw_buf *out)
+/* The body's gzip layer, through the one decompressor (fw_gunzip, capped so a bomb is refused). */
+static int fw_body_gunzip(const uint8_t *in, size_t len, fw_buf *out, fw_reject_reason *reason,
+                          char *err, size_t errlen)
 {
-    size_t pos = 0, start = out->len;
-    while (pos < len) {
-        if (len - pos < 18 || in[pos] != 0x1f || in[pos + 1] != 0x8b)
-            return FW_GZIP_CORRUPT;
-        size_t left = cap - (out->len - start);
-        size_t hint = (size_t)in[len - 4] | (size_t)in[len - 3] << 8 | (size_t)in[len - 2] << 16 |
-                      (size_t)in[len - 1] << 24;
-        size_t room = hint < 4096 ? 4096 : hint;
-        if (room > left + 1)
-            room = left + 1;
-        for (;;) {
-            if (fw_buf_reserve(out, room) != 0)
-                return FW_GZIP_NOMEM;
-            size_t used = 0, got = 0;
-            enum libdeflate_result r = libdeflate_gzip_decompress_ex(dz, in + pos, len - pos, out->data + out->len,
-                                                                     room, &used, &got);
-            if (r == LIBDEFLATE_SUCCESS) {
-                if (got > left)
-                    return FW_GZIP_TOO_LARGE;
-                out->len += got;
-                pos += used;
-                break;
-            }
-            if (r != LIBDEFLATE_INSUFFICIENT_SPACE)
-                return FW_GZIP_CORRUPT;
-            if (room > left)
-                return FW_GZIP_TOO_LARGE;   /* more than the cap + 1 byte */
-            room = room > (left + 1) / 2 ? left + 1 : room * 2;
-        }
-    }
-    return len ? FW_GZIP_OK : FW_GZIP_CORRUPT;
-}
-
-static fw_gzip_status fw_gunzip_deflate(const uint8_t *in, size_t len, size_t cap, fw_buf *out)
-{
-    struct libdeflate_decompressor *dz = libdeflate_alloc_decompressor();
-    if (!dz)
-        return FW_GZIP_NOMEM;
-    fw_gzip_status st = fw_gunzip_members(dz, in, len, cap, out);
-    libdeflate_free_decompressor(dz);
-    return st;
-}
-
-static int fw_gunzip(const uint8_t *in, size_t len, fw_buf *out, fw_reject_reason *reason,
-                     char *err, size_t errlen)
-{
-    size_t start = out->len;
-    fw_gzip_status st = fw_gunzip_deflate(in, len, FW_INGEST_MAX_DECOMPRESSED, out);
+    fw_gzip_status st = fw_gunzip(in, len, FW_INGEST_MAX_DECOMPRESSED, out);
     if (st == FW_GZIP_OK)
         return 200;
-    out->len = start;
     if (st == FW_GZIP_TOO_LARGE) {
         *reason = FW_REJECT_TOO_LARGE;
         fw_seterr(err, errlen, "decompressed body exceeds %u MB", FW_INGEST_MAX_DECOMPRESSED >> 20);
@@ -682,6 +506,33 @@ static int fw_gunzip(const uint8_t *in, size_t len, fw_buf *out, fw_reject_reaso
     *reason = FW_REJECT_GZIP;
     fw_seterr(err, errlen, "gzip: %s", fw_gzip_strerror(st));
     return st == FW_GZIP_NOMEM ? 500 : 400;
+}
+
+/* A pprof body, gzip'ed or not (fw_pprof_decode_any sees the magic bytes), then validated. */
+static int fw_parse_pprof(const uint8_t *data, size_t len, fw_ingest_batch *out,
+                          fw_reject_reason *reason, char *err, size_t errlen)
+{
+    fw_pprof_error code;
+    out->profile = fw_pprof_decode_any(data, len, FW_INGEST_MAX_DECOMPRESSED, &code, err, errlen);
+    switch (code) {
+    case FW_PPROF_OK:
+        *reason = fw_validate_pprof(out->profile, err, errlen);
+        return *reason == FW_REJECT_NONE ? 200 : 400;
+    case FW_PPROF_TOO_LARGE:
+        *reason = FW_REJECT_TOO_LARGE;
+        fw_seterr(err, errlen, "decompressed body exceeds %u MB", FW_INGEST_MAX_DECOMPRESSED >> 20);
+        return 413;
+    case FW_PPROF_GZIP:
+        *reason = FW_REJECT_GZIP;
+        return 400;
+    case FW_PPROF_NOMEM:
+        *reason = FW_REJECT_GZIP;
+        return 500;
+    case FW_PPROF_INVALID:
+        break;
+    }
+    *reason = FW_REJECT_PPROF;
+    return 400;
 }
 
 /* Chooses the profile type for folded/lines uploads: name suffix, else units, else cpu. */
@@ -768,26 +619,24 @@ static int fw_parse_payload(const fw_ingest_request *req, const char *suffix, fw
         fw_seterr(err, errlen, "empty body");
         return 400;
     }
-    int gz = fw_gzip_is_gzip(data, len) ||
-             (req->content_encoding && strcasestr(req->content_encoding, "gzip"));
-    if (gz) {
-        status = fw_gunzip(data, len, &plain, reason, err, errlen);
+    /* Two gzip layers, each looked for once: the transport's (Content-Encoding: gzip) here, the
+     * file's own (a gzip'ed pprof, as Go writes them, or a gzip'ed text file) by its magic bytes. */
+    if (req->content_encoding && strcasestr(req->content_encoding, "gzip")) {
+        status = fw_body_gunzip(data, len, &plain, reason, err, errlen);
         if (status != 200)
             goto done;
         data = plain.data;
         len = plain.len;
     }
     if (strcmp(out->format, "pprof") == 0) {
-        out->profile = fw_pprof_decode_any(data, len, FW_INGEST_MAX_DECOMPRESSED, err, errlen);
-        if (!out->profile) {
-            *reason = FW_REJECT_PPROF;
-            status = strstr(err, "too large") || strstr(err, "exceed") ? 413 : 400;
-            goto done;
-        }
-        if (fw_validate_pprof(out->profile, err, errlen) != 0) {
-            *reason = strstr(err, "UTF-8") ? FW_REJECT_UTF8 : FW_REJECT_PPROF;
-            status = 400;
-        }
+        status = fw_parse_pprof(data, len, out, reason, err, errlen);
+    } else if (fw_gzip_is_gzip(data, len) && !plain.data) {
+        fw_buf text = {0};
+        status = fw_body_gunzip(data, len, &text, reason, err, errlen);
+        if (status == 200)
+            status = fw_parse_text(req, fw_folded_type(suffix, req), strcmp(out->format, "lines") == 0,
+                                   text.data, text.len, out, reason, err, errlen);
+        fw_buf_free(&text);
     } else {
         status = fw_parse_text(req, fw_folded_type(suffix, req), strcmp(out->format, "lines") == 0,
                                data, len, out, reason, err, errlen);

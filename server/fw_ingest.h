@@ -82,11 +82,6 @@ void fw_ingest_batch_free(fw_ingest_batch *b);
 int fw_ingest_parse_name(const char *name, fw_ingest_batch *out, char *type, size_t typelen,
                          char *err, size_t errlen);
 
-/* Finds field `field` in a multipart/form-data body. Returns 0 and sets data and dlen, 1 when the
- * body is well formed but has no such field, -1 (with err) when the body is malformed. */
-int fw_multipart_find(const char *content_type, const uint8_t *body, size_t len, const char *field,
-                      const uint8_t **data, size_t *dlen, char *err, size_t errlen);
-
 /* Profile-type helpers shared with the query API. */
 int fw_profile_type_known(const char *type);
 const char *fw_profile_type_unit(const char *type);

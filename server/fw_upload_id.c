@@ -6,8 +6,9 @@
  * the store keeps the id next to the upload's rows and skips an upload whose id is already
  * stored for the same application and time bucket. The id is derived here rather than sent by
  * agents so that every client (Pyroscope's included) gets it: a retry repeats the URL and the
- * profile byte for byte (a multipart body only its `profile` field: the boundary changes). A client that may send the same bytes twice on purpose names each upload
- * with ?uploadId= instead, which replaces the body in the hash.
+ * profile byte for byte (a multipart body only its `profile` field: the boundary changes). A
+ * client that may send the same bytes twice on purpose names each upload with ?uploadId=
+ * instead, which replaces the body in the hash.
  *
  * The hash: 64-bit words mixed with two multiplications (a murmur-style finalizer at the end),
  * fields framed by their index and length so that moving bytes between fields changes the id.
@@ -16,6 +17,7 @@
  * format, so it may change between versions (a retry across an upgrade would then be stored twice).
  */
 #include "fw_upload_id.h"
+#include "fw_multipart.h"
 
 #include <strings.h>
 #include <string.h>

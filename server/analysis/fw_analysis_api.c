@@ -16,7 +16,9 @@
 #include "fw_analysis.h"
 #include "fw_analysis_api.h"
 #include "fw_ask.h"
+#include "../fw_endpoint.h"
 #include "../fw_util.h"
+#include "fw_jobject.h"
 
 #define FW_A_MAX_FILTERS 32
 
@@ -127,22 +129,10 @@ static int fw_a_http_status(fw_store_status st)
     }
 }
 
+/* The query endpoints' header (fw_endpoint.h), and the baseline's range when there is one. */
 static void fw_a_header(fw_json *j, const fw_store_query *q, const fw_store_query *base, const char *unit)
 {
-    fw_json_kv_str(j, "app", q->app);
-    fw_json_kv_str(j, "type", q->type);
-    fw_json_kv_str(j, "unit", unit ? unit : "");
-    fw_json_kv_int(j, "from", q->from);
-    fw_json_kv_int(j, "to", q->until);
-    fw_json_key(j, "filters");
-    fw_json_arr_begin(j);
-    for (size_t i = 0; i < q->nfilters; i++) {
-        fw_json_obj_begin(j);
-        fw_json_kv_str(j, "key", q->filters[i].key);
-        fw_json_kv_str(j, "value", q->filters[i].value);
-        fw_json_obj_end(j);
-    }
-    fw_json_arr_end(j);
+    fw_ep_query_header(j, q, unit);
     if (base) {
         fw_json_key(j, "baseline");
         fw_json_obj_begin(j);

@@ -4,7 +4,8 @@
 #ifndef FW_ANALYSIS_API_H
 #define FW_ANALYSIS_API_H
 
-#include "../fw_server.h"
+#include "../fw_http.h"
+#include "../fw_state.h"
 
 void fw_h_analysis(fw_server *s, const fw_http_req *req, fw_http_resp *resp);
 void fw_h_ask(fw_server *s, const fw_http_req *req, fw_http_resp *resp);

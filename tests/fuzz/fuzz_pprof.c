@@ -13,7 +13,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char err[256];
-    fw_profile *p = fw_pprof_decode_any(data, size, 8u << 20, err, sizeof err);
+    fw_profile *p = fw_pprof_decode_any(data, size, 8u << 20, NULL, err, sizeof err);
     if (p) {
         fw_buf out = {0};
         (void)fw_pprof_encode(p, &out);

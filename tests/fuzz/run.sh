@@ -11,8 +11,8 @@ fi
 [ -n "$CC" ] || { echo "fuzz: clang not found" >&2; exit 1; }
 mkdir -p "$out"
 FLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Icommon -Iserver"
-LIBSRC="common/fw_profile.c common/fw_pprof.c common/fw_gzip.c common/fw_json.c common/fw_appname.c"
-$CC $FLAGS -o "$out/fuzz_pprof" tests/fuzz/fuzz_pprof.c $LIBSRC -lz
+LIBSRC="server/fw_multipart.c common/fw_buf.c common/fw_utf8.c common/fw_profile.c common/fw_profile_merge.c common/fw_pprof_decode.c common/fw_pprof_samples.c common/fw_pprof_encode.c common/fw_gzip.c common/fw_gunzip.c common/fw_json.c common/fw_appname.c"
+$CC $FLAGS -o "$out/fuzz_pprof" tests/fuzz/fuzz_pprof.c $LIBSRC -lz -ldeflate
 $CC $FLAGS -o "$out/fuzz_ingest" tests/fuzz/fuzz_ingest.c server/fw_ingest.c $LIBSRC -lz -ldeflate
 python3 tests/fuzz/make_corpus.py "$out/seeds"
 status=0

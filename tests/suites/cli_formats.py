@@ -277,7 +277,7 @@ def sample_pprof():
     srcs = [os.path.join(ROOT, "common", f) for f in sorted(os.listdir(os.path.join(ROOT, "common")))
             if f.endswith(".c") and f != "fw_curl.c"]
     subprocess.run(["cc", "-std=c11", "-D_GNU_SOURCE", "-I" + os.path.join(ROOT, "common"), "-o", tool,
-                    os.path.join(ROOT, "tests", "tools", "make_sample_pprof.c")] + srcs + ["-lz"], check=True)
+                    os.path.join(ROOT, "tests", "tools", "make_sample_pprof.c")] + srcs + ["-lz", "-ldeflate"], check=True)
     gz = os.path.join(tmp, "sample.pprof.gz")
     subprocess.run([tool, gz, os.path.join(tmp, "sample.pprof")], check=True, stdin=subprocess.DEVNULL)
     return tmp, gz

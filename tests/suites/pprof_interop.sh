@@ -25,7 +25,7 @@ for f in "$ROOT"/common/*.c; do
     case "$f" in */fw_curl.c) ;; *) set -- "$@" "$f" ;; esac
 done
 if cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I"$ROOT/common" -o "$TOOLS/make_sample_pprof" \
-      "$ROOT/tests/tools/make_sample_pprof.c" "$@" -lz 2>"$WORK/cc.log"; then
+      "$ROOT/tests/tools/make_sample_pprof.c" "$@" -lz -ldeflate 2>"$WORK/cc.log"; then
     ok "build the generator"
 else
     bad "build the generator" "$(cat "$WORK/cc.log")"; finish

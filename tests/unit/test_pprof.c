@@ -670,21 +670,32 @@ static void test_decode_any(void **state)
     assert_int_equal(fw_pprof_encode(p, &enc), FW_OK);
     assert_int_equal(fw_gzip_compress(enc.data, enc.len, 6, &gz), FW_GZIP_OK);
     char err[256];
-    fw_profile *q = fw_pprof_decode_any(gz.data, gz.len, 1 << 20, err, sizeof err);
+    fw_profile *q = fw_pprof_decode_any(gz.data, gz.len, 1 << 20, NULL, err, sizeof err);
     assert_non_null(q);
     char *d1 = dump(p), *d2 = dump(q);
     assert_string_equal(d1, d2);
     fw_profile_free(q);
-    q = fw_pprof_decode_any(enc.data, enc.len, 1 << 20, err, sizeof err);
+    q = fw_pprof_decode_any(enc.data, enc.len, 1 << 20, NULL, err, sizeof err);
     assert_non_null(q);
     fw_profile_free(q);
-    /* The cap applies to the decompressed size, and to plain input. */
-    assert_null(fw_pprof_decode_any(gz.data, gz.len, enc.len - 1, err, sizeof err));
+    /* The cap applies to the decompressed size, and to plain input; each failure has its code,
+     * which is what callers branch on (the server answers 413 for TOO_LARGE, 400 otherwise). */
+    fw_pprof_error code = FW_PPROF_OK;
+    assert_null(fw_pprof_decode_any(gz.data, gz.len, enc.len - 1, &code, err, sizeof err));
     assert_non_null(strstr(err, "gzip: decompressed size exceeds the limit"));
-    assert_null(fw_pprof_decode_any(enc.data, enc.len, enc.len - 1, err, sizeof err));
+    assert_int_equal(code, FW_PPROF_TOO_LARGE);
+    assert_null(fw_pprof_decode_any(enc.data, enc.len, enc.len - 1, &code, err, sizeof err));
     assert_non_null(strstr(err, "more than the cap"));
-    assert_null(fw_pprof_decode_any(gz.data, gz.len - 3, 1 << 20, err, sizeof err));
+    assert_int_equal(code, FW_PPROF_TOO_LARGE);
+    assert_null(fw_pprof_decode_any(gz.data, gz.len - 3, 1 << 20, &code, err, sizeof err));
     assert_non_null(strstr(err, "gzip: corrupt"));
+    assert_int_equal(code, FW_PPROF_GZIP);
+    assert_null(fw_pprof_decode_any(enc.data, enc.len - 1, 1 << 20, &code, err, sizeof err));
+    assert_int_equal(code, FW_PPROF_INVALID);
+    q = fw_pprof_decode_any(gz.data, gz.len, 1 << 20, &code, err, sizeof err);
+    assert_non_null(q);
+    assert_int_equal(code, FW_PPROF_OK);
+    fw_profile_free(q);
     free(d1);
     free(d2);
     fw_profile_free(p);

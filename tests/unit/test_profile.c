@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "fw_profile.h"
+#include "fw_utf8.h"
 
 static const fw_sample_type fw_types2[] = {{"cpu", "nanoseconds"}, {"wall", "nanoseconds"}};
 
