@@ -11,7 +11,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
-#include "fw_mem_internal.h"
+#include "fw_memory_impl.h"
 
 #include <pthread.h>
 #include <stdio.h>

@@ -14,7 +14,7 @@
  * countdown and a sign test, then jumps to the wrapped allocator (a tail call: 6 instructions on
  * x86-64, no stack frame). RAW malloc adds a test of the nesting counter. A free on OBJ and MEM
  * under pymalloc costs nothing: it is not ours (see "Frees"); elsewhere it pays a load from a
- * 64 KiB counting filter of sampled addresses (fw_mem_internal.h) and the same tail call (8
+ * 64 KiB counting filter of sampled addresses (fw_memory_impl.h) and the same tail call (8
  * instructions). A small OBJ/MEM calloc is counted like a small malloc; a small OBJ/MEM realloc
  * too, with the nesting counter around the call (18 instructions); other reallocs count after
  * the call.
@@ -72,7 +72,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
-#include "fw_mem_internal.h"
+#include "fw_memory_impl.h"
 
 #include <assert.h>
 #include <sys/syscall.h>

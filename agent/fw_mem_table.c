@@ -26,7 +26,7 @@
  *
  * Live samples. An open-addressing table keyed by address (linear probing, backward-shift
  * deletion: no tombstones), grown by doubling up to FW_MEM_LIVE_MAX entries at half load. A
- * free is matched in O(1): the counting filter (fw_mem_internal.h) rules out nearly every
+ * free is matched in O(1): the counting filter (fw_memory_impl.h) rules out nearly every
  * unsampled address without the lock; the rest cost one probe sequence under it. When the
  * table is full a new sample still counts in alloc_* but is not tracked as live: `untracked`
  * counts those, and nothing already tracked is ever evicted (an eviction would make inuse lie
@@ -49,7 +49,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
-#include "fw_mem_internal.h"
+#include "fw_memory_impl.h"
 
 #include <assert.h>
 #include <pthread.h>

@@ -19,7 +19,7 @@
 #include <stdio.h>
 
 #include "fw_agent.h"
-#include "fw_mem_internal.h"
+#include "fw_memory_impl.h"
 
 #define FW_MEM_AGENT_CAPSULE "flamewatch._agent.memory_agent"
 

@@ -1,7 +1,7 @@
 /*
  * fw_memory: the memory profiler (alloc_space, alloc_objects, inuse_space, inuse_objects).
  *
- One module, this header; its files share fw_mem_internal.h, and each calls only the ones
+ One module, this header; its files share fw_memory_impl.h, and each calls only the ones
  * listed before it:
  *   - fw_mem_table.c records each sampled allocation: the allocating thread's Python stack, its
  *     weights (the unbiased estimator, docs/ARCHITECTURE.md "Memory profiling") and the table

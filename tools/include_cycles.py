@@ -3,7 +3,9 @@
 
 A module is a .c file and the .h of the same name beside it (common/fw_profile.c +
 common/fw_profile.h), plus its private header if it has one: NAME_impl.h, the layout that
-the module's own files share (common/fw_profile_impl.h belongs to common/fw_profile). Module A depends on module B when a file of A includes a header of B
+the module's own files share (common/fw_profile_impl.h belongs to common/fw_profile), and the
+files of a folder named after it (agent/pyversion/* belongs to agent/fw_pyversion). Module A
+depends on module B when a file of A includes a header of B
 with `#include "..."` (system headers, `<...>`, are not ours). The include is resolved the
 way the compiler does: beside the including file first, then in the -I folders the build
 uses (common/, cli/, agent/, server/). Any cycle in that graph, whether two modules
@@ -51,6 +53,11 @@ def module_of(path):
     base = os.path.splitext(path)[0]
     if path.endswith("_impl.h"):
         return base[: -len("_impl")]
+    # A module whose parts fill a folder of their own: agent/pyversion/* belongs to
+    # agent/fw_pyversion (the per-version layer: one header, its parts beside it).
+    parent, folder = os.path.split(os.path.dirname(path))
+    if folder and os.path.exists(os.path.join(ROOT, parent, "fw_%s.c" % folder)):
+        return os.path.join(parent, "fw_" + folder)
     return base
 
 

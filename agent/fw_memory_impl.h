@@ -1,5 +1,5 @@
 /*
- * fw_mem_internal: the memory profiler's own header, included only by its files (everything
+ * fw_memory_impl: the memory profiler's own header, included only by its files (everything
  * else includes fw_memory.h). The files, in the order they may call each other (each calls only
  * those above it):
  *   fw_mem_table.c    sampled blocks still live, sites, counters: what a sample records
