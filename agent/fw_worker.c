@@ -30,8 +30,9 @@
  * frees it: done once a second (names) that races with a program's tracemalloc.stop(), which
  * crashes CPython up to 3.12.8 and 3.13.1 (gh-128679: tracemalloc's RAW hook, entered just
  * before stop(), waits for the GIL and then records a trace into freed tables). With the state
- * kept, taking the GIL allocates nothing; the one allocation at start stays, and is exposed
- * only if tracemalloc is stopped at that instant.
+ * kept, taking the GIL allocates nothing. The one allocation is made while start() waits for
+ * it (fw_worker_start), so the thread that starts the agent cannot be stopping tracemalloc
+ * then; only another thread calling tracemalloc.stop() at that very moment still could.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -78,6 +79,9 @@ typedef struct {
     bool held;                    /* the worker holds its own thread state (see the top) */
     PyGILState_STATE held_state;  /* what the outer PyGILState_Ensure returned */
     PyThreadState *held_ts;
+    pthread_mutex_t ready_lock;   /* fw_worker_start waits on these until the worker */
+    pthread_cond_t ready_cond;    /* has its thread state (or knows it cannot have one) */
+    bool ready;
 } fw_worker_state;
 
 static fw_worker_state fw_wk;
@@ -510,6 +514,10 @@ static void *fw_worker_main(void *arg)
     /* The worker's thread state (it has one while it holds the GIL) is not the application's. */
     atomic_store(&a->skip_pthread, (uint64_t)pthread_self());
     fw_worker_hold_tstate();
+    pthread_mutex_lock(&fw_wk.ready_lock);
+    fw_wk.ready = true;
+    pthread_cond_signal(&fw_wk.ready_cond);
+    pthread_mutex_unlock(&fw_wk.ready_lock);
     uint64_t next_flush = fw_now_mono_ns() + a->cfg.upload_interval_ns;
     uint64_t next_names = fw_now_mono_ns() + FW_NAMES_REFRESH_NS;
     uint64_t retry_names = UINT64_MAX;
@@ -552,13 +560,27 @@ int fw_worker_start(fw_agent *a)
     atomic_store(&fw_wk.stop, false);
     fw_wk.held = false;   /* after fork the parent's worker state is gone with its thread */
     fw_wk.held_ts = NULL;
+    /* (Re)made here: a fork child may have inherited them in any state. */
+    pthread_mutex_init(&fw_wk.ready_lock, NULL);
+    pthread_cond_init(&fw_wk.ready_cond, NULL);
+    fw_wk.ready = false;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     int rc = pthread_create(&fw_wk.thread, NULL, fw_worker_main, a);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc == 0)
-        fw_wk.started = true;
-    return rc;
+    if (rc != 0)
+        return rc;
+    fw_wk.started = true;
+    /* Called with the GIL (start(), or the fork child's restart): let it go until the worker
+     * has made its thread state, so that this thread is not stopping tracemalloc meanwhile
+     * ("Its thread state" at the top). */
+    Py_BEGIN_ALLOW_THREADS
+    pthread_mutex_lock(&fw_wk.ready_lock);
+    while (!fw_wk.ready)
+        pthread_cond_wait(&fw_wk.ready_cond, &fw_wk.ready_lock);
+    pthread_mutex_unlock(&fw_wk.ready_lock);
+    Py_END_ALLOW_THREADS
+    return 0;
 }
 
 void fw_worker_stop(fw_agent *a)
