@@ -120,9 +120,9 @@ static int fw_lc_start_threads(fw_agent *a, char *err, size_t errlen)
         rc = fw_sampler_start(a);
         if (rc != 0) {
             /* The worker may be waiting for the GIL (its thread state, fw_worker.c). */
-            Py_BEGIN_ALLOW_THREADS
+            PyThreadState *ts = PyEval_SaveThread();
             fw_worker_stop(a);
-            Py_END_ALLOW_THREADS
+            PyEval_RestoreThread(ts);
         }
     }
     if (rc != 0)

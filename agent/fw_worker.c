@@ -574,12 +574,12 @@ int fw_worker_start(fw_agent *a)
     /* Called with the GIL (start(), or the fork child's restart): let it go until the worker
      * has made its thread state, so that this thread is not stopping tracemalloc meanwhile
      * ("Its thread state" at the top). */
-    Py_BEGIN_ALLOW_THREADS
+    PyThreadState *ts = PyEval_SaveThread();
     pthread_mutex_lock(&fw_wk.ready_lock);
     while (!fw_wk.ready)
         pthread_cond_wait(&fw_wk.ready_cond, &fw_wk.ready_lock);
     pthread_mutex_unlock(&fw_wk.ready_lock);
-    Py_END_ALLOW_THREADS
+    PyEval_RestoreThread(ts);
     return 0;
 }
 
