@@ -118,8 +118,12 @@ static int fw_lc_start_threads(fw_agent *a, char *err, size_t errlen)
         rc = fw_worker_start(a);
     if (rc == 0) {
         rc = fw_sampler_start(a);
-        if (rc != 0)
+        if (rc != 0) {
+            /* The worker may be waiting for the GIL (its thread state, fw_worker.c). */
+            PyThreadState *ts = PyEval_SaveThread();
             fw_worker_stop(a);
+            PyEval_RestoreThread(ts);
+        }
     }
     if (rc != 0)
         (void)fw_upload_stop(a, fw_now_mono_ns());

@@ -23,6 +23,16 @@
  * The rename never replaces a file: after os.exec* the new program keeps the pid and its agent
  * counts SEQ from 1 again (and the kernel reuses pids), so a taken name moves SEQ on to the
  * next free one instead of destroying a profile.
+ *
+ * Its thread state. The worker keeps one Python thread state for its whole life, made the
+ * first thing it does (fw_worker_hold_tstate) and deleted when it ends. Each PyGILState_Ensure
+ * of a thread without one allocates one with PyMem_RawCalloc, without the GIL, and the Release
+ * frees it: done once a second (names) that races with a program's tracemalloc.stop(), which
+ * crashes CPython up to 3.12.8 and 3.13.1 (gh-128679: tracemalloc's RAW hook, entered just
+ * before stop(), waits for the GIL and then records a trace into freed tables). With the state
+ * kept, taking the GIL allocates nothing. The one allocation is made while start() waits for
+ * it (fw_worker_start), so the thread that starts the agent cannot be stopping tracemalloc
+ * then; only another thread calling tracemalloc.stop() at that very moment still could.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -66,6 +76,12 @@ typedef struct {
     size_t fns_cap;
     bool fns_reset_pending;       /* the resolver was reset; clear `fns` after the build */
     char (*slot_names)[FW_THREAD_NAME_MAX];  /* names of the interval being written */
+    bool held;                    /* the worker holds its own thread state (see the top) */
+    PyGILState_STATE held_state;  /* what the outer PyGILState_Ensure returned */
+    PyThreadState *held_ts;
+    pthread_mutex_t ready_lock;   /* fw_worker_start waits on these until the worker */
+    pthread_cond_t ready_cond;    /* has its thread state (or knows it cannot have one) */
+    bool ready;
 } fw_worker_state;
 
 static fw_worker_state fw_wk;
@@ -466,11 +482,42 @@ int fw_worker_flush(fw_agent *a, bool final)
 
 /* ---- the thread ---- */
 
+/* Makes the worker's thread state (see "Its thread state" at the top) and lets the GIL go
+ * again: later PyGILState_Ensure calls of this thread find it and allocate nothing. The
+ * starting thread never joins the worker while holding the GIL, so waiting for it is safe. */
+static void fw_worker_hold_tstate(void)
+{
+    if (fw_wk.held || atomic_load(&fw_wk.stop) || !fw_py_usable())
+        return;
+    fw_wk.held_state = PyGILState_Ensure();
+    fw_wk.held_ts = PyEval_SaveThread();
+    fw_wk.held = true;
+}
+
+/* At the worker's end: deletes its thread state. The stopping thread has let the GIL go; an
+ * interpreter that is finalizing would never hand it back, and clears the state itself. */
+static void fw_worker_drop_tstate(void)
+{
+    if (!fw_wk.held)
+        return;
+    fw_wk.held = false;
+    if (!fw_py_usable())
+        return;
+    PyEval_RestoreThread(fw_wk.held_ts);
+    PyGILState_Release(fw_wk.held_state);
+    fw_wk.held_ts = NULL;
+}
+
 static void *fw_worker_main(void *arg)
 {
     fw_agent *a = arg;
     /* The worker's thread state (it has one while it holds the GIL) is not the application's. */
     atomic_store(&a->skip_pthread, (uint64_t)pthread_self());
+    fw_worker_hold_tstate();
+    pthread_mutex_lock(&fw_wk.ready_lock);
+    fw_wk.ready = true;
+    pthread_cond_signal(&fw_wk.ready_cond);
+    pthread_mutex_unlock(&fw_wk.ready_lock);
     uint64_t next_flush = fw_now_mono_ns() + a->cfg.upload_interval_ns;
     uint64_t next_names = fw_now_mono_ns() + FW_NAMES_REFRESH_NS;
     uint64_t retry_names = UINT64_MAX;
@@ -502,6 +549,7 @@ static void *fw_worker_main(void *arg)
                 next_flush = now + a->cfg.upload_interval_ns;
         }
     }
+    fw_worker_drop_tstate();
     return NULL;
 }
 
@@ -510,13 +558,29 @@ int fw_worker_start(fw_agent *a)
     sigset_t all, old;
     assert(!fw_wk.started);
     atomic_store(&fw_wk.stop, false);
+    fw_wk.held = false;   /* after fork the parent's worker state is gone with its thread */
+    fw_wk.held_ts = NULL;
+    /* (Re)made here: a fork child may have inherited them in any state. */
+    pthread_mutex_init(&fw_wk.ready_lock, NULL);
+    pthread_cond_init(&fw_wk.ready_cond, NULL);
+    fw_wk.ready = false;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     int rc = pthread_create(&fw_wk.thread, NULL, fw_worker_main, a);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc == 0)
-        fw_wk.started = true;
-    return rc;
+    if (rc != 0)
+        return rc;
+    fw_wk.started = true;
+    /* Called with the GIL (start(), or the fork child's restart): let it go until the worker
+     * has made its thread state, so that this thread is not stopping tracemalloc meanwhile
+     * ("Its thread state" at the top). */
+    PyThreadState *ts = PyEval_SaveThread();
+    pthread_mutex_lock(&fw_wk.ready_lock);
+    while (!fw_wk.ready)
+        pthread_cond_wait(&fw_wk.ready_cond, &fw_wk.ready_lock);
+    pthread_mutex_unlock(&fw_wk.ready_lock);
+    PyEval_RestoreThread(ts);
+    return 0;
 }
 
 void fw_worker_stop(fw_agent *a)
@@ -532,4 +596,6 @@ void fw_worker_stop(fw_agent *a)
 void fw_worker_forget(void)
 {
     fw_wk.started = false;
+    fw_wk.held = false;   /* its thread state went with it (the child deletes the others) */
+    fw_wk.held_ts = NULL;
 }

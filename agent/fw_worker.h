@@ -17,6 +17,7 @@ int fw_worker_init(fw_agent *a);
 /* Frees them and the function-name copies. No thread may be running. */
 void fw_worker_release(fw_agent *a);
 
+/* With the GIL held: returns once the worker has its Python thread state (fw_worker.c). */
 int fw_worker_start(fw_agent *a);
 /* Asks the worker to stop and joins it. Call without the GIL and without the agent mutex. */
 void fw_worker_stop(fw_agent *a);

@@ -6,6 +6,9 @@
   - exit with daemon threads still allocating (RAW, MEM and OBJ) exits cleanly with a final profile;
   - set_memory() switched on and off 40 times while threads allocate, blocks allocated under our
     hooks freed after they were removed, and tracemalloc wrapping ours (pass-through mode);
+  - tracemalloc started and stopped 100+ times while the agent's worker takes the GIL (the
+    SIGSEGV of CPython <= 3.13.1's tracemalloc.stop() race, gh-128679, that our worker used to
+    trigger by allocating a thread state each time), across an agent restart;
   - settings: start(memory=..., memory_threshold_kb=...) and FLAMEWATCH_MEMORY* validation.
 """
 import os
@@ -183,6 +186,55 @@ class ToggleTest(unittest.TestCase):
         self.assertGreater(rep["resumed"]["samples"], 0)
         decoded = fwtest.convert(fwtest.profile_files(out), "alloc_space")
         self.assertGreater(fwtest.total(decoded), 0)
+
+
+# The worker asks for the GIL to name each new thread. A long switch interval keeps it waiting
+# for the GIL while this thread goes on to tracemalloc.stop(): a worker that allocated a thread
+# state for each request (entering tracemalloc's RAW hook just before stop()) crashed CPython
+# 3.12.1/3.13.0 here (gh-128679) in nearly every run.
+TRACEMALLOC_STOP_CODE = r"""
+import json, sys, threading, time, tracemalloc
+import flamewatch
+from flamewatch import _agent
+sys.setswitchinterval(0.05)
+report = {"rounds": [], "files": []}
+for run in range(2):   # a restart: the worker's thread state is made and deleted again
+    out = OUT + "-%d" % run
+    assert flamewatch.start(app="tmstop", output=out, upload_interval_s=0.1, memory=True,
+                            memory_threshold_kb=32)
+    rounds = 0
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline or rounds < 20:
+        flamewatch.set_memory(rounds % 2 == 0, 16 + rounds % 64)
+        tracemalloc.start(5)
+        th = threading.Thread(target=time.sleep, args=(0.001,), name="short-%d" % rounds)
+        th.start()
+        t_end = time.monotonic() + 0.03
+        while time.monotonic() < t_end:
+            junk = [bytes(300) for _ in range(50)]
+        tracemalloc.stop()
+        th.join()
+        rounds += 1
+    flamewatch.stop()
+    report["rounds"].append(rounds)
+    report["files"].append(out)
+print(json.dumps(report))
+"""
+
+
+class TracemallocStopTest(unittest.TestCase):
+    def test_tracemalloc_stop_while_worker_takes_gil(self):
+        tmp = fwtest.make_tmp(self)
+        r = fwtest.run_python("OUT = %r\n" % os.path.join(tmp, "out") + TRACEMALLOC_STOP_CODE,
+                              timeout=120)
+        self.assertEqual(r.returncode, 0, r.describe())
+        rep = r.last_json()
+        self.assertEqual(len(rep["rounds"]), 2, rep)
+        for rounds, out in zip(rep["rounds"], rep["files"]):
+            self.assertGreaterEqual(rounds, 20, rep)
+            # The worker ran: it wrote profiles with memory samples in them.
+            decoded = fwtest.convert(fwtest.profile_files(out), "alloc_space")
+            self.assertGreater(fwtest.total(decoded), 0, out)
 
 
 class SettingsTest(unittest.TestCase):
