@@ -619,10 +619,10 @@ static void fw_sampler_follow(fw_agent *a, fw_cpu_follow *follow, uint64_t tick)
 /* Where in its slot of the tick grid a tick falls: a random offset in [0, interval / 2).
  *
  * Why. A program with a period of its own (a handler that computes 3 ms, then sleeps 1 ms)
- * and a sampler that ticks at fixed times can stay in step: on a quiet machine the sampler,
- * pinned to the program's CPU (fw_cpu_follow.h), and the program's sleeps end in the same timer
- * interrupt, tick after tick, and the sampler then finds the thread each time at its sleep line,
- * just back with the GIL, with the CPU delta of the burst it ran before. A random offset per tick
+ * and a sampler that ticks at fixed times can fall in step, so that the sampler keeps finding
+ * the thread at its sleep line, just back with the GIL, with the CPU delta of the burst it ran
+ * before (seen in BurstyTest at moderate load; the likely lock, not proven, is the two wake-ups
+ * sharing a timer interrupt on the CPU the sampler follows, fw_cpu_follow.h). A random offset per tick
  * makes the moment of each look independent of the program's phase, which is what charging the
  * delta to the stack found assumes; the grid itself (and so the rate) does not move.
  * xorshift64: a few instructions, no libc state, seeded per sampler thread. */
