@@ -13,6 +13,10 @@
  * A slot that `threading` does not list yet is asked for again 20 ms later; one no refresh could
  * name after a few attempts (a thread made by _thread directly) gets a fallback name,
  * "tid-<tid>", whose group is "tid-*" (a later refresh still replaces it if a name appears).
+ * A refresh that is not of all slots asks for the unnamed ones and those with the fallback: the
+ * worker runs one before each flush, so that a thread that gave up early (on a busy machine a
+ * new thread can wait longer for the GIL than five attempts last) is not written out as
+ * "tid-<tid>" while `threading` knows its name by then.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -63,7 +67,7 @@ static void fw_names_collect(fw_agent *a, fw_name_batch *b, bool all)
     pthread_mutex_lock(&a->lock);
     for (int32_t i = 0; a->threads && i < (int32_t)fw_threads_span(a->threads); i++) {
         const fw_thread_slot *s = fw_threads_slot(a->threads, i);
-        if (!s || !s->alive || (!all && s->named))
+        if (!s || !s->alive || (!all && s->named && !s->name_fallback))
             continue;
         fw_name_req *r = &b->reqs[b->n++];
         r->slot = i;
@@ -185,9 +189,11 @@ static size_t fw_names_apply(fw_agent *a, const fw_name_batch *b)
         if (r->found) {
             memcpy(s->name, r->name, sizeof s->name);
             s->named = true;
+            s->name_fallback = false;
         } else if (!s->named && ++s->name_attempts >= FW_THREAD_NAME_ATTEMPTS) {
             snprintf(s->name, sizeof s->name, "tid-%lld", (long long)s->tid);
             s->named = true;
+            s->name_fallback = true;
         }
         unnamed += !s->named;
     }

@@ -35,6 +35,7 @@ typedef struct {
     bool in_use;
     bool alive;                 /* seen by the last complete walk of the thread list */
     bool named;                 /* name holds a name read from `threading` (or the fallback) */
+    bool name_fallback;         /* ... the fallback "tid-<tid>", still looked up at each flush */
     uint8_t name_attempts;
     bool cpu_known;             /* cpu_prev_ns is a valid baseline */
     int64_t cpu_prev_ns;

@@ -543,6 +543,8 @@ static void *fw_worker_main(void *arg)
             PyGILState_Release(g);
         }
         if (now >= next_flush) {
+            /* Names are copied at the flush: look up the threads still without a real one. */
+            (void)fw_names_refresh(a, false, false, &fw_wk.stop);
             (void)fw_worker_flush(a, false);
             next_flush += a->cfg.upload_interval_ns;
             if (next_flush <= now)
