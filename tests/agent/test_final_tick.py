@@ -12,6 +12,7 @@ import fwtest
 
 CODE = r'''
 import json, time
+import flamewatch
 
 def tail_work(seconds):
     end = time.thread_time() + seconds
@@ -21,10 +22,20 @@ def tail_work(seconds):
             x += i
     return x
 
-time.sleep(0.5)       # the first tick (250-375 ms after the start) takes its baseline meanwhile
+# The first tick (250-375 ms after the start) takes the threads' baselines: wait for it, so
+# that all of tail_work comes after them, then for the tick after it.
+start = time.monotonic()
+while flamewatch.stats().get("ticks", 0) < 2 and time.monotonic() - start < 10:
+    time.sleep(0.01)
+before = flamewatch.stats()
 t0 = time.thread_time()
 tail_work(0.6)        # then the program exits, at a random point between two ticks
-print(json.dumps({"tail_work": time.thread_time() - t0}))
+keys = ("ticks", "late_ticks", "quick_ticks", "cpu_to_last_running", "gil_left_before_read",
+        "cpu_nogil_current")
+after = flamewatch.stats()
+print(json.dumps({"tail_work": time.thread_time() - t0,
+                  "stats_before": {k: before.get(k) for k in keys},
+                  "stats_after": {k: after.get(k) for k in keys}}))
 '''
 
 
@@ -34,7 +45,8 @@ class FinalTickTest(unittest.TestCase):
         res = fwtest.run_cli(["--output", out, "--app", "finaltick", "--cpu-interval", "250"], CODE,
                              timeout=60)
         self.assertEqual(res.returncode, 0, res.describe())
-        truth = res.last_json()["tail_work"]
+        report = res.last_json()
+        truth = report["tail_work"]
         got = 0
         for sample in fwtest.convert(fwtest.profile_files(out))["samples"]:
             if any(f["name"] == "tail_work" for f in sample["stack"]):
@@ -44,7 +56,9 @@ class FinalTickTest(unittest.TestCase):
         # last tick to the stack the thread last ran in (tail_work): its CPU give or take the few
         # milliseconds of the exit. Without the last look, the stretch after the last tick (on
         # average half an interval) would be missing.
-        msg = "tail_work: %.3f s in the profile, %.3f s by thread_time" % (got, truth)
+        msg = "tail_work: %.3f s in the profile, %.3f s by thread_time; agent stats before %r, " \
+              "after (before the last look) %r" % (got, truth, report["stats_before"],
+                                                   report["stats_after"])
         self.assertGreater(got, truth - 0.05, msg)
         self.assertLess(got, truth + 0.05, msg)
 
