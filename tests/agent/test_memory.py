@@ -138,6 +138,14 @@ class RetentionTest(unittest.TestCase):
         """Files whose snapshot (written at flush time) falls inside [start, end]."""
         return [f for f in self.wl.files() if start <= file_time(f) <= end]
 
+    def timeline(self):
+        """When each file was written and each phase began, in seconds after the retention."""
+        t = self.truth
+        at = lambda x: "%.2f" % (x - t["retained_at"])
+        return "phases: held until %s, released at %s, end %s; files at %s\n%s" % (
+            at(t["held_until"]), at(t["released_at"]), at(t["end"]),
+            [at(file_time(f)) for f in self.wl.files()], self.wl.describe())
+
     def inuse_by_function(self, path):
         samples = fa.convert([path], "inuse_space")["samples"]
         return leaf_totals(samples, ["retain", "churn", "main"], self.truth["file"]), \
@@ -147,8 +155,8 @@ class RetentionTest(unittest.TestCase):
         t = self.truth
         held = self.snapshots(t["retained_at"] + 0.2, t["held_until"])
         released = self.snapshots(t["released_at"] + 0.2, t["end"] + 5)
-        self.assertTrue(held, "no snapshot while the memory was held: %s" % self.wl.describe())
-        self.assertTrue(released, "no snapshot after the release: %s" % self.wl.describe())
+        self.assertTrue(held, "no snapshot while the memory was held: %s" % self.timeline())
+        self.assertTrue(released, "no snapshot after the release: %s" % self.timeline())
         for path in held:
             by_fn, total = self.inuse_by_function(path)
             self.assertGreater(by_fn["retain"], 0.8 * total, (path, by_fn, total))
@@ -161,7 +169,7 @@ class RetentionTest(unittest.TestCase):
     def test_inuse_objects(self):
         t = self.truth
         held = self.snapshots(t["retained_at"] + 0.2, t["held_until"])
-        self.assertTrue(held)
+        self.assertTrue(held, "no snapshot while the memory was held: %s" % self.timeline())
         samples = fa.convert([held[-1]], "inuse_objects")["samples"]
         objs = leaf_totals(samples, ["retain"], t["file"])["retain"]
         # 1024 buffers of 64 KiB + 1 (nearly every one sampled: tight) and 1024 bytearray headers
