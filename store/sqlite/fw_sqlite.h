@@ -54,7 +54,7 @@ typedef struct {
     pthread_mutex_t wlock;          /* serializes everything that writes */
     sqlite3 *w;
     sqlite3_stmt *ins_block, *ins_rblock, *ins_func, *ins_frame, *ins_stack, *ins_ls, *ins_label,
-        *get_series, *ins_series, *meta_add, *meta_set;
+        *get_series, *ins_series, *meta_add, *meta_set, *ins_upload;
     int64_t wm[FW_SQ_NLEVELS];      /* roll-up watermarks (writer's copy of meta) */
     long fail_after;                /* test hook, -1 = off */
     fw_blk_text enc;                 /* writer's block encoding buffer */

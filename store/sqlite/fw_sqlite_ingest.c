@@ -7,6 +7,9 @@
  * for what is new, with the next id of its kind; phase 2 merges the facts (series, label set, stack), sorts them and writes one
  * packed block per (series, label set), plus roll-up blocks for late data (a bucket before a level's
  * watermark). A failure anywhere rolls back and makes the cache forget every id the upload made.
+ * Retries: before anything else the transaction records the upload's id (if it has one) for its
+ * application and bucket; an id already there means the upload was stored before (its answer was
+ * lost, and this is the agent's retry), and the transaction ends with nothing written.
  */
 #include "fw_sqlite.h"
 
@@ -244,6 +247,7 @@ typedef struct {
     const fw_profile *p;
     fw_store_ingest_result *res;
     int64_t t;                                  /* the bucket's start, seconds */
+    int duplicate;                              /* the upload's id was stored before */
     size_t nt, ns, nloc, nfn;                   /* sample types, samples, locations, functions */
     int64_t series[FW_PROFILE_MAX_TYPES];
     /* Where each value's sample count comes from; see docs/STORAGE.md "Sample counts". */
@@ -567,10 +571,31 @@ static fw_store_status fw_sq_ing_counters(fw_sq *s, fw_sq_ing *c)
     return FW_STORE_OK;
 }
 
-/* Everything the transaction writes, in order; the caller commits or rolls back. */
+/* Records the upload's id; c->duplicate if it was recorded before (then nothing is to be written). */
+static fw_store_status fw_sq_ing_claim(fw_sq *s, fw_sq_ing *c)
+{
+    if (c->req->upload_id == 0)
+        return FW_STORE_OK;
+    sqlite3_bind_int64(s->ins_upload, 1, c->t);
+    sqlite3_bind_text(s->ins_upload, 2, c->req->app, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s->ins_upload, 3, (int64_t)c->req->upload_id);   /* the bits, as SQLite keeps them */
+    int rc = sqlite3_step(s->ins_upload);
+    sqlite3_reset(s->ins_upload);
+    if (rc != SQLITE_DONE) {
+        fw_store_errf(c->err, c->errlen, "recording the upload id: %s", sqlite3_errmsg(s->w));
+        return fw_sq_status(rc);
+    }
+    c->duplicate = sqlite3_changes(s->w) == 0;
+    return FW_STORE_OK;
+}
+
+/* Everything the transaction writes, in order; the caller commits or rolls back (and rolls back
+ * a duplicate, for which nothing was written). */
 static fw_store_status fw_sq_ing_write(fw_sq *s, fw_sq_ing *c)
 {
-    fw_store_status st = FW_STORE_OK;
+    fw_store_status st = fw_sq_ing_claim(s, c);
+    if (st != FW_STORE_OK || c->duplicate)
+        return st;
     for (size_t i = 0; i < c->nt && st == FW_STORE_OK; i++) {
         fw_sample_type ty = fw_profile_type(c->p, i);
         st = fw_sq_series(s, c->req->app, ty.type, ty.unit, &c->series[i]);
@@ -625,8 +650,9 @@ fw_store_status fw_sq_ingest(fw_store *base, const fw_store_ingest_req *req,
     uint32_t save_next[FW_DIM_KINDS];
     memcpy(save_next, s->next, sizeof save_next);
     st = fw_sq_ing_write(s, &c);
-    if (st == FW_STORE_OK) {
+    if (st == FW_STORE_OK && !c.duplicate) {
         res->stack_values = c.nf;
+        res->duplicate = 0;
         pthread_mutex_unlock(&s->wlock);
         fw_sq_checkpoint(s, 0);
     } else {
@@ -638,6 +664,7 @@ fw_store_status fw_sq_ingest(fw_store *base, const fw_store_ingest_req *req,
         pthread_mutex_unlock(&s->wlock);
         res->stack_values = 0;
         res->new_stacks = 0;
+        res->duplicate = c.duplicate;
     }
     fw_sq_ing_free(&c);
     return st;

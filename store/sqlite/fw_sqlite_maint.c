@@ -263,6 +263,13 @@ static fw_store_status fw_sq_delete_old(fw_sq *s, int64_t cutoff, int64_t deadli
             rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
         }
     }
+    /* The ids of uploads in buckets retention has passed: a retry that late is not expected,
+     * and would only store what retention deletes next. */
+    if (rc == SQLITE_OK) {
+        char *m = sqlite3_mprintf("DELETE FROM uploads WHERE t < %lld", (long long)cutoff);
+        rc = m ? fw_sq_exec(s->w, m) : SQLITE_NOMEM;
+        sqlite3_free(m);
+    }
     *deleted_out = deleted;
     sqlite3_finalize(mn);
     sqlite3_finalize(del);

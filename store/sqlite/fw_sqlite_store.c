@@ -118,6 +118,10 @@ static const char fw_sq_schema[] =
     "CREATE VIEW IF NOT EXISTS rollups(series_id, res, t, labelset_id, stack_id, value, count) AS"
     " SELECT b.series_id, b.res, b.t, b.labelset_id, json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]'),"
     " json_extract(j.value, '$[2]') FROM rollup_blocks b, json_each(b.stacks) j;\n"
+    /* Retries: the id of every stored upload (server/fw_upload_id.c), by 10 s bucket and app;
+     * time first, so that retention deletes a range of the key. */
+    "CREATE TABLE IF NOT EXISTS uploads(t INTEGER NOT NULL, app TEXT NOT NULL, upload_id INTEGER NOT NULL,"
+    " PRIMARY KEY(t, app, upload_id)) WITHOUT ROWID;\n"
     "CREATE TABLE IF NOT EXISTS settings(app TEXT PRIMARY KEY, enabled INTEGER NOT NULL,"
     " cpu INTEGER NOT NULL, cpu_interval_ms INTEGER NOT NULL, wall INTEGER NOT NULL,"
     " memory INTEGER NOT NULL, memory_threshold_kb INTEGER NOT NULL, updated_at INTEGER NOT NULL);\n"
@@ -141,7 +145,7 @@ static void fw_sq_finalize_all(fw_sq *s)
 {
     sqlite3_stmt **all[] = {&s->ins_block, &s->ins_rblock, &s->ins_func, &s->ins_frame, &s->ins_stack,
                             &s->ins_ls, &s->ins_label, &s->get_series, &s->ins_series, &s->meta_add,
-                            &s->meta_set};
+                            &s->meta_set, &s->ins_upload};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         sqlite3_finalize(*all[i]);
         *all[i] = NULL;
@@ -472,7 +476,9 @@ static fw_store_status fw_sq_prepare_writes(fw_sq *s, char *err, size_t errlen)
         fw_sq_prepare(s->w, &s->get_series, "SELECT id FROM series WHERE app = ?1 AND type = ?2") ||
         fw_sq_prepare(s->w, &s->ins_series, "INSERT INTO series(app, type, unit) VALUES (?1, ?2, ?3)") ||
         fw_sq_prepare(s->w, &s->meta_add, "UPDATE meta SET value = value + ?2 WHERE key = ?1") ||
-        fw_sq_prepare(s->w, &s->meta_set, "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)")) {
+        fw_sq_prepare(s->w, &s->meta_set, "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)") ||
+        fw_sq_prepare(s->w, &s->ins_upload,
+                      "INSERT OR IGNORE INTO uploads(t, app, upload_id) VALUES (?1, ?2, ?3)")) {
         fw_store_errf(err, errlen, "preparing statements: %s", sqlite3_errmsg(s->w));
         return FW_STORE_ERR_IO;
     }

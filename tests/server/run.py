@@ -375,7 +375,9 @@ def kill9_loses_no_acknowledged_upload():
             while not stop.is_set() and i < 400:
                 body = ("main;w%d;f%d %d\n" % (idx, i % 50, per)).encode()
                 try:
-                    st, _, _ = s.ingest("k9", body, "folded", **{"from": now() - 5})
+                    # Bodies repeat: each upload names itself, or a repeat would be a retry.
+                    st, _, _ = s.ingest("k9", body, "folded", uploadId="u%d-%d" % (idx, i),
+                                        **{"from": now() - 5})
                 except Exception:
                     return
                 if st == 200:
@@ -481,12 +483,14 @@ def token_roles():
         expect_error(s.ingest("sec", body, "folded"), 401, 401, "no token")
         expect_error(s.ingest("sec", body, "folded", token="wrong-token-0123456789"), 401, 401, "wrong token")
         expect_error(s.ingest("sec", body, "folded", token=TOKENS["read"]), 403, 403, "read cannot ingest")
-        eq(s.ingest("sec", body, "folded", token=TOKENS["ingest"])[0], 200, "ingest can ingest")
-        eq(s.ingest("sec", body, "folded", token=TOKENS["admin"])[0], 200, "admin can ingest")
+        # The same body three times on purpose: each upload names itself (else a retry, stored once).
+        eq(s.ingest("sec", body, "folded", token=TOKENS["ingest"], uploadId="1")[0], 200, "ingest can ingest")
+        eq(s.ingest("sec", body, "folded", token=TOKENS["admin"], uploadId="2")[0], 200, "admin can ingest")
         import base64
         basic = "Basic " + base64.b64encode(("pyroscope:" + TOKENS["ingest"]).encode()).decode()
         eq(s.ingest("sec", body, "folded", ctype=None, **{})[0] if False else
-           s.request("POST", "/ingest", body, {"Authorization": basic}, None, {"name": "sec", "format": "folded"})[0],
+           s.request("POST", "/ingest", body, {"Authorization": basic}, None,
+                     {"name": "sec", "format": "folded", "uploadId": "3"})[0],
            200, "basic auth with the token as password")
         expect_error(s.request("GET", "/api/v1/apps"), 401, 401, "query without token")
         expect_error(s.request("GET", "/api/v1/apps", token=TOKENS["ingest"]), 403, 403, "ingest cannot query")

@@ -75,6 +75,56 @@ static void test_failed_ingest_stores_nothing(void **state)
     fw_store_tree_free(&t);
 }
 
+/* Retries: an upload id is stored once per app and bucket, in the upload's own transaction. */
+static void test_upload_id_stored_once(void **state)
+{
+    fx *f = *state;
+    char err[256] = "";
+    fw_store_ingest_result res;
+    fw_profile *p = standard();
+    fw_store_ingest_req r = {"shop", p, T0, NULL, 0, 0x8000000000000001ull};   /* the top bit too */
+
+    /* A failed upload records no id: its retry is stored, not taken for a duplicate. */
+    fw_store_sqlite_fail_after(f->s, 3);
+    assert_int_equal(fw_store_ingest(f->s, &r, &res, err, sizeof err), FW_STORE_ERR_IO);
+    memset(&res, 0xff, sizeof res);
+    assert_int_equal(fw_store_ingest(f->s, &r, &res, err, sizeof err), FW_STORE_OK);
+    assert_int_equal(res.duplicate, 0);
+    assert_int_equal(res.stack_values, 6);
+
+    /* The same id again: answered OK as a duplicate, nothing written. */
+    fw_store_stats before, after;
+    assert_int_equal(fw_store_get_stats(f->s, &before), FW_STORE_OK);
+    assert_int_equal(fw_store_ingest(f->s, &r, &res, err, sizeof err), FW_STORE_OK);
+    assert_int_equal(res.duplicate, 1);
+    assert_int_equal(res.stack_values, 0);
+    assert_int_equal(fw_store_get_stats(f->s, &after), FW_STORE_OK);
+    assert_int_equal(after.profiles, before.profiles);
+    assert_int_equal(after.stack_values, before.stack_values);
+
+    /* Another bucket, another app, another id, or no id: each is an upload of its own. */
+    fw_store_ingest_req others[] = {
+        {"shop", p, T0 + 10, NULL, 0, r.upload_id},
+        {"cart", p, T0, NULL, 0, r.upload_id},
+        {"shop", p, T0, NULL, 0, 2},
+        {"shop", p, T0, NULL, 0, 0},
+        {"shop", p, T0, NULL, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
+        assert_int_equal(fw_store_ingest(f->s, &others[i], &res, err, sizeof err), FW_STORE_OK);
+        assert_int_equal(res.duplicate, 0);
+    }
+    fw_store_query q = q_cpu(T0, T0 + 20);
+    fw_store_tree t;
+    assert_int_equal(fw_store_tree_query(f->s, &q, NULL, &t), FW_STORE_OK);
+    assert_int_equal(t.nodes[0].total, 5 * 100 * MS);   /* shop: T0 x4 (first, id 2, no id twice), T0+10 */
+    fw_store_tree_free(&t);
+    char *out = sqlite3_cli(f->path, "SELECT count(*), count(DISTINCT upload_id) FROM uploads");
+    assert_string_equal(out, "4|2\n");
+    free(out);
+    fw_profile_free(p);
+}
+
 static void test_readonly_sql(void **state)
 {
     fx *f = *state;
@@ -385,6 +435,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_reopen, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_failed_ingest_stores_nothing, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_upload_id_stored_once, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_readonly_sql, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_settings_and_agents, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_value_limits, fx_setup, fx_teardown),
