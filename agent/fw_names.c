@@ -10,9 +10,13 @@
  *      `threading` is never imported, and errors are cleared, never propagated;
  *   3. under the mutex, store each name found into its slot if the slot's generation has not
  *      changed in between (else the slot is now another thread).
- * A slot that `threading` does not list yet is asked for again 20 ms later; one no refresh could
- * name after a few attempts (a thread made by _thread directly) gets a fallback name,
- * "tid-<tid>", whose group is "tid-*" (a later refresh still replaces it if a name appears).
+ * A slot that `threading` does not list yet is asked for again 50 ms later, for up to 5 s: a new
+ * thread exists (CPython 3.13 makes its state before it runs) well before `threading` lists it
+ * when it waits for the GIL to run its own start-up, which on a busy machine can take a second,
+ * and a thread that then lives less than a second would end unnamed (`threading` forgets a thread
+ * when it ends). A few GIL takes a second for 5 s is the cost for a thread no refresh can name
+ * (one made by _thread directly): it then gets a fallback name, "tid-<tid>", whose group is
+ * "tid-*" (a later refresh still replaces it if a name appears).
  * A refresh that is not of all slots asks for the unnamed ones and those with the fallback: the
  * worker runs one before each flush, so that a thread that gave up early (on a busy machine a
  * new thread can wait longer for the GIL than five attempts last) is not written out as

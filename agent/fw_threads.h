@@ -25,7 +25,7 @@
 
 #define FW_THREADS_MAX 4096
 #define FW_THREAD_NAME_MAX 128
-#define FW_THREAD_NAME_ATTEMPTS 5   /* worker refreshes before a slot gets a fallback name */
+#define FW_THREAD_NAME_ATTEMPTS 100 /* worker refreshes (50 ms apart: 5 s) before a slot gets a fallback name */
 
 typedef struct {
     uintptr_t tstate;

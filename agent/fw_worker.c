@@ -61,7 +61,7 @@
 #include "fw_upload.h"
 
 #define FW_NAMES_REFRESH_NS 1000000000ull    /* every live thread renamed each second */
-#define FW_NAMES_RETRY_NS 20000000ull        /* a slot `threading` did not list yet */
+#define FW_NAMES_RETRY_NS 50000000ull        /* a slot `threading` did not list yet */
 #define FW_GZIP_LEVEL 6
 #define FW_NTYPES 8                          /* sample types of an agent profile */
 

@@ -1,12 +1,13 @@
 """A thread's name is the one `threading` knows when the profile is written.
 
-The agent asks `threading` for a new thread's name a few times, 20 ms apart, and then gives it
-the fallback "tid-<tid>". On a busy machine a new thread can wait for the GIL longer than those
-attempts last, so the fallback must not be final: before each flush the agent looks up the
-threads that still carry it. Here a thread started with `_thread` (which `threading` does not
-list) computes long enough for the agent to give up on it, then gets listed and named through
+The agent asks `threading` for a new thread's name, and asks again every 50 ms while `threading`
+does not list the thread yet, for up to 5 s, before it calls the thread "tid-<tid>"; before each
+flush it also looks up the threads still without a real name. LateNameTest: a thread started with
+`_thread` (which `threading` does not list) computes, then gets listed and named through
 threading.current_thread(); every profile written after that carries the name. The thread lives
 to the end (`threading` forgets a thread when it ends, so only a live thread can be named).
+SlowStartTest: a thread that `threading` lists only 0.5 s after it exists, and that ends before
+the only flush, is named all the same.
 """
 import os
 import unittest
@@ -31,7 +32,7 @@ done, finish = threading.Event(), threading.Event()
 out = {}
 
 def body():
-    burn(0.3)             # seen by the sampler, unknown to `threading`: the agent gives up
+    burn(0.3)             # seen by the sampler, unknown to `threading`
     # Flushes come every 0.5 s, the renaming of all threads once a second, with the second flush
     # at the latest: named right after it, the thread is next written by a flush that no
     # renaming of all precedes.
@@ -69,6 +70,51 @@ class LateNameTest(unittest.TestCase):
         msg = "CPU of body by thread name, in the %d files after the naming: %r" % (len(later), by_name)
         self.assertGreater(by_name.get("late-named", 0), 0, msg)
         self.assertEqual([k for k in by_name if k != "late-named"], [], msg)
+
+
+SLOW_START = r"""
+import json, threading, time
+
+def burn(seconds):
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        pass
+
+# A thread that `threading` lists only 0.5 s after it exists, as one that waits that long for the
+# GIL to run its own start-up on a busy machine (CPython 3.13 makes a thread's state before the
+# thread runs): its first looks fail. It computes, then ends before the next flush.
+original = threading.Thread._bootstrap_inner
+def slow_bootstrap(self):
+    time.sleep(0.5)
+    original(self)
+threading.Thread._bootstrap_inner = slow_bootstrap
+
+t0 = time.thread_time()
+worker = threading.Thread(target=burn, args=(0.3,), name="slow-start")
+worker.start()
+worker.join()
+threading.Thread._bootstrap_inner = original
+time.sleep(0.2)
+print(json.dumps({"done": True}))
+"""
+
+
+class SlowStartTest(unittest.TestCase):
+    def test_thread_listed_late_is_named_while_it_lives(self):
+        out = fwtest.make_tmp(self, "fw-names-")
+        # One flush at the exit only: the thread is gone by then, so the agent must have found its
+        # name while it lived.
+        res = fwtest.run_cli(["--output", out, "--app", "slowstart", "--upload-interval", "30"],
+                             SLOW_START, timeout=60)
+        self.assertEqual(res.returncode, 0, res.describe())
+        by_name = {}
+        for sample in fwtest.convert(fwtest.profile_files(out))["samples"]:
+            if any(f["name"] == "burn" for f in sample["stack"]):
+                name = sample["labels"].get("thread_name", "")
+                by_name[name] = by_name.get(name, 0) + sample["value"] / 1e9
+        msg = "CPU of burn by thread name: %r" % by_name
+        self.assertGreater(by_name.get("slow-start", 0), 0.25, msg)
+        self.assertEqual([k for k in by_name if k != "slow-start"], [], msg)
 
 
 if __name__ == "__main__":
