@@ -51,6 +51,16 @@ print(json.dumps(out))
 """
 
 
+def cpu_by_thread_name(files, function):
+    """Seconds of CPU of the samples whose stack holds `function`, by thread name."""
+    by_name = {}
+    for sample in fwtest.convert(files)["samples"]:
+        if any(f["name"] == function for f in sample["stack"]):
+            name = sample["labels"].get("thread_name", "")
+            by_name[name] = by_name.get(name, 0) + sample["value"] / 1e9
+    return by_name
+
+
 class LateNameTest(unittest.TestCase):
     def test_named_at_the_flushes_after_it_is_named(self):
         out = fwtest.make_tmp(self, "fw-names-")
@@ -62,11 +72,7 @@ class LateNameTest(unittest.TestCase):
         # which the thread holds: 50 ms is ample) must carry the name on every sample of body.
         later = [f for f in fwtest.profile_files(out) if os.path.getmtime(f) > named_at + 0.05]
         self.assertTrue(later, "no profile written after the thread was named")
-        by_name = {}
-        for sample in fwtest.convert(later)["samples"]:
-            if any(f["name"] == "body" for f in sample["stack"]):
-                name = sample["labels"].get("thread_name", "")
-                by_name[name] = by_name.get(name, 0) + sample["value"] / 1e9
+        by_name = cpu_by_thread_name(later, "body")
         msg = "CPU of body by thread name, in the %d files after the naming: %r" % (len(later), by_name)
         self.assertGreater(by_name.get("late-named", 0), 0, msg)
         self.assertEqual([k for k in by_name if k != "late-named"], [], msg)
@@ -107,11 +113,7 @@ class SlowStartTest(unittest.TestCase):
         res = fwtest.run_cli(["--output", out, "--app", "slowstart", "--upload-interval", "30"],
                              SLOW_START, timeout=60)
         self.assertEqual(res.returncode, 0, res.describe())
-        by_name = {}
-        for sample in fwtest.convert(fwtest.profile_files(out))["samples"]:
-            if any(f["name"] == "burn" for f in sample["stack"]):
-                name = sample["labels"].get("thread_name", "")
-                by_name[name] = by_name.get(name, 0) + sample["value"] / 1e9
+        by_name = cpu_by_thread_name(fwtest.profile_files(out), "burn")
         msg = "CPU of burn by thread name: %r" % by_name
         self.assertGreater(by_name.get("slow-start", 0), 0.25, msg)
         self.assertEqual([k for k in by_name if k != "slow-start"], [], msg)
