@@ -18,9 +18,8 @@
  * (one made by _thread directly): it then gets a fallback name, "tid-<tid>", whose group is
  * "tid-*" (a later refresh still replaces it if a name appears).
  * A refresh that is not of all slots asks for the unnamed ones and those with the fallback: the
- * worker runs one before each flush, so that a thread that gave up early (on a busy machine a
- * new thread can wait longer for the GIL than five attempts last) is not written out as
- * "tid-<tid>" while `threading` knows its name by then.
+ * worker runs one before each flush, so that a thread named after its 5 s of looks (or after
+ * the last renaming of all) is not written out as "tid-<tid>" while `threading` knows its name.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

@@ -76,9 +76,8 @@ typedef struct {
     size_t fns_cap;
     bool fns_reset_pending;       /* the resolver was reset; clear `fns` after the build */
     char (*slot_names)[FW_THREAD_NAME_MAX];  /* names of the interval being written */
-    bool held;                    /* the worker holds its own thread state (see the top) */
+    PyThreadState *held_ts;       /* the worker's own thread state (see the top), NULL if none */
     PyGILState_STATE held_state;  /* what the outer PyGILState_Ensure returned */
-    PyThreadState *held_ts;
     pthread_mutex_t ready_lock;   /* fw_worker_start waits on these until the worker */
     pthread_cond_t ready_cond;    /* has its thread state (or knows it cannot have one) */
     bool ready;
@@ -487,25 +486,22 @@ int fw_worker_flush(fw_agent *a, bool final)
  * starting thread never joins the worker while holding the GIL, so waiting for it is safe. */
 static void fw_worker_hold_tstate(void)
 {
-    if (fw_wk.held || atomic_load(&fw_wk.stop) || !fw_py_usable())
+    if (fw_wk.held_ts || atomic_load(&fw_wk.stop) || !fw_py_usable())
         return;
     fw_wk.held_state = PyGILState_Ensure();
     fw_wk.held_ts = PyEval_SaveThread();
-    fw_wk.held = true;
 }
 
 /* At the worker's end: deletes its thread state. The stopping thread has let the GIL go; an
  * interpreter that is finalizing would never hand it back, and clears the state itself. */
 static void fw_worker_drop_tstate(void)
 {
-    if (!fw_wk.held)
-        return;
-    fw_wk.held = false;
-    if (!fw_py_usable())
-        return;
-    PyEval_RestoreThread(fw_wk.held_ts);
-    PyGILState_Release(fw_wk.held_state);
+    PyThreadState *ts = fw_wk.held_ts;
     fw_wk.held_ts = NULL;
+    if (!ts || !fw_py_usable())
+        return;
+    PyEval_RestoreThread(ts);
+    PyGILState_Release(fw_wk.held_state);
 }
 
 static void *fw_worker_main(void *arg)
@@ -528,8 +524,10 @@ static void *fw_worker_main(void *arg)
             break;
         uint64_t now = fw_now_mono_ns();
         bool all = now >= next_names;
-        if (atomic_exchange(&a->names_wanted, false) || all || now >= retry_names) {
-            /* A thread is seen a moment before `threading` lists it: ask again shortly. */
+        bool flush_due = now >= next_flush;
+        /* A thread is seen a moment before `threading` lists it: ask again shortly. Names are
+         * copied at the flush, so a flush first looks up the threads still without a real one. */
+        if (atomic_exchange(&a->names_wanted, false) || all || now >= retry_names || flush_due) {
             size_t unnamed = fw_names_refresh(a, all, false, &fw_wk.stop);
             retry_names = unnamed ? now + FW_NAMES_RETRY_NS : UINT64_MAX;
             if (all)
@@ -542,9 +540,7 @@ static void *fw_worker_main(void *arg)
             fw_memory_follow_settings(a);
             PyGILState_Release(g);
         }
-        if (now >= next_flush) {
-            /* Names are copied at the flush: look up the threads still without a real one. */
-            (void)fw_names_refresh(a, false, false, &fw_wk.stop);
+        if (flush_due) {
             (void)fw_worker_flush(a, false);
             next_flush += a->cfg.upload_interval_ns;
             if (next_flush <= now)
@@ -560,8 +556,7 @@ int fw_worker_start(fw_agent *a)
     sigset_t all, old;
     assert(!fw_wk.started);
     atomic_store(&fw_wk.stop, false);
-    fw_wk.held = false;   /* after fork the parent's worker state is gone with its thread */
-    fw_wk.held_ts = NULL;
+    fw_wk.held_ts = NULL;   /* after fork the parent's worker state is gone with its thread */
     /* (Re)made here: a fork child may have inherited them in any state. */
     pthread_mutex_init(&fw_wk.ready_lock, NULL);
     pthread_cond_init(&fw_wk.ready_cond, NULL);
@@ -598,6 +593,5 @@ void fw_worker_stop(fw_agent *a)
 void fw_worker_forget(void)
 {
     fw_wk.started = false;
-    fw_wk.held = false;   /* its thread state went with it (the child deletes the others) */
-    fw_wk.held_ts = NULL;
+    fw_wk.held_ts = NULL;   /* its thread state went with it (the child deletes the others) */
 }
