@@ -38,8 +38,7 @@ class SqliteRetryIds(RetryHelpers, unittest.TestCase):
         self.assertEqual(self.wait_total("restart", t, one), one, "the first attempt was stored")
         srv.kill9()            # the answer never left; the agent retries against the new process
         srv.start()
-        st, resp, _ = srv.request("POST", "/ingest", body, {"Content-Type": "application/octet-stream"},
-                                  params=params)
+        st, resp = self.post(srv, params, body)
         self.assertEqual(st, 200, resp)
         self.assertIn(b'"duplicate":true', resp.replace(b" ", b""))
         self.assertEqual(self.total("restart", t), one, "the retry after the restart was counted twice")
@@ -52,8 +51,7 @@ class SqliteRetryIds(RetryHelpers, unittest.TestCase):
         old = now() - 3 * 3600
         for app, t in (("recent", recent), ("old", old)):
             params, body, _ = self.upload(app, t)
-            st, resp, _ = srv.request("POST", "/ingest", body, {"Content-Type": "application/octet-stream"},
-                                      params=params)
+            st, resp = self.post(srv, params, body)
             self.assertEqual(st, 200, resp)
         deadline = time.monotonic() + 30
         while len(self.ids_in_file(srv)) > 1 and time.monotonic() < deadline:

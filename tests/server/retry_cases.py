@@ -31,11 +31,18 @@ def send_and_drop(srv, params, body):
 class RetryHelpers:
     """Uploads with known totals, and the totals the store answers."""
 
-    def upload(self, app, t, seed=1, srv=None, **extra):
+    def upload(self, app, t, seed=1, **extra):
         prof, totals = pprofgen.realistic(50, seed=seed, time_ns=0)
         params = {"name": app + "{instance=i1}", "format": "pprof", "from": str(t), "until": str(t + 10)}
         params.update(extra)
         return params, prof.encode(), totals[0]
+
+    @staticmethod
+    def post(srv, params, body):
+        """POSTs a raw pprof upload; returns (status, answer body)."""
+        st, resp, _ = srv.request("POST", "/ingest", body, {"Content-Type": "application/octet-stream"},
+                                  params=params)
+        return st, resp
 
     def total(self, app, t, srv=None, missing_ok=False):
         st, j = (srv or self.a).flame(app, frm=str(t - 60), to=str(t + 60))
@@ -59,8 +66,7 @@ class RetryCases(RetryHelpers):
         self.assertEqual(self.wait_total("lost", t, one), one, "the first attempt was stored")
         # The agent saw no answer and retries: the same server, then another one on the database.
         for srv in (self.a, self.b):
-            st, resp, _ = srv.request("POST", "/ingest", body, {"Content-Type": "application/octet-stream"},
-                                      params=params)
+            st, resp = self.post(srv, params, body)
             self.assertEqual(st, 200, resp)
             self.assertIn(b'"duplicate":true', resp.replace(b" ", b""))
         self.assertEqual(self.total("lost", t), one, "a retry was counted twice")
@@ -90,8 +96,7 @@ class RetryCases(RetryHelpers):
         res = []
 
         def go(srv):
-            res.append(srv.request("POST", "/ingest", body, {"Content-Type": "application/octet-stream"},
-                                   params=params)[0])
+            res.append(self.post(srv, params, body)[0])
         ths = [threading.Thread(target=go, args=(self.a,)) for i in range(8)]
         for th in ths:
             th.start()
@@ -108,16 +113,14 @@ class RetryCases(RetryHelpers):
         for p in (params, dict(params, **{"from": str(t + 20), "until": str(t + 30)}),
                   dict(params, **{"from": str(t + 20), "until": str(t + 30), "uploadId": "x1"}),
                   dict(params, **{"from": str(t + 20), "until": str(t + 30), "uploadId": "x2"})):
-            st, resp, _ = self.a.request("POST", "/ingest", body, {"Content-Type": "application/octet-stream"},
-                                         params=p)
+            st, resp = self.post(self.a, p, body)
             self.assertEqual(st, 200, resp)
             self.assertNotIn(b"duplicate", resp)
         self.assertEqual(self.total("keep", t), 4 * one)
         # An explicit id repeated is a retry, whatever the body.
         _, other, _ = self.upload("keep", t, seed=4)
-        st, resp, _ = self.a.request("POST", "/ingest", other, {"Content-Type": "application/octet-stream"},
-                                     params=dict(params, **{"from": str(t + 20), "until": str(t + 30),
-                                                            "uploadId": "x2"}))
+        st, resp = self.post(self.a, dict(params, **{"from": str(t + 20), "until": str(t + 30),
+                                                     "uploadId": "x2"}), other)
         self.assertEqual(st, 200, resp)
         self.assertIn(b"duplicate", resp)
         self.assertEqual(self.total("keep", t), 4 * one)
@@ -125,8 +128,7 @@ class RetryCases(RetryHelpers):
     def test_bad_upload_id_is_refused(self):
         params, body, _ = self.upload("badid", now() - 60)
         for bad in ("", "x" * 129):
-            st, resp, _ = self.a.request("POST", "/ingest", body, {"Content-Type": "application/octet-stream"},
-                                         params=dict(params, uploadId=bad))
+            st, resp = self.post(self.a, dict(params, uploadId=bad), body)
             self.assertEqual(st, 400, resp)
             self.assertIn(b"uploadId", resp)
 
