@@ -1,7 +1,7 @@
 """Real agent profiles for the analysis tests, made once per run and shared by the modules.
 
 The workload is tests/web/shop.py (the console tests' shop): version 2 makes Cart.total three
-times slower than version 1 (the planted regression) and render_json 0.4 times; parse_query
+times slower than version 1 (the planted regression) and render_json 0.7 times; parse_query
 compiles a new regex per call (re.purge + re.compile), log_access logs in a loop, render_json
 encodes JSON. tests/analysis/retain.py allocates a list it keeps and buffers it frees (memory).
 

@@ -1,7 +1,8 @@
 """A small Python web shop for the console tests, run under the agent (`flamewatch run`).
 
 Two versions of the same service: in version 2 `Cart.total` does three times the work (a
-regression) and `render_json` 0.4 times (an improvement); everything else is the same. The console tests profile both and check that
+regression) and `render_json` 0.7 times (an improvement, kept smaller than the regression so that
+the regression is the largest change even when a loaded machine blurs the shares); everything else is the same. The console tests profile both and check that
 the console shows what this program measured about itself.
 
 Threads: MainThread serves requests (checkout -> Cart.total, search -> parse_query,
@@ -44,8 +45,10 @@ XSS = "<img src=x onerror=alert(1)>"
 XSS_FILE = "/srv/<script>alert(2)</script>.py"
 XSS_TAG = "<b>ops</b>"
 
-# The main thread's budget, in units. Version 2: Cart.total x3 (the regression), render_json
-# x0.4 (an improvement: smaller responses).
+# The main thread's budget, in units. Version 2: Cart.total x3 (the regression: about +21 points
+# of share), render_json x0.7 (an improvement, smaller responses: about -14 points). At x0.4 the
+# improvement (-21 points) was as large as the regression, and the sampling noise of a loaded
+# machine put it first in 1 of 5 runs.
 MAIN_UNITS = {"Cart.total": 0.15, "render_json": 0.40, "parse_query": 0.25, "log_access": 0.20}
 WORKER_UNITS = 0.06   # resize_image, per worker, per unit of main budget
 HOSTILE_UNITS = 0.04  # the XSS thread's function
@@ -176,7 +179,7 @@ def main():
     units = dict(MAIN_UNITS)
     if version == 2:
         units["Cart.total"] *= 3
-        units["render_json"] *= 0.4
+        units["render_json"] *= 0.7
     # One unit of budget: the whole process should use about cpu_s seconds of CPU.
     unit = cpu_s / (sum(units.values()) + 2 * WORKER_UNITS + HOSTILE_UNITS)
     cart = Cart(300)
