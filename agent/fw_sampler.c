@@ -486,12 +486,19 @@ static void fw_sampler_quick_tick(fw_agent *a, uint64_t tick, uintptr_t gil_hold
     }
 }
 
-/* True if a live slot holds thread state `tstate`. */
+/* True if a live slot holds thread state `tstate` with the thread's tid. A slot without a tid
+ * was made from a thread state that existed before its thread ran (the parent makes it; the
+ * thread then waits for the GIL to start): quick ticks cannot read its clock, so the thread
+ * holding the GIL under it needs the full walk that gives it its real slot. Otherwise it stays
+ * unseen until the next periodic walk, which charges all its CPU to wherever it is by then. */
 static bool fw_sampler_knows(fw_agent *a, uintptr_t tstate)
 {
+    /* Before 3.11 the tid comes through an offset into glibc's struct pthread; until that offset
+     * is confirmed no slot has a tid, and a walk per tick would find none either. */
+    bool tids_known = !a->need_tid_offset || a->tid_offset >= 0;
     for (int32_t i = 0; i < (int32_t)fw_threads_span(a->threads); i++) {
         const fw_thread_slot *s = fw_threads_slot(a->threads, i);
-        if (s && s->alive && s->tstate == tstate)
+        if (s && s->alive && s->tstate == tstate && (s->tid > 0 || !tids_known))
             return true;
     }
     return false;
