@@ -6,8 +6,8 @@ pyenv 3.11 interpreter, for which the agent is built, with that directory append
 PYTHONPATH). Under the other interpreters the class does not exist, so nothing is skipped.
 
 Checked for `-w 2`, `-w 2 --preload` and `-k gthread`: every worker uploads under its own pid,
-the master idles (a few samples at most, besides its imports), and SIGTERM to the master ends everything cleanly with
-the workers' last profiles delivered.
+the master idles (a few samples at most, besides its imports), and SIGTERM to the master ends
+everything cleanly with the workers' last profiles delivered.
 """
 import os
 import signal
@@ -109,9 +109,9 @@ if sys.version_info[:2] == (3, 11) and os.path.isdir(os.path.join(DIST, "gunicor
             self.assertGreaterEqual(len(workers), 2, (pids, master, err.decode()[-2000:]))
             master_cpu, master_imports = 0, 0
             if str(master) in pids:
-                master_cpu = srv.trend_total(app, labels=["pid=%d" % master])
-                rows = srv.table(app, labels=["pid=%d" % master])["rows"]
-                master_imports = sum(r["total"] for r in rows if r["name"] == "_find_and_load")
+                table = srv.table(app, labels=["pid=%d" % master])
+                master_cpu = table["total"]
+                master_imports = sum(r["total"] for r in table["rows"] if r["name"] == "_find_and_load")
             workers_cpu = sum(srv.trend_total(app, labels=["pid=" + p]) for p in workers)
             # Importing the app (all of it with --preload) costs the master the same CPU however
             # loaded the machine is, while the workers' share of 3 s shrinks with load: the

@@ -2,8 +2,9 @@
 
 Two versions of the same service: in version 2 `Cart.total` does three times the work (a
 regression) and `render_json` 0.7 times (an improvement, kept smaller than the regression so that
-the regression is the largest change even when a loaded machine blurs the shares); everything else is the same. The console tests profile both and check that
-the console shows what this program measured about itself.
+the regression is the largest change even when a loaded machine blurs the shares); everything
+else is the same. The console tests profile both and check that the console shows what this
+program measured about itself.
 
 Threads: MainThread serves requests (checkout -> Cart.total, search -> parse_query,
 render_json, log_access), each request under a dynamic tag `endpoint`; worker-1 and worker-2
