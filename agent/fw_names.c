@@ -20,6 +20,16 @@
  * A refresh that is not of all slots asks for the unnamed ones and those with the fallback: the
  * worker runs one before each flush, so that a thread named after its 5 s of looks (or after
  * the last renaming of all) is not written out as "tid-<tid>" while `threading` knows its name.
+ *
+ * Ended threads. The look-up waits for the GIL, and under contention (several threads computing
+ * in Python) that wait can outlast a short thread: it ends, `threading` drops it from `_active`,
+ * and its slot would be written out as "tid-<tid>". So a slot that died unnamed is still asked for
+ * until the flush that recycles it, and the threads `threading` no longer lists are looked for in
+ * `threading._dangling` (a weak set of every Thread object still referenced: a joined thread, a
+ * pool's). A look-up matches on pthread id and, where both are known, on the kernel tid
+ * (`Thread._native_id`): glibc hands an ended thread's stack, and so its pthread id, to the next
+ * thread, which must not lend the ended one its name. Dead slots do not keep the 50 ms retries
+ * going: a thread that ended unlisted does not become listed later.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -31,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fw_pyversion.h"
 
@@ -38,6 +49,8 @@ typedef struct {
     int32_t slot;
     uint32_t generation;
     uint64_t pthread_id;
+    int64_t tid;          /* kernel tid, 0 if unknown */
+    bool alive;
     bool found;
     char name[FW_THREAD_NAME_MAX];
 } fw_name_req;
@@ -70,12 +83,15 @@ static void fw_names_collect(fw_agent *a, fw_name_batch *b, bool all)
     pthread_mutex_lock(&a->lock);
     for (int32_t i = 0; a->threads && i < (int32_t)fw_threads_span(a->threads); i++) {
         const fw_thread_slot *s = fw_threads_slot(a->threads, i);
-        if (!s || !s->alive || (!all && s->named && !s->name_fallback))
+        bool unnamed = !s || !s->named || s->name_fallback;
+        if (!s || (!s->alive && !unnamed) || (!all && !unnamed))
             continue;
         fw_name_req *r = &b->reqs[b->n++];
         r->slot = i;
         r->generation = s->generation;
         r->pthread_id = s->pthread_id;
+        r->tid = s->tid;
+        r->alive = s->alive;
         r->found = false;
         r->name[0] = '\0';
     }
@@ -100,31 +116,55 @@ static void fw_copy_utf8(char *dst, size_t cap, const char *src, size_t len)
     dst[len] = '\0';
 }
 
-/* GIL held. Stores the name of `thread` into every request for `ident`. */
-static void fw_names_store(fw_name_batch *b, uint64_t ident, PyObject *thread)
+/* GIL held. `thread`'s kernel tid, 0 if it has none yet (set when the thread starts running). */
+static int64_t fw_native_id_of(PyObject *thread)
+{
+    PyObject *obj = PyObject_GetAttrString(thread, "_native_id");
+    long long v = (obj && PyLong_Check(obj)) ? PyLong_AsLongLong(obj) : 0;
+    Py_XDECREF(obj);
+    PyErr_Clear();
+    return v > 0 ? (int64_t)v : 0;
+}
+
+/* True if request `r` may take the name of a thread with kernel tid `native_id`. A fork child's
+ * one thread keeps the parent's `_native_id` (`threading` does not update it after a fork), and
+ * its tid is then the child's pid: the process's first thread, whose pthread id no other thread
+ * can reuse, so its pthread id alone is enough. */
+static bool fw_name_req_matches(const fw_name_req *r, int64_t native_id, bool only_unfound)
+{
+    if (only_unfound && r->found)
+        return false;
+    return r->tid <= 0 || native_id <= 0 || r->tid == native_id || r->tid == (int64_t)getpid();
+}
+
+/* GIL held. Stores the name of `thread` into every request for `ident` that it matches. */
+static void fw_names_store(fw_name_batch *b, uint64_t ident, PyObject *thread, bool only_unfound)
 {
     fw_name_req key = {.pthread_id = ident};
     fw_name_req *r = bsearch(&key, b->reqs, b->n, sizeof *r, fw_name_req_cmp);
     if (!r)
         return;
-    PyObject *name = PyObject_GetAttrString(thread, "_name");
-    if (!name || !PyUnicode_Check(name)) {
-        Py_XDECREF(name);
-        PyErr_Clear();
-        return;
-    }
-    Py_ssize_t len = 0;
-    const char *utf8 = PyUnicode_AsUTF8AndSize(name, &len);
-    if (utf8) {
-        while (r > b->reqs && r[-1].pthread_id == ident)
-            r--;
-        for (; r < b->reqs + b->n && r->pthread_id == ident; r++) {
-            fw_copy_utf8(r->name, sizeof r->name, utf8, (size_t)len);
-            r->found = true;
+    while (r > b->reqs && r[-1].pthread_id == ident)
+        r--;
+    int64_t native_id = fw_native_id_of(thread);
+    PyObject *name = NULL;
+    for (; r < b->reqs + b->n && r->pthread_id == ident; r++) {
+        if (!fw_name_req_matches(r, native_id, only_unfound))
+            continue;
+        if (!name) {
+            name = PyObject_GetAttrString(thread, "_name");
+            if (!name || !PyUnicode_Check(name))
+                break;
         }
+        Py_ssize_t len = 0;
+        const char *utf8 = PyUnicode_AsUTF8AndSize(name, &len);
+        if (!utf8)
+            break;
+        fw_copy_utf8(r->name, sizeof r->name, utf8, (size_t)len);
+        r->found = true;
     }
+    Py_XDECREF(name);
     PyErr_Clear();
-    Py_DECREF(name);
 }
 
 static bool fw_ident_of(PyObject *obj, uint64_t *out)
@@ -136,6 +176,16 @@ static bool fw_ident_of(PyObject *obj, uint64_t *out)
     }
     *out = (uint64_t)v;
     return true;
+}
+
+/* GIL held. The pthread id in `thread._ident`; false before the thread has run. */
+static bool fw_thread_ident(PyObject *thread, uint64_t *ident)
+{
+    PyObject *obj = PyObject_GetAttrString(thread, "_ident");
+    bool ok = obj && obj != Py_None && fw_ident_of(obj, ident);
+    Py_XDECREF(obj);
+    PyErr_Clear();
+    return ok;
 }
 
 /* GIL held. `_active` maps ident -> Thread; `_limbo` maps Thread -> Thread (ident in `_ident`).
@@ -150,20 +200,44 @@ static void fw_names_from_dict(fw_name_batch *b, PyObject *threading, const char
         PyObject *pair = PyList_GET_ITEM(items, i);
         PyObject *key = PyTuple_GET_ITEM(pair, 0), *thread = PyTuple_GET_ITEM(pair, 1);
         uint64_t ident = 0;
-        bool ok;
-        if (keyed_by_ident) {
-            ok = fw_ident_of(key, &ident);
-        } else {
-            PyObject *obj = PyObject_GetAttrString(thread, "_ident");
-            ok = obj && obj != Py_None && fw_ident_of(obj, &ident);
-            Py_XDECREF(obj);
-            PyErr_Clear();
-        }
+        bool ok = keyed_by_ident ? fw_ident_of(key, &ident) : fw_thread_ident(thread, &ident);
         if (ok)
-            fw_names_store(b, ident, thread);
+            fw_names_store(b, ident, thread, false);
     }
     Py_XDECREF(items);
     Py_XDECREF(dict);
+}
+
+/* GIL held. `_dangling` is a WeakSet; its `data` is a plain set of weak references, copied to a
+ * list (set iteration runs no Python code) and called to get each Thread still alive as an
+ * object. Only requests no live thread answered are filled: an ended thread never renames one
+ * that `_active` named. */
+static void fw_names_from_dangling(fw_name_batch *b, PyObject *threading)
+{
+    PyObject *weakset = PyObject_GetAttrString(threading, "_dangling");
+    PyObject *refs = weakset ? PyObject_GetAttrString(weakset, "data") : NULL;
+    PyObject *list = (refs && PyAnySet_Check(refs)) ? PySequence_List(refs) : NULL;
+    PyErr_Clear();
+    for (Py_ssize_t i = 0; list && i < PyList_GET_SIZE(list); i++) {
+        PyObject *ref = PyList_GET_ITEM(list, i);
+        PyObject *thread = PyWeakref_Check(ref) ? PyObject_CallNoArgs(ref) : NULL;
+        uint64_t ident = 0;
+        if (thread && thread != Py_None && fw_thread_ident(thread, &ident))
+            fw_names_store(b, ident, thread, true);
+        Py_XDECREF(thread);
+        PyErr_Clear();
+    }
+    Py_XDECREF(list);
+    Py_XDECREF(refs);
+    Py_XDECREF(weakset);
+}
+
+static bool fw_names_all_found(const fw_name_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        if (!b->reqs[i].found)
+            return false;
+    return true;
 }
 
 static void fw_names_read_with_gil(fw_name_batch *b)
@@ -175,11 +249,13 @@ static void fw_names_read_with_gil(fw_name_batch *b)
     Py_INCREF(threading);
     fw_names_from_dict(b, threading, "_active", true);
     fw_names_from_dict(b, threading, "_limbo", false);
+    if (!fw_names_all_found(b))
+        fw_names_from_dangling(b, threading);
     Py_DECREF(threading);
     PyErr_Clear();
 }
 
-/* Returns how many of the slots asked for still have no name. */
+/* Returns how many of the live slots asked for still have no name. */
 static size_t fw_names_apply(fw_agent *a, const fw_name_batch *b)
 {
     size_t unnamed = 0;
@@ -198,7 +274,7 @@ static size_t fw_names_apply(fw_agent *a, const fw_name_batch *b)
             s->named = true;
             s->name_fallback = true;
         }
-        unnamed += !s->named;
+        unnamed += r->alive && !s->named;
     }
     pthread_mutex_unlock(&a->lock);
     return unnamed;

@@ -15,10 +15,11 @@
 int fw_names_init(void);
 void fw_names_release(void);
 
-/* Reads thread names from `threading` for live slots (all of them, or only unnamed ones).
+/* Reads thread names from `threading` for live slots (all of them, or only unnamed ones) and
+ * for dead slots still unnamed (threads that ended before a look-up could find them).
  * With have_gil the caller holds the GIL; otherwise the function takes it, briefly, and never
  * while it holds the agent mutex, and not at all once `cancel` (may be NULL) is set. Returns how
- * many of those slots are still unnamed. */
+ * many of the live slots are still unnamed. */
 size_t fw_names_refresh(fw_agent *a, bool all, bool have_gil, const atomic_bool *cancel);
 
 #endif

@@ -7,7 +7,10 @@ flush it also looks up the threads still without a real name. LateNameTest: a th
 threading.current_thread(); every profile written after that carries the name. The thread lives
 to the end (`threading` forgets a thread when it ends, so only a live thread can be named).
 SlowStartTest: a thread that `threading` lists only 0.5 s after it exists, and that ends before
-the only flush, is named all the same.
+the only flush, is named all the same. EndedUnnamedTest: threads that hold the GIL from their start
+to their end, so that the agent cannot read `threading` while they live, are named from the Thread
+objects the program still holds, and a thread that reuses an ended one's pthread id (glibc reuses
+stacks) does not lend it its name.
 """
 import os
 import unittest
@@ -117,6 +120,51 @@ class SlowStartTest(unittest.TestCase):
         msg = "CPU of burn by thread name: %r" % by_name
         self.assertGreater(by_name.get("slow-start", 0), 0.25, msg)
         self.assertEqual([k for k in by_name if k != "slow-start"], [], msg)
+
+
+GIL_HELD_FOR_LIFE = r"""
+import json, sys, threading, time
+
+def compute(seconds):
+    # Pure Python with no call that lets the GIL go: with the switch interval below, no other
+    # thread (the agent's worker included) runs from this thread's start to its end.
+    end = time.thread_time() + seconds
+    x = 0
+    while time.thread_time() < end:
+        x += 1
+    return x
+
+def first():
+    compute(0.3)
+
+def second():
+    compute(0.3)
+
+sys.setswitchinterval(30)
+threads = []
+for name, target in (("first-holder", first), ("second-holder", second)):
+    t = threading.Thread(target=target, name=name)
+    t.start()
+    t.join()
+    threads.append(t)       # ended, but still referenced: `threading._dangling` lists it
+sys.setswitchinterval(0.005)
+time.sleep(0.2)
+print(json.dumps({"idents": [t.ident for t in threads]}))
+"""
+
+
+class EndedUnnamedTest(unittest.TestCase):
+    def test_thread_that_ended_before_any_lookup_is_named(self):
+        out = fwtest.make_tmp(self, "fw-names-")
+        res = fwtest.run_cli(["--output", out, "--app", "gilheld", "--upload-interval", "30"],
+                             GIL_HELD_FOR_LIFE, timeout=60)
+        self.assertEqual(res.returncode, 0, res.describe())
+        files = fwtest.profile_files(out)
+        for function, name in (("first", "first-holder"), ("second", "second-holder")):
+            by_name = cpu_by_thread_name(files, function)
+            msg = "CPU of %s by thread name: %r (idents %r)" % (function, by_name, res.last_json()["idents"])
+            self.assertGreater(by_name.get(name, 0), 0.25, msg)
+            self.assertEqual([k for k in by_name if k != name], [], msg)
 
 
 if __name__ == "__main__":
