@@ -4,7 +4,9 @@
  * The sampler knows threads by their thread state; `threading` knows their names.
  * The worker asks for them (fw_worker.c says when), and stop() once more with the GIL. A refresh
  * runs in three steps so that the GIL is never awaited while the agent mutex is held:
- *   1. under the mutex, list the slots to name as (slot, generation, pthread id);
+ *   1. under the mutex, list the slots to name as (slot, generation, pthread id): once to see
+ *      whether the GIL is needed at all, and again once it is held, since a wait for it can
+ *      last long enough for new threads to appear, which the flush after it would write unnamed;
  *   2. with the GIL and without the mutex, look each pthread id up in threading._active (and
  *      the ident of each thread in threading._limbo), reading `_name`: sys.modules is consulted,
  *      `threading` is never imported, and errors are cleared, never propagated;
@@ -242,6 +244,7 @@ static bool fw_names_all_found(const fw_name_batch *b)
 
 static void fw_names_read_with_gil(fw_name_batch *b)
 {
+    qsort(b->reqs, b->n, sizeof b->reqs[0], fw_name_req_cmp);
     PyObject *modules = PyImport_GetModuleDict();   /* borrowed */
     PyObject *threading = modules ? PyDict_GetItemString(modules, "threading") : NULL;
     if (!threading)
@@ -287,8 +290,7 @@ size_t fw_names_refresh(fw_agent *a, bool all, bool have_gil, const atomic_bool 
         return 0;
     fw_names_collect(a, b, all);
     if (b->n == 0)
-        return 0;
-    qsort(b->reqs, b->n, sizeof b->reqs[0], fw_name_req_cmp);
+        return 0;   /* nothing to ask for: no GIL taken */
     if (have_gil) {
         fw_names_read_with_gil(b);
     } else {
@@ -297,6 +299,10 @@ size_t fw_names_refresh(fw_agent *a, bool all, bool have_gil, const atomic_bool 
         if ((cancel && atomic_load(cancel)) || !fw_py_usable())
             return 0;
         PyGILState_STATE g = PyGILState_Ensure();
+        /* The wait for the GIL can be long (threads computing in Python): the slots made
+         * meanwhile are asked for too, or the flush that follows would write them unnamed. The
+         * mutex taken with the GIL held is safe: no one holds the mutex while waiting for the GIL. */
+        fw_names_collect(a, b, all);
         fw_names_read_with_gil(b);
         PyGILState_Release(g);
     }
